@@ -1,0 +1,67 @@
+// Command hubchantier is the Hub Chantier reference server and its
+// administration CLI.
+//
+//	hubchantier serve [--addr 127.0.0.1:8080] [--demo]
+//	hubchantier migrate
+//	hubchantier user create --email E --role R [--nom N] [--prenom P] [--password-stdin]
+//	hubchantier apikey create --user E --name N --scopes a,b [--expires 720h]
+//	hubchantier seed --chantiers N
+//
+// Configuration comes from HUB_* environment variables (HUB_ADDR,
+// HUB_DATABASE_URL, HUB_BLOB_DIR, HUB_CORS_ORIGINS); flags override them.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "hubchantier:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  hubchantier serve [--addr 127.0.0.1:8080] [--demo]
+  hubchantier migrate
+  hubchantier user create --email E --role admin|conducteur|chef_chantier|compagnon [--nom N] [--prenom P] [--password-stdin]
+  hubchantier apikey create --user E --name N --scopes a,b [--expires 720h]
+  hubchantier seed --chantiers N
+
+environment: HUB_ADDR, HUB_DATABASE_URL (sqlite:<path> | postgres://...), HUB_BLOB_DIR, HUB_CORS_ORIGINS`
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return fmt.Errorf("missing command")
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, args[1:], stdout)
+	case "user":
+		if len(args) > 1 && args[1] == "create" {
+			return cmdUserCreate(ctx, args[2:], stdin, stdout)
+		}
+	case "apikey":
+		if len(args) > 1 && args[1] == "create" {
+			return cmdAPIKeyCreate(ctx, args[2:], stdout)
+		}
+	case "seed":
+		return cmdSeed(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	fmt.Fprintln(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

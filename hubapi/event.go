@@ -1,0 +1,76 @@
+package hubapi
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// EventType names a domain event.
+type EventType string
+
+// Domain events emitted by the services.
+const (
+	EventChantierCreated    EventType = "chantier.created"
+	EventChantierUpdated    EventType = "chantier.updated"
+	EventChantierDeleted    EventType = "chantier.deleted"
+	EventPointageCreated    EventType = "pointage.created"
+	EventPointageUpdated    EventType = "pointage.updated"
+	EventPointageDeleted    EventType = "pointage.deleted"
+	EventPointageValidated  EventType = "pointage.validated"
+	EventDocumentCreated    EventType = "document.created"
+	EventDocumentDeleted    EventType = "document.deleted"
+	EventSignalementCreated EventType = "signalement.created"
+	EventSignalementUpdated EventType = "signalement.updated"
+	EventSignalementDeleted EventType = "signalement.deleted"
+	EventSignalementUrgent  EventType = "signalement.urgent"
+	EventAffectationCreated EventType = "affectation.created"
+	EventAffectationUpdated EventType = "affectation.updated"
+	EventAffectationDeleted EventType = "affectation.deleted"
+)
+
+// Event is something that happened to a resource. Data is the resource after
+// the change (nil for deletions).
+type Event struct {
+	Type       EventType
+	Resource   string // "chantiers", "pointages", ...
+	ResourceID int64
+	ActorID    int64
+	At         time.Time
+	Data       any
+}
+
+// Publisher receives domain events after the change is committed.
+type Publisher interface {
+	Publish(ctx context.Context, e Event)
+}
+
+// PublisherFunc adapts a func to Publisher.
+type PublisherFunc func(ctx context.Context, e Event)
+
+// Publish calls f.
+func (f PublisherFunc) Publish(ctx context.Context, e Event) { f(ctx, e) }
+
+// Bus is an in-process Publisher fanning events out to subscribers,
+// synchronously and in subscription order. Subscribers must not block.
+type Bus struct {
+	mu   sync.RWMutex
+	subs []func(context.Context, Event)
+}
+
+// Subscribe adds fn for every later event.
+func (b *Bus) Subscribe(fn func(context.Context, Event)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.subs = append(b.subs, fn)
+}
+
+// Publish delivers e to every subscriber.
+func (b *Bus) Publish(ctx context.Context, e Event) {
+	b.mu.RLock()
+	subs := b.subs
+	b.mu.RUnlock()
+	for _, fn := range subs {
+		fn(ctx, e)
+	}
+}

@@ -1,0 +1,180 @@
+// Package rest is the REST v1 adapter of Hub Chantier on gorilla/mux: routes,
+// request decoding, problem+json errors, API-key authentication and the
+// OpenAPI document.
+package rest
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/service"
+	"github.com/hubchantier/hubchantier/problem"
+)
+
+// API serves /api/v1.
+type API struct {
+	svc    *service.Service
+	log    *slog.Logger
+	base   string                  // "/api/v1"
+	scopes map[string]hubapi.Scope // "METHOD /api/v1/template" → required scope
+}
+
+// Options configure the v1 API.
+type Options struct {
+	Service *service.Service
+	Logger  *slog.Logger
+	// Middleware runs after authentication and route matching, in order
+	// (rate limiting, conditional requests, response cache, ...).
+	Middleware []mux.MiddlewareFunc
+}
+
+// routeScope records the scope each route requires, checked before any
+// later middleware (cache included) runs.
+type routeScope struct{ scope hubapi.Scope }
+
+// Mount adds /api/v1 to r.
+func Mount(r *mux.Router, o Options) *API {
+	a := &API{svc: o.Service, log: o.Logger, base: "/api/v1", scopes: map[string]hubapi.Scope{}}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	v1 := r.PathPrefix(a.base).Subrouter()
+	v1.Use(a.authenticate, a.authorize)
+	for _, m := range o.Middleware {
+		v1.Use(m)
+	}
+	s := a.svc
+	route := func(method, path string, scope hubapi.Scope, h http.HandlerFunc) {
+		v1.Handle(path, h).Methods(method).Name(method + " " + a.base + path)
+		a.scopes[method+" "+a.base+path] = scope
+	}
+	crud := func(name string, read, write hubapi.Scope, list http.HandlerFunc, get, create, put, patch, del http.HandlerFunc) {
+		route(http.MethodGet, "/"+name, read, list)
+		route(http.MethodPost, "/"+name, write, create)
+		route(http.MethodGet, "/"+name+"/{id}", read, get)
+		route(http.MethodPut, "/"+name+"/{id}", write, put)
+		route(http.MethodPatch, "/"+name+"/{id}", write, patch)
+		route(http.MethodDelete, "/"+name+"/{id}", write, del)
+	}
+
+	ch := &resource[hubapi.Chantier, hubapi.ChantierInput]{name: "chantiers", get: s.GetChantier, create: s.CreateChantier,
+		update: s.UpdateChantier, remove: s.DeleteChantier,
+		id: func(m *hubapi.Chantier) int64 { return m.ID }, version: func(m *hubapi.Chantier) int64 { return m.Version },
+		input: (*hubapi.Chantier).Input}
+	crud("chantiers", hubapi.ScopeChantiersRead, hubapi.ScopeChantiersWrite, a.listChantiers,
+		ch.handleGet(a), ch.handleCreate(a), ch.handlePut(a), ch.handlePatch(a), ch.handleDelete(a))
+
+	pt := &resource[hubapi.Pointage, hubapi.PointageInput]{name: "pointages", get: s.GetPointage, create: s.CreatePointage,
+		update: s.UpdatePointage, remove: s.DeletePointage,
+		id: func(m *hubapi.Pointage) int64 { return m.ID }, version: func(m *hubapi.Pointage) int64 { return m.Version },
+		input: (*hubapi.Pointage).Input}
+	crud("pointages", hubapi.ScopePointagesRead, hubapi.ScopePointagesWrite, a.listPointages,
+		pt.handleGet(a), pt.handleCreate(a), pt.handlePut(a), pt.handlePatch(a), pt.handleDelete(a))
+	route(http.MethodPost, "/pointages/{id}/validate", hubapi.ScopePointagesWrite, a.validatePointage(pt))
+
+	doc := &resource[hubapi.Document, hubapi.DocumentInput]{name: "documents", get: s.GetDocument,
+		update: s.UpdateDocument, remove: s.DeleteDocument,
+		id: func(m *hubapi.Document) int64 { return m.ID }, version: func(m *hubapi.Document) int64 { return m.Version },
+		input: (*hubapi.Document).Input}
+	crud("documents", hubapi.ScopeDocumentsRead, hubapi.ScopeDocumentsWrite, a.listDocuments,
+		doc.handleGet(a), a.uploadDocument, doc.handlePut(a), doc.handlePatch(a), doc.handleDelete(a))
+	route(http.MethodGet, "/documents/{id}/content", hubapi.ScopeDocumentsRead, a.documentContent)
+
+	sg := &resource[hubapi.Signalement, hubapi.SignalementInput]{name: "signalements", get: s.GetSignalement, create: s.CreateSignalement,
+		update: s.UpdateSignalement, remove: s.DeleteSignalement,
+		id: func(m *hubapi.Signalement) int64 { return m.ID }, version: func(m *hubapi.Signalement) int64 { return m.Version },
+		input: (*hubapi.Signalement).Input}
+	crud("signalements", hubapi.ScopeSignalementsRead, hubapi.ScopeSignalementsWrite, a.listSignalements,
+		sg.handleGet(a), sg.handleCreate(a), sg.handlePut(a), sg.handlePatch(a), sg.handleDelete(a))
+
+	af := &resource[hubapi.Affectation, hubapi.AffectationInput]{name: "affectations", get: s.GetAffectation, create: s.CreateAffectation,
+		update: s.UpdateAffectation, remove: s.DeleteAffectation,
+		id: func(m *hubapi.Affectation) int64 { return m.ID }, version: func(m *hubapi.Affectation) int64 { return m.Version },
+		input: (*hubapi.Affectation).Input}
+	crud("affectations", hubapi.ScopePlanningRead, hubapi.ScopePlanningWrite, a.listAffectations,
+		af.handleGet(a), af.handleCreate(a), af.handlePut(a), af.handlePatch(a), af.handleDelete(a))
+
+	route(http.MethodGet, "/planning", hubapi.ScopePlanningRead, a.planning)
+	route(http.MethodGet, "/stats", hubapi.ScopeStatsRead, a.stats)
+	route(http.MethodGet, "/users/me", "", a.me)
+	route(http.MethodGet, "/admin/api-keys", hubapi.ScopeAdmin, a.listAPIKeys)
+	route(http.MethodPost, "/admin/api-keys", hubapi.ScopeAdmin, a.createAPIKey)
+	route(http.MethodDelete, "/admin/api-keys/{id}", hubapi.ScopeAdmin, a.revokeAPIKey)
+
+	v1.NotFoundHandler = http.HandlerFunc(notFound)
+	v1.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
+	return a
+}
+
+// RouteName returns the "METHOD /template" name of the matched route, or "".
+func RouteName(r *http.Request) string {
+	if cr := mux.CurrentRoute(r); cr != nil {
+		return cr.GetName()
+	}
+	return ""
+}
+
+// RouteTemplate returns the path template of the matched route
+// ("/api/v1/chantiers/{id}"), or "" when none matched.
+func RouteTemplate(r *http.Request) string {
+	if cr := mux.CurrentRoute(r); cr != nil {
+		if t, err := cr.GetPathTemplate(); err == nil {
+			return t
+		}
+	}
+	return ""
+}
+
+// authenticate resolves "Authorization: Bearer <key>" to a principal.
+func (a *API) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		scheme, token, ok := strings.Cut(h, " ")
+		if h == "" {
+			unauthorized(w, r, "")
+			return
+		}
+		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			unauthorized(w, r, "invalid_request")
+			return
+		}
+		p, err := a.svc.Authenticate(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			if err == hubapi.ErrUnauthenticated {
+				unauthorized(w, r, "invalid_token")
+				return
+			}
+			a.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(hubapi.WithPrincipal(r.Context(), p)))
+	})
+}
+
+// authorize checks the matched route's scope before anything else runs.
+func (a *API) authorize(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sc := a.scopes[RouteName(r)]; sc != "" {
+			p := hubapi.PrincipalFrom(r.Context())
+			if !p.Has(sc) {
+				d := problem.New(http.StatusForbidden, "insufficient-scope", "This operation needs the "+string(sc)+" scope, which the credential or its owner's role does not grant.")
+				w.Header().Set("WWW-Authenticate", `Bearer realm="hubchantier", error="insufficient_scope", scope="`+string(sc)+`"`)
+				problem.Write(w, r, d.With("required_scope", string(sc)))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	problem.Write(w, r, problem.New(http.StatusNotFound, "not-found", "No such endpoint."))
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "The method is not allowed on this endpoint."))
+}

@@ -1,0 +1,66 @@
+package rest
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sort"
+
+	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/problem"
+)
+
+// writeError maps a service or decoding error to an RFC 9457 response.
+// Unknown errors become a 500 without detail; the cause is logged.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if d, ok := problem.As(err); ok {
+		problem.Write(w, r, d)
+		return
+	}
+	var ve *hubapi.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		d := problem.New(http.StatusUnprocessableEntity, "validation-error", "The request body has invalid fields.")
+		keys := make([]string, 0, len(ve.Fields))
+		for k := range ve.Fields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			d.Errors = append(d.Errors, problem.FieldError{Field: k, Message: ve.Fields[k]})
+		}
+		problem.Write(w, r, d)
+	case errors.Is(err, hubapi.ErrNotFound):
+		problem.Write(w, r, problem.New(http.StatusNotFound, "not-found", "The resource does not exist."))
+	case errors.Is(err, hubapi.ErrUnauthenticated):
+		unauthorized(w, r, "")
+	case errors.Is(err, hubapi.ErrForbidden):
+		problem.Write(w, r, problem.New(http.StatusForbidden, "forbidden", err.Error()))
+	case errors.Is(err, hubapi.ErrPrecondition):
+		problem.Write(w, r, problem.New(http.StatusPreconditionFailed, "precondition-failed", err.Error()))
+	case errors.Is(err, hubapi.ErrConflict):
+		problem.Write(w, r, problem.New(http.StatusConflict, "conflict", err.Error()))
+	case errors.Is(err, hubapi.ErrInvalid):
+		problem.Write(w, r, problem.New(http.StatusUnprocessableEntity, "validation-error", err.Error()))
+	case errors.Is(err, context.Canceled):
+		// client went away; nothing useful to send
+		w.WriteHeader(499)
+	default:
+		a.log.ErrorContext(r.Context(), "request failed", slog.String("error", err.Error()))
+		problem.Write(w, r, problem.New(http.StatusInternalServerError, "internal", "An internal error occurred."))
+	}
+}
+
+func badRequest(code, detail string) *problem.Details {
+	return problem.New(http.StatusBadRequest, code, detail)
+}
+
+func unauthorized(w http.ResponseWriter, r *http.Request, errCode string) {
+	v := `Bearer realm="hubchantier"`
+	if errCode != "" {
+		v += `, error="` + errCode + `"`
+	}
+	w.Header().Set("WWW-Authenticate", v)
+	problem.Write(w, r, problem.New(http.StatusUnauthorized, "unauthorized", "A valid API key is required: Authorization: Bearer <key>."))
+}

@@ -1,0 +1,324 @@
+package rest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"path/filepath"
+	"strconv"
+
+	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/store"
+	"github.com/hubchantier/hubchantier/problem"
+)
+
+var defaultSort = []hubapi.SortField{{Field: "created_at", Desc: true}}
+
+func listParams(q *query, cols store.Columns) (hubapi.ListParams, int, int) {
+	page, limit := q.page()
+	sort := q.sort(cols, defaultSort)
+	return hubapi.ListParams{Offset: (page - 1) * limit, Limit: limit, Sort: sort}, page, limit
+}
+
+var listParamNames = []string{"page", "limit", "sort"}
+
+func params(names ...string) []string { return append(names, listParamNames...) }
+
+func (a *API) listChantiers(w http.ResponseWriter, r *http.Request) {
+	q := newQuery(r, params("statut", "ville", "responsable_id")...)
+	f := hubapi.ChantierFilter{Statut: enumParam(q, "statut", hubapi.ChantierStatuts), Ville: q.get("ville"),
+		ResponsableID: q.int64("responsable_id", true)}
+	lp, page, limit := listParams(q, store.ChantierSort)
+	if err := q.err(); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	l, err := a.svc.ListChantiers(r.Context(), f, lp)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newListEnvelope(l, page, limit))
+}
+
+func (a *API) listPointages(w http.ResponseWriter, r *http.Request) {
+	q := newQuery(r, params("chantier_id", "user_id", "statut", "date_from", "date_to")...)
+	f := hubapi.PointageFilter{ChantierID: q.int64("chantier_id", true), UserID: q.int64("user_id", true),
+		Statut: enumParam(q, "statut", hubapi.PointageStatuts), From: q.date("date_from"), To: q.date("date_to")}
+	lp, page, limit := listParams(q, store.PointageSort)
+	if err := q.err(); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	l, err := a.svc.ListPointages(r.Context(), f, lp)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newListEnvelope(l, page, limit))
+}
+
+func (a *API) listDocuments(w http.ResponseWriter, r *http.Request) {
+	q := newQuery(r, params("chantier_id", "categorie")...)
+	f := hubapi.DocumentFilter{ChantierID: q.int64("chantier_id", true), Categorie: enumParam(q, "categorie", hubapi.DocumentCategories)}
+	lp, page, limit := listParams(q, store.DocumentSort)
+	if err := q.err(); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	l, err := a.svc.ListDocuments(r.Context(), f, lp)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newListEnvelope(l, page, limit))
+}
+
+func (a *API) listSignalements(w http.ResponseWriter, r *http.Request) {
+	q := newQuery(r, params("chantier_id", "statut", "gravite")...)
+	f := hubapi.SignalementFilter{ChantierID: q.int64("chantier_id", true), Statut: enumParam(q, "statut", hubapi.SignalementStatuts),
+		Gravite: enumParam(q, "gravite", hubapi.Gravites)}
+	lp, page, limit := listParams(q, store.SignalementSort)
+	if err := q.err(); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	l, err := a.svc.ListSignalements(r.Context(), f, lp)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newListEnvelope(l, page, limit))
+}
+
+func (a *API) listAffectations(w http.ResponseWriter, r *http.Request) {
+	q := newQuery(r, params("chantier_id", "user_id", "date_from", "date_to")...)
+	f := hubapi.AffectationFilter{ChantierID: q.int64("chantier_id", true), UserID: q.int64("user_id", true),
+		From: q.date("date_from"), To: q.date("date_to")}
+	lp, page, limit := listParams(q, store.AffectationSort)
+	if err := q.err(); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	l, err := a.svc.ListAffectations(r.Context(), f, lp)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newListEnvelope(l, page, limit))
+}
+
+func (a *API) validatePointage(pt *resource[hubapi.Pointage, hubapi.PointageInput]) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		ifVersion, err := pt.ifMatch(r, id)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		p, err := a.svc.ValidatePointage(r.Context(), id, ifVersion)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		w.Header().Set("ETag", versionETag(p.Version))
+		writeJSON(w, http.StatusOK, p)
+	}
+}
+
+// uploadDocument handles POST /documents as multipart/form-data with the
+// parts chantier_id, nom (defaults to the file name), categorie and file.
+func (a *API) uploadDocument(w http.ResponseWriter, r *http.Request) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" {
+		a.writeError(w, r, problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", "Content-Type must be multipart/form-data."))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, a.svc.MaxUpload()+64<<10)
+	if err := r.ParseMultipartForm(8 << 20); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			a.writeError(w, r, problem.New(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("The upload exceeds %d bytes.", a.svc.MaxUpload())))
+			return
+		}
+		a.writeError(w, r, badRequest("malformed-multipart", "The multipart body could not be parsed."))
+		return
+	}
+	defer func() { _ = r.MultipartForm.RemoveAll() }()
+	form := r.MultipartForm
+	for k := range form.Value {
+		if k != "chantier_id" && k != "nom" && k != "categorie" {
+			a.writeError(w, r, badRequest("unknown-field", fmt.Sprintf("Unknown form field %q.", sanitize(k))))
+			return
+		}
+	}
+	files := form.File["file"]
+	if len(files) != 1 || len(form.File) != 1 {
+		a.writeError(w, r, &hubapi.ValidationError{Fields: map[string]string{"file": "exactly one file part named file is required"}})
+		return
+	}
+	val := func(k string) string {
+		if v := form.Value[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	in := hubapi.DocumentInput{Nom: val("nom"), Categorie: val("categorie")}
+	if s := val("chantier_id"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			a.writeError(w, r, &hubapi.ValidationError{Fields: map[string]string{"chantier_id": "must be a positive integer"}})
+			return
+		}
+		in.ChantierID = n
+	}
+	fh := files[0]
+	if in.Nom == "" {
+		in.Nom = filepath.Base(fh.Filename)
+	}
+	f, err := fh.Open()
+	if err != nil {
+		a.writeError(w, r, badRequest("malformed-multipart", "The file part could not be read."))
+		return
+	}
+	defer f.Close()
+	d, err := a.svc.CreateDocument(r.Context(), in, hubapi.Upload{MimeType: fh.Header.Get("Content-Type"), Body: f})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", a.base+"/documents/"+strconv.FormatInt(d.ID, 10))
+	w.Header().Set("ETag", versionETag(d.Version))
+	writeJSON(w, http.StatusCreated, d)
+}
+
+// documentContent serves the file as an attachment, with Range support.
+func (a *API) documentContent(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	d, rc, err := a.svc.OpenDocument(r.Context(), id)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	defer rc.Close()
+	h := w.Header()
+	h.Set("Content-Type", d.MimeType)
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": d.Nom}))
+	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	h.Set("ETag", `"`+d.SHA256+`"`)
+	h.Set("Digest", "sha-256="+d.SHA256)
+	http.ServeContent(w, r, "", d.UpdatedAt, io.ReadSeeker(rc))
+}
+
+func (a *API) planning(w http.ResponseWriter, r *http.Request) {
+	q := newQuery(r, "from", "to", "user_id")
+	from, to, userID := q.date("from"), q.date("to"), q.int64("user_id", true)
+	if err := q.err(); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	items, err := a.svc.Planning(r.Context(), from, to, userID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"from": from, "to": to, "data": items})
+}
+
+func (a *API) stats(w http.ResponseWriter, r *http.Request) {
+	if err := newQuery(r).err(); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	st, err := a.svc.Stats(r.Context())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (a *API) me(w http.ResponseWriter, r *http.Request) {
+	u, err := a.svc.Me(r.Context())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	p := hubapi.PrincipalFrom(r.Context())
+	writeJSON(w, http.StatusOK, struct {
+		*hubapi.User
+		Scopes []hubapi.Scope `json:"scopes"`
+	}{u, p.Scopes})
+}
+
+// apiKeyView is an API key as listed (never the secret or its hash).
+type apiKeyView struct {
+	*hubapi.APIKey
+	Scopes []hubapi.Scope `json:"scopes"`
+}
+
+func (a *API) listAPIKeys(w http.ResponseWriter, r *http.Request) {
+	q := newQuery(r, "user_id")
+	userID := q.int64("user_id", true)
+	if err := q.err(); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	keys, err := a.svc.ListAPIKeys(r.Context(), userID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := make([]apiKeyView, len(keys))
+	for i := range keys {
+		out[i] = apiKeyView{&keys[i], keys[i].ScopeList()}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": out})
+}
+
+func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(w, r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	var in hubapi.APIKeyInput
+	if err := decodeStrict(body, &in); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	k, secret, err := a.svc.CreateAPIKey(r.Context(), in)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", a.base+"/admin/api-keys/"+strconv.FormatInt(k.ID, 10))
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, struct {
+		apiKeyView
+		Key string `json:"key"`
+	}{apiKeyView{k, k.ScopeList()}, secret})
+}
+
+func (a *API) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if err := a.svc.RevokeAPIKey(r.Context(), id); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,152 @@
+// Package server assembles the whole Hub Chantier HTTP handler from a
+// Config: the one constructor that cmd/hubchantier and the tests share.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/blob"
+	"github.com/hubchantier/hubchantier/hubapi/rest"
+	"github.com/hubchantier/hubchantier/hubapi/service"
+	"github.com/hubchantier/hubchantier/hubapi/store"
+	"github.com/hubchantier/hubchantier/problem"
+)
+
+// Config is the server configuration. Zero values are safe defaults for the
+// embedded mode.
+type Config struct {
+	// DatabaseURL: "sqlite:<path>" (default sqlite:hubchantier.db) or postgres://...
+	DatabaseURL string
+	// DB, when set, is used instead of opening DatabaseURL (embedders, tests).
+	DB *store.DB
+	// BlobDir holds document contents (default: "hubchantier-blobs").
+	BlobDir string
+	// CORSOrigins lists the exact browser origins allowed to call the API.
+	CORSOrigins []string
+	// MaxUploadBytes bounds document uploads (default 25 MiB).
+	MaxUploadBytes int64
+	// Logger receives JSON logs (default: slog JSON on stderr).
+	Logger *slog.Logger
+	// Publisher receives domain events in addition to the in-process bus.
+	Publisher hubapi.Publisher
+	// SkipMigrate disables migrations at start-up.
+	SkipMigrate bool
+}
+
+// ConfigFromEnv reads HUB_DATABASE_URL, HUB_BLOB_DIR and HUB_CORS_ORIGINS
+// (comma-separated).
+func ConfigFromEnv() Config {
+	c := Config{DatabaseURL: os.Getenv("HUB_DATABASE_URL"), BlobDir: os.Getenv("HUB_BLOB_DIR")}
+	for _, o := range strings.Split(os.Getenv("HUB_CORS_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+	}
+	return c
+}
+
+// Server is an assembled Hub Chantier server.
+type Server struct {
+	Handler http.Handler
+	DB      *store.DB
+	Service *service.Service
+	Bus     *hubapi.Bus
+	ownsDB  bool
+}
+
+// New opens the database, migrates it and builds the handler.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	s := &Server{DB: cfg.DB, Bus: &hubapi.Bus{}}
+	if s.DB == nil {
+		url := cfg.DatabaseURL
+		if url == "" {
+			url = store.DefaultURL
+		}
+		db, err := store.Open(url)
+		if err != nil {
+			return nil, err
+		}
+		s.DB, s.ownsDB = db, true
+	}
+	if !cfg.SkipMigrate {
+		mctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		if err := s.DB.Migrate(mctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	dir := cfg.BlobDir
+	if dir == "" {
+		dir = "hubchantier-blobs"
+	}
+	blobs, err := blob.NewDir(dir)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	if cfg.Publisher != nil {
+		s.Bus.Subscribe(cfg.Publisher.Publish)
+	}
+	opts := []service.Option{service.WithPublisher(s.Bus)}
+	if cfg.MaxUploadBytes > 0 {
+		opts = append(opts, service.WithMaxUpload(cfg.MaxUploadBytes))
+	}
+	s.Service = service.New(s.DB, blobs, opts...)
+
+	r := mux.NewRouter()
+	r.Use(recordRoute)
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	}).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.DB.Ping(pctx); err != nil {
+			problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "not-ready", "The database is not reachable."))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ready"}`))
+	}).Methods(http.MethodGet, http.MethodHead)
+	rest.MountDocs(r)
+	rest.Mount(r, rest.Options{Service: s.Service, Logger: log})
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, problem.New(http.StatusNotFound, "not-found", "No such endpoint."))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "The method is not allowed on this endpoint."))
+	})
+
+	var h http.Handler = r
+	h = cors(cfg.CORSOrigins)(h)
+	h = securityHeaders(h)
+	h = recoverer(log)(h)
+	h = accessLog(log)(h)
+	s.Handler = h
+	return s, nil
+}
+
+// Close releases the database when the server opened it.
+func (s *Server) Close() {
+	if s.ownsDB && s.DB != nil {
+		_ = s.DB.Close()
+	}
+}
+
+// ErrShutdown is returned by Run after a graceful shutdown.
+var ErrShutdown = errors.New("server shut down")

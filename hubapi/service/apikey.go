@@ -1,0 +1,166 @@
+package service
+
+import (
+	"context"
+	"crypto/subtle"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/store"
+)
+
+// lastUsedResolution throttles last_used_at writes: one per key per minute.
+const lastUsedResolution = time.Minute
+
+// Authenticate implements hubapi.APIKeyService. Malformed keys are rejected
+// before any database access (prefix, alphabet and checksum). The lookup is by
+// SHA-256 of the key, so the time it takes reveals nothing about stored keys;
+// the hashes are also compared in constant time.
+func (s *Service) Authenticate(ctx context.Context, secret string) (*hubapi.Principal, error) {
+	if !hubapi.WellFormedAPIKey(secret) {
+		return nil, hubapi.ErrUnauthenticated
+	}
+	hash := hubapi.HashAPIKey(secret)
+	var row struct {
+		hubapi.APIKey `bun:",extend"`
+		Email         string      `bun:"user_email"`
+		Role          hubapi.Role `bun:"user_role"`
+	}
+	err := s.db.NewSelect().Model(&row.APIKey).
+		ColumnExpr("api_key.*").
+		ColumnExpr("u.email AS user_email, u.role AS user_role").
+		Join("JOIN users AS u ON u.id = api_key.user_id").
+		Where("api_key.key_hash = ?", hash).Limit(1).Scan(ctx, &row)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, hubapi.ErrUnauthenticated
+		}
+		return nil, err
+	}
+	now := s.now()
+	if subtle.ConstantTimeCompare([]byte(row.Hash), []byte(hash)) != 1 || !row.Active(now) {
+		return nil, hubapi.ErrUnauthenticated
+	}
+	if row.LastUsedAt == nil || now.Sub(*row.LastUsedAt) >= lastUsedResolution {
+		_, _ = s.db.NewUpdate().Model((*hubapi.APIKey)(nil)).Set("last_used_at = ?", now).
+			Where("id = ?", row.ID).Exec(ctx)
+	}
+	return &hubapi.Principal{
+		UserID: row.UserID, Email: row.Email, Role: row.Role, APIKeyID: row.ID,
+		Scopes: hubapi.EffectiveScopes(row.Role, row.ScopeList()),
+	}, nil
+}
+
+func mapErr(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return hubapi.ErrNotFound
+	}
+	return err
+}
+
+// CreateAPIKey implements hubapi.APIKeyService (admin only).
+func (s *Service) CreateAPIKey(ctx context.Context, in hubapi.APIKeyInput) (*hubapi.APIKey, string, error) {
+	p := hubapi.PrincipalFrom(ctx)
+	if p == nil {
+		return nil, "", hubapi.ErrUnauthenticated
+	}
+	if !p.IsAdmin() {
+		return nil, "", hubapi.Errorf(hubapi.ErrForbidden, "the admin scope is required")
+	}
+	return s.IssueAPIKey(ctx, in)
+}
+
+// IssueAPIKey creates a key without checking the caller: for the
+// administration CLI, which runs with the operator's database access.
+func (s *Service) IssueAPIKey(ctx context.Context, in hubapi.APIKeyInput) (*hubapi.APIKey, string, error) {
+	fields := map[string]string{}
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" || len(in.Name) > 100 {
+		fields["name"] = "required, at most 100 characters"
+	}
+	if len(in.Scopes) == 0 {
+		fields["scopes"] = "at least one scope is required"
+	}
+	scopes, err := hubapi.ParseScopes(hubapi.JoinScopes(in.Scopes))
+	if err != nil {
+		fields["scopes"] = err.(*hubapi.ValidationError).Fields["scopes"]
+	}
+	now := s.now()
+	if in.ExpiresAt != nil && !in.ExpiresAt.After(now) {
+		fields["expires_at"] = "must be in the future"
+	}
+	u, err := store.Get[hubapi.User](ctx, s.db, in.UserID)
+	if err != nil {
+		if !errors.Is(err, hubapi.ErrNotFound) {
+			return nil, "", err
+		}
+		fields["user_id"] = "does not exist"
+	} else {
+		for _, sc := range scopes {
+			if !hubapi.RoleAllows(u.Role, sc) {
+				fields["scopes"] = "scope " + string(sc) + " is beyond the role " + string(u.Role)
+				break
+			}
+		}
+	}
+	if len(fields) > 0 {
+		return nil, "", &hubapi.ValidationError{Fields: fields}
+	}
+	secret, err := hubapi.NewAPIKeySecret()
+	if err != nil {
+		return nil, "", err
+	}
+	k := &hubapi.APIKey{UserID: in.UserID, Name: in.Name, Prefix: hubapi.APIKeyDisplayPrefix(secret),
+		Hash: hubapi.HashAPIKey(secret), Scopes: hubapi.JoinScopes(scopes), ExpiresAt: in.ExpiresAt,
+		CreatedAt: now, UpdatedAt: now, Version: 1}
+	if k.ExpiresAt != nil {
+		t := k.ExpiresAt.UTC().Truncate(time.Microsecond)
+		k.ExpiresAt = &t
+	}
+	if err := store.Insert(ctx, s.db, k); err != nil {
+		return nil, "", err
+	}
+	return k, secret, nil
+}
+
+// ListAPIKeys implements hubapi.APIKeyService (admin only); userID 0 lists all.
+func (s *Service) ListAPIKeys(ctx context.Context, userID int64) ([]hubapi.APIKey, error) {
+	if p := hubapi.PrincipalFrom(ctx); !p.IsAdmin() {
+		return nil, hubapi.Errorf(hubapi.ErrForbidden, "the admin scope is required")
+	}
+	var keys []hubapi.APIKey
+	q := s.db.NewSelect().Model(&keys).Order("id").Limit(1000)
+	if userID != 0 {
+		q = q.Where("user_id = ?", userID)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, err
+	}
+	if keys == nil {
+		keys = []hubapi.APIKey{}
+	}
+	return keys, nil
+}
+
+// RevokeAPIKey implements hubapi.APIKeyService (admin only).
+func (s *Service) RevokeAPIKey(ctx context.Context, id int64) error {
+	if p := hubapi.PrincipalFrom(ctx); !p.IsAdmin() {
+		return hubapi.Errorf(hubapi.ErrForbidden, "the admin scope is required")
+	}
+	now := s.now()
+	res, err := s.db.NewUpdate().Model((*hubapi.APIKey)(nil)).
+		Set("revoked_at = ?", now).Set("updated_at = ?", now).Set("version = version + 1").
+		Where("id = ?", id).Where("revoked_at IS NULL").Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if ok, err := store.Exists[hubapi.APIKey](ctx, s.db, id); err != nil || !ok {
+			return hubapi.ErrNotFound
+		}
+	}
+	return nil
+}

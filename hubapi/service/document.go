@@ -1,0 +1,150 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"mime"
+	"strings"
+
+	"github.com/uptrace/bun"
+
+	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/store"
+)
+
+// GetDocument implements hubapi.DocumentService.
+func (s *Service) GetDocument(ctx context.Context, id int64) (*hubapi.Document, error) {
+	if _, err := caller(ctx, hubapi.ScopeDocumentsRead); err != nil {
+		return nil, err
+	}
+	return store.Get[hubapi.Document](ctx, s.db, id)
+}
+
+// ListDocuments implements hubapi.DocumentService.
+func (s *Service) ListDocuments(ctx context.Context, f hubapi.DocumentFilter, p hubapi.ListParams) (*hubapi.List[hubapi.Document], error) {
+	if _, err := caller(ctx, hubapi.ScopeDocumentsRead); err != nil {
+		return nil, err
+	}
+	return store.ListDocuments(ctx, s.db, f, p)
+}
+
+// CreateDocument implements hubapi.DocumentService. The content is stored
+// first; if the metadata cannot be written the content is removed again.
+func (s *Service) CreateDocument(ctx context.Context, in hubapi.DocumentInput, up hubapi.Upload) (*hubapi.Document, error) {
+	p, err := caller(ctx, hubapi.ScopeDocumentsWrite)
+	if err != nil {
+		return nil, err
+	}
+	in.Normalize()
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	mt := "application/octet-stream"
+	if up.MimeType != "" {
+		parsed, _, err := mime.ParseMediaType(up.MimeType)
+		if err != nil || len(parsed) > 127 || !strings.Contains(parsed, "/") {
+			return nil, &hubapi.ValidationError{Fields: map[string]string{"file": "invalid content type"}}
+		}
+		mt = parsed
+	}
+	var rnd [16]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, err
+	}
+	key := hex.EncodeToString(rnd[:])
+	if err := mustExist[hubapi.Chantier](ctx, s.db, in.ChantierID, "chantier_id"); err != nil {
+		return nil, err
+	}
+	size, sum, err := s.blobs.Put(ctx, key, up.Body, s.maxUpload)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	d := &hubapi.Document{MimeType: mt, Size: size, SHA256: sum, UploadedBy: p.UserID, StorageKey: key,
+		CreatedAt: now, UpdatedAt: now, Version: 1}
+	d.Apply(in)
+	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := mustExist[hubapi.Chantier](ctx, tx, in.ChantierID, "chantier_id"); err != nil {
+			return err
+		}
+		return store.Insert(ctx, tx, d)
+	})
+	if err != nil {
+		_ = s.blobs.Delete(context.WithoutCancel(ctx), key)
+		return nil, err
+	}
+	s.emit(ctx, p, hubapi.EventDocumentCreated, "documents", d.ID, d)
+	return d, nil
+}
+
+// UpdateDocument implements hubapi.DocumentService (metadata only).
+func (s *Service) UpdateDocument(ctx context.Context, id int64, in hubapi.DocumentInput, ifVersion int64) (*hubapi.Document, error) {
+	if _, err := caller(ctx, hubapi.ScopeDocumentsWrite); err != nil {
+		return nil, err
+	}
+	in.Normalize()
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	var d *hubapi.Document
+	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		cur, err := store.Get[hubapi.Document](ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(cur.Version, ifVersion); err != nil {
+			return err
+		}
+		if err := mustExist[hubapi.Chantier](ctx, tx, in.ChantierID, "chantier_id"); err != nil {
+			return err
+		}
+		old := cur.Version
+		cur.Apply(in)
+		cur.Version, cur.UpdatedAt = old+1, s.now()
+		d = cur
+		return store.UpdateVersioned(ctx, tx, cur, id, old)
+	})
+	return d, err
+}
+
+// DeleteDocument implements hubapi.DocumentService; the content is removed
+// after the metadata.
+func (s *Service) DeleteDocument(ctx context.Context, id int64, ifVersion int64) error {
+	p, err := caller(ctx, hubapi.ScopeDocumentsWrite)
+	if err != nil {
+		return err
+	}
+	var key string
+	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		cur, err := store.Get[hubapi.Document](ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(cur.Version, ifVersion); err != nil {
+			return err
+		}
+		key = cur.StorageKey
+		return store.DeleteVersioned[hubapi.Document](ctx, tx, id, cur.Version)
+	})
+	if err != nil {
+		return err
+	}
+	_ = s.blobs.Delete(context.WithoutCancel(ctx), key)
+	s.emit(ctx, p, hubapi.EventDocumentDeleted, "documents", id, nil)
+	return nil
+}
+
+// OpenDocument implements hubapi.DocumentService.
+func (s *Service) OpenDocument(ctx context.Context, id int64) (*hubapi.Document, io.ReadSeekCloser, error) {
+	d, err := s.GetDocument(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	rc, err := s.blobs.Open(ctx, d.StorageKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, rc, nil
+}

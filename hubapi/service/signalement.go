@@ -1,0 +1,118 @@
+package service
+
+import (
+	"context"
+
+	"github.com/uptrace/bun"
+
+	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/store"
+)
+
+// GetSignalement implements hubapi.SignalementService.
+func (s *Service) GetSignalement(ctx context.Context, id int64) (*hubapi.Signalement, error) {
+	if _, err := caller(ctx, hubapi.ScopeSignalementsRead); err != nil {
+		return nil, err
+	}
+	return store.Get[hubapi.Signalement](ctx, s.db, id)
+}
+
+// ListSignalements implements hubapi.SignalementService.
+func (s *Service) ListSignalements(ctx context.Context, f hubapi.SignalementFilter, p hubapi.ListParams) (*hubapi.List[hubapi.Signalement], error) {
+	if _, err := caller(ctx, hubapi.ScopeSignalementsRead); err != nil {
+		return nil, err
+	}
+	return store.ListSignalements(ctx, s.db, f, p)
+}
+
+func checkSignalementRefs(ctx context.Context, tx bun.IDB, in *hubapi.SignalementInput) error {
+	if err := mustExist[hubapi.Chantier](ctx, tx, in.ChantierID, "chantier_id"); err != nil {
+		return err
+	}
+	if in.AssignedTo != nil {
+		return mustExist[hubapi.User](ctx, tx, *in.AssignedTo, "assigned_to")
+	}
+	return nil
+}
+
+// CreateSignalement implements hubapi.SignalementService.
+func (s *Service) CreateSignalement(ctx context.Context, in hubapi.SignalementInput) (*hubapi.Signalement, error) {
+	p, err := caller(ctx, hubapi.ScopeSignalementsWrite)
+	if err != nil {
+		return nil, err
+	}
+	in.Normalize()
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	sg := &hubapi.Signalement{CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now, Version: 1}
+	sg.Apply(in, now)
+	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := checkSignalementRefs(ctx, tx, &in); err != nil {
+			return err
+		}
+		return store.Insert(ctx, tx, sg)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.emit(ctx, p, hubapi.EventSignalementCreated, "signalements", sg.ID, sg)
+	if sg.Gravite == hubapi.GraviteUrgente {
+		s.emit(ctx, p, hubapi.EventSignalementUrgent, "signalements", sg.ID, sg)
+	}
+	return sg, nil
+}
+
+// UpdateSignalement implements hubapi.SignalementService.
+func (s *Service) UpdateSignalement(ctx context.Context, id int64, in hubapi.SignalementInput, ifVersion int64) (*hubapi.Signalement, error) {
+	p, err := caller(ctx, hubapi.ScopeSignalementsWrite)
+	if err != nil {
+		return nil, err
+	}
+	in.Normalize()
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	var sg *hubapi.Signalement
+	var becameUrgent bool
+	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		cur, err := store.Get[hubapi.Signalement](ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(cur.Version, ifVersion); err != nil {
+			return err
+		}
+		if err := checkSignalementRefs(ctx, tx, &in); err != nil {
+			return err
+		}
+		becameUrgent = cur.Gravite != hubapi.GraviteUrgente && in.Gravite == hubapi.GraviteUrgente
+		old, now := cur.Version, s.now()
+		cur.Apply(in, now)
+		cur.Version, cur.UpdatedAt = old+1, now
+		sg = cur
+		return store.UpdateVersioned(ctx, tx, cur, id, old)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.emit(ctx, p, hubapi.EventSignalementUpdated, "signalements", sg.ID, sg)
+	if becameUrgent {
+		s.emit(ctx, p, hubapi.EventSignalementUrgent, "signalements", sg.ID, sg)
+	}
+	return sg, nil
+}
+
+// DeleteSignalement implements hubapi.SignalementService.
+func (s *Service) DeleteSignalement(ctx context.Context, id int64, ifVersion int64) error {
+	p, err := caller(ctx, hubapi.ScopeSignalementsWrite)
+	if err != nil {
+		return err
+	}
+	if err := store.DeleteVersioned[hubapi.Signalement](ctx, s.db, id, ifVersion); err != nil {
+		return err
+	}
+	s.emit(ctx, p, hubapi.EventSignalementDeleted, "signalements", id, nil)
+	return nil
+}

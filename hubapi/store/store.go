@@ -1,0 +1,176 @@
+// Package store persists the Hub Chantier domain with bun, on SQLite
+// (modernc.org/sqlite, the embedded default) or PostgreSQL (pgx's
+// database/sql driver), chosen by the database URL.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/migrate"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/hubchantier/hubchantier/hubapi"
+)
+
+//go:embed migrations
+var migrationsFS embed.FS
+
+// DB is the product's database.
+type DB struct {
+	*bun.DB
+}
+
+// DefaultURL is the embedded database used when HUB_DATABASE_URL is unset.
+const DefaultURL = "sqlite:hubchantier.db"
+
+// Open connects to url: "sqlite:<path>" (or "sqlite::memory:" is refused:
+// each pooled connection would see its own database) or
+// "postgres://..." / "postgresql://...".
+func Open(rawURL string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(rawURL, "sqlite:"):
+		path := strings.TrimPrefix(rawURL, "sqlite:")
+		path = strings.TrimPrefix(path, "//")
+		if path == "" || strings.Contains(path, ":memory:") {
+			return nil, errors.New("store: sqlite URL needs a file path, e.g. sqlite:hubchantier.db")
+		}
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("store: %w", err)
+			}
+		}
+		return OpenSQLite(SQLiteDSN(path))
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		if _, err := url.Parse(rawURL); err != nil {
+			return nil, errors.New("store: invalid PostgreSQL URL")
+		}
+		return OpenPostgres(rawURL)
+	default:
+		return nil, errors.New("store: database URL must start with sqlite: or postgres://")
+	}
+}
+
+// SQLiteDSN returns the modernc DSN for a file: WAL, busy timeout, foreign
+// keys, and immediate write transactions (a deferred transaction that
+// upgrades to a write is not retried by busy_timeout and fails under
+// concurrent writers).
+func SQLiteDSN(path string) string {
+	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+}
+
+// OpenSQLite opens a SQLite DSN (see SQLiteDSN).
+func OpenSQLite(dsn string) (*DB, error) {
+	sqldb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	sqldb.SetMaxOpenConns(8)
+	sqldb.SetMaxIdleConns(8)
+	return &DB{bun.NewDB(sqldb, sqlitedialect.New())}, nil
+}
+
+// OpenPostgres opens a PostgreSQL URL through pgx's database/sql driver.
+func OpenPostgres(dsn string) (*DB, error) {
+	sqldb, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, err
+	}
+	sqldb.SetMaxOpenConns(20)
+	sqldb.SetMaxIdleConns(20)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	return &DB{bun.NewDB(sqldb, pgdialect.New())}, nil
+}
+
+// Wrap uses an already opened bun database (tests, embedders).
+func Wrap(db *bun.DB) *DB { return &DB{db} }
+
+// IsPostgres reports the dialect.
+func (db *DB) IsPostgres() bool { return db.Dialect().Name() == dialect.PG }
+
+// Migrate applies pending migrations.
+func (db *DB) Migrate(ctx context.Context) error {
+	dir := "migrations/sqlite"
+	if db.IsPostgres() {
+		dir = "migrations/postgres"
+	}
+	sub, err := fs.Sub(migrationsFS, dir)
+	if err != nil {
+		return err
+	}
+	ms := migrate.NewMigrations()
+	if err := ms.Discover(sub); err != nil {
+		return err
+	}
+	m := migrate.NewMigrator(db.DB, ms, migrate.WithMarkAppliedOnSuccess(true))
+	if err := m.Init(ctx); err != nil {
+		return fmt.Errorf("migrate init: %w", err)
+	}
+	if err := m.Lock(ctx); err != nil {
+		return fmt.Errorf("migrate lock: %w", err)
+	}
+	defer func() { _ = m.Unlock(ctx) }()
+	if _, err := m.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.PingContext(ctx) }
+
+// Now is the store's clock: UTC, microsecond precision (what PostgreSQL keeps),
+// so a value reads back exactly as written on both dialects.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// mapErr turns driver errors into domain errors.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return hubapi.ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505":
+			return hubapi.Errorf(hubapi.ErrConflict, "a resource with the same unique value already exists")
+		case "23503":
+			if strings.Contains(pgErr.Message, "update or delete") {
+				return hubapi.Errorf(hubapi.ErrConflict, "the resource is still referenced by other resources")
+			}
+			return hubapi.Errorf(hubapi.ErrInvalid, "a referenced resource does not exist")
+		case "23514", "22P02", "22007", "22008", "22003":
+			return hubapi.Errorf(hubapi.ErrInvalid, "a value is out of range or malformed")
+		}
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		switch sqErr.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return hubapi.Errorf(hubapi.ErrConflict, "a resource with the same unique value already exists")
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return hubapi.Errorf(hubapi.ErrConflict, "a referenced resource does not exist or the resource is still referenced")
+		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
+			return hubapi.Errorf(hubapi.ErrInvalid, "a value is out of range or malformed")
+		}
+	}
+	return err
+}

@@ -1,0 +1,46 @@
+package hubapi
+
+import (
+	"context"
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// User is a person of the company. Users are managed by admins through the
+// CLI; the API exposes the caller itself (GET /users/me).
+type User struct {
+	ID           int64     `bun:"id,pk,autoincrement" json:"id"`
+	Email        string    `bun:"email,notnull" json:"email"`
+	Nom          string    `bun:"nom,notnull" json:"nom"`
+	Prenom       string    `bun:"prenom,notnull" json:"prenom"`
+	Role         Role      `bun:"role,notnull" json:"role"`
+	PasswordHash string    `bun:"password_hash,notnull" json:"-"`
+	CreatedAt    time.Time `bun:"created_at,notnull" json:"created_at"`
+	UpdatedAt    time.Time `bun:"updated_at,notnull" json:"updated_at"`
+	Version      int64     `bun:"version,notnull" json:"version"`
+}
+
+// Validate checks the user's fields.
+func (u *User) Validate() error {
+	var v validator
+	u.Email = strings.TrimSpace(strings.ToLower(u.Email))
+	if a, err := mail.ParseAddress(u.Email); err != nil || a.Address != u.Email || len(u.Email) > 254 {
+		v.add("email", "must be a valid e-mail address")
+	}
+	v.check(len(u.Nom) <= 100, "nom", "at most 100 characters")
+	v.check(len(u.Prenom) <= 100, "prenom", "at most 100 characters")
+	v.check(u.Role.Valid(), "role", "must be one of admin, conducteur, chef_chantier, compagnon")
+	return v.err()
+}
+
+// UserService manages users.
+type UserService interface {
+	// CreateUser creates a user; password may be empty (API-key-only user).
+	// Errors: ErrInvalid, ErrConflict (e-mail taken).
+	CreateUser(ctx context.Context, u *User, password string) error
+	// FindUserByEmail returns ErrNotFound when no user has that e-mail.
+	FindUserByEmail(ctx context.Context, email string) (*User, error)
+	// Me returns the caller. Errors: ErrUnauthenticated.
+	Me(ctx context.Context) (*User, error)
+}
