@@ -157,7 +157,7 @@ func (res *resource[T, In]) handlePatch(a *API) http.HandlerFunc {
 			if err == nil {
 				break
 			}
-			if ifVersion != 0 || attempt >= 3 || !errors.Is(err, hubapi.ErrPrecondition) {
+			if ifVersion != 0 || attempt >= 7 || !errors.Is(err, hubapi.ErrPrecondition) {
 				a.writeError(w, r, err)
 				return
 			}

@@ -166,7 +166,7 @@ func mapErr(err error) error {
 		switch sqErr.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return hubapi.Errorf(hubapi.ErrConflict, "a resource with the same unique value already exists")
-		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqlite3.SQLITE_CONSTRAINT_TRIGGER:
 			return hubapi.Errorf(hubapi.ErrConflict, "a referenced resource does not exist or the resource is still referenced")
 		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
 			return hubapi.Errorf(hubapi.ErrInvalid, "a value is out of range or malformed")

@@ -1,0 +1,175 @@
+package rest
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+
+	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/store"
+	"github.com/hubchantier/hubchantier/problem"
+)
+
+func TestDecodeStrict(t *testing.T) {
+	tests := []struct {
+		name, body, code string
+	}{
+		{"valid", `{"code":"C","nom":"n","adresse":"a"}`, ""},
+		{"unknown field", `{"code":"C","bogus":1}`, "unknown-field"},
+		{"wrong type", `{"code":12}`, "invalid-type"},
+		{"malformed", `{"code":`, "malformed-json"},
+		{"syntax", `{"code" "x"}`, "malformed-json"},
+		{"empty", ``, "malformed-json"},
+		{"array", `[]`, "malformed-json"},
+		{"two objects", `{"code":"a"}{"code":"b"}`, "malformed-json"},
+		{"trailing garbage", `{"code":"a"} x`, "malformed-json"},
+		{"bad date", `{"date_debut":"2026-13-01"}`, "invalid-value"},
+		{"null ok", `{"latitude":null}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var in hubapi.ChantierInput
+			err := decodeStrict([]byte(tt.body), &in)
+			if tt.code == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			d, ok := problem.As(err)
+			if !ok || d.Status != 400 || d.Type != problem.TypeBase+tt.code {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+}
+
+func TestMergePatch(t *testing.T) {
+	base := `{"a":1,"b":{"c":2,"d":3},"e":"x"}`
+	got, err := mergePatch([]byte(base), []byte(`{"a":null,"b":{"c":null,"f":4},"e":"y","g":[1]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	_ = json.Unmarshal(got, &m)
+	want := `{"b":{"d":3,"f":4},"e":"y","g":[1]}`
+	w, _ := json.Marshal(mustMap(want))
+	g, _ := json.Marshal(m)
+	if string(w) != string(g) {
+		t.Fatalf("got %s want %s", g, w)
+	}
+	for _, bad := range []string{`[1]`, `"x"`, `{`, `null`} {
+		if _, err := mergePatch([]byte(base), []byte(bad)); err == nil {
+			t.Errorf("patch %s accepted", bad)
+		}
+	}
+}
+
+func mustMap(s string) map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal([]byte(s), &m)
+	return m
+}
+
+func TestQueryParsing(t *testing.T) {
+	parse := func(raw string) (hubapi.PointageFilter, hubapi.ListParams, error) {
+		r := httptest.NewRequest(http.MethodGet, "/x?"+raw, nil)
+		q := newQuery(r, params("chantier_id", "statut", "date_from")...)
+		f := hubapi.PointageFilter{ChantierID: q.int64("chantier_id", true), Statut: enumParam(q, "statut", hubapi.PointageStatuts), From: q.date("date_from")}
+		lp, _, _ := listParams(q, store.PointageSort)
+		return f, lp, q.err()
+	}
+	f, lp, err := parse("chantier_id=3&statut=soumis&date_from=2026-01-02&page=2&limit=10&sort=-date,id")
+	if err != nil || f.ChantierID != 3 || f.Statut != "soumis" || f.From.String() != "2026-01-02" || lp.Offset != 10 || lp.Limit != 10 ||
+		len(lp.Sort) != 2 || !lp.Sort[0].Desc || lp.Sort[0].Field != "date" {
+		t.Fatalf("%+v %+v %v", f, lp, err)
+	}
+	for _, bad := range []string{
+		"limit=0", "limit=101", "limit=abc", "page=0", "page=-1", "chantier_id=0", "chantier_id=x", "chantier_id=1&chantier_id=2",
+		"statut=fini", "date_from=2026-02-30", "sort=password_hash", "sort=date,date", "unknown=1", "sort=a,b,c,d,e",
+	} {
+		if _, _, err := parse(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		} else if d, ok := problem.As(err); !ok || d.Status != 400 {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
+
+func TestParseIfMatch(t *testing.T) {
+	v, star := parseIfMatch(`W/"v3", "v4" , "abc", "v0", "v-1", "v9"`)
+	if star || len(v) != 2 || v[0] != 4 || v[1] != 9 {
+		t.Fatalf("%v %v", v, star)
+	}
+	if _, star := parseIfMatch(` * `); !star {
+		t.Fatal("star")
+	}
+}
+
+func FuzzDecodeStrict(f *testing.F) {
+	for _, s := range []string{`{"code":"C","nom":"n","adresse":"a"}`, `{"latitude":1e400}`, `{"date_debut":"2026-01-01"}`, `[`, `{"responsable_id":-1}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var in hubapi.ChantierInput
+		err := decodeStrict(b, &in)
+		if err != nil {
+			if d, ok := problem.As(err); !ok || d.Status != 400 {
+				t.Fatalf("non-400 error %v", err)
+			}
+			return
+		}
+		in.Normalize()
+		_ = in.Validate()
+	})
+}
+
+func FuzzMergePatch(f *testing.F) {
+	f.Add([]byte(`{"nom":"x","latitude":null}`))
+	f.Add([]byte(`{"a":{"b":null}}`))
+	f.Fuzz(func(t *testing.T, patch []byte) {
+		base, _ := json.Marshal(hubapi.ChantierInput{Code: "C", Nom: "n", Adresse: "a"})
+		out, err := mergePatch(base, patch)
+		if err != nil {
+			if d, ok := problem.As(err); !ok || d.Status != 400 {
+				t.Fatalf("non-400 error %v", err)
+			}
+			return
+		}
+		var in hubapi.ChantierInput
+		if err := decodeStrict(out, &in); err != nil {
+			if d, ok := problem.As(err); !ok || d.Status != 400 {
+				t.Fatalf("non-400 error %v", err)
+			}
+		}
+	})
+}
+
+func FuzzQuery(f *testing.F) {
+	f.Add("chantier_id=3&statut=soumis&page=2&limit=10&sort=-date,id")
+	f.Add("limit=%ff&sort=,,-")
+	f.Fuzz(func(t *testing.T, raw string) {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		r := httptest.NewRequest(http.MethodGet, "/x", nil)
+		r.URL.RawQuery = v.Encode()
+		q := newQuery(r, params("chantier_id", "statut", "date_from", "date_to")...)
+		_ = q.int64("chantier_id", true)
+		_ = enumParam(q, "statut", hubapi.PointageStatuts)
+		_, _ = q.date("date_from"), q.date("date_to")
+		lp, page, limit := listParams(q, store.PointageSort)
+		if err := q.err(); err != nil {
+			if d, ok := problem.As(err); !ok || d.Status != 400 {
+				t.Fatalf("non-400 error %v", err)
+			}
+			return
+		}
+		if limit < 1 || limit > maxLimit || page < 1 || lp.Offset < 0 {
+			t.Fatalf("out of range accepted: page %d limit %d", page, limit)
+		}
+	})
+}
