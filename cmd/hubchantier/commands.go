@@ -71,7 +71,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	cfg := server.ConfigFromEnv()
+	cfg, err := server.ConfigFromEnv()
+	if err != nil {
+		return err
+	}
 	cfg.Logger = log
 	srv, err := server.New(ctx, cfg)
 	if err != nil {

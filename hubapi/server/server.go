@@ -5,8 +5,10 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -40,18 +42,27 @@ type Config struct {
 	Publisher hubapi.Publisher
 	// SkipMigrate disables migrations at start-up.
 	SkipMigrate bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed (HUB_TRUSTED_PROXIES, comma-separated CIDRs). Empty: the TCP
+	// peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
-// ConfigFromEnv reads HUB_DATABASE_URL, HUB_BLOB_DIR and HUB_CORS_ORIGINS
-// (comma-separated).
-func ConfigFromEnv() Config {
+// ConfigFromEnv reads HUB_DATABASE_URL, HUB_BLOB_DIR, HUB_CORS_ORIGINS
+// (comma-separated) and HUB_TRUSTED_PROXIES.
+func ConfigFromEnv() (Config, error) {
 	c := Config{DatabaseURL: os.Getenv("HUB_DATABASE_URL"), BlobDir: os.Getenv("HUB_BLOB_DIR")}
+	tp, err := ParseCIDRs(os.Getenv("HUB_TRUSTED_PROXIES"))
+	if err != nil {
+		return c, fmt.Errorf("HUB_TRUSTED_PROXIES: %w", err)
+	}
+	c.TrustedProxies = tp
 	for _, o := range strings.Split(os.Getenv("HUB_CORS_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			c.CORSOrigins = append(c.CORSOrigins, o)
 		}
 	}
-	return c
+	return c, nil
 }
 
 // Server is an assembled Hub Chantier server.
@@ -133,6 +144,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	})
 
 	var h http.Handler = r
+	h = clientIP(cfg.TrustedProxies)(h)
 	h = cors(cfg.CORSOrigins)(h)
 	h = securityHeaders(h)
 	h = recoverer(log)(h)
