@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 
+	"github.com/hubchantier/hubchantier/etag"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/service"
 	"github.com/hubchantier/hubchantier/problem"
@@ -43,13 +45,17 @@ func Mount(r *mux.Router, o Options) *API {
 		a.log = slog.Default()
 	}
 	v1 := r.PathPrefix(a.base).Subrouter()
-	v1.Use(a.authenticate, a.authorize)
+	v1.Use(a.authenticate, a.authorize, etag.ConditionalGET())
 	for _, m := range o.Middleware {
 		v1.Use(m)
 	}
 	s := a.svc
 	route := func(method, path string, scope hubapi.Scope, h http.HandlerFunc) {
-		v1.Handle(path, h).Methods(method).Name(method + " " + a.base + path)
+		methods := []string{method}
+		if method == http.MethodGet {
+			methods = append(methods, http.MethodHead)
+		}
+		v1.Handle(path, h).Methods(methods...).Name(method + " " + a.base + path)
 		a.scopes[method+" "+a.base+path] = scope
 	}
 	crud := func(name string, read, write hubapi.Scope, list http.HandlerFunc, get, create, put, patch, del http.HandlerFunc) {
@@ -64,14 +70,16 @@ func Mount(r *mux.Router, o Options) *API {
 	ch := &resource[hubapi.Chantier, hubapi.ChantierInput]{name: "chantiers", get: s.GetChantier, create: s.CreateChantier,
 		update: s.UpdateChantier, remove: s.DeleteChantier,
 		id: func(m *hubapi.Chantier) int64 { return m.ID }, version: func(m *hubapi.Chantier) int64 { return m.Version },
-		input: (*hubapi.Chantier).Input}
+		updated: func(m *hubapi.Chantier) time.Time { return m.UpdatedAt },
+		input:   (*hubapi.Chantier).Input}
 	crud("chantiers", hubapi.ScopeChantiersRead, hubapi.ScopeChantiersWrite, a.listChantiers,
 		ch.handleGet(a), ch.handleCreate(a), ch.handlePut(a), ch.handlePatch(a), ch.handleDelete(a))
 
 	pt := &resource[hubapi.Pointage, hubapi.PointageInput]{name: "pointages", get: s.GetPointage, create: s.CreatePointage,
 		update: s.UpdatePointage, remove: s.DeletePointage,
 		id: func(m *hubapi.Pointage) int64 { return m.ID }, version: func(m *hubapi.Pointage) int64 { return m.Version },
-		input: (*hubapi.Pointage).Input}
+		updated: func(m *hubapi.Pointage) time.Time { return m.UpdatedAt },
+		input:   (*hubapi.Pointage).Input}
 	crud("pointages", hubapi.ScopePointagesRead, hubapi.ScopePointagesWrite, a.listPointages,
 		pt.handleGet(a), pt.handleCreate(a), pt.handlePut(a), pt.handlePatch(a), pt.handleDelete(a))
 	route(http.MethodPost, "/pointages/{id}/validate", hubapi.ScopePointagesWrite, a.validatePointage(pt))
@@ -79,7 +87,8 @@ func Mount(r *mux.Router, o Options) *API {
 	doc := &resource[hubapi.Document, hubapi.DocumentInput]{name: "documents", get: s.GetDocument,
 		update: s.UpdateDocument, remove: s.DeleteDocument,
 		id: func(m *hubapi.Document) int64 { return m.ID }, version: func(m *hubapi.Document) int64 { return m.Version },
-		input: (*hubapi.Document).Input}
+		updated: func(m *hubapi.Document) time.Time { return m.UpdatedAt },
+		input:   (*hubapi.Document).Input}
 	crud("documents", hubapi.ScopeDocumentsRead, hubapi.ScopeDocumentsWrite, a.listDocuments,
 		doc.handleGet(a), a.uploadDocument, doc.handlePut(a), doc.handlePatch(a), doc.handleDelete(a))
 	route(http.MethodGet, "/documents/{id}/content", hubapi.ScopeDocumentsRead, a.documentContent)
@@ -87,14 +96,16 @@ func Mount(r *mux.Router, o Options) *API {
 	sg := &resource[hubapi.Signalement, hubapi.SignalementInput]{name: "signalements", get: s.GetSignalement, create: s.CreateSignalement,
 		update: s.UpdateSignalement, remove: s.DeleteSignalement,
 		id: func(m *hubapi.Signalement) int64 { return m.ID }, version: func(m *hubapi.Signalement) int64 { return m.Version },
-		input: (*hubapi.Signalement).Input}
+		updated: func(m *hubapi.Signalement) time.Time { return m.UpdatedAt },
+		input:   (*hubapi.Signalement).Input}
 	crud("signalements", hubapi.ScopeSignalementsRead, hubapi.ScopeSignalementsWrite, a.listSignalements,
 		sg.handleGet(a), sg.handleCreate(a), sg.handlePut(a), sg.handlePatch(a), sg.handleDelete(a))
 
 	af := &resource[hubapi.Affectation, hubapi.AffectationInput]{name: "affectations", get: s.GetAffectation, create: s.CreateAffectation,
 		update: s.UpdateAffectation, remove: s.DeleteAffectation,
 		id: func(m *hubapi.Affectation) int64 { return m.ID }, version: func(m *hubapi.Affectation) int64 { return m.Version },
-		input: (*hubapi.Affectation).Input}
+		updated: func(m *hubapi.Affectation) time.Time { return m.UpdatedAt },
+		input:   (*hubapi.Affectation).Input}
 	crud("affectations", hubapi.ScopePlanningRead, hubapi.ScopePlanningWrite, a.listAffectations,
 		af.handleGet(a), af.handleCreate(a), af.handlePut(a), af.handlePatch(a), af.handleDelete(a))
 

@@ -98,16 +98,6 @@ func TestQueryParsing(t *testing.T) {
 	}
 }
 
-func TestParseIfMatch(t *testing.T) {
-	v, star := parseIfMatch(`W/"v3", "v4" , "abc", "v0", "v-1", "v9"`)
-	if star || len(v) != 2 || v[0] != 4 || v[1] != 9 {
-		t.Fatalf("%v %v", v, star)
-	}
-	if _, star := parseIfMatch(` * `); !star {
-		t.Fatal("star")
-	}
-}
-
 func FuzzDecodeStrict(f *testing.F) {
 	for _, s := range []string{`{"code":"C","nom":"n","adresse":"a"}`, `{"latitude":1e400}`, `{"date_debut":"2026-01-01"}`, `[`, `{"responsable_id":-1}`} {
 		f.Add([]byte(s))

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/hubchantier/hubchantier/etag"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/problem"
@@ -117,7 +118,7 @@ func (a *API) validatePointage(pt *resource[hubapi.Pointage, hubapi.PointageInpu
 			a.writeError(w, r, err)
 			return
 		}
-		ifVersion, err := pt.ifMatch(r, id)
+		ifVersion, err := pt.precondition(r, id)
 		if err != nil {
 			a.writeError(w, r, err)
 			return
@@ -127,7 +128,7 @@ func (a *API) validatePointage(pt *resource[hubapi.Pointage, hubapi.PointageInpu
 			a.writeError(w, r, err)
 			return
 		}
-		w.Header().Set("ETag", versionETag(p.Version))
+		pt.setValidators(w, p)
 		writeJSON(w, http.StatusOK, p)
 	}
 }
@@ -194,7 +195,7 @@ func (a *API) uploadDocument(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", a.base+"/documents/"+strconv.FormatInt(d.ID, 10))
-	w.Header().Set("ETag", versionETag(d.Version))
+	w.Header().Set("ETag", etag.VersionTag(d.Version).String())
 	writeJSON(w, http.StatusCreated, d)
 }
 

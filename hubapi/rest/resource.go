@@ -6,8 +6,9 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
+	"time"
 
+	"github.com/hubchantier/hubchantier/etag"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/problem"
 )
@@ -23,12 +24,9 @@ type resource[T any, In any] struct {
 	remove  func(ctx context.Context, id int64, ifVersion int64) error
 	id      func(*T) int64
 	version func(*T) int64
+	updated func(*T) time.Time
 	input   func(*T) In
 }
-
-// versionETag is the strong entity tag of a resource's full v1
-// representation: it changes exactly when the stored version changes.
-func versionETag(v int64) string { return `"v` + strconv.FormatInt(v, 10) + `"` }
 
 func (res *resource[T, In]) handleGet(a *API) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -46,7 +44,7 @@ func (res *resource[T, In]) handleGet(a *API) http.HandlerFunc {
 			a.writeError(w, r, err)
 			return
 		}
-		w.Header().Set("ETag", versionETag(res.version(m)))
+		res.setValidators(w, m)
 		writeJSON(w, http.StatusOK, m)
 	}
 }
@@ -69,7 +67,7 @@ func (res *resource[T, In]) handleCreate(a *API) http.HandlerFunc {
 			return
 		}
 		w.Header().Set("Location", a.base+"/"+res.name+"/"+strconv.FormatInt(res.id(m), 10))
-		w.Header().Set("ETag", versionETag(res.version(m)))
+		res.setValidators(w, m)
 		writeJSON(w, http.StatusCreated, m)
 	}
 }
@@ -91,7 +89,7 @@ func (res *resource[T, In]) handlePut(a *API) http.HandlerFunc {
 			a.writeError(w, r, err)
 			return
 		}
-		ifVersion, err := res.ifMatch(r, id)
+		ifVersion, err := res.precondition(r, id)
 		if err != nil {
 			a.writeError(w, r, err)
 			return
@@ -101,7 +99,7 @@ func (res *resource[T, In]) handlePut(a *API) http.HandlerFunc {
 			a.writeError(w, r, err)
 			return
 		}
-		w.Header().Set("ETag", versionETag(res.version(m)))
+		res.setValidators(w, m)
 		writeJSON(w, http.StatusOK, m)
 	}
 }
@@ -122,7 +120,7 @@ func (res *resource[T, In]) handlePatch(a *API) http.HandlerFunc {
 			a.writeError(w, r, err)
 			return
 		}
-		ifVersion, err := res.ifMatch(r, id)
+		ifVersion, err := res.precondition(r, id)
 		if err != nil {
 			a.writeError(w, r, err)
 			return
@@ -135,7 +133,7 @@ func (res *resource[T, In]) handlePatch(a *API) http.HandlerFunc {
 				return
 			}
 			if ifVersion != 0 && res.version(cur) != ifVersion {
-				a.writeError(w, r, hubapi.Errorf(hubapi.ErrPrecondition, "the resource has changed"))
+				a.writeError(w, r, etag.FailedProblem("The resource has changed since the precondition was evaluated."))
 				return
 			}
 			base, err := json.Marshal(res.input(cur))
@@ -162,7 +160,7 @@ func (res *resource[T, In]) handlePatch(a *API) http.HandlerFunc {
 				return
 			}
 		}
-		w.Header().Set("ETag", versionETag(res.version(m)))
+		res.setValidators(w, m)
 		writeJSON(w, http.StatusOK, m)
 	}
 }
@@ -174,7 +172,7 @@ func (res *resource[T, In]) handleDelete(a *API) http.HandlerFunc {
 			a.writeError(w, r, err)
 			return
 		}
-		ifVersion, err := res.ifMatch(r, id)
+		ifVersion, err := res.precondition(r, id)
 		if err != nil {
 			a.writeError(w, r, err)
 			return
@@ -187,60 +185,43 @@ func (res *resource[T, In]) handleDelete(a *API) http.HandlerFunc {
 	}
 }
 
-// ifMatch turns If-Match into the version the write is conditional on
-// (0 = unconditional). The comparison is strong (RFC 9110 §13.1.1): weak
-// tags never match. "*" matches any existing resource.
-func (res *resource[T, In]) ifMatch(r *http.Request, id int64) (int64, error) {
-	h := r.Header.Values("If-Match")
-	if len(h) == 0 {
+// precondition evaluates If-Match, If-Unmodified-Since and If-None-Match
+// (RFC 9110 §13.2.2) against the current resource and returns the version
+// the write must be conditional on: the stored version when the request
+// carried a precondition (so the check and the UPDATE ... WHERE version = ?
+// are one atomic step), 0 for an unconditional write.
+func (res *resource[T, In]) precondition(r *http.Request, id int64) (int64, error) {
+	if !hasPrecondition(r) {
 		return 0, nil
-	}
-	versions, star := parseIfMatch(strings.Join(h, ","))
-	if star {
-		if _, err := res.get(r.Context(), id); err != nil {
-			if errors.Is(err, hubapi.ErrNotFound) {
-				return 0, problem.New(http.StatusPreconditionFailed, "precondition-failed", "If-Match: * but the resource does not exist.")
-			}
-			return 0, err
-		}
-		return 0, nil
-	}
-	switch len(versions) {
-	case 0:
-		return 0, problem.New(http.StatusPreconditionFailed, "precondition-failed", "No entity tag in If-Match matches the current representation.")
-	case 1:
-		return versions[0], nil
 	}
 	cur, err := res.get(r.Context(), id)
-	if err != nil {
+	exists := err == nil
+	if err != nil && !errors.Is(err, hubapi.ErrNotFound) {
 		return 0, err
 	}
-	v := res.version(cur)
-	for _, x := range versions {
-		if x == v {
-			return v, nil
-		}
+	var tag etag.Tag
+	var modified time.Time
+	if exists {
+		tag, modified = etag.VersionTag(res.version(cur)), res.updated(cur)
 	}
-	return 0, problem.New(http.StatusPreconditionFailed, "precondition-failed", "No entity tag in If-Match matches the current representation.")
+	if err := etag.CheckPreconditions(r, tag, modified, exists); err != nil {
+		return 0, err
+	}
+	if !exists {
+		return 0, hubapi.ErrNotFound
+	}
+	return res.version(cur), nil
 }
 
-// parseIfMatch extracts the versions of strong "vN" tags; tags of another
-// form cannot match and are ignored.
-func parseIfMatch(h string) (versions []int64, star bool) {
-	for _, t := range strings.Split(h, ",") {
-		t = strings.TrimSpace(t)
-		if t == "*" {
-			return nil, true
-		}
-		if len(t) < 4 || !strings.HasPrefix(t, `"v`) || !strings.HasSuffix(t, `"`) {
-			continue
-		}
-		v, err := strconv.ParseInt(t[2:len(t)-1], 10, 64)
-		if err == nil && v > 0 {
-			versions = append(versions, v)
-		}
-	}
-	return versions, false
+func hasPrecondition(r *http.Request) bool {
+	h := r.Header
+	return len(h["If-Match"]) > 0 || len(h["If-Unmodified-Since"]) > 0 || len(h["If-None-Match"]) > 0
+}
+
+// setValidators sets the ETag and Last-Modified of a full representation.
+func (res *resource[T, In]) setValidators(w http.ResponseWriter, m *T) {
+	w.Header().Set("ETag", etag.VersionTag(res.version(m)).String())
+	w.Header().Set("Last-Modified", res.updated(m).UTC().Format(http.TimeFormat))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
