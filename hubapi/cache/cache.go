@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -122,7 +123,8 @@ type Config struct {
 	Logger *slog.Logger
 	// OnEvent, when set, is called synchronously for every event (hits,
 	// misses, errors, ...), typically to feed metrics such as
-	// api_cache_hits_total{route="..."}. It must be fast and must not block.
+	// api_cache_hits_total{route="..."}. It runs on the request's goroutine:
+	// it must be fast and must not block. It may call Stats.
 	OnEvent func(Event)
 
 	// Hasher replaces bigcache's 64-bit FNV key hash (tests force collisions
@@ -186,17 +188,18 @@ type Stats struct {
 
 // Cache is the response cache. Its methods are safe for concurrent use.
 type Cache struct {
-	name      string
-	routes    map[string]*route
-	routeFunc func(*http.Request) string
-	varyFunc  func(*http.Request) string
-	normalize map[string]func(string) string
-	stored    []string // canonical names
-	watched   []string // stored ∪ Cache-Control, Set-Cookie, Vary
-	maxEntry  int
-	now       func() time.Time
-	log       *slog.Logger
-	onEvent   func(Event)
+	name           string
+	routes         map[string]*route
+	routeFunc      func(*http.Request) string
+	varyFunc       func(*http.Request) string
+	normalize      map[string]func(string) string
+	stored         []string // canonical names
+	watched        []string // stored, then Cache-Control, Set-Cookie, Vary, Content-Encoding
+	storesEncoding bool
+	maxEntry       int
+	now            func() time.Time
+	log            *slog.Logger
+	onEvent        func(Event)
 
 	store  *bigcache.BigCache
 	flight singleflight.Group
@@ -208,6 +211,7 @@ type Cache struct {
 
 	hits, misses, collapsed, bypasses, stores atomic.Uint64
 	evictions, errs, invalidations, flushes   atomic.Uint64
+	pendingEvictions                          atomic.Uint64 // evictions not yet passed to onEvent
 
 	// Broadcast.
 	redis   redis.UniversalClient
@@ -259,7 +263,7 @@ func New(cfg Config) (*Cache, error) {
 		routes:    make(map[string]*route, len(cfg.Routes)),
 		routeFunc: cfg.RouteFunc,
 		varyFunc:  cfg.VaryFunc,
-		normalize: cfg.QueryNormalizers,
+		normalize: maps.Clone(cfg.QueryNormalizers),
 		maxEntry:  cfg.MaxEntryBytes,
 		now:       cfg.Now,
 		log:       cfg.Logger,
@@ -305,7 +309,8 @@ func New(cfg Config) (*Cache, error) {
 		}
 		c.stored = append(c.stored, ch)
 	}
-	c.watched = append(slices.Clone(c.stored), "Cache-Control", "Set-Cookie", "Vary")
+	c.watched = append(slices.Clone(c.stored), "Cache-Control", "Set-Cookie", "Vary", "Content-Encoding")
+	c.storesEncoding = slices.Contains(c.stored, "Content-Encoding")
 
 	var longest time.Duration
 	for tmpl, rc := range cfg.Routes {
@@ -481,7 +486,19 @@ func (c *Cache) Stats() Stats {
 	}
 }
 
-func (c *Cache) evicted() { c.emit(Event{Kind: EventEvict}) }
+// evicted runs inside bigcache while it holds a shard lock: it only counts.
+// The events are delivered by put, once Set has returned, so that an
+// OnEvent hook may call the Cache's methods.
+func (c *Cache) evicted() {
+	c.evictions.Add(1)
+	c.pendingEvictions.Add(1)
+}
+
+func (c *Cache) deliverEvictions() {
+	for n := c.pendingEvictions.Swap(0); n > 0 && c.onEvent != nil; n-- {
+		c.onEvent(Event{Kind: EventEvict})
+	}
+}
 
 func (c *Cache) emit(ev Event) {
 	switch ev.Kind {
@@ -495,8 +512,6 @@ func (c *Cache) emit(ev Event) {
 		c.bypasses.Add(1)
 	case EventStore:
 		c.stores.Add(1)
-	case EventEvict:
-		c.evictions.Add(1)
 	case EventError:
 		c.errs.Add(1)
 	case EventInvalidate:

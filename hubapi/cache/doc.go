@@ -10,9 +10,9 @@
 // Link and Last-Modified by default). A response is not stored when the
 // handler set a cookie (Set-Cookie), sent Cache-Control private, no-store or
 // no-cache, sent Vary: * or a Vary on a request field the key does not
-// include, or when the body is larger than Config.MaxEntryBytes. HEAD requests
-// are answered from a stored GET response; a HEAD miss is forwarded and not
-// stored.
+// include, set a Content-Encoding that is not stored, or when the body is
+// larger than Config.MaxEntryBytes. HEAD requests are answered from a stored
+// GET response; a HEAD miss is forwarded and not stored.
 //
 // # Key
 //
@@ -54,8 +54,8 @@
 // Cache-Control: no-cache (or Pragma: no-cache without Cache-Control) and
 // max-age=0 in a request skip the stored response: the handler runs and its
 // response replaces the stored one. max-age=N skips a stored response older
-// than N seconds. no-store skips the cache entirely: the response is neither
-// looked up in flight with other requests nor stored. Other request
+// than N seconds. no-store forwards the request without joining a
+// concurrent identical one, and its response is not stored. Other request
 // directives are ignored.
 //
 // # Cache-Status (RFC 9211)

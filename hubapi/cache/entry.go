@@ -155,7 +155,7 @@ func (d *decoder) uvarint() uint64 {
 	return v
 }
 
-func (d *decoder) count(limit int) int {
+func (d *decoder) count(limit uint8) int {
 	v := d.uvarint()
 	if v > uint64(limit) {
 		d.err = errCorrupt

@@ -5,6 +5,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -151,3 +154,58 @@ const (
 	bypass    = "hubchantier; fwd=bypass"
 	method    = "hubchantier; fwd=method"
 )
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// waitFor polls cond until it holds; it fails the test after a generous
+// deadline. It is a synchronisation aid, not a timing assertion.
+func waitFor(t testing.TB, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached within 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// goroutinesIn counts the goroutines whose stack contains frame.
+func goroutinesIn(frame string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, frame) {
+			count++
+		}
+	}
+	return count
+}
+
+// flushRecorder records whether the handler flushed.
+type flushRecorder struct {
+	*httptest.ResponseRecorder
+	flushed bool
+}
+
+func newFlushRecorder() *flushRecorder {
+	return &flushRecorder{ResponseRecorder: httptest.NewRecorder()}
+}
+
+func (f *flushRecorder) Flush() {
+	f.flushed = true
+	f.ResponseRecorder.Flush()
+}
+
+func mustRequest(t testing.TB, target string) *http.Request {
+	t.Helper()
+	return httptest.NewRequest(http.MethodGet, target, nil)
+}

@@ -153,8 +153,12 @@ func (c *Cache) judge(rec *recorder, rt *route) *response {
 		return nil
 	}
 	n := len(c.stored)
-	cc, cookie, vary := rec.contrib[n], rec.contrib[n+1], rec.contrib[n+2]
+	cc, cookie, vary, encoding := rec.contrib[n], rec.contrib[n+1], rec.contrib[n+2], rec.contrib[n+3]
 	if len(cookie.values) > 0 {
+		return nil
+	}
+	// An encoded body replayed without its Content-Encoding would be garbage.
+	if len(encoding.values) > 0 && !c.storesEncoding {
 		return nil
 	}
 	if d := parseCacheControl(cc.values); d.private || d.noStore || d.noCache {
@@ -186,7 +190,9 @@ func (c *Cache) put(key, name string, rt *route, res *response, now time.Time) {
 		c.fail(name, "encode", err)
 		return
 	}
-	if err := c.store.Set(key, b); err != nil {
+	err = c.store.Set(key, b)
+	c.deliverEvictions()
+	if err != nil {
 		c.fail(name, "store", err)
 		return
 	}
@@ -201,6 +207,6 @@ func (c *Cache) write(w http.ResponseWriter, r *http.Request, status int, header
 	h.Set(statusField, cacheStatus)
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
+		_, _ = w.Write(body) // #nosec G705 -- a stored handler response, replayed unchanged
 	}
 }
