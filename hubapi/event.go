@@ -19,6 +19,7 @@ const (
 	EventPointageDeleted    EventType = "pointage.deleted"
 	EventPointageValidated  EventType = "pointage.validated"
 	EventDocumentCreated    EventType = "document.created"
+	EventDocumentUpdated    EventType = "document.updated"
 	EventDocumentDeleted    EventType = "document.deleted"
 	EventSignalementCreated EventType = "signalement.created"
 	EventSignalementUpdated EventType = "signalement.updated"

@@ -11,7 +11,6 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/hubchantier/hubchantier/etag"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/service"
 	"github.com/hubchantier/hubchantier/problem"
@@ -34,10 +33,6 @@ type Options struct {
 	Middleware []mux.MiddlewareFunc
 }
 
-// routeScope records the scope each route requires, checked before any
-// later middleware (cache included) runs.
-type routeScope struct{ scope hubapi.Scope }
-
 // Mount adds /api/v1 to r.
 func Mount(r *mux.Router, o Options) *API {
 	a := &API{svc: o.Service, log: o.Logger, base: "/api/v1", scopes: map[string]hubapi.Scope{}}
@@ -45,7 +40,7 @@ func Mount(r *mux.Router, o Options) *API {
 		a.log = slog.Default()
 	}
 	v1 := r.PathPrefix(a.base).Subrouter()
-	v1.Use(a.authenticate, a.authorize, etag.ConditionalGET())
+	v1.Use(a.authenticate, a.authorize)
 	for _, m := range o.Middleware {
 		v1.Use(m)
 	}

@@ -19,15 +19,28 @@ import (
 
 func startServer(t *testing.T, tdb *testenv.DB) (*httptest.Server, string) {
 	t.Helper()
+	ts, _, key := startServerWith(t, server.Config{DB: store.Wrap(tdb.DB)})
+	return ts, key
+}
+
+// startServerWith starts a server; a second call on the same database
+// (cfg.DB) reuses its admin user.
+func startServerWith(t *testing.T, cfg server.Config) (*httptest.Server, *server.Server, string) {
+	t.Helper()
 	ctx := context.Background()
-	srv, err := server.New(ctx, server.Config{DB: store.Wrap(tdb.DB), BlobDir: t.TempDir(),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg.BlobDir = t.TempDir()
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &hubapi.User{Email: "admin@test.fr", Role: hubapi.RoleAdmin}
-	if err := srv.Service.CreateUser(ctx, u, ""); err != nil {
-		t.Fatal(err)
+	t.Cleanup(srv.Close)
+	u, err := srv.Service.FindUserByEmail(ctx, "admin@test.fr")
+	if err != nil {
+		u = &hubapi.User{Email: "admin@test.fr", Role: hubapi.RoleAdmin}
+		if err := srv.Service.CreateUser(ctx, u, ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 	_, key, err := srv.Service.IssueAPIKey(ctx, hubapi.APIKeyInput{UserID: u.ID, Name: "t", Scopes: hubapi.AllScopes})
 	if err != nil {
@@ -35,7 +48,7 @@ func startServer(t *testing.T, tdb *testenv.DB) (*httptest.Server, string) {
 	}
 	ts := httptest.NewServer(srv.Handler)
 	t.Cleanup(ts.Close)
-	return ts, key
+	return ts, srv, key
 }
 
 func do(t *testing.T, ts *httptest.Server, key, method, path, body string, hdr ...string) (*http.Response, []byte) {

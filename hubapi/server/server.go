@@ -10,13 +10,18 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hubchantier/hubchantier/etag"
 
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/blob"
+	"github.com/hubchantier/hubchantier/hubapi/cache"
 	"github.com/hubchantier/hubchantier/hubapi/rest"
 	"github.com/hubchantier/hubchantier/hubapi/service"
 	"github.com/hubchantier/hubchantier/hubapi/store"
@@ -46,12 +51,25 @@ type Config struct {
 	// believed (HUB_TRUSTED_PROXIES, comma-separated CIDRs). Empty: the TCP
 	// peer is the client.
 	TrustedProxies []netip.Prefix
+	// RedisURL (HUB_REDIS_URL), when set, shares rate-limit counters and
+	// broadcasts cache invalidations between instances.
+	RedisURL string
+	// CacheMaxMB bounds the response cache (HUB_CACHE_MAX_MB, default 256);
+	// a negative value disables the cache.
+	CacheMaxMB int
 }
 
 // ConfigFromEnv reads HUB_DATABASE_URL, HUB_BLOB_DIR, HUB_CORS_ORIGINS
 // (comma-separated) and HUB_TRUSTED_PROXIES.
 func ConfigFromEnv() (Config, error) {
-	c := Config{DatabaseURL: os.Getenv("HUB_DATABASE_URL"), BlobDir: os.Getenv("HUB_BLOB_DIR")}
+	c := Config{DatabaseURL: os.Getenv("HUB_DATABASE_URL"), BlobDir: os.Getenv("HUB_BLOB_DIR"), RedisURL: os.Getenv("HUB_REDIS_URL")}
+	if v := os.Getenv("HUB_CACHE_MAX_MB"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return c, fmt.Errorf("HUB_CACHE_MAX_MB: not an integer")
+		}
+		c.CacheMaxMB = n
+	}
 	tp, err := ParseCIDRs(os.Getenv("HUB_TRUSTED_PROXIES"))
 	if err != nil {
 		return c, fmt.Errorf("HUB_TRUSTED_PROXIES: %w", err)
@@ -71,7 +89,10 @@ type Server struct {
 	DB      *store.DB
 	Service *service.Service
 	Bus     *hubapi.Bus
-	ownsDB  bool
+	// Cache is the response cache (nil when disabled).
+	Cache  *cache.Cache
+	Redis  *redis.Client
+	ownsDB bool
 }
 
 // New opens the database, migrates it and builds the handler.
@@ -118,6 +139,34 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.Service = service.New(s.DB, blobs, opts...)
 
+	if cfg.RedisURL != "" {
+		ropt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			s.Close()
+			return nil, errors.New("HUB_REDIS_URL: invalid Redis URL")
+		}
+		ropt.DialTimeout, ropt.ReadTimeout, ropt.WriteTimeout = 2*time.Second, time.Second, time.Second
+		s.Redis = redis.NewClient(ropt)
+	}
+	var v1mw []mux.MiddlewareFunc
+	v1mw = append(v1mw, etag.ConditionalGET())
+	if cfg.CacheMaxMB >= 0 {
+		c, err := newCache(cfg, s.Redis, log)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.Cache = c
+		// Every committed mutation invalidates what depends on its resource
+		// type, on this instance and (through Redis) on the others.
+		s.Bus.Subscribe(func(ctx context.Context, e hubapi.Event) {
+			if err := c.Invalidate(context.WithoutCancel(ctx), e.Resource); err != nil {
+				log.WarnContext(ctx, "cache invalidation broadcast failed", slog.String("resource", e.Resource), slog.String("error", err.Error()))
+			}
+		})
+		v1mw = append(v1mw, c.Middleware)
+	}
+
 	r := mux.NewRouter()
 	r.Use(recordRoute)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -135,7 +184,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		_, _ = w.Write([]byte(`{"status":"ready"}`))
 	}).Methods(http.MethodGet, http.MethodHead)
 	rest.MountDocs(r)
-	rest.Mount(r, rest.Options{Service: s.Service, Logger: log})
+	rest.Mount(r, rest.Options{Service: s.Service, Logger: log, Middleware: v1mw})
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New(http.StatusNotFound, "not-found", "No such endpoint."))
 	})
@@ -153,8 +202,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Close releases the database when the server opened it.
+// Close stops the cache subscriber and releases Redis and the database
+// (when the server opened it).
 func (s *Server) Close() {
+	if s.Cache != nil {
+		_ = s.Cache.Close()
+	}
+	if s.Redis != nil {
+		_ = s.Redis.Close()
+	}
 	if s.ownsDB && s.DB != nil {
 		_ = s.DB.Close()
 	}

@@ -81,7 +81,8 @@ func (s *Service) CreateDocument(ctx context.Context, in hubapi.DocumentInput, u
 
 // UpdateDocument implements hubapi.DocumentService (metadata only).
 func (s *Service) UpdateDocument(ctx context.Context, id int64, in hubapi.DocumentInput, ifVersion int64) (*hubapi.Document, error) {
-	if _, err := caller(ctx, hubapi.ScopeDocumentsWrite); err != nil {
+	p, err := caller(ctx, hubapi.ScopeDocumentsWrite)
+	if err != nil {
 		return nil, err
 	}
 	in.Normalize()
@@ -89,7 +90,7 @@ func (s *Service) UpdateDocument(ctx context.Context, id int64, in hubapi.Docume
 		return nil, err
 	}
 	var d *hubapi.Document
-	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		cur, err := store.Get[hubapi.Document](ctx, tx, id)
 		if err != nil {
 			return err
@@ -106,7 +107,11 @@ func (s *Service) UpdateDocument(ctx context.Context, id int64, in hubapi.Docume
 		d = cur
 		return store.UpdateVersioned(ctx, tx, cur, id, old)
 	})
-	return d, err
+	if err != nil {
+		return nil, err
+	}
+	s.emit(ctx, p, hubapi.EventDocumentUpdated, "documents", d.ID, d)
+	return d, nil
 }
 
 // DeleteDocument implements hubapi.DocumentService; the content is removed
