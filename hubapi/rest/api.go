@@ -22,6 +22,7 @@ type API struct {
 	log    *slog.Logger
 	base   string                  // "/api/v1"
 	scopes map[string]hubapi.Scope // "METHOD /api/v1/template" → required scope
+	onAuth func(reason string)
 }
 
 // Options configure the v1 API.
@@ -31,11 +32,17 @@ type Options struct {
 	// Middleware runs after authentication and route matching, in order
 	// (rate limiting, conditional requests, response cache, ...).
 	Middleware []mux.MiddlewareFunc
+	// OnAuthFailure is told why a request was refused: missing, malformed,
+	// invalid or insufficient_scope (for metrics).
+	OnAuthFailure func(reason string)
 }
 
 // Mount adds /api/v1 to r.
 func Mount(r *mux.Router, o Options) *API {
-	a := &API{svc: o.Service, log: o.Logger, base: "/api/v1", scopes: map[string]hubapi.Scope{}}
+	a := &API{svc: o.Service, log: o.Logger, base: "/api/v1", scopes: map[string]hubapi.Scope{}, onAuth: o.OnAuthFailure}
+	if a.onAuth == nil {
+		a.onAuth = func(string) {}
+	}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -141,16 +148,19 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 		h := r.Header.Get("Authorization")
 		scheme, token, ok := strings.Cut(h, " ")
 		if h == "" {
+			a.onAuth("missing")
 			unauthorized(w, r, "")
 			return
 		}
 		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			a.onAuth("malformed")
 			unauthorized(w, r, "invalid_request")
 			return
 		}
 		p, err := a.svc.Authenticate(r.Context(), strings.TrimSpace(token))
 		if err != nil {
 			if err == hubapi.ErrUnauthenticated {
+				a.onAuth("invalid")
 				unauthorized(w, r, "invalid_token")
 				return
 			}
@@ -167,6 +177,7 @@ func (a *API) authorize(next http.Handler) http.Handler {
 		if sc := a.scopes[RouteName(r)]; sc != "" {
 			p := hubapi.PrincipalFrom(r.Context())
 			if !p.Has(sc) {
+				a.onAuth("insufficient_scope")
 				d := problem.New(http.StatusForbidden, "insufficient-scope", "This operation needs the "+string(sc)+" scope, which the credential or its owner's role does not grant.")
 				w.Header().Set("WWW-Authenticate", `Bearer realm="hubchantier", error="insufficient_scope", scope="`+string(sc)+`"`)
 				problem.Write(w, r, d.With("required_scope", string(sc)))

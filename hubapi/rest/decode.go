@@ -8,7 +8,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/hubchantier/hubchantier/problem"
 )
@@ -50,6 +52,11 @@ func contains(list []string, s string) bool {
 // decodeStrict decodes exactly one JSON object into dst, rejecting unknown
 // fields, wrong types and trailing data with a 400 problem naming the field.
 func decodeStrict(body []byte, dst any) error {
+	// encoding/json matches member names case-insensitively and keeps the
+	// last of duplicate members; a strict API does neither.
+	if err := checkMembers(body, dst); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -154,4 +161,88 @@ func mergeObject(target, patch map[string]any) map[string]any {
 		target[k] = v
 	}
 	return target
+}
+
+// checkMembers rejects top-level members whose name is not exactly a JSON
+// field name of dst (a struct pointer), and duplicate members. Malformed
+// JSON is left to the decoder, which reports it precisely.
+func checkMembers(body []byte, dst any) error {
+	names := jsonNames(reflect.TypeOf(dst))
+	if names == nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := t.(string)
+		if !names[key] {
+			d := badRequest("unknown-field", fmt.Sprintf("Unknown field %q (member names are case-sensitive).", sanitize(key)))
+			d.Errors = []problem.FieldError{{Field: sanitize(key), Message: "unknown field"}}
+			return d
+		}
+		if seen[key] {
+			d := badRequest("duplicate-field", fmt.Sprintf("Field %q appears more than once.", key))
+			d.Errors = []problem.FieldError{{Field: key, Message: "duplicate member"}}
+			return d
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+var jsonNamesCache sync.Map // reflect.Type → map[string]bool
+
+// jsonNames returns the exact member names a struct type decodes, or nil
+// for non-struct types.
+func jsonNames(t reflect.Type) map[string]bool {
+	if v, ok := jsonNamesCache.Load(t); ok {
+		return v.(map[string]bool)
+	}
+	st := t
+	for st.Kind() == reflect.Pointer {
+		st = st.Elem()
+	}
+	if st.Kind() != reflect.Struct {
+		return nil
+	}
+	names := map[string]bool{}
+	var walk func(reflect.Type)
+	walk = func(st reflect.Type) {
+		for i := 0; i < st.NumField(); i++ {
+			f := st.Field(i)
+			tag := f.Tag.Get("json")
+			name, _, _ := strings.Cut(tag, ",")
+			if name == "-" || (!f.IsExported() && !f.Anonymous) {
+				continue
+			}
+			if f.Anonymous && name == "" {
+				ft := f.Type
+				if ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if ft.Kind() == reflect.Struct {
+					walk(ft)
+					continue
+				}
+			}
+			if name == "" {
+				name = f.Name
+			}
+			names[name] = true
+		}
+	}
+	walk(st)
+	jsonNamesCache.Store(t, names)
+	return names
 }

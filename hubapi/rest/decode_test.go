@@ -27,6 +27,8 @@ func TestDecodeStrict(t *testing.T) {
 		{"trailing garbage", `{"code":"a"} x`, "malformed-json"},
 		{"bad date", `{"date_debut":"2026-13-01"}`, "invalid-value"},
 		{"null ok", `{"latitude":null}`, ""},
+		{"member names are case-sensitive", `{"NOM":"x"}`, "unknown-field"},
+		{"duplicate member", `{"nom":"x","nom":"y"}`, "duplicate-field"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

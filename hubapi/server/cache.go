@@ -10,6 +10,7 @@ import (
 
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/cache"
+	"github.com/hubchantier/hubchantier/hubapi/metrics"
 	"github.com/hubchantier/hubchantier/hubapi/rest"
 )
 
@@ -25,7 +26,7 @@ var cachedRoutes = map[string]cache.Route{
 	"/api/v1/stats":        {TTL: 60 * time.Second, DependsOn: []string{"chantiers", "pointages", "signalements", "affectations"}},
 }
 
-func newCache(cfg Config, rdb *redis.Client, log *slog.Logger) (*cache.Cache, error) {
+func newCache(cfg Config, rdb *redis.Client, log *slog.Logger, m *metrics.Metrics) (*cache.Cache, error) {
 	size := cfg.CacheMaxMB
 	if size == 0 {
 		size = 256
@@ -36,6 +37,18 @@ func newCache(cfg Config, rdb *redis.Client, log *slog.Logger) (*cache.Cache, er
 		VaryFunc:         cacheVisibility,
 		HardMaxCacheSize: size,
 		Logger:           log,
+		OnEvent: func(ev cache.Event) {
+			switch ev.Kind {
+			case cache.EventHit, cache.EventCollapsed:
+				m.CacheHit()
+			case cache.EventMiss:
+				m.CacheMiss()
+			case cache.EventEvict:
+				m.CacheEviction(1)
+			case cache.EventError:
+				m.CacheError()
+			}
+		},
 	}
 	if rdb != nil {
 		c.Redis = rdb

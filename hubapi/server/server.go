@@ -22,6 +22,7 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/blob"
 	"github.com/hubchantier/hubchantier/hubapi/cache"
+	"github.com/hubchantier/hubchantier/hubapi/metrics"
 	"github.com/hubchantier/hubchantier/hubapi/rest"
 	"github.com/hubchantier/hubchantier/hubapi/service"
 	"github.com/hubchantier/hubchantier/hubapi/store"
@@ -57,6 +58,13 @@ type Config struct {
 	// CacheMaxMB bounds the response cache (HUB_CACHE_MAX_MB, default 256);
 	// a negative value disables the cache.
 	CacheMaxMB int
+	// Metrics receives the server's metrics (default: a new set).
+	Metrics *metrics.Metrics
+	// MetricsAccess protects /metrics (default: loopback only).
+	MetricsAccess metrics.AccessConfig
+	// MetricsOwnListener leaves /metrics off the main handler; serve
+	// Server.MetricsHandler on its own listener instead.
+	MetricsOwnListener bool
 }
 
 // ConfigFromEnv reads HUB_DATABASE_URL, HUB_BLOB_DIR, HUB_CORS_ORIGINS
@@ -90,9 +98,12 @@ type Server struct {
 	Service *service.Service
 	Bus     *hubapi.Bus
 	// Cache is the response cache (nil when disabled).
-	Cache  *cache.Cache
-	Redis  *redis.Client
-	ownsDB bool
+	Cache *cache.Cache
+	Redis *redis.Client
+	// Metrics and MetricsHandler (the protected /metrics endpoint).
+	Metrics        *metrics.Metrics
+	MetricsHandler http.Handler
+	ownsDB         bool
 }
 
 // New opens the database, migrates it and builds the handler.
@@ -139,6 +150,29 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.Service = service.New(s.DB, blobs, opts...)
 
+	m := cfg.Metrics
+	if m == nil {
+		if m, err = metrics.New(metrics.Config{}); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	m.ObserveDB(s.DB.DB.DB)
+	m.SetActiveAPIKeys(func() int {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := s.Service.CountActiveAPIKeys(ctx)
+		if err != nil {
+			return 0
+		}
+		return n
+	})
+	if s.MetricsHandler, err = m.Handler(cfg.MetricsAccess); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.Metrics = m
+
 	if cfg.RedisURL != "" {
 		ropt, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
@@ -151,7 +185,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	var v1mw []mux.MiddlewareFunc
 	v1mw = append(v1mw, etag.ConditionalGET())
 	if cfg.CacheMaxMB >= 0 {
-		c, err := newCache(cfg, s.Redis, log)
+		c, err := newCache(cfg, s.Redis, log, m)
 		if err != nil {
 			s.Close()
 			return nil, err
@@ -184,7 +218,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		_, _ = w.Write([]byte(`{"status":"ready"}`))
 	}).Methods(http.MethodGet, http.MethodHead)
 	rest.MountDocs(r)
-	rest.Mount(r, rest.Options{Service: s.Service, Logger: log, Middleware: v1mw})
+	if !cfg.MetricsOwnListener {
+		r.Handle("/metrics", s.MetricsHandler)
+	}
+	rest.Mount(r, rest.Options{Service: s.Service, Logger: log, Middleware: v1mw, OnAuthFailure: m.AuthFailure})
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New(http.StatusNotFound, "not-found", "No such endpoint."))
 	})
@@ -193,6 +230,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	})
 
 	var h http.Handler = r
+	// In front of the router so that 404 and 405 count too (as "unmatched").
+	h = m.Middleware(func(r *http.Request) string {
+		if rt := routeHolderFrom(r.Context()); rt != nil {
+			return rt.template
+		}
+		return ""
+	})(h)
 	h = clientIP(cfg.TrustedProxies)(h)
 	h = cors(cfg.CORSOrigins)(h)
 	h = securityHeaders(h)

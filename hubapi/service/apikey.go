@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 )
@@ -163,4 +165,14 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id int64) error {
 		}
 	}
 	return nil
+}
+
+// CountActiveAPIKeys counts keys neither revoked nor expired (for the
+// active_api_keys gauge).
+func (s *Service) CountActiveAPIKeys(ctx context.Context) (int, error) {
+	n, err := s.db.NewSelect().Model((*hubapi.APIKey)(nil)).Where("revoked_at IS NULL").
+		WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			return q.Where("expires_at IS NULL").WhereOr("expires_at > ?", s.now())
+		}).Count(ctx)
+	return int(n), err
 }
