@@ -58,6 +58,12 @@ type Config struct {
 	// CacheMaxMB bounds the response cache (HUB_CACHE_MAX_MB, default 256);
 	// a negative value disables the cache.
 	CacheMaxMB int
+	// RateLimits overrides the default per-route quotas (HUB_RATE_LIMITS:
+	// "GET /api/v1/stats=5/m;POST /api/v1/chantiers=100/d").
+	RateLimits string
+	// RateLimitFailClosed answers 503 instead of letting requests through
+	// when the rate-limit store (Redis) fails (HUB_RATE_LIMIT_FAIL_CLOSED=1).
+	RateLimitFailClosed bool
 	// Metrics receives the server's metrics (default: a new set).
 	Metrics *metrics.Metrics
 	// MetricsAccess protects /metrics (default: loopback only).
@@ -70,7 +76,12 @@ type Config struct {
 // ConfigFromEnv reads HUB_DATABASE_URL, HUB_BLOB_DIR, HUB_CORS_ORIGINS
 // (comma-separated) and HUB_TRUSTED_PROXIES.
 func ConfigFromEnv() (Config, error) {
-	c := Config{DatabaseURL: os.Getenv("HUB_DATABASE_URL"), BlobDir: os.Getenv("HUB_BLOB_DIR"), RedisURL: os.Getenv("HUB_REDIS_URL")}
+	c := Config{DatabaseURL: os.Getenv("HUB_DATABASE_URL"), BlobDir: os.Getenv("HUB_BLOB_DIR"), RedisURL: os.Getenv("HUB_REDIS_URL"),
+		RateLimits: os.Getenv("HUB_RATE_LIMITS"), RateLimitFailClosed: os.Getenv("HUB_RATE_LIMIT_FAIL_CLOSED") == "1"}
+	var err error
+	if c.MetricsAccess, err = metrics.AccessConfigFromEnv(os.Getenv); err != nil {
+		return c, err
+	}
 	if v := os.Getenv("HUB_CACHE_MAX_MB"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -182,8 +193,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ropt.DialTimeout, ropt.ReadTimeout, ropt.WriteTimeout = 2*time.Second, time.Second, time.Second
 		s.Redis = redis.NewClient(ropt)
 	}
-	var v1mw []mux.MiddlewareFunc
-	v1mw = append(v1mw, etag.ConditionalGET())
+	rl, err := newRateLimiter(cfg, s.Redis, log, m)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	// Rate limit, then conditional requests, then the response cache: a 304
+	// is refunded by the limiter, and the cache sees only authorized callers.
+	v1mw := []mux.MiddlewareFunc{rl.Middleware, etag.ConditionalGET()}
 	if cfg.CacheMaxMB >= 0 {
 		c, err := newCache(cfg, s.Redis, log, m)
 		if err != nil {

@@ -1,0 +1,74 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/metrics"
+	"github.com/hubchantier/hubchantier/hubapi/rest"
+	"github.com/hubchantier/hubchantier/ratelimit"
+)
+
+// DefaultRateLimits are the reference server's quotas per principal (API
+// key, later OAuth client) and route. Every authenticated route not listed
+// gets DefaultRoutePolicies. HUB_RATE_LIMITS overrides single routes.
+var DefaultRateLimits = []ratelimit.Rule{
+	{Method: http.MethodPost, Route: "/api/v1/chantiers", Policies: []ratelimit.Policy{ratelimit.PerMinute(30), ratelimit.PerDay(100)}},
+	{Method: http.MethodGet, Route: "/api/v1/stats", Policies: []ratelimit.Policy{ratelimit.PerHour(1000)}},
+	{Method: http.MethodPost, Route: "/api/v1/documents", Policies: []ratelimit.Policy{ratelimit.PerMinute(60), ratelimit.PerDay(2000)}},
+	{Method: http.MethodPost, Route: "/api/v1/admin/api-keys", Policies: []ratelimit.Policy{ratelimit.PerMinute(10)}},
+}
+
+// DefaultRoutePolicies apply to every other route, each route counted
+// separately.
+var DefaultRoutePolicies = []ratelimit.Policy{ratelimit.PerMinute(1200)}
+
+func newRateLimiter(cfg Config, rdb *redis.Client, log *slog.Logger, m *metrics.Metrics) (*ratelimit.Limiter, error) {
+	rules := DefaultRateLimits
+	if cfg.RateLimits != "" {
+		over, err := ratelimit.ParseRules(cfg.RateLimits)
+		if err != nil {
+			return nil, fmt.Errorf("HUB_RATE_LIMITS: %w", err)
+		}
+		rules = ratelimit.MergeRules(rules, over)
+	}
+	rc := ratelimit.Config{
+		Limits: ratelimit.Limits{Rules: rules, Default: DefaultRoutePolicies},
+		Key:    rateLimitKey,
+		Route:  rest.RouteTemplate,
+		// A 304 answered from the client's cache costs nothing (refunded
+		// only while the charged window is certainly still open).
+		RefundNotModified: true,
+		FailClosed:        cfg.RateLimitFailClosed,
+		Logger:            log,
+		OnExceeded:        func(_, route, _ string) { m.RateLimitExceeded(route) },
+		OnStoreError:      func(_, _ string, _ error) { m.RateLimitStoreError() },
+	}
+	if rdb != nil {
+		rc.Store = ratelimit.NewRedisStore(rdb, "hubchantier:ratelimit")
+	}
+	return ratelimit.New(rc)
+}
+
+// rateLimitKey counts per credential: the API key (or OAuth client), never
+// the secret itself; the client address for anything unauthenticated.
+func rateLimitKey(r *http.Request) (string, bool) {
+	if p := hubapi.PrincipalFrom(r.Context()); p != nil {
+		switch {
+		case p.APIKeyID != 0:
+			return "apikey:" + strconv.FormatInt(p.APIKeyID, 10), true
+		case p.ClientID != "":
+			return "oauth:" + p.ClientID, true
+		}
+		return "user:" + strconv.FormatInt(p.UserID, 10), true
+	}
+	if ip := hubapi.ClientIPFrom(r.Context()); ip.IsValid() {
+		return "ip:" + ip.String(), true
+	}
+	return "", false
+}
