@@ -44,3 +44,11 @@ type UserService interface {
 	// Me returns the caller. Errors: ErrUnauthenticated.
 	Me(ctx context.Context) (*User, error)
 }
+
+// UserSummary is the public face of a user nested in other resources
+// (chantier.responsable): no e-mail, no role.
+type UserSummary struct {
+	ID     int64  `bun:"id" json:"id"`
+	Nom    string `bun:"nom" json:"nom"`
+	Prenom string `bun:"prenom" json:"prenom"`
+}

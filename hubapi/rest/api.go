@@ -4,6 +4,8 @@
 package rest
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -11,8 +13,10 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/hubchantier/hubchantier/fields"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/service"
+	"github.com/hubchantier/hubchantier/pagination"
 	"github.com/hubchantier/hubchantier/problem"
 )
 
@@ -23,6 +27,8 @@ type API struct {
 	base   string                  // "/api/v1"
 	scopes map[string]hubapi.Scope // "METHOD /api/v1/template" → required scope
 	onAuth func(reason string)
+
+	listChantiers, listPointages, listDocuments, listSignalements, listAffectations http.HandlerFunc
 }
 
 // Options configure the v1 API.
@@ -32,13 +38,15 @@ type Options struct {
 	// Middleware runs after authentication and route matching, in order
 	// (rate limiting, conditional requests, response cache, ...).
 	Middleware []mux.MiddlewareFunc
+	// CursorCodec seals pagination cursors (required).
+	CursorCodec *pagination.Codec
 	// OnAuthFailure is told why a request was refused: missing, malformed,
 	// invalid or insufficient_scope (for metrics).
 	OnAuthFailure func(reason string)
 }
 
-// Mount adds /api/v1 to r.
-func Mount(r *mux.Router, o Options) *API {
+// Mount adds /api/v1 to r. Errors are configuration errors.
+func Mount(r *mux.Router, o Options) (*API, error) {
 	a := &API{svc: o.Service, log: o.Logger, base: "/api/v1", scopes: map[string]hubapi.Scope{}, onAuth: o.OnAuthFailure}
 	if a.onAuth == nil {
 		a.onAuth = func(string) {}
@@ -46,6 +54,14 @@ func Mount(r *mux.Router, o Options) *API {
 	if a.log == nil {
 		a.log = slog.Default()
 	}
+	if o.CursorCodec == nil {
+		return nil, errors.New("rest: Options.CursorCodec is required")
+	}
+	pagers, err := newPaginators(o.CursorCodec)
+	if err != nil {
+		return nil, err
+	}
+	a.mountLists(pagers)
 	v1 := r.PathPrefix(a.base).Subrouter()
 	v1.Use(a.authenticate, a.authorize)
 	for _, m := range o.Middleware {
@@ -73,7 +89,14 @@ func Mount(r *mux.Router, o Options) *API {
 		update: s.UpdateChantier, remove: s.DeleteChantier,
 		id: func(m *hubapi.Chantier) int64 { return m.ID }, version: func(m *hubapi.Chantier) int64 { return m.Version },
 		updated: func(m *hubapi.Chantier) time.Time { return m.UpdatedAt },
-		input:   (*hubapi.Chantier).Input}
+		input:   (*hubapi.Chantier).Input, schema: chantierSchema,
+		view: func(ctx context.Context, m *hubapi.Chantier, sel *fields.Selection) (any, error) {
+			v, err := a.chantierViews(ctx, []hubapi.Chantier{*m}, sel)
+			if rows, ok := v.([]chantierView); ok && err == nil {
+				return rows[0], nil
+			}
+			return m, err
+		}}
 	crud("chantiers", hubapi.ScopeChantiersRead, hubapi.ScopeChantiersWrite, a.listChantiers,
 		ch.handleGet(a), ch.handleCreate(a), ch.handlePut(a), ch.handlePatch(a), ch.handleDelete(a))
 
@@ -81,7 +104,7 @@ func Mount(r *mux.Router, o Options) *API {
 		update: s.UpdatePointage, remove: s.DeletePointage,
 		id: func(m *hubapi.Pointage) int64 { return m.ID }, version: func(m *hubapi.Pointage) int64 { return m.Version },
 		updated: func(m *hubapi.Pointage) time.Time { return m.UpdatedAt },
-		input:   (*hubapi.Pointage).Input}
+		input:   (*hubapi.Pointage).Input, schema: pointageSchema}
 	crud("pointages", hubapi.ScopePointagesRead, hubapi.ScopePointagesWrite, a.listPointages,
 		pt.handleGet(a), pt.handleCreate(a), pt.handlePut(a), pt.handlePatch(a), pt.handleDelete(a))
 	route(http.MethodPost, "/pointages/{id}/validate", hubapi.ScopePointagesWrite, a.validatePointage(pt))
@@ -90,7 +113,7 @@ func Mount(r *mux.Router, o Options) *API {
 		update: s.UpdateDocument, remove: s.DeleteDocument,
 		id: func(m *hubapi.Document) int64 { return m.ID }, version: func(m *hubapi.Document) int64 { return m.Version },
 		updated: func(m *hubapi.Document) time.Time { return m.UpdatedAt },
-		input:   (*hubapi.Document).Input}
+		input:   (*hubapi.Document).Input, schema: documentSchema}
 	crud("documents", hubapi.ScopeDocumentsRead, hubapi.ScopeDocumentsWrite, a.listDocuments,
 		doc.handleGet(a), a.uploadDocument, doc.handlePut(a), doc.handlePatch(a), doc.handleDelete(a))
 	route(http.MethodGet, "/documents/{id}/content", hubapi.ScopeDocumentsRead, a.documentContent)
@@ -99,7 +122,7 @@ func Mount(r *mux.Router, o Options) *API {
 		update: s.UpdateSignalement, remove: s.DeleteSignalement,
 		id: func(m *hubapi.Signalement) int64 { return m.ID }, version: func(m *hubapi.Signalement) int64 { return m.Version },
 		updated: func(m *hubapi.Signalement) time.Time { return m.UpdatedAt },
-		input:   (*hubapi.Signalement).Input}
+		input:   (*hubapi.Signalement).Input, schema: signalementSchema}
 	crud("signalements", hubapi.ScopeSignalementsRead, hubapi.ScopeSignalementsWrite, a.listSignalements,
 		sg.handleGet(a), sg.handleCreate(a), sg.handlePut(a), sg.handlePatch(a), sg.handleDelete(a))
 
@@ -107,7 +130,7 @@ func Mount(r *mux.Router, o Options) *API {
 		update: s.UpdateAffectation, remove: s.DeleteAffectation,
 		id: func(m *hubapi.Affectation) int64 { return m.ID }, version: func(m *hubapi.Affectation) int64 { return m.Version },
 		updated: func(m *hubapi.Affectation) time.Time { return m.UpdatedAt },
-		input:   (*hubapi.Affectation).Input}
+		input:   (*hubapi.Affectation).Input, schema: affectationSchema}
 	crud("affectations", hubapi.ScopePlanningRead, hubapi.ScopePlanningWrite, a.listAffectations,
 		af.handleGet(a), af.handleCreate(a), af.handlePut(a), af.handlePatch(a), af.handleDelete(a))
 
@@ -120,7 +143,7 @@ func Mount(r *mux.Router, o Options) *API {
 
 	v1.NotFoundHandler = http.HandlerFunc(notFound)
 	v1.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
-	return a
+	return a, nil
 }
 
 // RouteName returns the "METHOD /template" name of the matched route, or "".

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/hubchantier/hubchantier/etag"
+	"github.com/hubchantier/hubchantier/fields"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/problem"
@@ -17,6 +19,7 @@ import (
 
 var defaultSort = []hubapi.SortField{{Field: "created_at", Desc: true}}
 
+// listParams parses the legacy page, limit and sort parameters.
 func listParams(q *query, cols store.Columns) (hubapi.ListParams, int, int) {
 	page, limit := q.page()
 	sort := q.sort(cols, defaultSort)
@@ -27,88 +30,84 @@ var listParamNames = []string{"page", "limit", "sort"}
 
 func params(names ...string) []string { return append(names, listParamNames...) }
 
-func (a *API) listChantiers(w http.ResponseWriter, r *http.Request) {
-	q := newQuery(r, params("statut", "ville", "responsable_id")...)
-	f := hubapi.ChantierFilter{Statut: enumParam(q, "statut", hubapi.ChantierStatuts), Ville: q.get("ville"),
-		ResponsableID: q.int64("responsable_id", true)}
-	lp, page, limit := listParams(q, store.ChantierSort)
-	if err := q.err(); err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	l, err := a.svc.ListChantiers(r.Context(), f, lp)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, newListEnvelope(l, page, limit))
+func (a *API) mountLists(p *paginators) {
+	a.listChantiers = (&lister[hubapi.Chantier, hubapi.ChantierFilter]{
+		pager: p.chantiers, schema: chantierSchema, sort: store.ChantierSort,
+		filters: []string{"statut", "ville", "responsable_id"},
+		filter: func(q *query) hubapi.ChantierFilter {
+			return hubapi.ChantierFilter{Statut: enumParam(q, "statut", hubapi.ChantierStatuts), Ville: q.get("ville"),
+				ResponsableID: q.int64("responsable_id", true)}
+		},
+		query: a.svc.ChantierQuery, view: a.chantierViews,
+	}).handle(a)
+	a.listPointages = (&lister[hubapi.Pointage, hubapi.PointageFilter]{
+		pager: p.pointages, schema: pointageSchema, sort: store.PointageSort,
+		filters: []string{"chantier_id", "user_id", "statut", "date_from", "date_to"},
+		filter: func(q *query) hubapi.PointageFilter {
+			return hubapi.PointageFilter{ChantierID: q.int64("chantier_id", true), UserID: q.int64("user_id", true),
+				Statut: enumParam(q, "statut", hubapi.PointageStatuts), From: q.date("date_from"), To: q.date("date_to")}
+		},
+		query: a.svc.PointageQuery,
+	}).handle(a)
+	a.listDocuments = (&lister[hubapi.Document, hubapi.DocumentFilter]{
+		pager: p.documents, schema: documentSchema, sort: store.DocumentSort,
+		filters: []string{"chantier_id", "categorie"},
+		filter: func(q *query) hubapi.DocumentFilter {
+			return hubapi.DocumentFilter{ChantierID: q.int64("chantier_id", true), Categorie: enumParam(q, "categorie", hubapi.DocumentCategories)}
+		},
+		query: a.svc.DocumentQuery,
+	}).handle(a)
+	a.listSignalements = (&lister[hubapi.Signalement, hubapi.SignalementFilter]{
+		pager: p.signalements, schema: signalementSchema, sort: store.SignalementSort,
+		filters: []string{"chantier_id", "statut", "gravite"},
+		filter: func(q *query) hubapi.SignalementFilter {
+			return hubapi.SignalementFilter{ChantierID: q.int64("chantier_id", true), Statut: enumParam(q, "statut", hubapi.SignalementStatuts),
+				Gravite: enumParam(q, "gravite", hubapi.Gravites)}
+		},
+		query: a.svc.SignalementQuery,
+	}).handle(a)
+	a.listAffectations = (&lister[hubapi.Affectation, hubapi.AffectationFilter]{
+		pager: p.affectations, schema: affectationSchema, sort: store.AffectationSort,
+		filters: []string{"chantier_id", "user_id", "date_from", "date_to"},
+		filter: func(q *query) hubapi.AffectationFilter {
+			return hubapi.AffectationFilter{ChantierID: q.int64("chantier_id", true), UserID: q.int64("user_id", true),
+				From: q.date("date_from"), To: q.date("date_to")}
+		},
+		query: a.svc.AffectationQuery,
+	}).handle(a)
 }
 
-func (a *API) listPointages(w http.ResponseWriter, r *http.Request) {
-	q := newQuery(r, params("chantier_id", "user_id", "statut", "date_from", "date_to")...)
-	f := hubapi.PointageFilter{ChantierID: q.int64("chantier_id", true), UserID: q.int64("user_id", true),
-		Statut: enumParam(q, "statut", hubapi.PointageStatuts), From: q.date("date_from"), To: q.date("date_to")}
-	lp, page, limit := listParams(q, store.PointageSort)
-	if err := q.err(); err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	l, err := a.svc.ListPointages(r.Context(), f, lp)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, newListEnvelope(l, page, limit))
+// chantierView is a chantier with its responsable nested, the
+// representation used when a selection names responsable.
+type chantierView struct {
+	*hubapi.Chantier
+	Responsable *hubapi.UserSummary `json:"responsable"`
 }
 
-func (a *API) listDocuments(w http.ResponseWriter, r *http.Request) {
-	q := newQuery(r, params("chantier_id", "categorie")...)
-	f := hubapi.DocumentFilter{ChantierID: q.int64("chantier_id", true), Categorie: enumParam(q, "categorie", hubapi.DocumentCategories)}
-	lp, page, limit := listParams(q, store.DocumentSort)
-	if err := q.err(); err != nil {
-		a.writeError(w, r, err)
-		return
+func (a *API) chantierViews(ctx context.Context, rows []hubapi.Chantier, sel *fields.Selection) (any, error) {
+	if !sel.Has("responsable") {
+		return rows, nil
 	}
-	l, err := a.svc.ListDocuments(r.Context(), f, lp)
+	var ids []int64
+	for _, c := range rows {
+		if c.ResponsableID != nil {
+			ids = append(ids, *c.ResponsableID)
+		}
+	}
+	users, err := a.svc.UserSummaries(ctx, ids)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, newListEnvelope(l, page, limit))
-}
-
-func (a *API) listSignalements(w http.ResponseWriter, r *http.Request) {
-	q := newQuery(r, params("chantier_id", "statut", "gravite")...)
-	f := hubapi.SignalementFilter{ChantierID: q.int64("chantier_id", true), Statut: enumParam(q, "statut", hubapi.SignalementStatuts),
-		Gravite: enumParam(q, "gravite", hubapi.Gravites)}
-	lp, page, limit := listParams(q, store.SignalementSort)
-	if err := q.err(); err != nil {
-		a.writeError(w, r, err)
-		return
+	out := make([]chantierView, len(rows))
+	for i := range rows {
+		out[i].Chantier = &rows[i]
+		if id := rows[i].ResponsableID; id != nil {
+			if u, ok := users[*id]; ok {
+				out[i].Responsable = &u
+			}
+		}
 	}
-	l, err := a.svc.ListSignalements(r.Context(), f, lp)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, newListEnvelope(l, page, limit))
-}
-
-func (a *API) listAffectations(w http.ResponseWriter, r *http.Request) {
-	q := newQuery(r, params("chantier_id", "user_id", "date_from", "date_to")...)
-	f := hubapi.AffectationFilter{ChantierID: q.int64("chantier_id", true), UserID: q.int64("user_id", true),
-		From: q.date("date_from"), To: q.date("date_to")}
-	lp, page, limit := listParams(q, store.AffectationSort)
-	if err := q.err(); err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	l, err := a.svc.ListAffectations(r.Context(), f, lp)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, newListEnvelope(l, page, limit))
+	return out, nil
 }
 
 func (a *API) validatePointage(pt *resource[hubapi.Pointage, hubapi.PointageInput]) http.HandlerFunc {
@@ -250,16 +249,29 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request) {
+	q := newQuery(r, "fields")
+	var sel *fields.Selection
+	if _, ok := q.v["fields"]; ok {
+		var err error
+		if sel, err = fields.Parse(q.get("fields"), meSchema); err != nil {
+			a.writeError(w, r, fields.Problem(err))
+			return
+		}
+	}
+	if err := q.err(); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	u, err := a.svc.Me(r.Context())
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
 	p := hubapi.PrincipalFrom(r.Context())
-	writeJSON(w, http.StatusOK, struct {
+	writeSelected(w, r, a, struct {
 		*hubapi.User
 		Scopes []hubapi.Scope `json:"scopes"`
-	}{u, p.Scopes})
+	}{u, p.Scopes}, sel, selfProjector)
 }
 
 // apiKeyView is an API key as listed (never the secret or its hash).

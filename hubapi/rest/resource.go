@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hubchantier/hubchantier/etag"
+	"github.com/hubchantier/hubchantier/fields"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/problem"
 )
@@ -26,6 +27,9 @@ type resource[T any, In any] struct {
 	version func(*T) int64
 	updated func(*T) time.Time
 	input   func(*T) In
+	schema  *fields.Schema
+	// view gives the representation of m for a selection (nil: m itself).
+	view func(ctx context.Context, m *T, sel *fields.Selection) (any, error)
 }
 
 func (res *resource[T, In]) handleGet(a *API) http.HandlerFunc {
@@ -35,7 +39,15 @@ func (res *resource[T, In]) handleGet(a *API) http.HandlerFunc {
 			a.writeError(w, r, err)
 			return
 		}
-		if err := newQuery(r).err(); err != nil {
+		q := newQuery(r, "fields")
+		var sel *fields.Selection
+		if _, ok := q.v["fields"]; ok {
+			if sel, err = fields.Parse(q.get("fields"), res.schema); err != nil {
+				a.writeError(w, r, fields.Problem(err))
+				return
+			}
+		}
+		if err := q.err(); err != nil {
 			a.writeError(w, r, err)
 			return
 		}
@@ -44,8 +56,23 @@ func (res *resource[T, In]) handleGet(a *API) http.HandlerFunc {
 			a.writeError(w, r, err)
 			return
 		}
-		res.setValidators(w, m)
-		writeJSON(w, http.StatusOK, m)
+		if sel == nil {
+			res.setValidators(w, m)
+			writeJSON(w, http.StatusOK, m)
+			return
+		}
+		// A selection is another representation: no version ETag (the
+		// conditional middleware tags the projected bytes), so a fields
+		// variant's tag is never accepted by If-Match.
+		w.Header().Set("Last-Modified", res.updated(m).UTC().Format(http.TimeFormat))
+		var v any = m
+		if res.view != nil {
+			if v, err = res.view(r.Context(), m, sel); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+		}
+		writeSelected(w, r, a, v, sel, selfProjector)
 	}
 }
 

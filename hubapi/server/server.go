@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,7 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/rest"
 	"github.com/hubchantier/hubchantier/hubapi/service"
 	"github.com/hubchantier/hubchantier/hubapi/store"
+	"github.com/hubchantier/hubchantier/pagination"
 	"github.com/hubchantier/hubchantier/problem"
 )
 
@@ -64,6 +66,10 @@ type Config struct {
 	// RateLimitFailClosed answers 503 instead of letting requests through
 	// when the rate-limit store (Redis) fails (HUB_RATE_LIMIT_FAIL_CLOSED=1).
 	RateLimitFailClosed bool
+	// CursorKeys seal pagination cursors (HUB_CURSOR_KEYS: comma-separated
+	// base64 32-byte keys, newest first). Empty: a random key per process,
+	// so cursors do not survive a restart or cross instances.
+	CursorKeys [][]byte
 	// Metrics receives the server's metrics (default: a new set).
 	Metrics *metrics.Metrics
 	// MetricsAccess protects /metrics (default: loopback only).
@@ -81,6 +87,11 @@ func ConfigFromEnv() (Config, error) {
 	var err error
 	if c.MetricsAccess, err = metrics.AccessConfigFromEnv(os.Getenv); err != nil {
 		return c, err
+	}
+	if v := os.Getenv("HUB_CURSOR_KEYS"); v != "" {
+		if c.CursorKeys, err = pagination.ParseKeys(v); err != nil {
+			return c, errors.New("HUB_CURSOR_KEYS: invalid key list (comma-separated base64 of 32 bytes)")
+		}
 	}
 	if v := os.Getenv("HUB_CACHE_MAX_MB"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -238,7 +249,26 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if !cfg.MetricsOwnListener {
 		r.Handle("/metrics", s.MetricsHandler)
 	}
-	rest.Mount(r, rest.Options{Service: s.Service, Logger: log, Middleware: v1mw, OnAuthFailure: m.AuthFailure})
+	keys := cfg.CursorKeys
+	if len(keys) == 0 {
+		k := make([]byte, 32)
+		if _, err := rand.Read(k); err != nil {
+			s.Close()
+			return nil, err
+		}
+		keys = [][]byte{k}
+		log.Warn("HUB_CURSOR_KEYS is not set: pagination cursors use a per-process key and break on restart or across instances")
+	}
+	codec, err := pagination.NewCodec(keys)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("cursor keys: %w", err)
+	}
+	if _, err := rest.Mount(r, rest.Options{Service: s.Service, Logger: log, Middleware: v1mw,
+		OnAuthFailure: m.AuthFailure, CursorCodec: codec}); err != nil {
+		s.Close()
+		return nil, err
+	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New(http.StatusNotFound, "not-found", "No such endpoint."))
 	})
