@@ -1,7 +1,7 @@
 // Command hubchantier is the Hub Chantier reference server and its
 // administration CLI.
 //
-//	hubchantier serve [--addr 127.0.0.1:8080] [--demo]
+//	hubchantier serve [--addr 127.0.0.1:8080] [--demo] [--metrics-addr 127.0.0.1:9464]
 //	hubchantier migrate
 //	hubchantier user create --email E --role R [--nom N] [--prenom P] [--password-stdin]
 //	hubchantier apikey create --user E --name N --scopes a,b [--expires 720h]
@@ -30,13 +30,15 @@ func main() {
 }
 
 const usage = `usage:
-  hubchantier serve [--addr 127.0.0.1:8080] [--demo]
+  hubchantier serve [--addr 127.0.0.1:8080] [--demo] [--metrics-addr 127.0.0.1:9464]
   hubchantier migrate
   hubchantier user create --email E --role admin|conducteur|chef_chantier|compagnon [--nom N] [--prenom P] [--password-stdin]
   hubchantier apikey create --user E --name N --scopes a,b [--expires 720h]
   hubchantier seed --chantiers N
 
-environment: HUB_ADDR, HUB_DATABASE_URL (sqlite:<path> | postgres://...), HUB_BLOB_DIR, HUB_CORS_ORIGINS`
+environment: HUB_ADDR, HUB_DATABASE_URL (sqlite:<path> | postgres://...), HUB_BLOB_DIR, HUB_CORS_ORIGINS,
+  HUB_TRUSTED_PROXIES, HUB_REDIS_URL, HUB_RATE_LIMITS, HUB_RATE_LIMIT_FAIL_CLOSED, HUB_CACHE_MAX_MB, HUB_CURSOR_KEYS,
+  HUB_METRICS_ADDR, HUB_METRICS_ALLOWED_CIDRS, HUB_METRICS_USER, HUB_METRICS_PASSWORD_HASH`
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
