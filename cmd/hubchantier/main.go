@@ -34,7 +34,7 @@ const usage = `usage:
   hubchantier migrate
   hubchantier user create --email E --role admin|conducteur|chef_chantier|compagnon [--nom N] [--prenom P] [--password-stdin]
   hubchantier apikey create --user E --name N --scopes a,b [--expires 720h]
-  hubchantier seed --chantiers N
+  hubchantier seed --chantiers N [--users U] [--seed-value S] [--append] [--now YYYY-MM-DD] [--years Y]
 
 environment: HUB_ADDR, HUB_DATABASE_URL (sqlite:<path> | postgres://...), HUB_BLOB_DIR, HUB_CORS_ORIGINS,
   HUB_TRUSTED_PROXIES, HUB_REDIS_URL, HUB_RATE_LIMITS, HUB_RATE_LIMIT_FAIL_CLOSED, HUB_CACHE_MAX_MB, HUB_CURSOR_KEYS,
