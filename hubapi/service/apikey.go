@@ -26,6 +26,14 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*hubapi.Prin
 		return nil, hubapi.ErrUnauthenticated
 	}
 	hash := hubapi.HashAPIKey(secret)
+	now := s.now()
+	if v, ok := s.auth.Load(hash); ok {
+		e := v.(authEntry)
+		if now.Before(e.until) {
+			return e.p, nil
+		}
+		s.auth.Delete(hash)
+	}
 	var row struct {
 		hubapi.APIKey `bun:",extend"`
 		Email         string      `bun:"user_email"`
@@ -42,7 +50,6 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*hubapi.Prin
 		}
 		return nil, err
 	}
-	now := s.now()
 	if subtle.ConstantTimeCompare([]byte(row.Hash), []byte(hash)) != 1 || !row.Active(now) {
 		return nil, hubapi.ErrUnauthenticated
 	}
@@ -50,10 +57,35 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*hubapi.Prin
 		_, _ = s.db.NewUpdate().Model((*hubapi.APIKey)(nil)).Set("last_used_at = ?", now).
 			Where("id = ?", row.ID).Exec(ctx)
 	}
-	return &hubapi.Principal{
+	p := &hubapi.Principal{
 		UserID: row.UserID, Email: row.Email, Role: row.Role, APIKeyID: row.ID,
 		Scopes: hubapi.EffectiveScopes(row.Role, row.ScopeList()),
-	}, nil
+	}
+	until := now.Add(authCacheTTL)
+	if row.ExpiresAt != nil && row.ExpiresAt.Before(until) {
+		until = *row.ExpiresAt
+	}
+	s.auth.Store(hash, authEntry{p: p, until: until})
+	return p, nil
+}
+
+// authCacheTTL bounds how long a successful key lookup is reused without a
+// database round trip. Revocation through this process takes effect at once;
+// on other instances within this delay.
+const authCacheTTL = 10 * time.Second
+
+type authEntry struct {
+	p     *hubapi.Principal
+	until time.Time
+}
+
+func (s *Service) forgetKey(id int64) {
+	s.auth.Range(func(k, v any) bool {
+		if v.(authEntry).p.APIKeyID == id {
+			s.auth.Delete(k)
+		}
+		return true
+	})
 }
 
 func mapErr(err error) error {
@@ -159,6 +191,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
+	s.forgetKey(id)
 	if n, _ := res.RowsAffected(); n == 0 {
 		if ok, err := store.Exists[hubapi.APIKey](ctx, s.db, id); err != nil || !ok {
 			return hubapi.ErrNotFound

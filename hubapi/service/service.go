@@ -6,6 +6,7 @@ package service
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -21,6 +22,7 @@ type Service struct {
 	pub       hubapi.Publisher
 	now       func() time.Time
 	maxUpload int64
+	auth      sync.Map // API key hash → authEntry
 }
 
 // Option configures a Service.
