@@ -68,6 +68,8 @@ func Mount(r *mux.Router, o Options) (*API, error) {
 		v1.Use(m)
 	}
 	s := a.svc
+	allowed := map[string][]string{} // path → methods, in registration order
+	var paths []string
 	route := func(method, path string, scope hubapi.Scope, h http.HandlerFunc) {
 		methods := []string{method}
 		if method == http.MethodGet {
@@ -75,6 +77,10 @@ func Mount(r *mux.Router, o Options) (*API, error) {
 		}
 		v1.Handle(path, h).Methods(methods...).Name(method + " " + a.base + path)
 		a.scopes[method+" "+a.base+path] = scope
+		if _, ok := allowed[path]; !ok {
+			paths = append(paths, path)
+		}
+		allowed[path] = append(allowed[path], methods...)
 	}
 	crud := func(name string, read, write hubapi.Scope, list http.HandlerFunc, get, create, put, patch, del http.HandlerFunc) {
 		route(http.MethodGet, "/"+name, read, list)
@@ -141,6 +147,15 @@ func Mount(r *mux.Router, o Options) (*API, error) {
 	route(http.MethodPost, "/admin/api-keys", hubapi.ScopeAdmin, a.createAPIKey)
 	route(http.MethodDelete, "/admin/api-keys/{id}", hubapi.ScopeAdmin, a.revokeAPIKey)
 
+	// After every method route: a request whose path exists but whose
+	// method does not gets 405 with Allow (RFC 9110 §15.5.6).
+	for _, path := range paths {
+		allow := strings.Join(allowed[path], ", ")
+		v1.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			methodNotAllowed(w, r)
+		})).Name("* " + a.base + path)
+	}
 	v1.NotFoundHandler = http.HandlerFunc(notFound)
 	v1.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
 	return a, nil

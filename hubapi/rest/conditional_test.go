@@ -86,3 +86,20 @@ func TestConditionalRequests(t *testing.T) {
 		}
 	})
 }
+
+func TestMethodNotAllowed(t *testing.T) {
+	ts, key := startServer(t, testenv.SQLite(t))
+	for path, allow := range map[string]string{
+		"/api/v1/stats":       "GET, HEAD",
+		"/api/v1/chantiers":   "GET, HEAD, POST",
+		"/api/v1/chantiers/1": "GET, HEAD, PUT, PATCH, DELETE",
+	} {
+		res, _ := do(t, ts, key, "POST", path, `{}`)
+		if path == "/api/v1/chantiers" {
+			res, _ = do(t, ts, key, "PATCH", path, `{}`)
+		}
+		if res.StatusCode != 405 || res.Header.Get("Allow") != allow {
+			t.Errorf("%s: %d Allow=%q", path, res.StatusCode, res.Header.Get("Allow"))
+		}
+	}
+}

@@ -141,7 +141,7 @@ func (a *API) uploadDocument(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, a.svc.MaxUpload()+64<<10)
-	if err := r.ParseMultipartForm(8 << 20); err != nil {
+	if err := r.ParseMultipartForm(8 << 20); err != nil { // #nosec G120 -- body capped by MaxBytesReader above
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			a.writeError(w, r, problem.New(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("The upload exceeds %d bytes.", a.svc.MaxUpload())))
@@ -217,7 +217,35 @@ func (a *API) documentContent(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	h.Set("ETag", `"`+d.SHA256+`"`)
 	h.Set("Digest", "sha-256="+d.SHA256)
-	http.ServeContent(w, r, "", d.UpdatedAt, io.ReadSeeker(rc))
+	http.ServeContent(&problemOnFailure{ResponseWriter: w, r: r}, r, "", d.UpdatedAt, io.ReadSeeker(rc))
+}
+
+// problemOnFailure turns the plain-text 412 and 416 answers of
+// http.ServeContent into problem+json.
+type problemOnFailure struct {
+	http.ResponseWriter
+	r       *http.Request
+	swallow bool
+}
+
+func (p *problemOnFailure) WriteHeader(code int) {
+	switch code {
+	case http.StatusPreconditionFailed:
+		p.swallow = true
+		problem.Write(p.ResponseWriter, p.r, problem.New(code, "precondition-failed", "The document has changed (If-Match or If-Unmodified-Since)."))
+	case http.StatusRequestedRangeNotSatisfiable:
+		p.swallow = true
+		problem.Write(p.ResponseWriter, p.r, problem.New(code, "range-not-satisfiable", "The requested range is outside the document."))
+	default:
+		p.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (p *problemOnFailure) Write(b []byte) (int, error) {
+	if p.swallow {
+		return len(b), nil
+	}
+	return p.ResponseWriter.Write(b)
 }
 
 func (a *API) planning(w http.ResponseWriter, r *http.Request) {

@@ -192,7 +192,7 @@ func TestSparseFieldsets(t *testing.T) {
 				t.Errorf("%s: %d %s", bad, res.StatusCode, body)
 			}
 		}
-		res, body = do(t, ts, key, "GET", "/api/v1/chantiers?fields=nomm", "")
+		_, body = do(t, ts, key, "GET", "/api/v1/chantiers?fields=nomm", "")
 		if !strings.Contains(string(body), `"suggestion":"nom"`) {
 			t.Errorf("no suggestion: %s", body)
 		}

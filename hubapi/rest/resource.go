@@ -262,22 +262,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
-// listEnvelope is the legacy list body.
-type listEnvelope[T any] struct {
-	Data       []T      `json:"data"`
-	Pagination pageInfo `json:"pagination"`
-}
-
 type pageInfo struct {
 	Page       int  `json:"page"`
 	Limit      int  `json:"limit"`
 	Total      int  `json:"total"`
 	TotalPages int  `json:"total_pages"`
 	HasMore    bool `json:"has_more"`
-}
-
-func newListEnvelope[T any](l *hubapi.List[T], page, limit int) listEnvelope[T] {
-	pages := (l.Total + limit - 1) / limit
-	return listEnvelope[T]{Data: l.Items, Pagination: pageInfo{Page: page, Limit: limit, Total: l.Total,
-		TotalPages: pages, HasMore: page < pages}}
 }

@@ -78,7 +78,7 @@ func (s *Service) UserSummaries(ctx context.Context, ids []int64) (map[int64]hub
 		return out, nil
 	}
 	var rows []hubapi.UserSummary
-	if err := s.db.NewSelect().Table("users").Column("id", "nom", "prenom").Where("id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
+	if err := s.db.NewSelect().Table("users").Column("id", "nom", "prenom").Where("id IN (?)", bun.List(ids)).Scan(ctx, &rows); err != nil {
 		return nil, err
 	}
 	for _, u := range rows {
