@@ -165,3 +165,14 @@ func FuzzQuery(f *testing.F) {
 		}
 	})
 }
+
+// listParams parses the legacy page, limit and sort parameters.
+func listParams(q *query, cols store.Columns) (hubapi.ListParams, int, int) {
+	page, limit := q.page()
+	sort := q.sort(cols, defaultSort)
+	return hubapi.ListParams{Offset: (page - 1) * limit, Limit: limit, Sort: sort}, page, limit
+}
+
+var listParamNames = []string{"page", "limit", "sort"}
+
+func params(names ...string) []string { return append(names, listParamNames...) }

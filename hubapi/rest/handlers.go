@@ -19,17 +19,6 @@ import (
 
 var defaultSort = []hubapi.SortField{{Field: "created_at", Desc: true}}
 
-// listParams parses the legacy page, limit and sort parameters.
-func listParams(q *query, cols store.Columns) (hubapi.ListParams, int, int) {
-	page, limit := q.page()
-	sort := q.sort(cols, defaultSort)
-	return hubapi.ListParams{Offset: (page - 1) * limit, Limit: limit, Sort: sort}, page, limit
-}
-
-var listParamNames = []string{"page", "limit", "sort"}
-
-func params(names ...string) []string { return append(names, listParamNames...) }
-
 func (a *API) mountLists(p *paginators) {
 	a.listChantiers = (&lister[hubapi.Chantier, hubapi.ChantierFilter]{
 		pager: p.chantiers, schema: chantierSchema, sort: store.ChantierSort,
