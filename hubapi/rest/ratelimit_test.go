@@ -1,8 +1,10 @@
 package rest_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hubchantier/hubchantier/hubapi/server"
 	"github.com/hubchantier/hubchantier/hubapi/store"
@@ -16,6 +18,10 @@ func TestRateLimitPerRoute(t *testing.T) {
 		res, _ := do(t, ts, key, "GET", "/api/v1/stats", "")
 		if res.StatusCode != 200 || res.Header.Get("X-RateLimit-Limit") != "2" || res.Header.Get("X-RateLimit-Remaining") != wantRemaining {
 			t.Fatalf("request %d: %d limit=%q remaining=%q", i, res.StatusCode, res.Header.Get("X-RateLimit-Limit"), res.Header.Get("X-RateLimit-Remaining"))
+		}
+		reset, err := strconv.ParseInt(res.Header.Get("X-RateLimit-Reset"), 10, 64)
+		if now := time.Now().Unix(); err != nil || reset < now || reset > now+61 {
+			t.Fatalf("X-RateLimit-Reset %q is not the Unix time of the window's end", res.Header.Get("X-RateLimit-Reset"))
 		}
 		if !strings.Contains(res.Header.Get("RateLimit-Policy"), "q=2") {
 			t.Fatalf("RateLimit-Policy %q", res.Header.Get("RateLimit-Policy"))

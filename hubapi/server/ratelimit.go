@@ -44,10 +44,13 @@ func newRateLimiter(cfg Config, rdb *redis.Client, log *slog.Logger, m *metrics.
 		// A 304 answered from the client's cache costs nothing (refunded
 		// only while the charged window is certainly still open).
 		RefundNotModified: true,
-		FailClosed:        cfg.RateLimitFailClosed,
-		Logger:            log,
-		OnExceeded:        func(_, route, _ string) { m.RateLimitExceeded(route) },
-		OnStoreError:      func(_, _ string, _ error) { m.RateLimitStoreError() },
+		// X-RateLimit-Reset as a Unix time, as the product specification
+		// (and GitHub) has it; RateLimit's t= carries the delta.
+		UnixReset:    true,
+		FailClosed:   cfg.RateLimitFailClosed,
+		Logger:       log,
+		OnExceeded:   func(_, route, _ string) { m.RateLimitExceeded(route) },
+		OnStoreError: func(_, _ string, _ error) { m.RateLimitStoreError() },
 	}
 	if rdb != nil {
 		rc.Store = ratelimit.NewRedisStore(rdb, "hubchantier:ratelimit")
