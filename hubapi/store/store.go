@@ -87,7 +87,20 @@ func OpenSQLite(dsn string) (*DB, error) {
 }
 
 // OpenPostgres opens a PostgreSQL URL through pgx's database/sql driver.
+//
+// Unless the URL chooses one, queries use pgx's simple protocol: bun inlines
+// every argument, so nearly each SQL text is new and pgx's default (prepare
+// and cache every statement) would cost an extra round trip per query and
+// churn its statement cache.
 func OpenPostgres(dsn string) (*DB, error) {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		if !q.Has("default_query_exec_mode") {
+			q.Set("default_query_exec_mode", "simple_protocol")
+			u.RawQuery = q.Encode()
+			dsn = u.String()
+		}
+	}
 	sqldb, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, err

@@ -161,3 +161,29 @@ func TestOpenURLs(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// store.Open on PostgreSQL (simple protocol, bun-inlined arguments) round-trips
+// every column type.
+func TestOpenPostgresURL(t *testing.T) {
+	tdb := testenv.Postgres(t)
+	db, err := store.Open(tdb.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := store.Now()
+	lat := 48.85
+	c := &hubapi.Chantier{Code: "CH-P", Nom: "l'Étoile \"quoted\"", Adresse: "a", Statut: hubapi.ChantierOuvert,
+		DateDebut: hubapi.NewDate(2026, 2, 28), Latitude: &lat, CreatedAt: now, UpdatedAt: now, Version: 1}
+	if err := store.Insert(ctx, db, c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.Get[hubapi.Chantier](ctx, db, c.ID)
+	if err != nil || got.Nom != c.Nom || got.DateDebut != c.DateDebut || !got.CreatedAt.Equal(now) || *got.Latitude != lat {
+		t.Fatalf("%v %+v", err, got)
+	}
+}
