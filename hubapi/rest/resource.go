@@ -32,34 +32,50 @@ type resource[T any, In any] struct {
 	view func(ctx context.Context, m *T, sel *fields.Selection) (any, error)
 }
 
-func (res *resource[T, In]) handleGet(a *API) http.HandlerFunc {
+// handler adapts a handler that reports failures as errors: every error
+// becomes its problem+json response.
+func (a *API) handler(f func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := f(w, r); err != nil {
+			a.writeError(w, r, err)
+		}
+	}
+}
+
+// decodeInput reads and strictly decodes a JSON body.
+func decodeInput[In any](w http.ResponseWriter, r *http.Request) (In, error) {
+	var in In
+	body, err := readBody(w, r)
+	if err != nil {
+		return in, err
+	}
+	return in, decodeStrict(body, &in)
+}
+
+func (res *resource[T, In]) handleGet(a *API) http.HandlerFunc {
+	return a.handler(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r)
 		if err != nil {
-			a.writeError(w, r, err)
-			return
+			return err
 		}
 		q := newQuery(r, "fields")
 		var sel *fields.Selection
 		if _, ok := q.v["fields"]; ok {
 			if sel, err = fields.Parse(q.get("fields"), res.schema); err != nil {
-				a.writeError(w, r, fields.Problem(err))
-				return
+				return fields.Problem(err)
 			}
 		}
 		if err := q.err(); err != nil {
-			a.writeError(w, r, err)
-			return
+			return err
 		}
 		m, err := res.get(r.Context(), id)
 		if err != nil {
-			a.writeError(w, r, err)
-			return
+			return err
 		}
 		if sel == nil {
 			res.setValidators(w, m)
 			writeJSON(w, http.StatusOK, m)
-			return
+			return nil
 		}
 		// A selection is another representation: no version ETag (the
 		// conditional middleware tags the projected bytes), so a fields
@@ -68,67 +84,53 @@ func (res *resource[T, In]) handleGet(a *API) http.HandlerFunc {
 		var v any = m
 		if res.view != nil {
 			if v, err = res.view(r.Context(), m, sel); err != nil {
-				a.writeError(w, r, err)
-				return
+				return err
 			}
 		}
 		writeSelected(w, r, a, v, sel, selfProjector)
-	}
+		return nil
+	})
 }
 
 func (res *resource[T, In]) handleCreate(a *API) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		body, err := readBody(w, r)
+	return a.handler(func(w http.ResponseWriter, r *http.Request) error {
+		in, err := decodeInput[In](w, r)
 		if err != nil {
-			a.writeError(w, r, err)
-			return
-		}
-		var in In
-		if err := decodeStrict(body, &in); err != nil {
-			a.writeError(w, r, err)
-			return
+			return err
 		}
 		m, err := res.create(r.Context(), in)
 		if err != nil {
-			a.writeError(w, r, err)
-			return
+			return err
 		}
 		w.Header().Set("Location", a.base+"/"+res.name+"/"+strconv.FormatInt(res.id(m), 10))
 		res.setValidators(w, m)
 		writeJSON(w, http.StatusCreated, m)
-	}
+		return nil
+	})
 }
 
 func (res *resource[T, In]) handlePut(a *API) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return a.handler(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r)
 		if err != nil {
-			a.writeError(w, r, err)
-			return
+			return err
 		}
-		body, err := readBody(w, r)
+		in, err := decodeInput[In](w, r)
 		if err != nil {
-			a.writeError(w, r, err)
-			return
-		}
-		var in In
-		if err := decodeStrict(body, &in); err != nil {
-			a.writeError(w, r, err)
-			return
+			return err
 		}
 		ifVersion, err := res.precondition(r, id)
 		if err != nil {
-			a.writeError(w, r, err)
-			return
+			return err
 		}
 		m, err := res.update(r.Context(), id, in, ifVersion)
 		if err != nil {
-			a.writeError(w, r, err)
-			return
+			return err
 		}
 		res.setValidators(w, m)
 		writeJSON(w, http.StatusOK, m)
-	}
+		return nil
+	})
 }
 
 // handlePatch applies an RFC 7396 merge patch to the current writable
@@ -136,80 +138,74 @@ func (res *resource[T, In]) handlePut(a *API) http.HandlerFunc {
 // patch was merged onto, retried a few times, so concurrent patches of
 // different fields never lose each other's changes.
 func (res *resource[T, In]) handlePatch(a *API) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return a.handler(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r)
 		if err != nil {
-			a.writeError(w, r, err)
-			return
+			return err
 		}
 		patch, err := readBody(w, r, "application/merge-patch+json", "application/json")
 		if err != nil {
-			a.writeError(w, r, err)
-			return
+			return err
 		}
 		ifVersion, err := res.precondition(r, id)
 		if err != nil {
-			a.writeError(w, r, err)
-			return
+			return err
 		}
-		var m *T
 		for attempt := 0; ; attempt++ {
-			cur, err := res.get(r.Context(), id)
-			if err != nil {
-				a.writeError(w, r, err)
-				return
-			}
-			if ifVersion != 0 && res.version(cur) != ifVersion {
-				a.writeError(w, r, etag.FailedProblem("The resource has changed since the precondition was evaluated."))
-				return
-			}
-			base, err := json.Marshal(res.input(cur))
-			if err != nil {
-				a.writeError(w, r, err)
-				return
-			}
-			merged, err := mergePatch(base, patch)
-			if err != nil {
-				a.writeError(w, r, err)
-				return
-			}
-			var in In
-			if err := decodeStrict(merged, &in); err != nil {
-				a.writeError(w, r, err)
-				return
-			}
-			m, err = res.update(r.Context(), id, in, res.version(cur))
+			m, err := res.patchOnce(r.Context(), id, patch, ifVersion)
 			if err == nil {
-				break
+				res.setValidators(w, m)
+				writeJSON(w, http.StatusOK, m)
+				return nil
 			}
 			if ifVersion != 0 || attempt >= 7 || !errors.Is(err, hubapi.ErrPrecondition) {
-				a.writeError(w, r, err)
-				return
+				return err
 			}
 		}
-		res.setValidators(w, m)
-		writeJSON(w, http.StatusOK, m)
+	})
+}
+
+// patchOnce merges patch onto the current resource and writes the result
+// conditionally on the version it was merged onto.
+func (res *resource[T, In]) patchOnce(ctx context.Context, id int64, patch []byte, ifVersion int64) (*T, error) {
+	cur, err := res.get(ctx, id)
+	if err != nil {
+		return nil, err
 	}
+	if ifVersion != 0 && res.version(cur) != ifVersion {
+		return nil, etag.FailedProblem("The resource has changed since the precondition was evaluated.")
+	}
+	base, err := json.Marshal(res.input(cur))
+	if err != nil {
+		return nil, err
+	}
+	merged, err := mergePatch(base, patch)
+	if err != nil {
+		return nil, err
+	}
+	var in In
+	if err := decodeStrict(merged, &in); err != nil {
+		return nil, err
+	}
+	return res.update(ctx, id, in, res.version(cur))
 }
 
 func (res *resource[T, In]) handleDelete(a *API) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return a.handler(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r)
 		if err != nil {
-			a.writeError(w, r, err)
-			return
+			return err
 		}
 		ifVersion, err := res.precondition(r, id)
 		if err != nil {
-			a.writeError(w, r, err)
-			return
+			return err
 		}
 		if err := res.remove(r.Context(), id, ifVersion); err != nil {
-			a.writeError(w, r, err)
-			return
+			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
-	}
+		return nil
+	})
 }
 
 // precondition evaluates If-Match, If-Unmodified-Since and If-None-Match
