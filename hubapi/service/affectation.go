@@ -31,17 +31,11 @@ func (s *Service) GetAffectation(ctx context.Context, id int64) (*hubapi.Affecta
 
 // ListAffectations implements hubapi.AffectationService.
 func (s *Service) ListAffectations(ctx context.Context, f hubapi.AffectationFilter, lp hubapi.ListParams) (*hubapi.List[hubapi.Affectation], error) {
-	p, err := caller(ctx, hubapi.ScopePlanningRead)
+	q, err := s.AffectationQuery(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	if ownOnly(p) {
-		if f.UserID != 0 && f.UserID != p.UserID {
-			return &hubapi.List[hubapi.Affectation]{Items: []hubapi.Affectation{}}, nil
-		}
-		f.UserID = p.UserID
-	}
-	return store.ListAffectations(ctx, s.db, f, lp)
+	return store.List[hubapi.Affectation](ctx, q, store.AffectationSort, lp)
 }
 
 func prepareAffectation(ctx context.Context, tx bun.IDB, in *hubapi.AffectationInput) error {
@@ -123,8 +117,7 @@ func (s *Service) DeleteAffectation(ctx context.Context, id int64, ifVersion int
 
 // Planning implements hubapi.AffectationService.
 func (s *Service) Planning(ctx context.Context, from, to hubapi.Date, userID int64) ([]hubapi.Affectation, error) {
-	p, err := caller(ctx, hubapi.ScopePlanningRead)
-	if err != nil {
+	if _, err := caller(ctx, hubapi.ScopePlanningRead); err != nil {
 		return nil, err
 	}
 	var v = map[string]string{}
@@ -139,15 +132,12 @@ func (s *Service) Planning(ctx context.Context, from, to hubapi.Date, userID int
 	if len(v) > 0 {
 		return nil, &hubapi.ValidationError{Fields: v}
 	}
-	if ownOnly(p) {
-		if userID != 0 && userID != p.UserID {
-			return []hubapi.Affectation{}, nil
-		}
-		userID = p.UserID
+	q, err := s.AffectationQuery(ctx, hubapi.AffectationFilter{UserID: userID, From: from, To: to})
+	if err != nil {
+		return nil, err
 	}
 	var items []hubapi.Affectation
-	q := store.AffectationQuery(s.db.NewSelect().Model(&items), hubapi.AffectationFilter{UserID: userID, From: from, To: to})
-	if err := q.OrderExpr("?TableAlias.date, ?TableAlias.heure_debut, ?TableAlias.id").Limit(10000).Scan(ctx); err != nil {
+	if err := q.OrderExpr("?TableAlias.date, ?TableAlias.heure_debut, ?TableAlias.id").Limit(10000).Scan(ctx, &items); err != nil {
 		return nil, err
 	}
 	if items == nil {

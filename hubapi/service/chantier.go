@@ -19,10 +19,11 @@ func (s *Service) GetChantier(ctx context.Context, id int64) (*hubapi.Chantier, 
 
 // ListChantiers implements hubapi.ChantierService.
 func (s *Service) ListChantiers(ctx context.Context, f hubapi.ChantierFilter, p hubapi.ListParams) (*hubapi.List[hubapi.Chantier], error) {
-	if _, err := caller(ctx, hubapi.ScopeChantiersRead); err != nil {
+	q, err := s.ChantierQuery(ctx, f)
+	if err != nil {
 		return nil, err
 	}
-	return store.ListChantiers(ctx, s.db, f, p)
+	return store.List[hubapi.Chantier](ctx, q, store.ChantierSort, p)
 }
 
 // CreateChantier implements hubapi.ChantierService.

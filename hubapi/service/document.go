@@ -24,10 +24,11 @@ func (s *Service) GetDocument(ctx context.Context, id int64) (*hubapi.Document, 
 
 // ListDocuments implements hubapi.DocumentService.
 func (s *Service) ListDocuments(ctx context.Context, f hubapi.DocumentFilter, p hubapi.ListParams) (*hubapi.List[hubapi.Document], error) {
-	if _, err := caller(ctx, hubapi.ScopeDocumentsRead); err != nil {
+	q, err := s.DocumentQuery(ctx, f)
+	if err != nil {
 		return nil, err
 	}
-	return store.ListDocuments(ctx, s.db, f, p)
+	return store.List[hubapi.Document](ctx, q, store.DocumentSort, p)
 }
 
 // CreateDocument implements hubapi.DocumentService. The content is stored

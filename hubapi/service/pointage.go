@@ -29,17 +29,11 @@ func (s *Service) GetPointage(ctx context.Context, id int64) (*hubapi.Pointage, 
 // ListPointages implements hubapi.PointageService; a compagnon's list is
 // restricted to their own pointages.
 func (s *Service) ListPointages(ctx context.Context, f hubapi.PointageFilter, lp hubapi.ListParams) (*hubapi.List[hubapi.Pointage], error) {
-	p, err := caller(ctx, hubapi.ScopePointagesRead)
+	q, err := s.PointageQuery(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	if ownOnly(p) {
-		if f.UserID != 0 && f.UserID != p.UserID {
-			return &hubapi.List[hubapi.Pointage]{Items: []hubapi.Pointage{}}, nil
-		}
-		f.UserID = p.UserID
-	}
-	return store.ListPointages(ctx, s.db, f, lp)
+	return store.List[hubapi.Pointage](ctx, q, store.PointageSort, lp)
 }
 
 func (s *Service) preparePointage(ctx context.Context, tx bun.IDB, p *hubapi.Principal, in *hubapi.PointageInput) error {

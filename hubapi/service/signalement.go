@@ -19,10 +19,11 @@ func (s *Service) GetSignalement(ctx context.Context, id int64) (*hubapi.Signale
 
 // ListSignalements implements hubapi.SignalementService.
 func (s *Service) ListSignalements(ctx context.Context, f hubapi.SignalementFilter, p hubapi.ListParams) (*hubapi.List[hubapi.Signalement], error) {
-	if _, err := caller(ctx, hubapi.ScopeSignalementsRead); err != nil {
+	q, err := s.SignalementQuery(ctx, f)
+	if err != nil {
 		return nil, err
 	}
-	return store.ListSignalements(ctx, s.db, f, p)
+	return store.List[hubapi.Signalement](ctx, q, store.SignalementSort, p)
 }
 
 func checkSignalementRefs(ctx context.Context, tx bun.IDB, in *hubapi.SignalementInput) error {

@@ -89,27 +89,29 @@ func Exists[T any](ctx context.Context, db bun.IDB, id int64) (bool, error) {
 // Columns maps the sortable field names of a resource to SQL columns.
 type Columns map[string]string
 
-// List runs q with the legacy offset pagination and the sort order. Sort
-// fields must come from cols (the adapter validates them against the same
-// whitelist); id is always the last key so the order is total.
-func List[T any](ctx context.Context, q *bun.SelectQuery, items *[]T, cols Columns, p hubapi.ListParams) (*hubapi.List[T], error) {
+// List runs q (a select of T's table with its filters) with the legacy
+// offset pagination and the sort order. Sort fields must come from cols (the
+// adapter validates them against the same whitelist); id is always the last
+// key so the order is total.
+func List[T any](ctx context.Context, q *bun.SelectQuery, cols Columns, p hubapi.ListParams) (*hubapi.List[T], error) {
 	if err := ApplySort(q, cols, p.Sort); err != nil {
 		return nil, err
 	}
 	q = q.Offset(int64(p.Offset)).Limit(int64(p.Limit))
+	var items []T
 	out := &hubapi.List[T]{Total: -1}
 	if p.NoCount {
-		if err := q.Scan(ctx); err != nil {
+		if err := q.Scan(ctx, &items); err != nil {
 			return nil, mapErr(err)
 		}
 	} else {
-		n, err := q.ScanAndCount(ctx)
+		n, err := q.ScanAndCount(ctx, &items)
 		if err != nil {
 			return nil, mapErr(err)
 		}
 		out.Total = int(n)
 	}
-	out.Items = *items
+	out.Items = items
 	if out.Items == nil {
 		out.Items = []T{}
 	}

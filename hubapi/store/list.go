@@ -1,8 +1,6 @@
 package store
 
 import (
-	"context"
-
 	"github.com/uptrace/bun"
 
 	"github.com/hubchantier/hubchantier/hubapi"
@@ -31,12 +29,6 @@ func ChantierQuery(q *bun.SelectQuery, f hubapi.ChantierFilter) *bun.SelectQuery
 	return q
 }
 
-// ListChantiers lists chantiers.
-func ListChantiers(ctx context.Context, db bun.IDB, f hubapi.ChantierFilter, p hubapi.ListParams) (*hubapi.List[hubapi.Chantier], error) {
-	var items []hubapi.Chantier
-	return List(ctx, ChantierQuery(db.NewSelect().Model(&items), f), &items, ChantierSort, p)
-}
-
 // PointageQuery applies f to a select on pointages.
 func PointageQuery(q *bun.SelectQuery, f hubapi.PointageFilter) *bun.SelectQuery {
 	if f.ChantierID != 0 {
@@ -57,12 +49,6 @@ func PointageQuery(q *bun.SelectQuery, f hubapi.PointageFilter) *bun.SelectQuery
 	return q
 }
 
-// ListPointages lists pointages.
-func ListPointages(ctx context.Context, db bun.IDB, f hubapi.PointageFilter, p hubapi.ListParams) (*hubapi.List[hubapi.Pointage], error) {
-	var items []hubapi.Pointage
-	return List(ctx, PointageQuery(db.NewSelect().Model(&items), f), &items, PointageSort, p)
-}
-
 // DocumentQuery applies f to a select on documents.
 func DocumentQuery(q *bun.SelectQuery, f hubapi.DocumentFilter) *bun.SelectQuery {
 	if f.ChantierID != 0 {
@@ -72,12 +58,6 @@ func DocumentQuery(q *bun.SelectQuery, f hubapi.DocumentFilter) *bun.SelectQuery
 		q = q.Where("?TableAlias.categorie = ?", f.Categorie)
 	}
 	return q
-}
-
-// ListDocuments lists documents.
-func ListDocuments(ctx context.Context, db bun.IDB, f hubapi.DocumentFilter, p hubapi.ListParams) (*hubapi.List[hubapi.Document], error) {
-	var items []hubapi.Document
-	return List(ctx, DocumentQuery(db.NewSelect().Model(&items), f), &items, DocumentSort, p)
 }
 
 // SignalementQuery applies f to a select on signalements.
@@ -92,12 +72,6 @@ func SignalementQuery(q *bun.SelectQuery, f hubapi.SignalementFilter) *bun.Selec
 		q = q.Where("?TableAlias.gravite = ?", f.Gravite)
 	}
 	return q
-}
-
-// ListSignalements lists signalements.
-func ListSignalements(ctx context.Context, db bun.IDB, f hubapi.SignalementFilter, p hubapi.ListParams) (*hubapi.List[hubapi.Signalement], error) {
-	var items []hubapi.Signalement
-	return List(ctx, SignalementQuery(db.NewSelect().Model(&items), f), &items, SignalementSort, p)
 }
 
 // AffectationQuery applies f to a select on affectations.
@@ -115,10 +89,4 @@ func AffectationQuery(q *bun.SelectQuery, f hubapi.AffectationFilter) *bun.Selec
 		q = q.Where("?TableAlias.date <= ?", f.To)
 	}
 	return q
-}
-
-// ListAffectations lists affectations.
-func ListAffectations(ctx context.Context, db bun.IDB, f hubapi.AffectationFilter, p hubapi.ListParams) (*hubapi.List[hubapi.Affectation], error) {
-	var items []hubapi.Affectation
-	return List(ctx, AffectationQuery(db.NewSelect().Model(&items), f), &items, AffectationSort, p)
 }

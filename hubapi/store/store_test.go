@@ -75,12 +75,15 @@ func TestRoundTripAndConstraints(t *testing.T) {
 		if err := store.DeleteVersioned[hubapi.Chantier](ctx, db, c.ID, 0); !errors.Is(err, hubapi.ErrConflict) {
 			t.Fatalf("delete referenced chantier: %v", err)
 		}
-		l, err := store.ListPointages(ctx, db, hubapi.PointageFilter{From: hubapi.NewDate(2026, 2, 1), To: hubapi.NewDate(2026, 2, 1)},
-			hubapi.ListParams{Limit: 10})
+		pointages := func(f hubapi.PointageFilter) *bun.SelectQuery {
+			return store.PointageQuery(db.NewSelect().Model((*hubapi.Pointage)(nil)), f)
+		}
+		l, err := store.List[hubapi.Pointage](ctx, pointages(hubapi.PointageFilter{From: hubapi.NewDate(2026, 2, 1), To: hubapi.NewDate(2026, 2, 1)}),
+			store.PointageSort, hubapi.ListParams{Limit: 10})
 		if err != nil || l.Total != 1 || len(l.Items) != 1 {
 			t.Fatalf("date filter: %v %+v", err, l)
 		}
-		l, _ = store.ListPointages(ctx, db, hubapi.PointageFilter{From: hubapi.NewDate(2026, 2, 2)}, hubapi.ListParams{Limit: 10})
+		l, _ = store.List[hubapi.Pointage](ctx, pointages(hubapi.PointageFilter{From: hubapi.NewDate(2026, 2, 2)}), store.PointageSort, hubapi.ListParams{Limit: 10})
 		if l.Total != 0 {
 			t.Fatalf("date filter excludes: %+v", l)
 		}
