@@ -317,13 +317,8 @@ func (a *API) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r)
+	in, err := decodeInput[hubapi.APIKeyInput](w, r)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	var in hubapi.APIKeyInput
-	if err := decodeStrict(body, &in); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
