@@ -27,7 +27,7 @@ func (a *API) mountLists(p *paginators) {
 			return hubapi.ChantierFilter{Statut: enumParam(q, "statut", hubapi.ChantierStatuts), Ville: q.get("ville"),
 				ResponsableID: q.int64("responsable_id", true)}
 		},
-		query: a.svc.ChantierQuery, view: a.chantierViews,
+		query: a.svc.ChantierQuery, count: a.svc.CountChantiers, view: a.chantierViews,
 	}).handle(a)
 	a.listPointages = (&lister[hubapi.Pointage, hubapi.PointageFilter]{
 		pager: p.pointages, schema: pointageSchema, sort: store.PointageSort,
@@ -36,7 +36,7 @@ func (a *API) mountLists(p *paginators) {
 			return hubapi.PointageFilter{ChantierID: q.int64("chantier_id", true), UserID: q.int64("user_id", true),
 				Statut: enumParam(q, "statut", hubapi.PointageStatuts), From: q.date("date_from"), To: q.date("date_to")}
 		},
-		query: a.svc.PointageQuery,
+		query: a.svc.PointageQuery, count: a.svc.CountPointages,
 	}).handle(a)
 	a.listDocuments = (&lister[hubapi.Document, hubapi.DocumentFilter]{
 		pager: p.documents, schema: documentSchema, sort: store.DocumentSort,
@@ -44,7 +44,7 @@ func (a *API) mountLists(p *paginators) {
 		filter: func(q *query) hubapi.DocumentFilter {
 			return hubapi.DocumentFilter{ChantierID: q.int64("chantier_id", true), Categorie: enumParam(q, "categorie", hubapi.DocumentCategories)}
 		},
-		query: a.svc.DocumentQuery,
+		query: a.svc.DocumentQuery, count: a.svc.CountDocuments,
 	}).handle(a)
 	a.listSignalements = (&lister[hubapi.Signalement, hubapi.SignalementFilter]{
 		pager: p.signalements, schema: signalementSchema, sort: store.SignalementSort,
@@ -53,7 +53,7 @@ func (a *API) mountLists(p *paginators) {
 			return hubapi.SignalementFilter{ChantierID: q.int64("chantier_id", true), Statut: enumParam(q, "statut", hubapi.SignalementStatuts),
 				Gravite: enumParam(q, "gravite", hubapi.Gravites)}
 		},
-		query: a.svc.SignalementQuery,
+		query: a.svc.SignalementQuery, count: a.svc.CountSignalements,
 	}).handle(a)
 	a.listAffectations = (&lister[hubapi.Affectation, hubapi.AffectationFilter]{
 		pager: p.affectations, schema: affectationSchema, sort: store.AffectationSort,
@@ -62,7 +62,7 @@ func (a *API) mountLists(p *paginators) {
 			return hubapi.AffectationFilter{ChantierID: q.int64("chantier_id", true), UserID: q.int64("user_id", true),
 				From: q.date("date_from"), To: q.date("date_to")}
 		},
-		query: a.svc.AffectationQuery,
+		query: a.svc.AffectationQuery, count: a.svc.CountAffectations,
 	}).handle(a)
 }
 

@@ -29,6 +29,7 @@ type lister[T any, F any] struct {
 	filters []string                                                 // filter parameter names
 	filter  func(q *query) F                                         // parses the filters
 	query   func(ctx context.Context, f F) (*bun.SelectQuery, error) // authorized base query
+	count   func(ctx context.Context, f F) (int, error)              // total of the same rows (legacy mode)
 	// view maps rows to their representation for a selection (nil: rows).
 	view func(ctx context.Context, rows []T, sel *fields.Selection) (any, error)
 }
@@ -101,7 +102,11 @@ func (l *lister[T, F]) handle(a *API) http.HandlerFunc {
 		} else {
 			// The paginator's order (NULL placement included) so that the
 			// next_cursor continues exactly after this page.
-			n, err := l.pager.OrderBy(bq, req).Offset(int64((page-1)*limit)).Limit(int64(limit)).ScanAndCount(r.Context(), &rows)
+			if err := l.pager.OrderBy(bq, req).Offset(int64((page-1)*limit)).Limit(int64(limit)).Scan(r.Context(), &rows); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+			n, err := l.count(r.Context(), f)
 			if err != nil {
 				a.writeError(w, r, err)
 				return
@@ -109,8 +114,8 @@ func (l *lister[T, F]) handle(a *API) http.HandlerFunc {
 			if rows == nil {
 				rows = []T{}
 			}
-			pages := (int(n) + limit - 1) / limit
-			info := legacyPageInfo{pageInfo: pageInfo{Page: page, Limit: limit, Total: int(n), TotalPages: pages, HasMore: page < pages}}
+			pages := (n + limit - 1) / limit
+			info := legacyPageInfo{pageInfo: pageInfo{Page: page, Limit: limit, Total: n, TotalPages: pages, HasMore: page < pages}}
 			if info.HasMore && len(rows) > 0 {
 				next, err := l.pager.CursorAfter(req, &rows[len(rows)-1])
 				if err != nil {

@@ -88,6 +88,18 @@ func TestRunSeedsEveryResource(t *testing.T) {
 					t.Errorf("%s: %d rows, result says %d", table, got, want)
 				}
 			}
+			counted := map[string]func() (int, error){
+				"chantiers":    func() (int, error) { return store.CountChantiers(ctx, db, hubapi.ChantierFilter{}) },
+				"pointages":    func() (int, error) { return store.CountPointages(ctx, db, hubapi.PointageFilter{}) },
+				"signalements": func() (int, error) { return store.CountSignalements(ctx, db, hubapi.SignalementFilter{}) },
+				"affectations": func() (int, error) { return store.CountAffectations(ctx, db, hubapi.AffectationFilter{}) },
+				"documents":    func() (int, error) { return store.CountDocuments(ctx, db, hubapi.DocumentFilter{}) },
+			}
+			for table, n := range counted { // the bulk load goes through the counter triggers too
+				if got, err := n(); err != nil || int64(got) != count(t, db, "SELECT count(*) FROM "+table) {
+					t.Errorf("%s: counters say %d (%v), the table has %d rows", table, got, err, count(t, db, "SELECT count(*) FROM "+table))
+				}
+			}
 			if res.Chantiers != 2000 || res.Users != 50 {
 				t.Errorf("chantiers=%d users=%d, want 2000 and 50", res.Chantiers, res.Users)
 			}
@@ -372,6 +384,9 @@ func TestRunRefusesAPopulatedDatabaseUnlessAppending(t *testing.T) {
 		}
 		if n := count(t, db, "SELECT count(*) FROM pointages"); n != first.Pointages+second.Pointages {
 			t.Errorf("%d pointages, want %d", n, first.Pointages+second.Pointages)
+		}
+		if n, err := store.CountPointages(ctx, db, hubapi.PointageFilter{}); err != nil || int64(n) != first.Pointages+second.Pointages {
+			t.Errorf("counters: %d pointages (%v), want %d", n, err, first.Pointages+second.Pointages)
 		}
 		checkRows(t, db, later)
 	})

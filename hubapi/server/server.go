@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -126,6 +127,9 @@ type Server struct {
 	Metrics        *metrics.Metrics
 	MetricsHandler http.Handler
 	ownsDB         bool
+	// background work (counter compaction), stopped by Close
+	stop context.CancelFunc
+	bg   sync.WaitGroup
 }
 
 // New opens the database, migrates it and builds the handler.
@@ -171,6 +175,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		opts = append(opts, service.WithMaxUpload(cfg.MaxUploadBytes))
 	}
 	s.Service = service.New(s.DB, blobs, opts...)
+	s.startCounterCompaction(log)
 
 	m := cfg.Metrics
 	if m == nil {
@@ -296,6 +301,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // Close stops the cache subscriber and releases Redis and the database
 // (when the server opened it).
 func (s *Server) Close() {
+	if s.stop != nil {
+		s.stop()
+		s.bg.Wait()
+	}
 	if s.Cache != nil {
 		_ = s.Cache.Close()
 	}

@@ -35,7 +35,7 @@ func (s *Service) ListAffectations(ctx context.Context, f hubapi.AffectationFilt
 	if err != nil {
 		return nil, err
 	}
-	return store.List[hubapi.Affectation](ctx, q, store.AffectationSort, lp)
+	return store.List[hubapi.Affectation](ctx, q, store.AffectationSort, lp, func() (int, error) { return s.CountAffectations(ctx, f) })
 }
 
 func prepareAffectation(ctx context.Context, tx bun.IDB, in *hubapi.AffectationInput) error {

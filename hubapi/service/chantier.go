@@ -23,7 +23,7 @@ func (s *Service) ListChantiers(ctx context.Context, f hubapi.ChantierFilter, p 
 	if err != nil {
 		return nil, err
 	}
-	return store.List[hubapi.Chantier](ctx, q, store.ChantierSort, p)
+	return store.List[hubapi.Chantier](ctx, q, store.ChantierSort, p, func() (int, error) { return s.CountChantiers(ctx, f) })
 }
 
 // CreateChantier implements hubapi.ChantierService.

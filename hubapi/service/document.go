@@ -28,7 +28,7 @@ func (s *Service) ListDocuments(ctx context.Context, f hubapi.DocumentFilter, p 
 	if err != nil {
 		return nil, err
 	}
-	return store.List[hubapi.Document](ctx, q, store.DocumentSort, p)
+	return store.List[hubapi.Document](ctx, q, store.DocumentSort, p, func() (int, error) { return s.CountDocuments(ctx, f) })
 }
 
 // CreateDocument implements hubapi.DocumentService. The content is stored

@@ -33,7 +33,7 @@ func (s *Service) ListPointages(ctx context.Context, f hubapi.PointageFilter, lp
 	if err != nil {
 		return nil, err
 	}
-	return store.List[hubapi.Pointage](ctx, q, store.PointageSort, lp)
+	return store.List[hubapi.Pointage](ctx, q, store.PointageSort, lp, func() (int, error) { return s.CountPointages(ctx, f) })
 }
 
 func (s *Service) preparePointage(ctx context.Context, tx bun.IDB, p *hubapi.Principal, in *hubapi.PointageInput) error {

@@ -11,8 +11,10 @@ import (
 
 // The *Query methods return the authorized, filtered select of a list (no
 // order, limit or columns) for adapters that page it themselves: keyset
-// pagination, column push-down of sparse fieldsets. They apply the same
-// rules as the List methods (a compagnon sees only their own rows).
+// pagination, column push-down of sparse fieldsets. The Count* methods count
+// the same rows (from the maintained counters when the filters allow). Both
+// apply the same rules as the List methods (a compagnon sees only their own
+// rows).
 
 // ChantierQuery selects the chantiers the caller may list.
 func (s *Service) ChantierQuery(ctx context.Context, f hubapi.ChantierFilter) (*bun.SelectQuery, error) {
@@ -22,6 +24,14 @@ func (s *Service) ChantierQuery(ctx context.Context, f hubapi.ChantierFilter) (*
 	return store.ChantierQuery(s.db.NewSelect().Model((*hubapi.Chantier)(nil)), f), nil
 }
 
+// CountChantiers counts the chantiers the caller may list.
+func (s *Service) CountChantiers(ctx context.Context, f hubapi.ChantierFilter) (int, error) {
+	if _, err := caller(ctx, hubapi.ScopeChantiersRead); err != nil {
+		return 0, err
+	}
+	return store.CountChantiers(ctx, s.db, f)
+}
+
 // PointageQuery selects the pointages the caller may list.
 func (s *Service) PointageQuery(ctx context.Context, f hubapi.PointageFilter) (*bun.SelectQuery, error) {
 	p, err := caller(ctx, hubapi.ScopePointagesRead)
@@ -29,13 +39,24 @@ func (s *Service) PointageQuery(ctx context.Context, f hubapi.PointageFilter) (*
 		return nil, err
 	}
 	q := s.db.NewSelect().Model((*hubapi.Pointage)(nil))
-	if ownOnly(p) {
-		if f.UserID != 0 && f.UserID != p.UserID {
-			q = q.Where("1 = 0")
-		}
-		f.UserID = p.UserID
+	var ok bool
+	if f.UserID, ok = ownScope(p, f.UserID); !ok {
+		q = q.Where("1 = 0")
 	}
 	return store.PointageQuery(q, f), nil
+}
+
+// CountPointages counts the pointages the caller may list.
+func (s *Service) CountPointages(ctx context.Context, f hubapi.PointageFilter) (int, error) {
+	p, err := caller(ctx, hubapi.ScopePointagesRead)
+	if err != nil {
+		return 0, err
+	}
+	var ok bool
+	if f.UserID, ok = ownScope(p, f.UserID); !ok {
+		return 0, nil
+	}
+	return store.CountPointages(ctx, s.db, f)
 }
 
 // DocumentQuery selects the documents the caller may list.
@@ -46,12 +67,28 @@ func (s *Service) DocumentQuery(ctx context.Context, f hubapi.DocumentFilter) (*
 	return store.DocumentQuery(s.db.NewSelect().Model((*hubapi.Document)(nil)), f), nil
 }
 
+// CountDocuments counts the documents the caller may list.
+func (s *Service) CountDocuments(ctx context.Context, f hubapi.DocumentFilter) (int, error) {
+	if _, err := caller(ctx, hubapi.ScopeDocumentsRead); err != nil {
+		return 0, err
+	}
+	return store.CountDocuments(ctx, s.db, f)
+}
+
 // SignalementQuery selects the signalements the caller may list.
 func (s *Service) SignalementQuery(ctx context.Context, f hubapi.SignalementFilter) (*bun.SelectQuery, error) {
 	if _, err := caller(ctx, hubapi.ScopeSignalementsRead); err != nil {
 		return nil, err
 	}
 	return store.SignalementQuery(s.db.NewSelect().Model((*hubapi.Signalement)(nil)), f), nil
+}
+
+// CountSignalements counts the signalements the caller may list.
+func (s *Service) CountSignalements(ctx context.Context, f hubapi.SignalementFilter) (int, error) {
+	if _, err := caller(ctx, hubapi.ScopeSignalementsRead); err != nil {
+		return 0, err
+	}
+	return store.CountSignalements(ctx, s.db, f)
 }
 
 // AffectationQuery selects the affectations the caller may list.
@@ -61,13 +98,33 @@ func (s *Service) AffectationQuery(ctx context.Context, f hubapi.AffectationFilt
 		return nil, err
 	}
 	q := s.db.NewSelect().Model((*hubapi.Affectation)(nil))
-	if ownOnly(p) {
-		if f.UserID != 0 && f.UserID != p.UserID {
-			q = q.Where("1 = 0")
-		}
-		f.UserID = p.UserID
+	var ok bool
+	if f.UserID, ok = ownScope(p, f.UserID); !ok {
+		q = q.Where("1 = 0")
 	}
 	return store.AffectationQuery(q, f), nil
+}
+
+// CountAffectations counts the affectations the caller may list.
+func (s *Service) CountAffectations(ctx context.Context, f hubapi.AffectationFilter) (int, error) {
+	p, err := caller(ctx, hubapi.ScopePlanningRead)
+	if err != nil {
+		return 0, err
+	}
+	var ok bool
+	if f.UserID, ok = ownScope(p, f.UserID); !ok {
+		return 0, nil
+	}
+	return store.CountAffectations(ctx, s.db, f)
+}
+
+// ownScope narrows a user filter to what the caller may see: a compagnon's
+// own rows. ok is false when the filter names another user (nothing to see).
+func ownScope(p *hubapi.Principal, userID int64) (scoped int64, ok bool) {
+	if !ownOnly(p) {
+		return userID, true
+	}
+	return p.UserID, userID == 0 || userID == p.UserID
 }
 
 // UserSummaries returns id, nom and prénom of the given users (for nested

@@ -23,7 +23,7 @@ func (s *Service) ListSignalements(ctx context.Context, f hubapi.SignalementFilt
 	if err != nil {
 		return nil, err
 	}
-	return store.List[hubapi.Signalement](ctx, q, store.SignalementSort, p)
+	return store.List[hubapi.Signalement](ctx, q, store.SignalementSort, p, func() (int, error) { return s.CountSignalements(ctx, f) })
 }
 
 func checkSignalementRefs(ctx context.Context, tx bun.IDB, in *hubapi.SignalementInput) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/store"
 )
 
 // Stats implements hubapi.StatsService. Hours are those of the caller's
@@ -25,39 +26,38 @@ func (s *Service) Stats(ctx context.Context) (*hubapi.Stats, error) {
 		st.SignalementsOuvertsParGravite[string(g)] = 0
 	}
 
-	var byStatut []struct {
-		Statut string
-		N      int
-	}
-	if err := s.db.NewSelect().Table("chantiers").ColumnExpr("statut, count(*) AS n").Group("statut").Scan(ctx, &byStatut); err != nil {
+	// Counts come from the counters the store keeps exact in every write's
+	// transaction: a few rows read, whatever the size of the tables.
+	byStatut, err := store.Counters(ctx, s.db, "chantiers")
+	if err != nil {
 		return nil, err
 	}
-	for _, r := range byStatut {
-		st.ChantiersParStatut[r.Statut] = r.N
-		st.ChantiersTotal += r.N
+	for _, c := range byStatut {
+		st.ChantiersParStatut[c.K1] += c.N
+		st.ChantiersTotal += c.N
 	}
-
-	var byGravite []struct {
-		Gravite string
-		N       int
-	}
-	if err := s.db.NewSelect().Table("signalements").ColumnExpr("gravite, count(*) AS n").
-		Where("statut IN ('ouvert','en_cours')").Group("gravite").Scan(ctx, &byGravite); err != nil {
+	bySignalement, err := store.Counters(ctx, s.db, "signalements")
+	if err != nil {
 		return nil, err
 	}
-	for _, r := range byGravite {
-		st.SignalementsOuvertsParGravite[r.Gravite] = r.N
-		st.SignalementsOuverts += r.N
+	for _, c := range bySignalement {
+		if c.K1 == string(hubapi.SignalementOuvert) || c.K1 == string(hubapi.SignalementEnCours) {
+			st.SignalementsOuvertsParGravite[c.K2] += c.N
+			st.SignalementsOuverts += c.N
+		}
 	}
 
 	sum := func(from hubapi.Date) (float64, error) {
 		var minutes int64
-		q := s.db.NewSelect().Table("pointages").ColumnExpr("COALESCE(SUM(minutes), 0)").
-			Where("date >= ?", from).Where("date <= ?", today).Where("statut <> 'rejete'")
+		var err error
 		if ownOnly(p) {
-			q = q.Where("user_id = ?", p.UserID)
+			err = s.db.NewSelect().Table("pointages").ColumnExpr("COALESCE(SUM(minutes), 0)").
+				Where("user_id = ?", p.UserID).Where("date >= ?", from).Where("date <= ?", today).
+				Where("statut <> ?", hubapi.PointageRejete).Scan(ctx, &minutes)
+		} else {
+			minutes, err = store.PointageMinutes(ctx, s.db, from, today)
 		}
-		if err := q.Scan(ctx, &minutes); err != nil {
+		if err != nil {
 			return 0, err
 		}
 		return float64(minutes) / 60, nil

@@ -90,30 +90,28 @@ func Exists[T any](ctx context.Context, db bun.IDB, id int64) (bool, error) {
 type Columns map[string]string
 
 // List runs q (a select of T's table with its filters) with the legacy
-// offset pagination and the sort order. Sort fields must come from cols (the
-// adapter validates them against the same whitelist); id is always the last
-// key so the order is total.
-func List[T any](ctx context.Context, q *bun.SelectQuery, cols Columns, p hubapi.ListParams) (*hubapi.List[T], error) {
+// offset pagination and the sort order; count gives the total of the same
+// filters (the Count* functions) unless p.NoCount. Sort fields must come
+// from cols (the adapter validates them against the same whitelist); id is
+// always the last key so the order is total.
+func List[T any](ctx context.Context, q *bun.SelectQuery, cols Columns, p hubapi.ListParams, count func() (int, error)) (*hubapi.List[T], error) {
 	if err := ApplySort(q, cols, p.Sort); err != nil {
 		return nil, err
 	}
-	q = q.Offset(int64(p.Offset)).Limit(int64(p.Limit))
 	var items []T
-	out := &hubapi.List[T]{Total: -1}
-	if p.NoCount {
-		if err := q.Scan(ctx, &items); err != nil {
-			return nil, mapErr(err)
-		}
-	} else {
-		n, err := q.ScanAndCount(ctx, &items)
-		if err != nil {
-			return nil, mapErr(err)
-		}
-		out.Total = int(n)
+	if err := q.Offset(int64(p.Offset)).Limit(int64(p.Limit)).Scan(ctx, &items); err != nil {
+		return nil, mapErr(err)
 	}
-	out.Items = items
+	out := &hubapi.List[T]{Items: items, Total: -1}
 	if out.Items == nil {
 		out.Items = []T{}
+	}
+	if !p.NoCount {
+		n, err := count()
+		if err != nil {
+			return nil, err
+		}
+		out.Total = n
 	}
 	return out, nil
 }

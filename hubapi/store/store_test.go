@@ -75,15 +75,15 @@ func TestRoundTripAndConstraints(t *testing.T) {
 		if err := store.DeleteVersioned[hubapi.Chantier](ctx, db, c.ID, 0); !errors.Is(err, hubapi.ErrConflict) {
 			t.Fatalf("delete referenced chantier: %v", err)
 		}
-		pointages := func(f hubapi.PointageFilter) *bun.SelectQuery {
-			return store.PointageQuery(db.NewSelect().Model((*hubapi.Pointage)(nil)), f)
+		pointages := func(f hubapi.PointageFilter) (*hubapi.List[hubapi.Pointage], error) {
+			return store.List[hubapi.Pointage](ctx, store.PointageQuery(db.NewSelect().Model((*hubapi.Pointage)(nil)), f),
+				store.PointageSort, hubapi.ListParams{Limit: 10}, func() (int, error) { return store.CountPointages(ctx, db, f) })
 		}
-		l, err := store.List[hubapi.Pointage](ctx, pointages(hubapi.PointageFilter{From: hubapi.NewDate(2026, 2, 1), To: hubapi.NewDate(2026, 2, 1)}),
-			store.PointageSort, hubapi.ListParams{Limit: 10})
+		l, err := pointages(hubapi.PointageFilter{From: hubapi.NewDate(2026, 2, 1), To: hubapi.NewDate(2026, 2, 1)})
 		if err != nil || l.Total != 1 || len(l.Items) != 1 {
 			t.Fatalf("date filter: %v %+v", err, l)
 		}
-		l, _ = store.List[hubapi.Pointage](ctx, pointages(hubapi.PointageFilter{From: hubapi.NewDate(2026, 2, 2)}), store.PointageSort, hubapi.ListParams{Limit: 10})
+		l, _ = pointages(hubapi.PointageFilter{From: hubapi.NewDate(2026, 2, 2)})
 		if l.Total != 0 {
 			t.Fatalf("date filter excludes: %+v", l)
 		}
