@@ -84,6 +84,9 @@ func Start(t testing.TB, db *testenv.DB, cfg Config) *Env {
 		t.Fatalf("server.New on %s: %v", db.Name, err)
 	}
 	e.Server = srv
+	// Stops the server's background work before the database closes
+	// (cleanups run last registered first).
+	t.Cleanup(srv.Close)
 	hs := httptest.NewServer(srv.Handler)
 	t.Cleanup(hs.Close)
 	e.URL = hs.URL
