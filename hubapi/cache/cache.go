@@ -98,6 +98,16 @@ type Config struct {
 	// Default DefaultStoredHeaders.
 	StoredHeaders []string
 
+	// ETag, when set, tags every response stored without an ETag field with
+	// ETag(body), computed once when the response is stored, and replays it
+	// with every hit (and with the response of the request that ran the
+	// handler). Give it the tag your conditional-request middleware computes
+	// for untagged bodies (etag.Of for etag.ConditionalGET) when that
+	// middleware runs outside the cache: it then trusts the stored tag
+	// instead of buffering and hashing the body of every hit. The value must
+	// be a valid entity tag (RFC 9110 §8.8.3).
+	ETag func(body []byte) string
+
 	// HardMaxCacheSize bounds the memory held by entries, in MB (bigcache's
 	// HardMaxCacheSize; the oldest entries are evicted first). Default
 	// DefaultHardMaxCacheSize.
@@ -200,6 +210,7 @@ type Cache struct {
 	now            func() time.Time
 	log            *slog.Logger
 	onEvent        func(Event)
+	tagBody        func([]byte) string
 
 	store  *bigcache.BigCache
 	flight singleflight.Group
@@ -268,6 +279,7 @@ func New(cfg Config) (*Cache, error) {
 		now:       cfg.Now,
 		log:       cfg.Logger,
 		onEvent:   cfg.OnEvent,
+		tagBody:   cfg.ETag,
 		gens:      map[string]*atomic.Uint64{},
 		redis:     cfg.Redis,
 		channel:   cfg.Channel,

@@ -9,8 +9,12 @@ import (
 	"github.com/allegro/bigcache/v3"
 )
 
-// statusField is the RFC 9211 response field.
-const statusField = "Cache-Status"
+// statusField is the RFC 9211 response field; etagField is ETag in its
+// canonical (net/textproto) form.
+const (
+	statusField = "Cache-Status"
+	etagField   = "Etag"
+)
 
 // response is a handler run's outcome that may be stored and shared.
 type response struct {
@@ -171,6 +175,13 @@ func (c *Cache) judge(rec *recorder, rt *route) *response {
 	for _, sh := range rec.contrib[:n] {
 		if sh.replace || len(sh.values) > 0 {
 			res.headers = append(res.headers, sh)
+		}
+	}
+	if h := rec.w.Header(); c.tagBody != nil && len(h[etagField]) == 0 {
+		tag := c.tagBody(rec.body)
+		res.headers = append(res.headers, storedHeader{name: etagField, values: []string{tag}})
+		if !rec.committed {
+			h[etagField] = []string{tag}
 		}
 	}
 	return res

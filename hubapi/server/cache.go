@@ -8,6 +8,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hubchantier/hubchantier/etag"
+
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/cache"
 	"github.com/hubchantier/hubchantier/hubapi/metrics"
@@ -36,7 +38,11 @@ func newCache(cfg Config, rdb *redis.Client, log *slog.Logger, m *metrics.Metric
 		RouteFunc:        rest.RouteTemplate,
 		VaryFunc:         cacheVisibility,
 		HardMaxCacheSize: size,
-		Logger:           log,
+		// The conditional middleware runs outside the cache: stored pages
+		// carry the tag it would compute, so that it trusts the tag of a
+		// hit instead of buffering and hashing the body again.
+		ETag:   func(body []byte) string { return etag.Of(body).String() },
+		Logger: log,
 		OnEvent: func(ev cache.Event) {
 			switch ev.Kind {
 			case cache.EventHit, cache.EventCollapsed:
