@@ -19,9 +19,9 @@ import (
 )
 
 // The bare handler answers the benchmark's URLs with the same SQL as the
-// full server's handlers (a list page without a cursor counts the table, as
-// the full server's offset mode does), through bun on the same connection
-// pool, and nothing else:
+// full server's handlers (a list page without a cursor reads the total from
+// the row counters, as the full server's offset mode does), through bun on
+// the same connection pool, and nothing else:
 // no authentication, rate limit, metrics, access log, cache, generic
 // sparse-fieldset projection or sealed cursors. It only knows the fixed
 // field list of the mix (listFields). Throughput of the full server divided
@@ -116,19 +116,20 @@ func (b *bareHandler) list(w http.ResponseWriter, r *http.Request) {
 		}
 		sel = sel.Offset(int64(off))
 	}
-	var total *int64
+	if err := sel.Scan(r.Context()); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		bareFail(w, err)
+		return
+	}
+	var total *int
 	if q.Get("cursor") == "" {
 		// The full server's page without a cursor (offset mode) reports
-		// the total: the same COUNT(*) runs here.
-		n, err := sel.ScanAndCount(r.Context())
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		// the total: the same counter read runs here.
+		n, err := store.CountChantiers(r.Context(), b.db, hubapi.ChantierFilter{})
+		if err != nil {
 			bareFail(w, err)
 			return
 		}
 		total = &n
-	} else if err := sel.Scan(r.Context()); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		bareFail(w, err)
-		return
 	}
 	more := len(rows) > limit
 	if more {
@@ -204,37 +205,33 @@ func (b *bareHandler) patch(w http.ResponseWriter, r *http.Request) {
 	bareJSON(w, http.StatusOK, &c)
 }
 
-// stats runs the four aggregate queries of the service's Stats.
+// stats reads the counters and daily minutes, as the service's Stats does.
 func (b *bareHandler) stats(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	var byStatut, byGravite []struct {
-		K string `bun:"k"`
-		N int    `bun:"n"`
-	}
-	if err := b.db.NewSelect().Table("chantiers").ColumnExpr("statut AS k, count(*) AS n").Group("statut").Scan(ctx, &byStatut); err != nil {
+	byStatut, err := store.Counters(ctx, b.db, "chantiers")
+	if err != nil {
 		bareFail(w, err)
 		return
 	}
-	if err := b.db.NewSelect().Table("signalements").ColumnExpr("gravite AS k, count(*) AS n").
-		Where("statut IN ('ouvert','en_cours')").Group("gravite").Scan(ctx, &byGravite); err != nil {
+	bySignalement, err := store.Counters(ctx, b.db, "signalements")
+	if err != nil {
 		bareFail(w, err)
 		return
 	}
 	today := hubapi.DateOf(store.Now())
 	week := today.AddDays(-(int(today.Time().Weekday()+6) % 7))
 	month := hubapi.NewDate(today.Time().Year(), today.Time().Month(), 1)
-	var hw, hm int64
-	for _, p := range []struct {
-		from hubapi.Date
-		dst  *int64
-	}{{week, &hw}, {month, &hm}} {
-		if err := b.db.NewSelect().Table("pointages").ColumnExpr("COALESCE(SUM(minutes), 0)").
-			Where("date >= ?", p.from).Where("date <= ?", today).Where("statut <> 'rejete'").Scan(ctx, p.dst); err != nil {
-			bareFail(w, err)
-			return
-		}
+	hw, err := store.PointageMinutes(ctx, b.db, week, today)
+	if err != nil {
+		bareFail(w, err)
+		return
 	}
-	bareJSON(w, http.StatusOK, map[string]any{"chantiers": byStatut, "signalements": byGravite,
+	hm, err := store.PointageMinutes(ctx, b.db, month, today)
+	if err != nil {
+		bareFail(w, err)
+		return
+	}
+	bareJSON(w, http.StatusOK, map[string]any{"chantiers": byStatut, "signalements": bySignalement,
 		"heures_semaine": float64(hw) / 60, "heures_mois": float64(hm) / 60})
 }
 

@@ -412,7 +412,9 @@ func TestCountersMigrationCountsExistingRows(t *testing.T) {
 		// Back to the schema before the counters, data kept.
 		if db.IsPostgres() {
 			f.must(`DROP TABLE counters, counter_deltas`)
-			f.must(`DROP FUNCTION counters_track() CASCADE`)
+			for _, fn := range []string{"chantiers", "pointages", "documents", "signalements", "affectations"} {
+				f.must(`DROP FUNCTION ` + fn + `_counters() CASCADE`)
+			}
 			f.must(`DROP FUNCTION counters_reset() CASCADE`)
 		} else {
 			var triggers []string

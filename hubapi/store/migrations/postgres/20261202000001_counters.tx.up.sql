@@ -32,23 +32,92 @@ CREATE TABLE counter_deltas (
     n    BIGINT NOT NULL
 );
 --bun:split
--- counters_track(name, k1 expr, k2 expr, value expr, condition) is an AFTER
--- ... FOR EACH STATEMENT trigger with transition tables old_rows/new_rows:
--- one statement appends its net delta per key, none for keys whose delta is
--- zero (an update that leaves the counted columns alone appends nothing).
--- The arguments are SQL fragments of this migration.
-CREATE FUNCTION counters_track() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    sel text := format('SELECT %s AS k1, %s AS k2, %s AS d FROM %%s WHERE %s', TG_ARGV[1], TG_ARGV[2], TG_ARGV[3], TG_ARGV[4]);
-    src text;
+-- One trigger function per table, AFTER ... FOR EACH STATEMENT with
+-- transition tables old_rows/new_rows: a statement appends its net delta per
+-- key, none for keys whose delta is zero (an update that leaves the counted
+-- columns alone appends nothing), whatever number of rows it wrote.
+CREATE FUNCTION chantiers_counters() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    src := CASE TG_OP
-        WHEN 'INSERT' THEN format(sel, 'new_rows')
-        WHEN 'DELETE' THEN format('SELECT k1, k2, -d AS d FROM (' || sel || ') o', 'old_rows')
-        ELSE format('SELECT k1, k2, -d AS d FROM (' || sel || ') o UNION ALL ' || sel, 'old_rows', 'new_rows')
-    END;
-    EXECUTE format('INSERT INTO counter_deltas (name, k1, k2, n)
-        SELECT %L, k1, k2, sum(d) FROM (%s) x GROUP BY k1, k2 HAVING sum(d) <> 0', TG_ARGV[0], src);
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO counter_deltas (name, k1, k2, n)
+            SELECT 'chantiers', k1, k2, sum(d) FROM (SELECT statut AS k1, '' AS k2, 1 AS d FROM new_rows) x GROUP BY k1, k2 HAVING sum(d) <> 0;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO counter_deltas (name, k1, k2, n)
+            SELECT 'chantiers', k1, k2, sum(d) FROM (SELECT statut AS k1, '' AS k2, -1 AS d FROM old_rows) x GROUP BY k1, k2 HAVING sum(d) <> 0;
+    ELSE
+        INSERT INTO counter_deltas (name, k1, k2, n)
+            SELECT 'chantiers', k1, k2, sum(d) FROM (SELECT statut AS k1, '' AS k2, -1 AS d FROM old_rows UNION ALL SELECT statut AS k1, '' AS k2, 1 AS d FROM new_rows) x GROUP BY k1, k2 HAVING sum(d) <> 0;
+    END IF;
+    RETURN NULL;
+END
+$$;
+--bun:split
+CREATE FUNCTION pointages_counters() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO counter_deltas (name, k1, k2, n)
+            SELECT 'pointages', k1, k2, sum(d) FROM (SELECT statut AS k1, '' AS k2, 1 AS d FROM new_rows) x GROUP BY k1, k2 HAVING sum(d) <> 0;
+        INSERT INTO counter_deltas (name, k1, k2, n)
+            SELECT 'pointage_minutes', k1, k2, sum(d) FROM (SELECT to_char(date, 'YYYY-MM-DD') AS k1, '' AS k2, minutes AS d FROM new_rows WHERE statut <> 'rejete') x GROUP BY k1, k2 HAVING sum(d) <> 0;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO counter_deltas (name, k1, k2, n)
+            SELECT 'pointages', k1, k2, sum(d) FROM (SELECT statut AS k1, '' AS k2, -1 AS d FROM old_rows) x GROUP BY k1, k2 HAVING sum(d) <> 0;
+        INSERT INTO counter_deltas (name, k1, k2, n)
+            SELECT 'pointage_minutes', k1, k2, sum(d) FROM (SELECT to_char(date, 'YYYY-MM-DD') AS k1, '' AS k2, -minutes AS d FROM old_rows WHERE statut <> 'rejete') x GROUP BY k1, k2 HAVING sum(d) <> 0;
+    ELSE
+        INSERT INTO counter_deltas (name, k1, k2, n)
+            SELECT 'pointages', k1, k2, sum(d) FROM (SELECT statut AS k1, '' AS k2, -1 AS d FROM old_rows UNION ALL SELECT statut AS k1, '' AS k2, 1 AS d FROM new_rows) x GROUP BY k1, k2 HAVING sum(d) <> 0;
+        INSERT INTO counter_deltas (name, k1, k2, n)
+            SELECT 'pointage_minutes', k1, k2, sum(d) FROM (SELECT to_char(date, 'YYYY-MM-DD') AS k1, '' AS k2, -minutes AS d FROM old_rows WHERE statut <> 'rejete' UNION ALL SELECT to_char(date, 'YYYY-MM-DD') AS k1, '' AS k2, minutes AS d FROM new_rows WHERE statut <> 'rejete') x GROUP BY k1, k2 HAVING sum(d) <> 0;
+    END IF;
+    RETURN NULL;
+END
+$$;
+--bun:split
+CREATE FUNCTION documents_counters() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO counter_deltas (name, k1, k2, n)
+            SELECT 'documents', k1, k2, sum(d) FROM (SELECT categorie AS k1, '' AS k2, 1 AS d FROM new_rows) x GROUP BY k1, k2 HAVING sum(d) <> 0;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO counter_deltas (name, k1, k2, n)
+            SELECT 'documents', k1, k2, sum(d) FROM (SELECT categorie AS k1, '' AS k2, -1 AS d FROM old_rows) x GROUP BY k1, k2 HAVING sum(d) <> 0;
+    ELSE
+        INSERT INTO counter_deltas (name, k1, k2, n)
+            SELECT 'documents', k1, k2, sum(d) FROM (SELECT categorie AS k1, '' AS k2, -1 AS d FROM old_rows UNION ALL SELECT categorie AS k1, '' AS k2, 1 AS d FROM new_rows) x GROUP BY k1, k2 HAVING sum(d) <> 0;
+    END IF;
+    RETURN NULL;
+END
+$$;
+--bun:split
+CREATE FUNCTION signalements_counters() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO counter_deltas (name, k1, k2, n)
+            SELECT 'signalements', k1, k2, sum(d) FROM (SELECT statut AS k1, gravite AS k2, 1 AS d FROM new_rows) x GROUP BY k1, k2 HAVING sum(d) <> 0;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO counter_deltas (name, k1, k2, n)
+            SELECT 'signalements', k1, k2, sum(d) FROM (SELECT statut AS k1, gravite AS k2, -1 AS d FROM old_rows) x GROUP BY k1, k2 HAVING sum(d) <> 0;
+    ELSE
+        INSERT INTO counter_deltas (name, k1, k2, n)
+            SELECT 'signalements', k1, k2, sum(d) FROM (SELECT statut AS k1, gravite AS k2, -1 AS d FROM old_rows UNION ALL SELECT statut AS k1, gravite AS k2, 1 AS d FROM new_rows) x GROUP BY k1, k2 HAVING sum(d) <> 0;
+    END IF;
+    RETURN NULL;
+END
+$$;
+--bun:split
+CREATE FUNCTION affectations_counters() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO counter_deltas (name, k1, k2, n)
+            SELECT 'affectations', k1, k2, sum(d) FROM (SELECT '' AS k1, '' AS k2, 1 AS d FROM new_rows) x GROUP BY k1, k2 HAVING sum(d) <> 0;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO counter_deltas (name, k1, k2, n)
+            SELECT 'affectations', k1, k2, sum(d) FROM (SELECT '' AS k1, '' AS k2, -1 AS d FROM old_rows) x GROUP BY k1, k2 HAVING sum(d) <> 0;
+    ELSE
+        INSERT INTO counter_deltas (name, k1, k2, n)
+            SELECT 'affectations', k1, k2, sum(d) FROM (SELECT '' AS k1, '' AS k2, -1 AS d FROM old_rows UNION ALL SELECT '' AS k1, '' AS k2, 1 AS d FROM new_rows) x GROUP BY k1, k2 HAVING sum(d) <> 0;
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -63,67 +132,58 @@ END
 $$;
 --bun:split
 CREATE TRIGGER chantiers_counters_insert AFTER INSERT ON chantiers REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION counters_track('chantiers', 'statut', '''''', '1', 'true');
+    FOR EACH STATEMENT EXECUTE FUNCTION chantiers_counters();
 --bun:split
 CREATE TRIGGER chantiers_counters_update AFTER UPDATE ON chantiers REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION counters_track('chantiers', 'statut', '''''', '1', 'true');
+    FOR EACH STATEMENT EXECUTE FUNCTION chantiers_counters();
 --bun:split
 CREATE TRIGGER chantiers_counters_delete AFTER DELETE ON chantiers REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION counters_track('chantiers', 'statut', '''''', '1', 'true');
+    FOR EACH STATEMENT EXECUTE FUNCTION chantiers_counters();
 --bun:split
 CREATE TRIGGER chantiers_counters_truncate AFTER TRUNCATE ON chantiers
     FOR EACH STATEMENT EXECUTE FUNCTION counters_reset('chantiers');
 --bun:split
 CREATE TRIGGER pointages_counters_insert AFTER INSERT ON pointages REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION counters_track('pointages', 'statut', '''''', '1', 'true');
+    FOR EACH STATEMENT EXECUTE FUNCTION pointages_counters();
 --bun:split
 CREATE TRIGGER pointages_counters_update AFTER UPDATE ON pointages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION counters_track('pointages', 'statut', '''''', '1', 'true');
+    FOR EACH STATEMENT EXECUTE FUNCTION pointages_counters();
 --bun:split
 CREATE TRIGGER pointages_counters_delete AFTER DELETE ON pointages REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION counters_track('pointages', 'statut', '''''', '1', 'true');
---bun:split
-CREATE TRIGGER pointages_minutes_insert AFTER INSERT ON pointages REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION counters_track('pointage_minutes', 'to_char(date, ''YYYY-MM-DD'')', '''''', 'minutes', 'statut <> ''rejete''');
---bun:split
-CREATE TRIGGER pointages_minutes_update AFTER UPDATE ON pointages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION counters_track('pointage_minutes', 'to_char(date, ''YYYY-MM-DD'')', '''''', 'minutes', 'statut <> ''rejete''');
---bun:split
-CREATE TRIGGER pointages_minutes_delete AFTER DELETE ON pointages REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION counters_track('pointage_minutes', 'to_char(date, ''YYYY-MM-DD'')', '''''', 'minutes', 'statut <> ''rejete''');
+    FOR EACH STATEMENT EXECUTE FUNCTION pointages_counters();
 --bun:split
 CREATE TRIGGER pointages_counters_truncate AFTER TRUNCATE ON pointages
     FOR EACH STATEMENT EXECUTE FUNCTION counters_reset('pointages', 'pointage_minutes');
 --bun:split
 CREATE TRIGGER documents_counters_insert AFTER INSERT ON documents REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION counters_track('documents', 'categorie', '''''', '1', 'true');
+    FOR EACH STATEMENT EXECUTE FUNCTION documents_counters();
 --bun:split
 CREATE TRIGGER documents_counters_update AFTER UPDATE ON documents REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION counters_track('documents', 'categorie', '''''', '1', 'true');
+    FOR EACH STATEMENT EXECUTE FUNCTION documents_counters();
 --bun:split
 CREATE TRIGGER documents_counters_delete AFTER DELETE ON documents REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION counters_track('documents', 'categorie', '''''', '1', 'true');
+    FOR EACH STATEMENT EXECUTE FUNCTION documents_counters();
 --bun:split
 CREATE TRIGGER documents_counters_truncate AFTER TRUNCATE ON documents
     FOR EACH STATEMENT EXECUTE FUNCTION counters_reset('documents');
 --bun:split
 CREATE TRIGGER signalements_counters_insert AFTER INSERT ON signalements REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION counters_track('signalements', 'statut', 'gravite', '1', 'true');
+    FOR EACH STATEMENT EXECUTE FUNCTION signalements_counters();
 --bun:split
 CREATE TRIGGER signalements_counters_update AFTER UPDATE ON signalements REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION counters_track('signalements', 'statut', 'gravite', '1', 'true');
+    FOR EACH STATEMENT EXECUTE FUNCTION signalements_counters();
 --bun:split
 CREATE TRIGGER signalements_counters_delete AFTER DELETE ON signalements REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION counters_track('signalements', 'statut', 'gravite', '1', 'true');
+    FOR EACH STATEMENT EXECUTE FUNCTION signalements_counters();
 --bun:split
 CREATE TRIGGER signalements_counters_truncate AFTER TRUNCATE ON signalements
     FOR EACH STATEMENT EXECUTE FUNCTION counters_reset('signalements');
 --bun:split
 CREATE TRIGGER affectations_counters_insert AFTER INSERT ON affectations REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION counters_track('affectations', '''''', '''''', '1', 'true');
+    FOR EACH STATEMENT EXECUTE FUNCTION affectations_counters();
 --bun:split
 CREATE TRIGGER affectations_counters_delete AFTER DELETE ON affectations REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION counters_track('affectations', '''''', '''''', '1', 'true');
+    FOR EACH STATEMENT EXECUTE FUNCTION affectations_counters();
 --bun:split
 CREATE TRIGGER affectations_counters_truncate AFTER TRUNCATE ON affectations
     FOR EACH STATEMENT EXECUTE FUNCTION counters_reset('affectations');
