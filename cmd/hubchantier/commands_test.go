@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/store"
 )
 
 func runCLI(t *testing.T, stdin string, args ...string) (string, error) {
@@ -105,5 +106,41 @@ func TestServeDemo(t *testing.T) {
 		}
 	case <-time.After(35 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+}
+
+func TestCountersCommand(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "hub.db")
+	t.Setenv("HUB_DATABASE_URL", "sqlite:"+dbPath)
+	if _, err := runCLI(t, "", "seed", "--chantiers", "50"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCLI(t, "", "counters", "check"); err != nil || !strings.Contains(out, "counters exact") {
+		t.Fatalf("check on seeded data: %v %q", err, out)
+	}
+	// Drift as after a restore that bypassed the triggers.
+	db, err := store.Open("sqlite:" + dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(context.Background(), `UPDATE counters SET n = n + 3 WHERE name = 'chantiers'`); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	out, err := runCLI(t, "", "counters", "check")
+	if err == nil || !strings.Contains(out, "chantiers ") || !strings.Contains(err.Error(), "rebuild") {
+		t.Fatalf("check on drifted counters: %v %q", err, out)
+	}
+	if out, err := runCLI(t, "", "counters", "rebuild"); err != nil || !strings.Contains(out, "counters rebuilt") {
+		t.Fatalf("rebuild: %v %q", err, out)
+	}
+	if out, err := runCLI(t, "", "counters", "check"); err != nil || !strings.Contains(out, "counters exact") {
+		t.Fatalf("check after rebuild: %v %q", err, out)
+	}
+	for _, args := range [][]string{{"counters"}, {"counters", "fix"}, {"counters", "check", "now"}} {
+		if _, err := runCLI(t, "", args...); err == nil {
+			t.Errorf("%v accepted", args)
+		}
 	}
 }

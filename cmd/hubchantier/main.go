@@ -6,6 +6,7 @@
 //	hubchantier user create --email E --role R [--nom N] [--prenom P] [--password-stdin]
 //	hubchantier apikey create --user E --name N --scopes a,b [--expires 720h]
 //	hubchantier seed --chantiers N
+//	hubchantier counters check|rebuild
 //
 // Configuration comes from HUB_* environment variables (HUB_ADDR,
 // HUB_DATABASE_URL, HUB_BLOB_DIR, HUB_CORS_ORIGINS); flags override them.
@@ -35,6 +36,7 @@ const usage = `usage:
   hubchantier user create --email E --role admin|conducteur|chef_chantier|compagnon [--nom N] [--prenom P] [--password-stdin]
   hubchantier apikey create --user E --name N --scopes a,b [--expires 720h]
   hubchantier seed --chantiers N [--users U] [--seed-value S] [--append] [--now YYYY-MM-DD] [--years Y]
+  hubchantier counters check|rebuild
 
 environment: HUB_ADDR, HUB_DATABASE_URL (sqlite:<path> | postgres://...), HUB_BLOB_DIR, HUB_CORS_ORIGINS,
   HUB_TRUSTED_PROXIES, HUB_REDIS_URL, HUB_RATE_LIMITS, HUB_RATE_LIMIT_FAIL_CLOSED, HUB_CACHE_MAX_MB, HUB_CURSOR_KEYS,
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	case "seed":
 		return cmdSeed(ctx, args[1:], stdout, stderr)
+	case "counters":
+		return cmdCounters(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"strings"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
@@ -141,4 +144,77 @@ func PointageMinutes(ctx context.Context, db bun.IDB, from, to hubapi.Date) (int
 	err := db.NewSelect().TableExpr("(?) AS c", days("counters").UnionAll(days("counter_deltas"))).
 		ColumnExpr("COALESCE(SUM(n), 0)").Scan(ctx, &n)
 	return n, mapErr(err)
+}
+
+// counterSources are the aggregates the counters must equal, as selects of
+// (name, k1, k2, n); day is the dialect's YYYY-MM-DD of a date column.
+func counterSources(day string) []string {
+	return []string{
+		`SELECT 'chantiers' AS name, statut AS k1, '' AS k2, count(*) AS n FROM chantiers GROUP BY statut`,
+		`SELECT 'pointages' AS name, statut AS k1, '' AS k2, count(*) AS n FROM pointages GROUP BY statut`,
+		`SELECT 'documents' AS name, categorie AS k1, '' AS k2, count(*) AS n FROM documents GROUP BY categorie`,
+		`SELECT 'signalements' AS name, statut AS k1, gravite AS k2, count(*) AS n FROM signalements GROUP BY statut, gravite`,
+		`SELECT 'affectations' AS name, '' AS k1, '' AS k2, count(*) AS n FROM affectations HAVING count(*) > 0`,
+		`SELECT 'pointage_minutes' AS name, ` + day + ` AS k1, '' AS k2, sum(minutes) AS n FROM pointages WHERE statut <> 'rejete' GROUP BY ` + day,
+	}
+}
+
+func dayExpr(db bun.IDB) string {
+	if db.Dialect().Name() == dialect.PG {
+		return "to_char(date, 'YYYY-MM-DD')"
+	}
+	return "date(date)"
+}
+
+// CounterDiff is a counter that disagrees with its table.
+type CounterDiff struct {
+	Name    string `bun:"name"`
+	K1      string `bun:"k1"`
+	K2      string `bun:"k2"`
+	Counted int    `bun:"counted"` // what the counters say
+	Actual  int    `bun:"actual"`  // what the table holds
+}
+
+// CheckCounters recounts every table (full scans: an administration
+// command, not a request path) and returns the counters that disagree with
+// it, in one statement (one snapshot on PostgreSQL). The counters can only
+// drift if triggers were bypassed, e.g. by a restore with
+// session_replication_role = replica or pg_restore --disable-triggers.
+func CheckCounters(ctx context.Context, db bun.IDB) ([]CounterDiff, error) {
+	parts := []string{
+		"SELECT name, k1, k2, n AS c, 0 AS a FROM counters",
+		"SELECT name, k1, k2, n, 0 FROM counter_deltas",
+	}
+	for _, src := range counterSources(dayExpr(db)) {
+		parts = append(parts, "SELECT name, k1, k2, 0, n FROM ("+src+") s")
+	}
+	q := "SELECT name, k1, k2, SUM(c) AS counted, SUM(a) AS actual FROM (" + strings.Join(parts, " UNION ALL ") +
+		") x GROUP BY name, k1, k2 HAVING SUM(c) <> SUM(a) ORDER BY name, k1, k2"
+	var diffs []CounterDiff
+	if err := db.NewRaw(q).Scan(ctx, &diffs); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, mapErr(err)
+	}
+	return diffs, nil
+}
+
+// RebuildCounters recounts every table and replaces the counters, in one
+// transaction that keeps writers out meanwhile (PostgreSQL: SHARE locks on
+// the counted tables; SQLite: the write transaction).
+func RebuildCounters(ctx context.Context, db bun.IDB) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		stmts := []string{}
+		if tx.Dialect().Name() == dialect.PG {
+			stmts = append(stmts, "LOCK TABLE chantiers, pointages, documents, signalements, affectations IN SHARE MODE")
+		}
+		stmts = append(stmts, "DELETE FROM counters", "DELETE FROM counter_deltas")
+		for _, src := range counterSources(dayExpr(tx)) {
+			stmts = append(stmts, "INSERT INTO counters (name, k1, k2, n) "+src)
+		}
+		for _, q := range stmts {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return mapErr(err)
+			}
+		}
+		return nil
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -439,5 +440,69 @@ func TestCountersMigrationCountsExistingRows(t *testing.T) {
 			f.step(users, 100+i)
 		}
 		checkCounters(t, db, "after writes on the migrated database")
+	})
+}
+
+// Counters that drifted (here: changed by hand) are reported, then
+// rebuilt from the tables.
+func TestCheckAndRebuildCounters(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, tdb *testenv.DB) {
+		db := open(t, tdb)
+		ctx := context.Background()
+		f := &fixture{t: t, db: db, rng: rand.New(rand.NewPCG(7, 8)), ctx: ctx}
+		users := []int64{f.user(0), f.user(1)}
+		f.must(`INSERT INTO chantiers (code, nom, adresse, statut, created_at, updated_at) VALUES ('R-0', 'c', 'a', 'ferme', ?, ?)`, store.Now(), store.Now())
+		for i := range 80 {
+			f.step(users, i)
+		}
+		if diffs, err := store.CheckCounters(ctx, db); err != nil || len(diffs) != 0 {
+			t.Fatalf("exact counters reported: %+v, %v", diffs, err)
+		}
+		if err := store.CompactCounters(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		want := aggregates(t, db)
+		f.must(`UPDATE counters SET n = n + 5 WHERE name = 'chantiers' AND k1 = 'ferme'`)
+		f.must(`DELETE FROM counters WHERE name = 'pointage_minutes'`)
+		diffs, err := store.CheckCounters(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var minutes int
+		for _, d := range diffs {
+			switch {
+			case d.Name == "chantiers" && d.K1 == "ferme":
+				if d.Counted != d.Actual+5 || d.Actual != want["chantiers|ferme|"] {
+					t.Errorf("chantiers ferme: %+v, table has %d", d, want["chantiers|ferme|"])
+				}
+			case d.Name == "pointage_minutes":
+				if d.Counted != 0 || d.Actual != want["pointage_minutes|"+d.K1+"|"] {
+					t.Errorf("minutes: %+v", d)
+				}
+				minutes++
+			default:
+				t.Errorf("unexpected difference %+v", d)
+			}
+		}
+		days := 0
+		for k := range want {
+			if strings.HasPrefix(k, "pointage_minutes|") {
+				days++
+			}
+		}
+		if minutes != days || days == 0 {
+			t.Errorf("%d minute days reported, %d days have minutes", minutes, days)
+		}
+		if err := store.RebuildCounters(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		checkCounters(t, db, "after rebuild")
+		if diffs, err := store.CheckCounters(ctx, db); err != nil || len(diffs) != 0 {
+			t.Fatalf("after rebuild: %+v, %v", diffs, err)
+		}
+		for i := range 20 { // the triggers carry on from the rebuilt counters
+			f.step(users, 200+i)
+		}
+		checkCounters(t, db, "after writes on rebuilt counters")
 	})
 }
