@@ -47,6 +47,12 @@ func testPointages(t *testing.T, env *apitest.Env) {
 		if l := list[hubapi.Pointage](t, compagnon, v1+"/pointages?user_id="+itoa(other.ID)); len(l.Data) != 0 || l.Pagination.Total != 0 {
 			t.Errorf("filtering on another user shows %d", len(l.Data))
 		}
+		// Without a filter, the total is theirs too, not the table's counter.
+		own := list[hubapi.Pointage](t, compagnon, v1+"/pointages?limit=100")
+		all := list[hubapi.Pointage](t, admin, v1+"/pointages?limit=1")
+		if own.Pagination.Total != len(own.Data) || own.Pagination.Total >= all.Pagination.Total {
+			t.Errorf("compagnon's unfiltered total %d (%d rows), admin's %d", own.Pagination.Total, len(own.Data), all.Pagination.Total)
+		}
 		compagnon.Get(t, idPath("pointages", theirs.ID)).Problem(404, "not-found")
 		compagnon.Patch(t, idPath("pointages", theirs.ID), map[string]any{"minutes": 1}).Problem(404, "not-found")
 		compagnon.Delete(t, idPath("pointages", theirs.ID)).Problem(404, "not-found")
