@@ -413,6 +413,10 @@ type runResult struct {
 	elapsed time.Duration
 	total   int64
 	unsent  int64 // open loop: due requests never answered within --timeout after the end
+	// cpu is the process's CPU time during the run (client and in-process
+	// server), when the system reports it.
+	cpu      time.Duration
+	cpuKnown bool
 }
 
 // schedule lays the mix out over 1,000 slots (weights are per mille):
@@ -444,6 +448,7 @@ func runLoad(ctx context.Context, w *workload, mix []scenario, c *config, d time
 	var count, unsent atomic.Int64
 	locals := make([][]scenarioStats, c.Concurrency)
 	var wg sync.WaitGroup
+	cpu0, cpuKnown := processCPU()
 	start := time.Now()
 	// measure records a request unless the run's count bound is reached.
 	measure := func(ctx context.Context, local []scenarioStats, i int, scheduled time.Time, rng *rand.Rand) bool {
@@ -545,6 +550,9 @@ func runLoad(ctx context.Context, w *workload, mix []scenario, c *config, d time
 	wg.Wait()
 	close(stop)
 	res := &runResult{stats: make([]scenarioStats, len(mix)), elapsed: time.Since(start), unsent: unsent.Load()}
+	if cpu1, ok := processCPU(); ok && cpuKnown {
+		res.cpu, res.cpuKnown = cpu1-cpu0, true
+	}
 	for _, l := range locals {
 		for i := range l {
 			res.stats[i].merge(&l[i])

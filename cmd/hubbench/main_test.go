@@ -64,6 +64,9 @@ func checkPhases(t *testing.T, rep *report, mix string, phases ...string) {
 		if p.Overall.Requests == 0 || p.Overall.RPS <= 0 {
 			t.Errorf("%s: empty overall %+v", p.Name, p.Overall)
 		}
+		if _, ok := processCPU(); ok && (p.ProcessCPUS <= 0 || p.CPUPerRequestUS <= 0) {
+			t.Errorf("%s: process CPU %v s, %v µs/request", p.Name, p.ProcessCPUS, p.CPUPerRequestUS)
+		}
 	}
 	if !slices.Equal(got, phases) {
 		t.Errorf("phases = %v, want %v", got, phases)

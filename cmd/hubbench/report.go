@@ -59,9 +59,15 @@ type phaseReport struct {
 	LoadAvgAfter  string  `json:"loadavg_after"`
 	// Unsent counts, in the open loop, requests due during the run but not
 	// answered within --timeout after its end (not in the latencies).
-	Unsent    int64            `json:"unsent"`
-	Scenarios []scenarioReport `json:"scenarios"`
-	Overall   scenarioReport   `json:"overall"`
+	Unsent int64 `json:"unsent"`
+	// ProcessCPUS is the CPU time of the hubbench process during the phase:
+	// the load generator and the in-process server, not PostgreSQL.
+	// CPUPerRequestUS divides it by the requests measured: unlike req/s it
+	// hardly moves with other work on the machine.
+	ProcessCPUS     float64          `json:"process_cpu_s,omitempty"`
+	CPUPerRequestUS float64          `json:"process_cpu_us_per_request,omitempty"`
+	Scenarios       []scenarioReport `json:"scenarios"`
+	Overall         scenarioReport   `json:"overall"`
 }
 
 type scenarioReport struct {
@@ -122,6 +128,12 @@ func (rep *report) addPhase(name, target string, mix []scenario, res *runResult,
 		all.merge(&res.stats[i])
 	}
 	p.Overall = summarize("overall", &all, res.elapsed)
+	if res.cpuKnown {
+		p.ProcessCPUS = res.cpu.Seconds()
+		if p.Overall.Requests > 0 {
+			p.CPUPerRequestUS = float64(res.cpu.Microseconds()) / float64(p.Overall.Requests)
+		}
+	}
 	rep.Phases = append(rep.Phases, p)
 	return &rep.Phases[len(rep.Phases)-1]
 }
@@ -186,7 +198,11 @@ func (rep *report) print(w io.Writer) {
 		fmt.Fprintln(w, "note:", n)
 	}
 	for _, p := range rep.Phases {
-		fmt.Fprintf(w, "\n[%s] %s — %.1fs, load average %s → %s\n", p.Name, p.Target, p.ElapsedS, p.LoadAvgBefore, p.LoadAvgAfter)
+		fmt.Fprintf(w, "\n[%s] %s — %.1fs, load average %s → %s", p.Name, p.Target, p.ElapsedS, p.LoadAvgBefore, p.LoadAvgAfter)
+		if p.ProcessCPUS > 0 {
+			fmt.Fprintf(w, "; process CPU %.1fs, %.0f µs/request", p.ProcessCPUS, p.CPUPerRequestUS)
+		}
+		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "scenario\trequests\treq/s\tp50 ms\tp95 ms\tp99 ms\tmax ms\terrors\tstatuses\t")
 		for _, s := range append(slices.Clone(p.Scenarios), p.Overall) {

@@ -52,7 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rep.Settings.RateLimits = benchRateLimits()
 		rep.Notes = append(rep.Notes, "the in-process server runs with HUB_RATE_LIMITS="+benchRateLimits()+
 			" so that it measures throughput, not 429s (the limiter still counts every request)",
-			"access logs are formatted (JSON) and discarded")
+			"access logs are formatted (JSON) and discarded",
+			"process CPU is the hubbench process's during the measured run (load generator and in-process server, not PostgreSQL)")
 	} else {
 		rep.Database = dbInfo{URL: "(behind " + c.URL + ")"}
 		probe := &workload{t: &target{name: "remote", base: c.URL, prefix: "/api/v1", key: c.Key}, client: newClient(c), timeout: c.Timeout}
