@@ -61,6 +61,7 @@ type workload struct {
 	first    string   // first page URL
 	page2    string   // cursor of the second page, where walks restart
 	deep     []string // cursors of far pages
+	auth     []string // Authorization field value, shared read-only by every request
 	etags    []atomic.Pointer[string]
 	walks    chan *walk
 	writes   chan *writeSlot
@@ -114,16 +115,33 @@ var scenarios = map[string][]scenario{
 type response struct {
 	status int
 	etag   string
-	body   []byte
+	body   []byte        // kept body (send with keep), valid until release
+	buf    *bytes.Buffer // pooled storage of body
+}
+
+// bodyBufs hold kept bodies: a list page is read into a reused buffer
+// rather than one grown from scratch per request.
+var bodyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody bounds the buffers kept for reuse.
+const maxPooledBody = 1 << 20
+
+// release returns the body's storage; r.body must not be used afterwards.
+func (r *response) release() {
+	if r.buf != nil && r.buf.Cap() <= maxPooledBody {
+		r.buf.Reset()
+		bodyBufs.Put(r.buf)
+	}
+	r.buf, r.body = nil, nil
 }
 
 // errBadResponse marks a response the mix could not use (counted as an
 // error of the scenario, with its status).
 var errBadResponse = errors.New("unexpected response")
 
-// send issues one request. The body is read (and kept only when keep is
-// set) so that the connection is reused.
-func (w *workload) send(ctx context.Context, method, path string, hdr http.Header, body []byte, keep bool) (*response, error) {
+// send issues one request. The body is read to the end (and kept only when
+// keep is set) so that the connection is reused.
+func (w *workload) send(ctx context.Context, method, path string, hdr http.Header, body []byte, keep bool) (response, error) {
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
 	var rd io.Reader
@@ -134,22 +152,27 @@ func (w *workload) send(ctx context.Context, method, path string, hdr http.Heade
 	// loopback unless the operator passes --allow-remote.
 	req, err := http.NewRequestWithContext(ctx, method, w.t.base+path, rd) // #nosec G704 -- checked target, see checkTarget
 	if err != nil {
-		return nil, err
+		return response{}, err
 	}
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
-	if w.t.key != "" {
-		req.Header.Set("Authorization", "Bearer "+w.t.key)
+	if w.auth != nil {
+		req.Header["Authorization"] = w.auth
 	}
 	resp, err := w.client.Do(req) // #nosec G704 -- checked target, see checkTarget
 	if err != nil {
-		return nil, err
+		return response{}, err
 	}
 	defer resp.Body.Close()
-	r := &response{status: resp.StatusCode, etag: resp.Header.Get("ETag")}
+	r := response{status: resp.StatusCode}
+	if v := resp.Header["Etag"]; len(v) > 0 {
+		r.etag = v[0]
+	}
 	if keep {
-		r.body, err = io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		r.buf = bodyBufs.Get().(*bytes.Buffer)
+		_, err = r.buf.ReadFrom(io.LimitReader(resp.Body, 64<<20))
+		r.body = r.buf.Bytes()
 	} else {
 		_, err = io.Copy(io.Discard, resp.Body)
 	}
@@ -166,6 +189,7 @@ func (w *workload) listURL(q string) string {
 // nextCursor sends a list request and returns its next_cursor.
 func (w *workload) nextCursor(ctx context.Context, path string) (int, string, error) {
 	r, err := w.send(ctx, http.MethodGet, path, nil, nil, true)
+	defer r.release()
 	if err != nil {
 		return 0, "", err
 	}
@@ -263,8 +287,8 @@ func (w *workload) getRevalidate(ctx context.Context, rng *rand.Rand) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	if r.status == http.StatusOK && r.etag != "" {
-		w.etags[i].Store(&r.etag)
+	if tag := r.etag; r.status == http.StatusOK && tag != "" {
+		w.etags[i].Store(&tag)
 	}
 	return r.status, nil
 }
@@ -330,11 +354,21 @@ func (w *workload) refreshSlot(ctx context.Context, s *writeSlot, path string) e
 	return nil
 }
 
+// newWorkload returns the workload of t without fixtures or cursors.
+func newWorkload(t *target, client *http.Client, timeout time.Duration) *workload {
+	w := &workload{t: t, client: client, timeout: timeout}
+	if t.key != "" {
+		w.auth = []string{"Bearer " + t.key}
+	}
+	return w
+}
+
 // prepareWorkload finds the cursors of the target: the second page (where
 // walks restart) and pages at 10 %, 30 %, 50 %, 70 % and 90 % of the table,
 // reached once with an offset and then served by keyset.
 func prepareWorkload(ctx context.Context, t *target, fx *fixtures, c *config, client *http.Client) (*workload, error) {
-	w := &workload{t: t, fx: fx, client: client, timeout: c.Timeout}
+	w := newWorkload(t, client, c.Timeout)
+	w.fx = fx
 	w.first = w.listURL("")
 	w.etags = make([]atomic.Pointer[string], len(fx.getIDs))
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)

@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			"process CPU is the hubbench process's during the measured run (load generator and in-process server, not PostgreSQL)")
 	} else {
 		rep.Database = dbInfo{URL: "(behind " + c.URL + ")"}
-		probe := &workload{t: &target{name: "remote", base: c.URL, prefix: "/api/v1", key: c.Key}, client: newClient(c), timeout: c.Timeout}
+		probe := newWorkload(&target{name: "remote", base: c.URL, prefix: "/api/v1", key: c.Key}, newClient(c), c.Timeout)
 		if fx, err = fixturesFromAPI(ctx, probe); err != nil {
 			return err
 		}
@@ -158,6 +158,9 @@ func newClient(c *config) *http.Client {
 		MaxIdleConnsPerHost: c.Concurrency + 16,
 		IdleConnTimeout:     time.Minute,
 		DisableCompression:  true,
+		// A list page with its header fields (about 4.5 KB) in one read
+		// rather than net/http's default 4 KiB and a second read.
+		ReadBufferSize: 64 << 10,
 	}
 	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
