@@ -130,7 +130,23 @@ func (p *Principal) Visibility() string {
 	if p == nil {
 		return "anonymous"
 	}
-	return string(p.Role) + "|" + JoinScopes(p.Scopes)
+	// string(Role) + "|" + JoinScopes(Scopes) in one allocation: the
+	// response cache asks for it on every request.
+	n := len(p.Role) + len(p.Scopes)
+	for _, sc := range p.Scopes {
+		n += len(sc)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(string(p.Role))
+	b.WriteByte('|')
+	for i, sc := range p.Scopes {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(string(sc))
+	}
+	return b.String()
 }
 
 // Require returns ErrForbidden unless p holds s (ErrUnauthenticated for nil).

@@ -199,3 +199,25 @@ func TestDateJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestVisibility(t *testing.T) {
+	tests := []struct {
+		name string
+		p    *hubapi.Principal
+		want string
+	}{
+		{"no principal is anonymous", nil, "anonymous"},
+		{"role and scopes in their order", &hubapi.Principal{Role: hubapi.RoleConducteur, Scopes: []hubapi.Scope{hubapi.ScopeChantiersRead, hubapi.ScopePlanningRead}},
+			"conducteur|chantiers:read,planning:read"},
+		{"one scope", &hubapi.Principal{Role: hubapi.RoleCompagnon, Scopes: []hubapi.Scope{hubapi.ScopePointagesWrite}}, "compagnon|pointages:write"},
+		{"no scope", &hubapi.Principal{Role: hubapi.RoleAdmin}, "admin|"},
+		{"every scope", &hubapi.Principal{Role: hubapi.RoleAdmin, Scopes: hubapi.AllScopes}, "admin|" + hubapi.JoinScopes(hubapi.AllScopes)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.p.Visibility(); got != tt.want {
+				t.Fatalf("Visibility() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

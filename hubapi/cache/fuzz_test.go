@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -71,6 +72,35 @@ func FuzzKey(f *testing.F) {
 		v2, _ := url.ParseQuery(q2)
 		if role1 != role2 || !reflect.DeepEqual(v1, v2) {
 			t.Fatalf("distinct requests share a key: %q/%q and %q/%q", q1, role1, q2, role2)
+		}
+	})
+}
+
+// FuzzParseQuery: the key's query parser reads a query as url.ParseQuery
+// does (and so the handler, through r.URL.Query()), and rejects exactly the
+// queries ParseQuery reports an error for.
+func FuzzParseQuery(f *testing.F) {
+	for _, q := range []string{"limit=20&fields=id,nom&cursor=AbC-_", "a=1&a=2&b", "a=%zz", "a;b=1", "&&=&a=", "n%C3%A9=%E2%80%93+x", "a=1&%", "=1"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		if strings.Count(q, "&") >= 1000 {
+			t.Skip("beyond MaxQueryBytes")
+		}
+		want, err := url.ParseQuery(q)
+		ps, ok := parseQuery(nil, q)
+		if ok != (err == nil) {
+			t.Fatalf("%q: ok %v, ParseQuery error %v", q, ok, err)
+		}
+		if !ok {
+			return
+		}
+		got := url.Values{}
+		for _, p := range ps {
+			got[p.name] = append(got[p.name], p.value)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: parsed %v, ParseQuery %v", q, got, want)
 		}
 	})
 }

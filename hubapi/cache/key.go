@@ -3,8 +3,9 @@ package cache
 import (
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -60,39 +61,96 @@ func (c *Cache) buildKey(r *http.Request, rt *route) (key string, ok bool) {
 
 // appendQuery appends the canonical form of a raw query: parameters sorted
 // by name, the values of one name in request order (repeated parameters can
-// be order-sensitive), each value through its normaliser. url.ParseQuery
-// decodes exactly as r.URL.Query() does for the handler, so requests the
-// handler cannot tell apart share a key; a query it rejects is not keyed.
+// be order-sensitive), each value through its normaliser. The query is
+// split and decoded exactly as url.ParseQuery (and so r.URL.Query() for the
+// handler) does, so requests the handler cannot tell apart share a key; a
+// query it rejects is not keyed.
 func (c *Cache) appendQuery(b []byte, raw string, rt *route) ([]byte, bool) {
 	if raw == "" {
 		return appendCount(b, 0), true
 	}
-	vals, err := url.ParseQuery(raw)
-	if err != nil {
+	pp := paramBufs.Get().(*[]queryParam)
+	ps, ok := parseQuery((*pp)[:0], raw)
+	defer func() {
+		clear(ps) // no reference to the request kept in the pool
+		if cap(ps) <= maxPooledParams {
+			*pp = ps[:0]
+			paramBufs.Put(pp)
+		}
+	}()
+	if !ok {
 		return b, false
 	}
-	names := make([]string, 0, len(vals))
-	for k := range vals {
-		if rt.params != nil && !rt.params[k] {
-			return b, false
+	if rt.params != nil {
+		for _, p := range ps {
+			if !rt.params[p.name] {
+				return b, false
+			}
 		}
-		names = append(names, k)
 	}
-	sort.Strings(names)
-	b = appendCount(b, len(names))
-	for _, k := range names {
-		b = appendField(b, k)
-		vs := vals[k]
-		b = appendCount(b, len(vs))
-		norm := c.normalize[k]
-		for _, v := range vs {
+	// Stable: the values of one name keep their request order.
+	slices.SortStableFunc(ps, func(x, y queryParam) int { return strings.Compare(x.name, y.name) })
+	names := 0
+	for i := range ps {
+		if i == 0 || ps[i].name != ps[i-1].name {
+			names++
+		}
+	}
+	b = appendCount(b, names)
+	for i := 0; i < len(ps); {
+		j := i + 1
+		for j < len(ps) && ps[j].name == ps[i].name {
+			j++
+		}
+		b = appendField(b, ps[i].name)
+		b = appendCount(b, j-i)
+		norm := c.normalize[ps[i].name]
+		for _, p := range ps[i:j] {
+			v := p.value
 			if norm != nil {
 				v = norm(v)
 			}
 			b = appendField(b, v)
 		}
+		i = j
 	}
 	return b, true
+}
+
+// queryParam is one decoded name=value pair of a query.
+type queryParam struct{ name, value string }
+
+// maxPooledParams bounds the parameter slices kept for reuse.
+const maxPooledParams = 256
+
+var paramBufs = sync.Pool{New: func() any { s := make([]queryParam, 0, 16); return &s }}
+
+// parseQuery appends the pairs of query to ps in order, with url.ParseQuery's
+// rules: pairs split on "&", empty pairs skipped, name and value split at the
+// first "=" and query-unescaped. ok is false where ParseQuery returns an
+// error (a ";" in a pair, a malformed escape). Unescaping allocates only for
+// a name or value that holds an escape.
+func parseQuery(ps []queryParam, query string) (_ []queryParam, ok bool) {
+	for query != "" {
+		var pair string
+		pair, query, _ = strings.Cut(query, "&")
+		if strings.Contains(pair, ";") {
+			return ps, false
+		}
+		if pair == "" {
+			continue
+		}
+		name, value, _ := strings.Cut(pair, "=")
+		name, err := url.QueryUnescape(name)
+		if err != nil {
+			return ps, false
+		}
+		if value, err = url.QueryUnescape(value); err != nil {
+			return ps, false
+		}
+		ps = append(ps, queryParam{name, value})
+	}
+	return ps, true
 }
 
 // appendCount appends a number of following fields, '#'-terminated.
