@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +58,7 @@ type workload struct {
 	t        *target
 	fx       *fixtures
 	client   *http.Client
+	raw      *rawClient // http:// targets: the lean client (client is then unused)
 	timeout  time.Duration
 	first    string   // first page URL
 	page2    string   // cursor of the second page, where walks restart
@@ -142,6 +144,20 @@ var errBadResponse = errors.New("unexpected response")
 // send issues one request. The body is read to the end (and kept only when
 // keep is set) so that the connection is reused.
 func (w *workload) send(ctx context.Context, method, path string, hdr http.Header, body []byte, keep bool) (response, error) {
+	if w.raw != nil {
+		var r response
+		var keepBuf *bytes.Buffer
+		if keep {
+			r.buf = bodyBufs.Get().(*bytes.Buffer)
+			keepBuf = r.buf
+		}
+		var err error
+		r.status, r.etag, err = w.raw.do(ctx, method, path, hdr, w.auth, body, keepBuf)
+		if keep {
+			r.body = r.buf.Bytes()
+		}
+		return r, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
 	var rd io.Reader
@@ -355,19 +371,32 @@ func (w *workload) refreshSlot(ctx context.Context, s *writeSlot, path string) e
 }
 
 // newWorkload returns the workload of t without fixtures or cursors.
-func newWorkload(t *target, client *http.Client, timeout time.Duration) *workload {
+func newWorkload(t *target, client *http.Client, timeout time.Duration, conns int) *workload {
 	w := &workload{t: t, client: client, timeout: timeout}
 	if t.key != "" {
 		w.auth = []string{"Bearer " + t.key}
 	}
+	if strings.HasPrefix(t.base, "http://") {
+		if raw, err := newRawClient(t.base, conns, timeout); err == nil {
+			w.raw = raw
+		}
+	}
 	return w
+}
+
+// close releases the workload's idle connections.
+func (w *workload) close() {
+	if w.raw != nil {
+		w.raw.close()
+	}
+	w.client.CloseIdleConnections()
 }
 
 // prepareWorkload finds the cursors of the target: the second page (where
 // walks restart) and pages at 10 %, 30 %, 50 %, 70 % and 90 % of the table,
 // reached once with an offset and then served by keyset.
 func prepareWorkload(ctx context.Context, t *target, fx *fixtures, c *config, client *http.Client) (*workload, error) {
-	w := newWorkload(t, client, c.Timeout)
+	w := newWorkload(t, client, c.Timeout, c.Concurrency+16)
 	w.fx = fx
 	w.first = w.listURL("")
 	w.etags = make([]atomic.Pointer[string], len(fx.getIDs))

@@ -56,7 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			"process CPU is the hubbench process's during the measured run (load generator and in-process server, not PostgreSQL)")
 	} else {
 		rep.Database = dbInfo{URL: "(behind " + c.URL + ")"}
-		probe := newWorkload(&target{name: "remote", base: c.URL, prefix: "/api/v1", key: c.Key}, newClient(c), c.Timeout)
+		probe := newWorkload(&target{name: "remote", base: c.URL, prefix: "/api/v1", key: c.Key}, newClient(c), c.Timeout, 4)
+		defer probe.close()
 		if fx, err = fixturesFromAPI(ctx, probe); err != nil {
 			return err
 		}
@@ -173,6 +174,7 @@ func runPhase(ctx context.Context, c *config, t *target, fx *fixtures, mix []sce
 	if err != nil {
 		return nil, "", "", err
 	}
+	defer w.close()
 	if c.Warmup > 0 {
 		runLoad(ctx, w, mix, c, c.Warmup, seed^0x5eed, nil)
 	}
