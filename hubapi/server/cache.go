@@ -9,7 +9,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hubchantier/hubchantier/etag"
-
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/cache"
 	"github.com/hubchantier/hubchantier/hubapi/metrics"
