@@ -44,15 +44,24 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// openService opens the configured database, migrates it and returns the
-// use cases (for the administration commands).
-func openService(ctx context.Context) (*service.Service, func(), error) {
+// openDB opens the configured database (HUB_DATABASE_URL) and migrates it.
+func openDB(ctx context.Context) (*store.DB, error) {
 	db, err := store.Open(envOr("HUB_DATABASE_URL", store.DefaultURL))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := db.Migrate(ctx); err != nil {
 		_ = db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// openService opens the configured database, migrates it and returns the
+// use cases (for the administration commands).
+func openService(ctx context.Context) (*service.Service, func(), error) {
+	db, err := openDB(ctx)
+	if err != nil {
 		return nil, nil, err
 	}
 	blobs, err := blob.NewDir(envOr("HUB_BLOB_DIR", "hubchantier-blobs"))

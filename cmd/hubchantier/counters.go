@@ -19,14 +19,11 @@ func cmdCounters(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parse(newFlags("counters "+args[0]), args[1:]); err != nil {
 		return err
 	}
-	db, err := store.Open(envOr("HUB_DATABASE_URL", store.DefaultURL))
+	db, err := openDB(ctx)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = db.Close() }()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
 	if args[0] == "rebuild" {
 		if err := store.RebuildCounters(ctx, db); err != nil {
 			return err

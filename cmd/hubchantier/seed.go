@@ -10,7 +10,6 @@ import (
 
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/seed"
-	"github.com/hubchantier/hubchantier/hubapi/store"
 )
 
 // parseSeedArgs reads the flags of
@@ -49,14 +48,11 @@ func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(envOr("HUB_DATABASE_URL", store.DefaultURL))
+	db, err := openDB(ctx)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = db.Close() }()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
 	rep := newSeedReporter(stderr)
 	opt.Progress, opt.Phase = rep.progress, rep.phase
 	res, err := seed.Run(ctx, db, opt)

@@ -216,6 +216,20 @@ func (f *fixture) step(users []int64, seq int) {
 	}
 }
 
+// populated returns a fixture over db with two users, one chantier and
+// steps random writes.
+func populated(t *testing.T, db *store.DB, seed uint64, steps int) (*fixture, []int64) {
+	t.Helper()
+	f := &fixture{t: t, db: db, rng: rand.New(rand.NewPCG(seed, seed+1)), ctx: context.Background()}
+	users := []int64{f.user(0), f.user(1)}
+	f.must(`INSERT INTO chantiers (code, nom, adresse, statut, created_at, updated_at) VALUES (?, 'c', 'a', 'ferme', ?, ?)`,
+		fmt.Sprintf("P-%d", seed), store.Now(), store.Now())
+	for i := range steps {
+		f.step(users, i)
+	}
+	return f, users
+}
+
 func TestCountersFollowEveryWrite(t *testing.T) {
 	testenv.EachDB(t, func(t *testing.T, tdb *testenv.DB) {
 		db := open(t, tdb)
@@ -404,12 +418,7 @@ func TestCountersMigrationCountsExistingRows(t *testing.T) {
 	testenv.EachDB(t, func(t *testing.T, tdb *testenv.DB) {
 		db := open(t, tdb)
 		ctx := context.Background()
-		f := &fixture{t: t, db: db, rng: rand.New(rand.NewPCG(5, 6)), ctx: ctx}
-		users := []int64{f.user(0), f.user(1)}
-		f.must(`INSERT INTO chantiers (code, nom, adresse, statut, created_at, updated_at) VALUES ('E-0', 'c', 'a', 'ouvert', ?, ?)`, store.Now(), store.Now())
-		for i := range 60 {
-			f.step(users, i)
-		}
+		f, users := populated(t, db, 5, 60)
 		// Back to the schema before the counters, data kept.
 		if db.IsPostgres() {
 			f.must(`DROP TABLE counters, counter_deltas`)
@@ -449,12 +458,7 @@ func TestCheckAndRebuildCounters(t *testing.T) {
 	testenv.EachDB(t, func(t *testing.T, tdb *testenv.DB) {
 		db := open(t, tdb)
 		ctx := context.Background()
-		f := &fixture{t: t, db: db, rng: rand.New(rand.NewPCG(7, 8)), ctx: ctx}
-		users := []int64{f.user(0), f.user(1)}
-		f.must(`INSERT INTO chantiers (code, nom, adresse, statut, created_at, updated_at) VALUES ('R-0', 'c', 'a', 'ferme', ?, ?)`, store.Now(), store.Now())
-		for i := range 80 {
-			f.step(users, i)
-		}
+		f, users := populated(t, db, 7, 80)
 		if diffs, err := store.CheckCounters(ctx, db); err != nil || len(diffs) != 0 {
 			t.Fatalf("exact counters reported: %+v, %v", diffs, err)
 		}
