@@ -24,16 +24,25 @@ func (s *Server) startCounterCompaction(log *slog.Logger) {
 	s.bg.Go(func() {
 		t := time.NewTicker(CounterCompactionInterval)
 		defer t.Stop()
+		failing := false // log the first failure and the recovery, not every second
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
 				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				if err := store.CompactCounters(cctx, s.DB); err != nil && ctx.Err() == nil {
-					log.Warn("counter compaction failed", slog.String("error", err.Error()))
-				}
+				err := store.CompactCounters(cctx, s.DB)
 				cancel()
+				switch {
+				case ctx.Err() != nil:
+					return
+				case err != nil && !failing:
+					failing = true
+					log.Warn("counter compaction failing (counts stay exact; pending deltas grow until it recovers)", slog.String("error", err.Error()))
+				case err == nil && failing:
+					failing = false
+					log.Info("counter compaction recovered")
+				}
 			}
 		}
 	})

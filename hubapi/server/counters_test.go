@@ -1,7 +1,11 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +20,9 @@ import (
 func TestServerCompactsCounters(t *testing.T) {
 	tdb := testenv.Postgres(t)
 	ctx := context.Background()
-	srv, err := server.New(ctx, server.Config{DB: store.Wrap(tdb.DB), BlobDir: t.TempDir(), CacheMaxMB: -1})
+	logs := &lockedBuffer{}
+	srv, err := server.New(ctx, server.Config{DB: store.Wrap(tdb.DB), BlobDir: t.TempDir(), CacheMaxMB: -1,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +54,24 @@ func TestServerCompactsCounters(t *testing.T) {
 		t.Fatalf("counters after compaction: %+v, %v", cs, err)
 	}
 
+	// A failing compaction is logged once, and its recovery once.
+	if _, err := srv.DB.ExecContext(ctx, `ALTER TABLE counter_deltas RENAME TO counter_deltas_away`); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * server.CounterCompactionInterval)
+	if n := strings.Count(logs.String(), "counter compaction failing"); n != 1 {
+		t.Fatalf("%d failure lines over 4 failing compactions:\n%s", n, logs.String())
+	}
+	if _, err := srv.DB.ExecContext(ctx, `ALTER TABLE counter_deltas_away RENAME TO counter_deltas`); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * server.CounterCompactionInterval); !strings.Contains(logs.String(), "counter compaction recovered"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery logged:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
 	srv.Close() // the database is the test's: it stays open
 	insert("K-3")
 	time.Sleep(3 * server.CounterCompactionInterval)
@@ -57,4 +81,22 @@ func TestServerCompactsCounters(t *testing.T) {
 	if n, err := store.CountChantiers(ctx, srv.DB, hubapi.ChantierFilter{}); err != nil || n != 3 {
 		t.Fatalf("count with a pending delta: %d, %v", n, err)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
