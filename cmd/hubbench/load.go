@@ -586,9 +586,15 @@ func runLoad(ctx context.Context, w *workload, mix []scenario, c *config, d time
 		}
 		rng := rand.New(rand.NewPCG(seed, 1<<32)) // #nosec G404 -- reproducible choice of scenarios
 		interval := time.Second / time.Duration(c.Rate)
+		end := start.Add(d)
 	schedule:
 		for k := int64(0); ; k++ {
 			due := start.Add(time.Duration(k) * interval)
+			if due.After(end) {
+				// The schedule ends by itself, whenever the run's timer
+				// fires (late on a loaded machine).
+				break schedule
+			}
 			if wait := time.Until(due); wait > 0 {
 				select {
 				case <-time.After(wait):
