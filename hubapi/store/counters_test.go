@@ -340,7 +340,7 @@ func TestCountersFollowEveryWrite(t *testing.T) {
 
 // Writers whose transactions each move two rows between counted values, in
 // opposite orders (half of them move A then B, the others B then A), while
-// the deltas are compacted: no writer waits on another's counter (updating
+// two compactions run at once: no writer waits on another's counter (updating
 // shared counter rows in place would deadlock here), and no delta is lost.
 func TestCountersConcurrentWriters(t *testing.T) {
 	testenv.EachDB(t, func(t *testing.T, tdb *testenv.DB) {
@@ -354,22 +354,24 @@ func TestCountersConcurrentWriters(t *testing.T) {
 		}
 		ids := f.ids("chantiers")
 		var wg sync.WaitGroup
-		errs := make(chan error, writers+1)
+		errs := make(chan error, writers+2)
 		done := make(chan struct{})
-		go func() { // compaction meanwhile, as the server runs it
-			defer close(errs)
-			for {
-				select {
-				case <-done:
-					return
-				default:
+		var compactors sync.WaitGroup
+		for range 2 { // two instances compacting meanwhile, as servers do
+			compactors.Go(func() {
+				for {
+					select {
+					case <-done:
+						return
+					default:
+					}
+					if err := store.CompactCounters(ctx, db); err != nil {
+						errs <- err
+						return
+					}
 				}
-				if err := store.CompactCounters(ctx, db); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
+			})
+		}
 		for w := range writers {
 			wg.Go(func() {
 				a, b := ids[2*w], ids[2*w+1] // a: ouvert ⇄ en_cours, b: receptionne ⇄ ferme
@@ -398,6 +400,8 @@ func TestCountersConcurrentWriters(t *testing.T) {
 		}
 		wg.Wait()
 		close(done)
+		compactors.Wait()
+		close(errs)
 		for err := range errs {
 			t.Errorf("writer or compaction: %v", err)
 		}
