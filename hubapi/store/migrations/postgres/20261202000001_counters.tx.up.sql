@@ -108,15 +108,13 @@ $$;
 --bun:split
 CREATE FUNCTION affectations_counters() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- no counted column: only inserts and deletes have a trigger
     IF TG_OP = 'INSERT' THEN
         INSERT INTO counter_deltas (name, k1, k2, n)
             SELECT 'affectations', k1, k2, sum(d) FROM (SELECT '' AS k1, '' AS k2, 1 AS d FROM new_rows) x GROUP BY k1, k2 HAVING sum(d) <> 0;
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO counter_deltas (name, k1, k2, n)
             SELECT 'affectations', k1, k2, sum(d) FROM (SELECT '' AS k1, '' AS k2, -1 AS d FROM old_rows) x GROUP BY k1, k2 HAVING sum(d) <> 0;
-    ELSE
-        INSERT INTO counter_deltas (name, k1, k2, n)
-            SELECT 'affectations', k1, k2, sum(d) FROM (SELECT '' AS k1, '' AS k2, -1 AS d FROM old_rows UNION ALL SELECT '' AS k1, '' AS k2, 1 AS d FROM new_rows) x GROUP BY k1, k2 HAVING sum(d) <> 0;
     END IF;
     RETURN NULL;
 END
