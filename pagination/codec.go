@@ -42,7 +42,7 @@ const clockSkew = 5 * time.Minute
 // opening anything sealed for another purpose.
 const cursorVersion byte = 1
 
-var associatedData = []byte("hubchantier/pagination/cursor/v1")
+var associatedData = []byte("pagination/cursor/v1")
 
 // sealedOverhead is the version byte, the nonce and the Poly1305 tag.
 const sealedOverhead = 1 + chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
@@ -81,7 +81,7 @@ type Fingerprint [16]byte
 func NewFingerprint(parts ...string) Fingerprint {
 	h := sha256.New()
 	var n [binary.MaxVarintLen64]byte
-	h.Write([]byte("hubchantier/pagination/fingerprint/v1"))
+	h.Write([]byte("pagination/fingerprint/v1"))
 	for _, p := range parts {
 		h.Write(n[:binary.PutUvarint(n[:], uint64(len(p)))])
 		h.Write([]byte(p))

@@ -1,13 +1,10 @@
 package pagination
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/uptrace/bun"
 )
 
 var errForeignRequest = errors.New("pagination: the request was built by another paginator")
@@ -31,95 +28,78 @@ func (p *Paginator[T]) terms(req *Request) ([]term, error) {
 	return ts, nil
 }
 
-// Apply adds the keyset condition, the ORDER BY and LIMIT limit+1 to q and
-// returns it. Scan the rows in query order and pass them to [Paginator.Page];
-// [Paginator.Fetch] does both. q must have no ORDER BY, LIMIT or OFFSET of
-// its own.
-//
-// Apply expresses the page as one query. When the first sort column is
-// nullable, Fetch may instead run two (see [Paginator.Fetch]), which keeps
-// deep pages cheap; prefer Fetch.
-func (p *Paginator[T]) Apply(q *bun.SelectQuery, req *Request) *bun.SelectQuery {
-	ts, err := p.terms(req)
-	if err != nil {
-		return q.Err(err)
-	}
-	backward := req.cursor != nil && req.cursor.Backward
-	if req.cursor != nil {
-		where, args := keysetWhere(ts, req.cursor.Values, backward, req.cursor.Inclusive)
-		q = q.Where(where, args...)
-	}
-	return orderLimit(q, ts, backward, req.limit+1)
+// Condition is a boolean SQL expression with "?" placeholders for Args, in
+// order.
+type Condition struct {
+	SQL  string
+	Args []any
 }
 
-func orderLimit(q *bun.SelectQuery, ts []term, backward bool, limit int) *bun.SelectQuery {
-	for _, o := range orderExprs(ts, backward) {
-		q = q.OrderExpr(o)
-	}
-	return q.Limit(int64(limit))
+// Plan is the database-neutral description of a page query, for the code
+// that runs it (package bunkeyset for bun, or hand-written SQL): add a
+// keyset condition to the caller's query, order it by OrderBy, fetch Limit
+// rows and pass them, in that order, to [Paginator.Page].
+//
+// The SQL text is built from the trusted [Column.SQL] expressions, copied
+// verbatim (bun's named placeholders such as ?TableAlias stay for bun to
+// expand), with "?" for every value; a driver that numbers its placeholders
+// ($1, $2, ...) needs them renumbered. ORDER BY items state NULLS FIRST or
+// NULLS LAST for nullable columns, which PostgreSQL and SQLite (3.30+)
+// understand.
+type Plan struct {
+	// Where keeps the rows beyond the request's cursor, as one expression.
+	// Its SQL is "" on a first page (no cursor).
+	Where Condition
+	// Ranges is the same condition as one or two index-range conditions in
+	// scan order: every row matching Ranges[0] comes before every row
+	// matching Ranges[1]. Query them in turn, the second only for the rows
+	// the first did not provide (Limit minus the rows already fetched).
+	// There are two only when the first sort column is nullable and the
+	// page crosses the block of NULLs, where Where would make the database
+	// read the rows before the boundary; otherwise Ranges is {Where}. It is
+	// empty on a first page.
+	Ranges []Condition
+	// OrderBy is the scan order, as ORDER BY items ("c.date_debut DESC
+	// NULLS FIRST", "c.id ASC"): the request's order, reversed on a page
+	// reached backward.
+	OrderBy []string
+	// DisplayOrderBy is the request's order, whatever the direction of the
+	// scan: for offset (legacy) pages whose rows are then turned into
+	// cursors with [Paginator.CursorAfter].
+	DisplayOrderBy []string
+	// Limit is the number of rows to fetch: the page size plus one, which
+	// tells whether more rows follow.
+	Limit int
 }
 
-// OrderBy adds only the request's ORDER BY (display order) to q: for offset
-// (legacy) pages whose last row is then turned into a cursor with
-// [Paginator.CursorAfter].
-func (p *Paginator[T]) OrderBy(q *bun.SelectQuery, req *Request) *bun.SelectQuery {
-	ts, err := p.terms(req)
-	if err != nil {
-		return q.Err(err)
-	}
-	for _, o := range orderExprs(ts, false) {
-		q = q.OrderExpr(o)
-	}
-	return q
-}
-
-// Fetch runs the page query: q (a select with the caller's model, filters
-// and joins, but no ORDER BY, LIMIT or OFFSET; it is cloned, not modified)
-// plus the keyset condition. It returns the page's rows in display order and
-// its cursors. Errors are database errors or programming errors (a request
-// of another paginator, an unsupported key type): answer them with 500.
-//
-// When the first sort column is nullable and the page starts outside the
-// block of NULLs but runs toward it (or starts inside it and runs toward
-// the values), no single index range covers the page. Fetch then queries
-// the part on the boundary's side first and, if the page is not full, the
-// rest in a second query, so that both use an index range.
-//
-// Fetch scans with q.Scan(ctx, &rows). For has-many relations, which bun
-// only loads through Model, use [Paginator.Apply], scan yourself, then
-// [Paginator.Page].
-func (p *Paginator[T]) Fetch(ctx context.Context, q *bun.SelectQuery, req *Request) (*Page[T], error) {
+// Plan returns the query plan of req, a request built by p. The only error
+// is a request of another paginator (a programming error).
+func (p *Paginator[T]) Plan(req *Request) (*Plan, error) {
 	ts, err := p.terms(req)
 	if err != nil {
 		return nil, err
 	}
-	if q == nil {
-		return nil, errors.New("pagination: nil query")
+	plan := &Plan{DisplayOrderBy: orderExprs(ts, false), Limit: req.limit + 1}
+	plan.OrderBy = plan.DisplayOrderBy
+	c := req.cursor
+	if c == nil {
+		return plan, nil
 	}
-	rows := make([]T, 0, req.limit+1)
-	var head, tail string
-	var args []any
-	if c := req.cursor; c != nil {
-		head, args, tail = keysetSplit(ts, c.Values, c.Backward, c.Inclusive)
+	if c.Backward {
+		plan.OrderBy = orderExprs(ts, true)
 	}
-	if tail == "" {
-		err = p.Apply(q.Clone(), req).Scan(ctx, &rows)
+	where, args := keysetWhere(ts, c.Values, c.Backward, c.Inclusive)
+	plan.Where = Condition{SQL: where, Args: args}
+	if head, args, tail := keysetSplit(ts, c.Values, c.Backward, c.Inclusive); tail != "" {
+		plan.Ranges = []Condition{{SQL: head, Args: args}, {SQL: tail}}
 	} else {
-		err = orderLimit(q.Clone().Where(head, args...), ts, req.cursor.Backward, req.limit+1).Scan(ctx, &rows)
-		if err == nil && len(rows) <= req.limit {
-			more := make([]T, 0, req.limit+1-len(rows))
-			err = orderLimit(q.Clone().Where(tail), ts, req.cursor.Backward, req.limit+1-len(rows)).Scan(ctx, &more)
-			rows = append(rows, more...)
-		}
+		plan.Ranges = []Condition{plan.Where}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("pagination: %s page query: %w", p.resource, err)
-	}
-	return p.Page(req, rows)
+	return plan, nil
 }
 
-// Page turns rows fetched with a query built by [Paginator.Apply] (in query
-// order, up to limit+1 of them) into a page: it drops the extra row, puts
+// Page turns rows fetched as [Paginator.Plan] describes (in the plan's scan
+// order, up to Plan.Limit of them) into a page: it drops the extra row, puts
 // rows in display order (reordering the slice in place) and builds the
 // cursors.
 //
@@ -183,7 +163,7 @@ func (p *Paginator[T]) Page(req *Request, rows []T) (*Page[T], error) {
 
 // CursorAfter returns a cursor for the page that follows row in the
 // request's order: the next_cursor of an offset (legacy) page whose last row
-// is row, ordered with [Paginator.OrderBy].
+// is row, ordered by Plan.DisplayOrderBy.
 func (p *Paginator[T]) CursorAfter(req *Request, row *T) (string, error) {
 	if req == nil || req.owner != p {
 		return "", errForeignRequest
@@ -243,7 +223,7 @@ func orderExprs(ts []term, backward bool) []string {
 }
 
 // keysetWhere renders the condition "row comes after the boundary vals in
-// the scan order" (before it, in display order, when backward), with bun
+// the scan order" (before it, in display order, when backward), with "?"
 // placeholders.
 //
 // The scan order is a list of columns, each compared with ">" ("greater")

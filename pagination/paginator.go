@@ -19,8 +19,9 @@ const (
 // Column is one sortable column of rows of type T.
 type Column[T any] struct {
 	// SQL is the column expression used in WHERE and ORDER BY, e.g. "c.nom"
-	// or "?TableAlias.nom". It comes from code, never from clients. bun's
-	// named placeholders are allowed, positional ones ("?", "?0") are not.
+	// or "?TableAlias.nom". It comes from code, never from clients. Named
+	// placeholders (bun's ?TableAlias) are allowed, positional ones ("?",
+	// "?0") are not: they would take the keyset arguments.
 	SQL string
 	// Nullable marks a column that may hold NULL: comparisons then use
 	// NULL-safe forms and ORDER BY states NULLS FIRST/LAST explicitly.
@@ -47,6 +48,9 @@ type Spec[T any] struct {
 	// Default is the order when the request has no "sort", in the same
 	// syntax, e.g. "-created_at" (default: IDName ascending).
 	Default string
+	// MaxSortFields is the most fields "sort" may list, the id field
+	// included when listed (default, 0: the number of sortable fields).
+	MaxSortFields int
 	// DefaultLimit and MaxLimit bound "limit" (defaults 20 and 100).
 	DefaultLimit, MaxLimit int
 }
@@ -94,6 +98,7 @@ type Paginator[T any] struct {
 	defLimit int
 	maxLimit int
 	limitMsg string
+	maxSort  int
 }
 
 // New validates spec and returns its paginator. Every configuration mistake
@@ -128,6 +133,9 @@ func New[T any](codec *Codec, spec Spec[T]) (*Paginator[T], error) {
 			spec.Resource, p.defLimit, p.maxLimit)
 	}
 	p.limitMsg = fmt.Sprintf("must be an integer between 1 and %d", p.maxLimit)
+	if spec.MaxSortFields < 0 {
+		return nil, fmt.Errorf("pagination: %s: MaxSortFields must not be negative", spec.Resource)
+	}
 	if spec.ID.Nullable {
 		return nil, fmt.Errorf("pagination: %s: the ID column must not be nullable", spec.Resource)
 	}
@@ -160,6 +168,10 @@ func New[T any](codec *Codec, spec Spec[T]) (*Paginator[T], error) {
 		}
 	}
 	slices.Sort(p.allowed)
+	p.maxSort = spec.MaxSortFields
+	if p.maxSort == 0 {
+		p.maxSort = len(p.cols)
+	}
 	def := spec.Default
 	if def == "" {
 		def = p.idName
@@ -279,8 +291,10 @@ func (r *Request) LogValue() slog.Value {
 // An absent or empty "cursor" asks for the first page; "limit" must be an
 // integer from 1 to MaxLimit (default DefaultLimit); "sort" is a
 // comma-separated list of allowed fields, each optionally prefixed by "-"
-// (descending) or "+". Each parameter may appear once. On invalid input the
-// error is a [*RequestError] (problem.As finds its 400 problem).
+// (descending), with no spaces, no "+" prefix (a query string decodes "+"
+// to a space) and no repeated field, at most [Spec.MaxSortFields] of them.
+// Each parameter may appear once. On invalid input the error is a
+// [*RequestError] (problem.As finds its 400 problem).
 func (p *Paginator[T]) ParseRequest(q url.Values, filters ...string) (*Request, error) {
 	var errs requestErrors
 	limit := 0
@@ -407,10 +421,12 @@ func parseLimit(s string, max int) (int, bool) {
 	return n, true
 }
 
-// parseSort resolves a "sort" value. It returns nil after adding errors.
+// parseSort resolves a "sort" value: fields separated by ",", each
+// optionally prefixed by "-". Nothing is trimmed, so " nom" and "+nom" are
+// unknown fields. It returns nil after adding errors.
 func (p *Paginator[T]) parseSort(s string, errs *requestErrors) Sort {
-	if strings.Count(s, ",") >= len(p.cols) {
-		errs.add("sort", fmt.Sprintf("lists more than %d fields", len(p.cols)))
+	if strings.Count(s, ",") >= p.maxSort {
+		errs.add("sort", fmt.Sprintf("must list at most %d fields", p.maxSort))
 		errs.allowed = p.allowed
 		return nil
 	}
@@ -419,12 +435,9 @@ func (p *Paginator[T]) parseSort(s string, errs *requestErrors) Sort {
 	hasID := false
 	bad := false
 	for item := range strings.SplitSeq(s, ",") {
-		item = strings.TrimSpace(item)
 		desc := false
 		if strings.HasPrefix(item, "-") {
 			desc, item = true, item[1:]
-		} else if strings.HasPrefix(item, "+") {
-			item = item[1:]
 		}
 		switch {
 		case item == "":

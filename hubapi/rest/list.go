@@ -12,6 +12,7 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/pagination"
+	"github.com/hubchantier/hubchantier/pagination/bunkeyset"
 	"github.com/hubchantier/hubchantier/problem"
 )
 
@@ -83,7 +84,7 @@ func (l *lister[T, F]) handle(a *API) http.HandlerFunc {
 		var rows []T
 		var body any
 		if cursor != "" {
-			pg, err := l.pager.Fetch(r.Context(), bq, req)
+			pg, err := bunkeyset.Fetch(r.Context(), l.pager, bq, req)
 			if err != nil {
 				a.writeError(w, r, err)
 				return
@@ -102,7 +103,7 @@ func (l *lister[T, F]) handle(a *API) http.HandlerFunc {
 		} else {
 			// The paginator's order (NULL placement included) so that the
 			// next_cursor continues exactly after this page.
-			if err := l.pager.OrderBy(bq, req).Offset(int64((page-1)*limit)).Limit(int64(limit)).Scan(r.Context(), &rows); err != nil {
+			if err := bunkeyset.OrderBy(bq, l.pager, req).Offset(int64((page-1)*limit)).Limit(int64(limit)).Scan(r.Context(), &rows); err != nil {
 				a.writeError(w, r, err)
 				return
 			}

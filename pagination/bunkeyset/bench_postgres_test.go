@@ -1,4 +1,4 @@
-package pagination_test
+package bunkeyset_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hubchantier/hubchantier/internal/testenv"
+	"github.com/hubchantier/hubchantier/pagination/bunkeyset"
 )
 
 // BenchmarkPostgresPages compares keyset pages at increasing depth with an
@@ -17,10 +18,11 @@ import (
 // cursor) and fetches the page; the offset iteration only runs its query.
 // Besides ns/op it reports the median and 95th percentile of the iterations.
 //
-// It needs HUB_TEST_POSTGRES_URL; creating the table takes several seconds.
+// It needs the PostgreSQL test database (see internal/testenv); creating
+// the table takes several seconds.
 func BenchmarkPostgresPages(b *testing.B) {
 	if testenv.PostgresURL() == "" {
-		b.Skip("HUB_TEST_POSTGRES_URL not set")
+		b.Skip("no PostgreSQL test database")
 	}
 	const rows, limit = 1_000_000, 50
 	ctx := context.Background()
@@ -36,7 +38,7 @@ func BenchmarkPostgresPages(b *testing.B) {
 		q := url.Values{"limit": {fmt.Sprint(limit)}}
 		if depth > 0 {
 			var last chantier
-			if err := p.OrderBy(db.NewSelect().Model(&last), first).Offset(int64(depth - 1)).Limit(1).Scan(ctx); err != nil {
+			if err := bunkeyset.OrderBy(db.NewSelect().Model(&last), p, first).Offset(int64(depth - 1)).Limit(1).Scan(ctx); err != nil {
 				b.Fatal(err)
 			}
 			tok, err := p.CursorAfter(first, &last)
@@ -49,7 +51,7 @@ func BenchmarkPostgresPages(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Logf("keyset depth %d plan: %s", depth, explain(b, db, p.Apply(db.NewSelect().Model((*chantier)(nil)), req).String(), false))
+		b.Logf("keyset depth %d plan: %s", depth, explain(b, db, bunkeyset.Apply(db.NewSelect().Model((*chantier)(nil)), p, req).String(), false))
 		b.Run(fmt.Sprintf("keyset/depth=%d", depth), func(b *testing.B) {
 			b.ReportAllocs()
 			var lat []time.Duration
@@ -59,7 +61,7 @@ func BenchmarkPostgresPages(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				page, err := p.Fetch(ctx, db.NewSelect().Model((*chantier)(nil)), req)
+				page, err := bunkeyset.Fetch(ctx, p, db.NewSelect().Model((*chantier)(nil)), req)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -79,7 +81,7 @@ func BenchmarkPostgresPages(b *testing.B) {
 		for b.Loop() {
 			start := time.Now()
 			var page []chantier
-			if err := p.OrderBy(db.NewSelect().Model((*chantier)(nil)), first).Offset(offset).Limit(limit).Scan(ctx, &page); err != nil {
+			if err := bunkeyset.OrderBy(db.NewSelect().Model((*chantier)(nil)), p, first).Offset(offset).Limit(limit).Scan(ctx, &page); err != nil {
 				b.Fatal(err)
 			}
 			lat = append(lat, time.Since(start))

@@ -1,4 +1,4 @@
-package pagination_test
+package bunkeyset_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/hubchantier/hubchantier/internal/testenv"
 	"github.com/hubchantier/hubchantier/pagination"
+	"github.com/hubchantier/hubchantier/pagination/bunkeyset"
 )
 
 // chantier is the row type of the PostgreSQL plan test and benchmark.
@@ -175,7 +176,7 @@ func TestPostgresPagesUseIndexScanWithoutSort(t *testing.T) {
 	rowAt := func(t *testing.T, req *pagination.Request, offset int) *chantier {
 		t.Helper()
 		var c chantier
-		if err := p.OrderBy(db.NewSelect().Model(&c), req).Offset(int64(offset)).Limit(1).Scan(ctx); err != nil {
+		if err := bunkeyset.OrderBy(db.NewSelect().Model(&c), p, req).Offset(int64(offset)).Limit(1).Scan(ctx); err != nil {
 			t.Fatal(err)
 		}
 		return &c
@@ -223,7 +224,7 @@ func TestPostgresPagesUseIndexScanWithoutSort(t *testing.T) {
 					t.Fatal(err)
 				}
 				log.queries = nil
-				page, err := p.Fetch(ctx, hooked.NewSelect().Model((*chantier)(nil)), req)
+				page, err := bunkeyset.Fetch(ctx, p, hooked.NewSelect().Model((*chantier)(nil)), req)
 				if err != nil {
 					t.Fatal(err)
 				}

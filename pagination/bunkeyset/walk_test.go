@@ -1,4 +1,4 @@
-package pagination_test
+package bunkeyset_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/hubchantier/hubchantier/internal/testenv"
 	"github.com/hubchantier/hubchantier/pagination"
+	"github.com/hubchantier/hubchantier/pagination/bunkeyset"
 )
 
 // randomSort draws 1 to 3 distinct sort fields with random directions, and
@@ -44,7 +45,7 @@ func orderedIDs(t *testing.T, db *testenv.DB, p *pagination.Paginator[item], sor
 		t.Fatal(err)
 	}
 	var rows []item
-	if err := p.OrderBy(db.NewSelect().Model((*item)(nil)), req).Scan(context.Background(), &rows); err != nil {
+	if err := bunkeyset.OrderBy(db.NewSelect().Model((*item)(nil)), p, req).Scan(context.Background(), &rows); err != nil {
 		t.Fatal(err)
 	}
 	return ids(rows)
@@ -70,10 +71,10 @@ func (w *walker) page(cursor string) (*pagination.Page[item], int) {
 	// of Apply, scanned here and passed to Page.
 	var page *pagination.Page[item]
 	if w.rng.IntN(3) > 0 {
-		page, err = w.p.Fetch(context.Background(), w.db.NewSelect().Model((*item)(nil)), req)
+		page, err = bunkeyset.Fetch(context.Background(), w.p, w.db.NewSelect().Model((*item)(nil)), req)
 	} else {
 		var rows []item
-		if err = w.p.Apply(w.db.NewSelect().Model(&rows), req).Scan(context.Background()); err == nil {
+		if err = bunkeyset.Apply(w.db.NewSelect().Model(&rows), w.p, req).Scan(context.Background()); err == nil {
 			page, err = w.p.Page(req, rows)
 		}
 	}
