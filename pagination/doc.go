@@ -2,7 +2,8 @@
 // endpoints: constant-cost pages at any depth, with opaque, authenticated
 // cursors bound to the query they belong to.
 //
-// The package has four parts, usable together or alone:
+// The package has four parts, usable together or alone, and links no
+// database library:
 //
 //   - [Codec] seals a [Cursor] (the boundary row's sort-key values, the
 //     direction and a [Fingerprint] of the query) with XChaCha20-Poly1305
@@ -16,30 +17,41 @@
 //     order is always tie-broken on the unique id column. Invalid input is a
 //     [*RequestError] carrying an RFC 9457 problem (HTTP 400) that reveals
 //     nothing of the cursor format.
-//   - [Paginator.Fetch] runs the keyset query on a bun SelectQuery, on both
-//     PostgreSQL and SQLite: a row-value comparison when the sort columns
-//     share one direction, the expanded OR form otherwise, NULL-safe for
-//     nullable columns, always with an index range on the first column. It
-//     fetches limit+1 rows to know whether more follow, reverses the scan
-//     for previous pages and returns rows in display order.
-//     [Paginator.OrderBy] and [Paginator.CursorAfter] give offset (legacy)
-//     pages a next_cursor.
+//   - [Paginator.Plan] describes the page query as SQL text with "?"
+//     placeholders, for PostgreSQL and SQLite: a row-value comparison when
+//     the sort columns share one direction, the expanded OR form otherwise,
+//     NULL-safe for nullable columns, always with an index range on the
+//     first column; the ORDER BY items; limit+1 rows, to know whether more
+//     follow. [Paginator.Page] turns the fetched rows into a page in display
+//     order with its cursors. Package bunkeyset runs the plan on a bun
+//     query; [Paginator.CursorAfter] gives offset (legacy) pages a
+//     next_cursor.
 //   - [Page] and [Info] form the response envelope
 //     {"data":[...],"pagination":{"next_cursor":..,"prev_cursor":..,"has_more":..}};
 //     [LinkHeader] and [WriteLink] build the RFC 8288 Link header with
 //     rel="next" and rel="prev".
 //
-// A typical handler:
+// A typical handler, with bunkeyset:
 //
 //	req, err := chantiers.ParseRequest(r.URL.Query(), filters.Encode())
 //	if d, ok := pagination.Problem(err); ok {
 //		problem.Write(w, r, d) // 400 application/problem+json
 //		return
 //	}
-//	page, err := chantiers.Fetch(ctx, db.NewSelect().Model((*Chantier)(nil)).Where(...), req)
+//	page, err := bunkeyset.Fetch(ctx, chantiers, db.NewSelect().Model((*Chantier)(nil)).Where(...), req)
 //	if err != nil { ... } // a database error: 500
 //	pagination.WriteLink(w, r.URL, page.Pagination)
 //	json.NewEncoder(w).Encode(page)
+//
+// # The sort parameter
+//
+// "sort" lists fields separated by ",", each optionally prefixed by "-" for
+// descending order, at most [Spec.MaxSortFields] of them, none repeated.
+// There is one form only: no spaces and no "+" prefix (a query string
+// decodes "+" to a space, so "sort=+nom" arrives as " nom" and is an
+// unknown field). Adapters that report errors their own way read the field
+// errors from [RequestError].Problem.Errors and the sortable fields from
+// [Paginator.Allowed].
 //
 // # Ordering of NULL values
 //

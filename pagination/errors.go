@@ -64,6 +64,10 @@ const (
 // response to send (status 400). The error unwraps to Problem, so
 // problem.As(err) finds it, and to the [*CursorError] when the cursor was
 // rejected, so errors.Is(err, ErrInvalidCursor) works.
+//
+// Adapters that report errors their own way (GraphQL, a CLI) read the
+// invalid parameters and their messages from Problem.Errors, and the
+// sortable fields from [Paginator.Allowed].
 type RequestError struct {
 	Problem *problem.Details
 	cursor  error

@@ -6,7 +6,7 @@
 //	go run ./examples/pagination -addr 127.0.0.1:8080
 //	curl -i 'http://127.0.0.1:8080/chantiers?limit=3&statut=ouvert'
 //
-// Cursor keys come from HUB_CURSOR_KEYS (comma-separated base64, newest
+// Cursor keys come from CURSOR_KEYS (comma-separated base64, newest
 // first; generate one with `openssl rand -base64 32`). Without it, a random
 // key is used and cursors do not survive a restart.
 package main
@@ -67,10 +67,10 @@ func run(addr, dsn string, n int, log *slog.Logger) error {
 }
 
 func cursorKeys(log *slog.Logger) ([][]byte, error) {
-	if s := os.Getenv("HUB_CURSOR_KEYS"); s != "" {
+	if s := os.Getenv("CURSOR_KEYS"); s != "" {
 		return pagination.ParseKeys(s)
 	}
-	log.Warn("HUB_CURSOR_KEYS not set: using a random key, cursors will not survive a restart")
+	log.Warn("CURSOR_KEYS not set: using a random key, cursors will not survive a restart")
 	key := make([]byte, pagination.KeySize)
 	_, _ = rand.Read(key)
 	return [][]byte{key}, nil

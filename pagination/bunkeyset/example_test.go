@@ -173,4 +173,3 @@ func ExampleOrderBy() {
 	// Output:
 	// Gare Sud Halle | Pont Neuf Tour B
 }
-
