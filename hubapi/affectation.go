@@ -4,6 +4,8 @@ import (
 	"context"
 	"regexp"
 	"time"
+
+	"github.com/hubchantier/hubchantier/fields"
 )
 
 // Affectation assigns a user to a site on a date and time slot (planning).
@@ -75,7 +77,9 @@ type AffectationFilter struct {
 // AffectationService manages the planning (planning:read / planning:write).
 type AffectationService interface {
 	GetAffectation(ctx context.Context, id int64) (*Affectation, error)
-	ListAffectations(ctx context.Context, f AffectationFilter, p ListParams) (*List[Affectation], error)
+	// ListAffectations reads only the columns sel names (nil: all). Errors:
+	// ErrForbidden, and those of PageRequest.
+	ListAffectations(ctx context.Context, f AffectationFilter, p PageRequest, sel *fields.Selection) (*Page[Affectation], error)
 	CreateAffectation(ctx context.Context, in AffectationInput) (*Affectation, error)
 	UpdateAffectation(ctx context.Context, id int64, in AffectationInput, ifVersion int64) (*Affectation, error)
 	DeleteAffectation(ctx context.Context, id int64, ifVersion int64) error

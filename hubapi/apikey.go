@@ -48,18 +48,41 @@ type APIKeyInput struct {
 	ExpiresAt *time.Time `json:"expires_at"`
 }
 
-// APIKeyService manages API keys. Authenticate is called by the HTTP
-// authentication layer; the other methods need the admin scope.
+// APIKeyService manages API keys. Every method needs the admin scope held
+// by an admin. Errors: ErrUnauthenticated, ErrForbidden, and those listed.
 type APIKeyService interface {
+	// CreateAPIKey returns the key and its secret, which is never stored.
+	// Errors: ErrInvalid (unknown user, scope beyond the user's role).
+	CreateAPIKey(ctx context.Context, in APIKeyInput) (*APIKey, string, error)
+	// ListAPIKeys lists the keys of one user, or all keys for userID 0.
+	ListAPIKeys(ctx context.Context, userID int64) ([]APIKey, error)
+	// RevokeAPIKey marks the key revoked. Errors: ErrNotFound.
+	RevokeAPIKey(ctx context.Context, id int64) error
+}
+
+// Authenticator resolves a presented credential to the principal that
+// every use case then authorizes. It checks no caller: it establishes one.
+type Authenticator interface {
 	// Authenticate resolves a presented secret to a principal.
 	// Errors: ErrUnauthenticated (malformed, unknown, revoked or expired).
 	Authenticate(ctx context.Context, secret string) (*Principal, error)
-	// CreateAPIKey returns the key and its secret, which is never stored.
-	// Errors: ErrInvalid (unknown user, scope beyond the user's role), ErrForbidden.
-	CreateAPIKey(ctx context.Context, in APIKeyInput) (*APIKey, string, error)
-	ListAPIKeys(ctx context.Context, userID int64) ([]APIKey, error)
-	// RevokeAPIKey marks the key revoked. Errors: ErrNotFound, ErrForbidden.
-	RevokeAPIKey(ctx context.Context, id int64) error
+}
+
+// OperatorService holds the operations that check no caller: they run with
+// the operator's own access (the administration CLI, the server's wiring),
+// never on behalf of an API client. Only cmd and the server build it.
+type OperatorService interface {
+	Authenticator
+	// CreateUser creates a user; password may be empty (API-key-only user).
+	// Errors: ErrInvalid, ErrConflict (e-mail taken).
+	CreateUser(ctx context.Context, u *User, password string) error
+	// FindUserByEmail returns ErrNotFound when no user has that e-mail.
+	FindUserByEmail(ctx context.Context, email string) (*User, error)
+	// IssueAPIKey creates a key for any user, within the user's role.
+	// Errors: ErrInvalid.
+	IssueAPIKey(ctx context.Context, in APIKeyInput) (*APIKey, string, error)
+	// CountActiveAPIKeys counts keys neither revoked nor expired.
+	CountActiveAPIKeys(ctx context.Context) (int, error)
 }
 
 // API key format: "hck_" + 32 base62 characters of randomness + 6 base62

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hubchantier/hubchantier/fields"
 )
 
 // ChantierStatut is the life-cycle state of a construction site.
@@ -43,6 +45,10 @@ type Chantier struct {
 	CreatedAt     time.Time      `bun:"created_at,notnull" json:"created_at"`
 	UpdatedAt     time.Time      `bun:"updated_at,notnull" json:"updated_at"`
 	Version       int64          `bun:"version,notnull" json:"version"`
+	// Responsable is loaded only when a field selection names it
+	// (ListChantiers, GetChantier); it is not part of the full
+	// representation.
+	Responsable *UserSummary `bun:"-" json:"-"`
 }
 
 // ChantierInput is the body of create and replace (PUT). Only code, nom and
@@ -132,10 +138,13 @@ type ChantierFilter struct {
 // ChantierService manages construction sites. Reads need chantiers:read,
 // writes chantiers:write.
 type ChantierService interface {
+	// GetChantier loads the responsable too when sel names it.
 	// Errors: ErrNotFound, ErrForbidden.
-	GetChantier(ctx context.Context, id int64) (*Chantier, error)
-	// Errors: ErrForbidden.
-	ListChantiers(ctx context.Context, f ChantierFilter, p ListParams) (*List[Chantier], error)
+	GetChantier(ctx context.Context, id int64, sel *fields.Selection) (*Chantier, error)
+	// ListChantiers reads only the columns sel names (nil: all) and loads
+	// the responsables when sel names them. Errors: ErrForbidden, and those
+	// of PageRequest.
+	ListChantiers(ctx context.Context, f ChantierFilter, p PageRequest, sel *fields.Selection) (*Page[Chantier], error)
 	// Errors: ErrInvalid, ErrConflict (code taken), ErrForbidden.
 	CreateChantier(ctx context.Context, in ChantierInput) (*Chantier, error)
 	// UpdateChantier replaces the writable fields. ifVersion, when non-zero,

@@ -5,6 +5,8 @@ import (
 	"io"
 	"slices"
 	"time"
+
+	"github.com/hubchantier/hubchantier/fields"
 )
 
 // DocumentCategories lists the document categories.
@@ -73,7 +75,9 @@ type Upload struct {
 // DocumentService manages documents (documents:read / documents:write).
 type DocumentService interface {
 	GetDocument(ctx context.Context, id int64) (*Document, error)
-	ListDocuments(ctx context.Context, f DocumentFilter, p ListParams) (*List[Document], error)
+	// ListDocuments reads only the columns sel names (nil: all). Errors:
+	// ErrForbidden, and those of PageRequest.
+	ListDocuments(ctx context.Context, f DocumentFilter, p PageRequest, sel *fields.Selection) (*Page[Document], error)
 	// CreateDocument stores the content and its metadata; size and SHA-256
 	// are computed from the content. Errors: ErrInvalid (also when the
 	// content exceeds the size limit).
@@ -82,6 +86,9 @@ type DocumentService interface {
 	DeleteDocument(ctx context.Context, id int64, ifVersion int64) error
 	// OpenDocument returns the document and its content; the caller closes it.
 	OpenDocument(ctx context.Context, id int64) (*Document, io.ReadSeekCloser, error)
+	// MaxUpload is the content size limit in bytes (a setting, not an
+	// operation: it checks no caller).
+	MaxUpload() int64
 }
 
 // BlobStore keeps document contents.

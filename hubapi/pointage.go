@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"time"
+
+	"github.com/hubchantier/hubchantier/fields"
 )
 
 // PointageType is the kind of hours worked.
@@ -108,7 +110,9 @@ type PointageFilter struct {
 // A compagnon reads and writes only their own pointages.
 type PointageService interface {
 	GetPointage(ctx context.Context, id int64) (*Pointage, error)
-	ListPointages(ctx context.Context, f PointageFilter, p ListParams) (*List[Pointage], error)
+	// ListPointages reads only the columns sel names (nil: all). Errors:
+	// ErrForbidden, and those of PageRequest.
+	ListPointages(ctx context.Context, f PointageFilter, p PageRequest, sel *fields.Selection) (*Page[Pointage], error)
 	// Errors: ErrInvalid (unknown chantier or user), ErrForbidden.
 	CreatePointage(ctx context.Context, in PointageInput) (*Pointage, error)
 	// Errors: ErrConflict when the pointage is already validated.

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hubchantier/hubchantier/fields"
 )
 
 // Gravite is the severity of an incident report.
@@ -113,7 +115,9 @@ type SignalementFilter struct {
 // Creating an urgent signalement also emits EventSignalementUrgent.
 type SignalementService interface {
 	GetSignalement(ctx context.Context, id int64) (*Signalement, error)
-	ListSignalements(ctx context.Context, f SignalementFilter, p ListParams) (*List[Signalement], error)
+	// ListSignalements reads only the columns sel names (nil: all). Errors:
+	// ErrForbidden, and those of PageRequest.
+	ListSignalements(ctx context.Context, f SignalementFilter, p PageRequest, sel *fields.Selection) (*Page[Signalement], error)
 	CreateSignalement(ctx context.Context, in SignalementInput) (*Signalement, error)
 	UpdateSignalement(ctx context.Context, id int64, in SignalementInput, ifVersion int64) (*Signalement, error)
 	DeleteSignalement(ctx context.Context, id int64, ifVersion int64) error

@@ -34,14 +34,10 @@ func (u *User) Validate() error {
 	return v.err()
 }
 
-// UserService manages users.
+// UserService serves the caller's own account.
 type UserService interface {
-	// CreateUser creates a user; password may be empty (API-key-only user).
-	// Errors: ErrInvalid, ErrConflict (e-mail taken).
-	CreateUser(ctx context.Context, u *User, password string) error
-	// FindUserByEmail returns ErrNotFound when no user has that e-mail.
-	FindUserByEmail(ctx context.Context, email string) (*User, error)
-	// Me returns the caller. Errors: ErrUnauthenticated.
+	// Me returns the caller; any authenticated caller may, whatever its
+	// scopes. Errors: ErrUnauthenticated.
 	Me(ctx context.Context) (*User, error)
 }
 

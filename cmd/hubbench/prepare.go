@@ -121,16 +121,16 @@ func redactURL(raw string) string {
 // issueKey returns a new key with every scope for the benchmark's admin
 // user (created on first use) and a func revoking it.
 func issueKey(ctx context.Context, srv *server.Server) (string, func(), error) {
-	svc := srv.Service
-	u, err := svc.FindUserByEmail(ctx, benchUserEmail)
+	svc, op := srv.Service, srv.Operator
+	u, err := op.FindUserByEmail(ctx, benchUserEmail)
 	if errors.Is(err, hubapi.ErrNotFound) {
 		u = &hubapi.User{Email: benchUserEmail, Nom: "Bench", Prenom: "Hub", Role: hubapi.RoleAdmin}
-		err = svc.CreateUser(ctx, u, "")
+		err = op.CreateUser(ctx, u, "")
 	}
 	if err != nil {
 		return "", nil, fmt.Errorf("benchmark user: %w", err)
 	}
-	k, secret, err := svc.IssueAPIKey(ctx, hubapi.APIKeyInput{UserID: u.ID, Name: "hubbench", Scopes: hubapi.AllScopes})
+	k, secret, err := op.IssueAPIKey(ctx, hubapi.APIKeyInput{UserID: u.ID, Name: "hubbench", Scopes: hubapi.AllScopes})
 	if err != nil {
 		return "", nil, fmt.Errorf("benchmark key: %w", err)
 	}

@@ -57,9 +57,9 @@ func openDB(ctx context.Context) (*store.DB, error) {
 	return db, nil
 }
 
-// openService opens the configured database, migrates it and returns the
-// use cases (for the administration commands).
-func openService(ctx context.Context) (*service.Service, func(), error) {
+// openOperator opens the configured database, migrates it and returns the
+// operations that check no caller (for the administration commands).
+func openOperator(ctx context.Context) (*service.Operator, func(), error) {
 	db, err := openDB(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -69,7 +69,7 @@ func openService(ctx context.Context) (*service.Service, func(), error) {
 		_ = db.Close()
 		return nil, nil, err
 	}
-	return service.New(db, blobs), func() { _ = db.Close() }, nil
+	return service.NewOperator(service.New(db, blobs)), func() { _ = db.Close() }, nil
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -93,7 +93,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer srv.Close()
 	if *demo {
-		key, err := seedDemo(ctx, srv.Service)
+		key, err := seedDemo(ctx, srv.Service, srv.Operator)
 		if err != nil {
 			return fmt.Errorf("demo data: %w", err)
 		}
@@ -146,7 +146,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parse(newFlags("migrate"), args); err != nil {
 		return err
 	}
-	_, closeFn, err := openService(ctx)
+	_, closeFn, err := openOperator(ctx)
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ func cmdUserCreate(ctx context.Context, args []string, stdin io.Reader, stdout i
 			return errors.New("user create: empty password on stdin")
 		}
 	}
-	svc, closeFn, err := openService(ctx)
+	svc, closeFn, err := openOperator(ctx)
 	if err != nil {
 		return err
 	}
@@ -208,7 +208,7 @@ func cmdAPIKeyCreate(ctx context.Context, args []string, stdout io.Writer) error
 	if err != nil {
 		return describe(err)
 	}
-	svc, closeFn, err := openService(ctx)
+	svc, closeFn, err := openOperator(ctx)
 	if err != nil {
 		return err
 	}

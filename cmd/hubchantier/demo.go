@@ -12,30 +12,30 @@ import (
 
 // seedDemo creates a small data set once (idempotent on the demo admin) and
 // returns a fresh admin key.
-func seedDemo(ctx context.Context, svc *service.Service) (string, error) {
+func seedDemo(ctx context.Context, svc *service.Service, op *service.Operator) (string, error) {
 	const adminEmail = "admin@demo.hubchantier.fr"
-	admin, err := svc.FindUserByEmail(ctx, adminEmail)
+	admin, err := op.FindUserByEmail(ctx, adminEmail)
 	if errors.Is(err, hubapi.ErrNotFound) {
 		admin = &hubapi.User{Email: adminEmail, Nom: "Martin", Prenom: "Claire", Role: hubapi.RoleAdmin}
-		if err := svc.CreateUser(ctx, admin, ""); err != nil {
+		if err := op.CreateUser(ctx, admin, ""); err != nil {
 			return "", err
 		}
-		if err := demoData(ctx, svc, admin); err != nil {
+		if err := demoData(ctx, svc, op, admin); err != nil {
 			return "", err
 		}
 	} else if err != nil {
 		return "", err
 	}
-	_, secret, err := svc.IssueAPIKey(ctx, hubapi.APIKeyInput{UserID: admin.ID, Name: "demo", Scopes: hubapi.AllScopes})
+	_, secret, err := op.IssueAPIKey(ctx, hubapi.APIKeyInput{UserID: admin.ID, Name: "demo", Scopes: hubapi.AllScopes})
 	return secret, err
 }
 
-func demoData(ctx context.Context, svc *service.Service, admin *hubapi.User) error {
+func demoData(ctx context.Context, svc *service.Service, op *service.Operator, admin *hubapi.User) error {
 	ctx = hubapi.WithPrincipal(ctx, &hubapi.Principal{UserID: admin.ID, Role: hubapi.RoleAdmin, Scopes: hubapi.AllScopes})
 	chef := &hubapi.User{Email: "chef@demo.hubchantier.fr", Nom: "Durand", Prenom: "Paul", Role: hubapi.RoleChefChantier}
 	comp := &hubapi.User{Email: "compagnon@demo.hubchantier.fr", Nom: "Petit", Prenom: "Luc", Role: hubapi.RoleCompagnon}
 	for _, u := range []*hubapi.User{chef, comp} {
-		if err := svc.CreateUser(ctx, u, ""); err != nil {
+		if err := op.CreateUser(ctx, u, ""); err != nil {
 			return err
 		}
 	}

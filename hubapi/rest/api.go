@@ -15,59 +15,62 @@ import (
 
 	"github.com/hubchantier/hubchantier/fields"
 	"github.com/hubchantier/hubchantier/hubapi"
-	"github.com/hubchantier/hubchantier/hubapi/service"
-	"github.com/hubchantier/hubchantier/pagination"
 	"github.com/hubchantier/hubchantier/problem"
 )
 
 // API serves /api/v1.
 type API struct {
-	svc    *service.Service
+	o      Options
 	log    *slog.Logger
 	base   string                  // "/api/v1"
 	scopes map[string]hubapi.Scope // "METHOD /api/v1/template" → required scope
 	onAuth func(reason string)
-
-	listChantiers, listPointages, listDocuments, listSignalements, listAffectations http.HandlerFunc
 }
 
 // Options configure the v1 API.
+//
+// The use cases come as the hubapi service interfaces, so that REST runs
+// over any implementation (service.Service in the server, a fake in
+// tests). A nil service leaves its routes out.
 type Options struct {
-	Service *service.Service
-	Logger  *slog.Logger
+	Chantiers    hubapi.ChantierService
+	Pointages    hubapi.PointageService
+	Documents    hubapi.DocumentService
+	Signalements hubapi.SignalementService
+	// Affectations also serves GET /planning.
+	Affectations hubapi.AffectationService
+	Users        hubapi.UserService
+	Stats        hubapi.StatsService
+	APIKeys      hubapi.APIKeyService
+	// Authenticator resolves bearer tokens to principals (required).
+	Authenticator hubapi.Authenticator
+
+	Logger *slog.Logger
 	// Middleware runs after authentication and route matching, in order
 	// (rate limiting, conditional requests, response cache, ...).
 	Middleware []mux.MiddlewareFunc
-	// CursorCodec seals pagination cursors (required).
-	CursorCodec *pagination.Codec
 	// OnAuthFailure is told why a request was refused: missing, malformed,
 	// invalid or insufficient_scope (for metrics).
 	OnAuthFailure func(reason string)
 }
 
 // Mount adds /api/v1 to r. Errors are configuration errors.
-func Mount(r *mux.Router, o Options) (*API, error) {
-	a := &API{svc: o.Service, log: o.Logger, base: "/api/v1", scopes: map[string]hubapi.Scope{}, onAuth: o.OnAuthFailure}
+func Mount(r *mux.Router, o Options) error {
+	if o.Authenticator == nil {
+		return errors.New("rest: Options.Authenticator is required")
+	}
+	a := &API{o: o, log: o.Logger, base: "/api/v1", scopes: map[string]hubapi.Scope{}, onAuth: o.OnAuthFailure}
 	if a.onAuth == nil {
 		a.onAuth = func(string) {}
 	}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
-	if o.CursorCodec == nil {
-		return nil, errors.New("rest: Options.CursorCodec is required")
-	}
-	pagers, err := newPaginators(o.CursorCodec)
-	if err != nil {
-		return nil, err
-	}
-	a.mountLists(pagers)
 	v1 := r.PathPrefix(a.base).Subrouter()
 	v1.Use(a.authenticate, a.authorize)
 	for _, m := range o.Middleware {
 		v1.Use(m)
 	}
-	s := a.svc
 	allowed := map[string][]string{} // path → methods, in registration order
 	var paths []string
 	route := func(method, path string, scope hubapi.Scope, h http.HandlerFunc) {
@@ -82,7 +85,7 @@ func Mount(r *mux.Router, o Options) (*API, error) {
 		}
 		allowed[path] = append(allowed[path], methods...)
 	}
-	crud := func(name string, read, write hubapi.Scope, list http.HandlerFunc, get, create, put, patch, del http.HandlerFunc) {
+	crud := func(name string, read, write hubapi.Scope, list, get, create, put, patch, del http.HandlerFunc) {
 		route(http.MethodGet, "/"+name, read, list)
 		route(http.MethodPost, "/"+name, write, create)
 		route(http.MethodGet, "/"+name+"/{id}", read, get)
@@ -91,61 +94,71 @@ func Mount(r *mux.Router, o Options) (*API, error) {
 		route(http.MethodDelete, "/"+name+"/{id}", write, del)
 	}
 
-	ch := &resource[hubapi.Chantier, hubapi.ChantierInput]{name: "chantiers", get: s.GetChantier, create: s.CreateChantier,
-		update: s.UpdateChantier, remove: s.DeleteChantier,
-		id: func(m *hubapi.Chantier) int64 { return m.ID }, version: func(m *hubapi.Chantier) int64 { return m.Version },
-		updated: func(m *hubapi.Chantier) time.Time { return m.UpdatedAt },
-		input:   (*hubapi.Chantier).Input, schema: chantierSchema,
-		view: func(ctx context.Context, m *hubapi.Chantier, sel *fields.Selection) (any, error) {
-			v, err := a.chantierViews(ctx, []hubapi.Chantier{*m}, sel)
-			if rows, ok := v.([]chantierView); ok && err == nil {
-				return rows[0], nil
-			}
-			return m, err
-		}}
-	crud("chantiers", hubapi.ScopeChantiersRead, hubapi.ScopeChantiersWrite, a.listChantiers,
-		ch.handleGet(a), ch.handleCreate(a), ch.handlePut(a), ch.handlePatch(a), ch.handleDelete(a))
-
-	pt := &resource[hubapi.Pointage, hubapi.PointageInput]{name: "pointages", get: s.GetPointage, create: s.CreatePointage,
-		update: s.UpdatePointage, remove: s.DeletePointage,
-		id: func(m *hubapi.Pointage) int64 { return m.ID }, version: func(m *hubapi.Pointage) int64 { return m.Version },
-		updated: func(m *hubapi.Pointage) time.Time { return m.UpdatedAt },
-		input:   (*hubapi.Pointage).Input, schema: pointageSchema}
-	crud("pointages", hubapi.ScopePointagesRead, hubapi.ScopePointagesWrite, a.listPointages,
-		pt.handleGet(a), pt.handleCreate(a), pt.handlePut(a), pt.handlePatch(a), pt.handleDelete(a))
-	route(http.MethodPost, "/pointages/{id}/validate", hubapi.ScopePointagesWrite, a.validatePointage(pt))
-
-	doc := &resource[hubapi.Document, hubapi.DocumentInput]{name: "documents", get: s.GetDocument,
-		update: s.UpdateDocument, remove: s.DeleteDocument,
-		id: func(m *hubapi.Document) int64 { return m.ID }, version: func(m *hubapi.Document) int64 { return m.Version },
-		updated: func(m *hubapi.Document) time.Time { return m.UpdatedAt },
-		input:   (*hubapi.Document).Input, schema: documentSchema}
-	crud("documents", hubapi.ScopeDocumentsRead, hubapi.ScopeDocumentsWrite, a.listDocuments,
-		doc.handleGet(a), a.uploadDocument, doc.handlePut(a), doc.handlePatch(a), doc.handleDelete(a))
-	route(http.MethodGet, "/documents/{id}/content", hubapi.ScopeDocumentsRead, a.documentContent)
-
-	sg := &resource[hubapi.Signalement, hubapi.SignalementInput]{name: "signalements", get: s.GetSignalement, create: s.CreateSignalement,
-		update: s.UpdateSignalement, remove: s.DeleteSignalement,
-		id: func(m *hubapi.Signalement) int64 { return m.ID }, version: func(m *hubapi.Signalement) int64 { return m.Version },
-		updated: func(m *hubapi.Signalement) time.Time { return m.UpdatedAt },
-		input:   (*hubapi.Signalement).Input, schema: signalementSchema}
-	crud("signalements", hubapi.ScopeSignalementsRead, hubapi.ScopeSignalementsWrite, a.listSignalements,
-		sg.handleGet(a), sg.handleCreate(a), sg.handlePut(a), sg.handlePatch(a), sg.handleDelete(a))
-
-	af := &resource[hubapi.Affectation, hubapi.AffectationInput]{name: "affectations", get: s.GetAffectation, create: s.CreateAffectation,
-		update: s.UpdateAffectation, remove: s.DeleteAffectation,
-		id: func(m *hubapi.Affectation) int64 { return m.ID }, version: func(m *hubapi.Affectation) int64 { return m.Version },
-		updated: func(m *hubapi.Affectation) time.Time { return m.UpdatedAt },
-		input:   (*hubapi.Affectation).Input, schema: affectationSchema}
-	crud("affectations", hubapi.ScopePlanningRead, hubapi.ScopePlanningWrite, a.listAffectations,
-		af.handleGet(a), af.handleCreate(a), af.handlePut(a), af.handlePatch(a), af.handleDelete(a))
-
-	route(http.MethodGet, "/planning", hubapi.ScopePlanningRead, a.planning)
-	route(http.MethodGet, "/stats", hubapi.ScopeStatsRead, a.stats)
-	route(http.MethodGet, "/users/me", "", a.me)
-	route(http.MethodGet, "/admin/api-keys", hubapi.ScopeAdmin, a.listAPIKeys)
-	route(http.MethodPost, "/admin/api-keys", hubapi.ScopeAdmin, a.createAPIKey)
-	route(http.MethodDelete, "/admin/api-keys/{id}", hubapi.ScopeAdmin, a.revokeAPIKey)
+	if s := o.Chantiers; s != nil {
+		ch := &resource[hubapi.Chantier, hubapi.ChantierInput]{name: "chantiers", get: s.GetChantier, create: s.CreateChantier,
+			update: s.UpdateChantier, remove: s.DeleteChantier,
+			id: func(m *hubapi.Chantier) int64 { return m.ID }, version: func(m *hubapi.Chantier) int64 { return m.Version },
+			updated: func(m *hubapi.Chantier) time.Time { return m.UpdatedAt },
+			input:   (*hubapi.Chantier).Input, schema: chantierSchema,
+			view: func(m *hubapi.Chantier, sel *fields.Selection) any {
+				if !sel.Has("responsable") {
+					return m
+				}
+				return chantierView{m, m.Responsable}
+			}}
+		crud("chantiers", hubapi.ScopeChantiersRead, hubapi.ScopeChantiersWrite, a.chantierLister(),
+			ch.handleGet(a), ch.handleCreate(a), ch.handlePut(a), ch.handlePatch(a), ch.handleDelete(a))
+	}
+	if s := o.Pointages; s != nil {
+		pt := &resource[hubapi.Pointage, hubapi.PointageInput]{name: "pointages", get: withoutSelection(s.GetPointage),
+			create: s.CreatePointage, update: s.UpdatePointage, remove: s.DeletePointage,
+			id: func(m *hubapi.Pointage) int64 { return m.ID }, version: func(m *hubapi.Pointage) int64 { return m.Version },
+			updated: func(m *hubapi.Pointage) time.Time { return m.UpdatedAt },
+			input:   (*hubapi.Pointage).Input, schema: pointageSchema}
+		crud("pointages", hubapi.ScopePointagesRead, hubapi.ScopePointagesWrite, a.pointageLister(),
+			pt.handleGet(a), pt.handleCreate(a), pt.handlePut(a), pt.handlePatch(a), pt.handleDelete(a))
+		route(http.MethodPost, "/pointages/{id}/validate", hubapi.ScopePointagesWrite, a.validatePointage(pt))
+	}
+	if s := o.Documents; s != nil {
+		doc := &resource[hubapi.Document, hubapi.DocumentInput]{name: "documents", get: withoutSelection(s.GetDocument),
+			update: s.UpdateDocument, remove: s.DeleteDocument,
+			id: func(m *hubapi.Document) int64 { return m.ID }, version: func(m *hubapi.Document) int64 { return m.Version },
+			updated: func(m *hubapi.Document) time.Time { return m.UpdatedAt },
+			input:   (*hubapi.Document).Input, schema: documentSchema}
+		crud("documents", hubapi.ScopeDocumentsRead, hubapi.ScopeDocumentsWrite, a.documentLister(),
+			doc.handleGet(a), a.uploadDocument, doc.handlePut(a), doc.handlePatch(a), doc.handleDelete(a))
+		route(http.MethodGet, "/documents/{id}/content", hubapi.ScopeDocumentsRead, a.documentContent)
+	}
+	if s := o.Signalements; s != nil {
+		sg := &resource[hubapi.Signalement, hubapi.SignalementInput]{name: "signalements", get: withoutSelection(s.GetSignalement),
+			create: s.CreateSignalement, update: s.UpdateSignalement, remove: s.DeleteSignalement,
+			id: func(m *hubapi.Signalement) int64 { return m.ID }, version: func(m *hubapi.Signalement) int64 { return m.Version },
+			updated: func(m *hubapi.Signalement) time.Time { return m.UpdatedAt },
+			input:   (*hubapi.Signalement).Input, schema: signalementSchema}
+		crud("signalements", hubapi.ScopeSignalementsRead, hubapi.ScopeSignalementsWrite, a.signalementLister(),
+			sg.handleGet(a), sg.handleCreate(a), sg.handlePut(a), sg.handlePatch(a), sg.handleDelete(a))
+	}
+	if s := o.Affectations; s != nil {
+		af := &resource[hubapi.Affectation, hubapi.AffectationInput]{name: "affectations", get: withoutSelection(s.GetAffectation),
+			create: s.CreateAffectation, update: s.UpdateAffectation, remove: s.DeleteAffectation,
+			id: func(m *hubapi.Affectation) int64 { return m.ID }, version: func(m *hubapi.Affectation) int64 { return m.Version },
+			updated: func(m *hubapi.Affectation) time.Time { return m.UpdatedAt },
+			input:   (*hubapi.Affectation).Input, schema: affectationSchema}
+		crud("affectations", hubapi.ScopePlanningRead, hubapi.ScopePlanningWrite, a.affectationLister(),
+			af.handleGet(a), af.handleCreate(a), af.handlePut(a), af.handlePatch(a), af.handleDelete(a))
+		route(http.MethodGet, "/planning", hubapi.ScopePlanningRead, a.planning)
+	}
+	if o.Stats != nil {
+		route(http.MethodGet, "/stats", hubapi.ScopeStatsRead, a.stats)
+	}
+	if o.Users != nil {
+		route(http.MethodGet, "/users/me", "", a.me)
+	}
+	if o.APIKeys != nil {
+		route(http.MethodGet, "/admin/api-keys", hubapi.ScopeAdmin, a.listAPIKeys)
+		route(http.MethodPost, "/admin/api-keys", hubapi.ScopeAdmin, a.createAPIKey)
+		route(http.MethodDelete, "/admin/api-keys/{id}", hubapi.ScopeAdmin, a.revokeAPIKey)
+	}
 
 	// After every method route: a request whose path exists but whose
 	// method does not gets 405 with Allow (RFC 9110 §15.5.6).
@@ -158,7 +171,13 @@ func Mount(r *mux.Router, o Options) (*API, error) {
 	}
 	v1.NotFoundHandler = http.HandlerFunc(notFound)
 	v1.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
-	return a, nil
+	return nil
+}
+
+// withoutSelection adapts a Get use case that reads no relations to the
+// resource's get, which passes the field selection along.
+func withoutSelection[T any](get func(ctx context.Context, id int64) (*T, error)) func(context.Context, int64, *fields.Selection) (*T, error) {
+	return func(ctx context.Context, id int64, _ *fields.Selection) (*T, error) { return get(ctx, id) }
 }
 
 // RouteName returns the "METHOD /template" name of the matched route, or "".
@@ -195,7 +214,7 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 			unauthorized(w, r, "invalid_request")
 			return
 		}
-		p, err := a.svc.Authenticate(r.Context(), strings.TrimSpace(token))
+		p, err := a.o.Authenticator.Authenticate(r.Context(), strings.TrimSpace(token))
 		if err != nil {
 			if err == hubapi.ErrUnauthenticated {
 				a.onAuth("invalid")

@@ -85,12 +85,12 @@ func TestResponseCacheIsolation(t *testing.T) {
 	tdb := testenv.SQLite(t)
 	ts, srv, key := startServerWith(t, server.Config{DB: store.Wrap(tdb.DB)})
 	ctx := context.Background()
-	admin, _ := srv.Service.FindUserByEmail(ctx, "admin@test.fr")
-	_, statsOnly, err := srv.Service.IssueAPIKey(ctx, hubapi.APIKeyInput{UserID: admin.ID, Name: "s", Scopes: []hubapi.Scope{hubapi.ScopeStatsRead}})
+	admin, _ := srv.Operator.FindUserByEmail(ctx, "admin@test.fr")
+	_, statsOnly, err := srv.Operator.IssueAPIKey(ctx, hubapi.APIKeyInput{UserID: admin.ID, Name: "s", Scopes: []hubapi.Scope{hubapi.ScopeStatsRead}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, readOnly, _ := srv.Service.IssueAPIKey(ctx, hubapi.APIKeyInput{UserID: admin.ID, Name: "r", Scopes: []hubapi.Scope{hubapi.ScopeChantiersRead}})
+	_, readOnly, _ := srv.Operator.IssueAPIKey(ctx, hubapi.APIKeyInput{UserID: admin.ID, Name: "r", Scopes: []hubapi.Scope{hubapi.ScopeChantiersRead}})
 	do(t, ts, key, "GET", "/api/v1/chantiers", "")
 	do(t, ts, key, "GET", "/api/v1/chantiers", "")
 	if res, _ := do(t, ts, statsOnly, "GET", "/api/v1/chantiers", ""); res.StatusCode != 403 {

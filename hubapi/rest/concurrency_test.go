@@ -35,14 +35,14 @@ func startServerWith(t *testing.T, cfg server.Config) (*httptest.Server, *server
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	u, err := srv.Service.FindUserByEmail(ctx, "admin@test.fr")
+	u, err := srv.Operator.FindUserByEmail(ctx, "admin@test.fr")
 	if err != nil {
 		u = &hubapi.User{Email: "admin@test.fr", Role: hubapi.RoleAdmin}
-		if err := srv.Service.CreateUser(ctx, u, ""); err != nil {
+		if err := srv.Operator.CreateUser(ctx, u, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, key, err := srv.Service.IssueAPIKey(ctx, hubapi.APIKeyInput{UserID: u.ID, Name: "t", Scopes: hubapi.AllScopes})
+	_, key, err := srv.Operator.IssueAPIKey(ctx, hubapi.APIKeyInput{UserID: u.ID, Name: "t", Scopes: hubapi.AllScopes})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,56 +12,60 @@ import (
 	"github.com/hubchantier/hubchantier/etag"
 	"github.com/hubchantier/hubchantier/fields"
 	"github.com/hubchantier/hubchantier/hubapi"
-	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/problem"
 )
 
-var defaultSort = []hubapi.SortField{{Field: "created_at", Desc: true}}
-
-func (a *API) mountLists(p *paginators) {
-	a.listChantiers = (&lister[hubapi.Chantier, hubapi.ChantierFilter]{
-		pager: p.chantiers, schema: chantierSchema, sort: store.ChantierSort,
-		filters: []string{"statut", "ville", "responsable_id"},
+func (a *API) chantierLister() http.HandlerFunc {
+	return (&lister[hubapi.Chantier, hubapi.ChantierFilter]{
+		schema: chantierSchema, filters: []string{"statut", "ville", "responsable_id"},
 		filter: func(q *query) hubapi.ChantierFilter {
 			return hubapi.ChantierFilter{Statut: enumParam(q, "statut", hubapi.ChantierStatuts), Ville: q.get("ville"),
 				ResponsableID: q.int64("responsable_id", true)}
 		},
-		query: a.svc.ChantierQuery, count: a.svc.CountChantiers, view: a.chantierViews,
+		list: a.o.Chantiers.ListChantiers, view: chantierViews,
 	}).handle(a)
-	a.listPointages = (&lister[hubapi.Pointage, hubapi.PointageFilter]{
-		pager: p.pointages, schema: pointageSchema, sort: store.PointageSort,
-		filters: []string{"chantier_id", "user_id", "statut", "date_from", "date_to"},
+}
+
+func (a *API) pointageLister() http.HandlerFunc {
+	return (&lister[hubapi.Pointage, hubapi.PointageFilter]{
+		schema: pointageSchema, filters: []string{"chantier_id", "user_id", "statut", "date_from", "date_to"},
 		filter: func(q *query) hubapi.PointageFilter {
 			return hubapi.PointageFilter{ChantierID: q.int64("chantier_id", true), UserID: q.int64("user_id", true),
 				Statut: enumParam(q, "statut", hubapi.PointageStatuts), From: q.date("date_from"), To: q.date("date_to")}
 		},
-		query: a.svc.PointageQuery, count: a.svc.CountPointages,
+		list: a.o.Pointages.ListPointages,
 	}).handle(a)
-	a.listDocuments = (&lister[hubapi.Document, hubapi.DocumentFilter]{
-		pager: p.documents, schema: documentSchema, sort: store.DocumentSort,
-		filters: []string{"chantier_id", "categorie"},
+}
+
+func (a *API) documentLister() http.HandlerFunc {
+	return (&lister[hubapi.Document, hubapi.DocumentFilter]{
+		schema: documentSchema, filters: []string{"chantier_id", "categorie"},
 		filter: func(q *query) hubapi.DocumentFilter {
 			return hubapi.DocumentFilter{ChantierID: q.int64("chantier_id", true), Categorie: enumParam(q, "categorie", hubapi.DocumentCategories)}
 		},
-		query: a.svc.DocumentQuery, count: a.svc.CountDocuments,
+		list: a.o.Documents.ListDocuments,
 	}).handle(a)
-	a.listSignalements = (&lister[hubapi.Signalement, hubapi.SignalementFilter]{
-		pager: p.signalements, schema: signalementSchema, sort: store.SignalementSort,
-		filters: []string{"chantier_id", "statut", "gravite"},
+}
+
+func (a *API) signalementLister() http.HandlerFunc {
+	return (&lister[hubapi.Signalement, hubapi.SignalementFilter]{
+		schema: signalementSchema, filters: []string{"chantier_id", "statut", "gravite"},
 		filter: func(q *query) hubapi.SignalementFilter {
 			return hubapi.SignalementFilter{ChantierID: q.int64("chantier_id", true), Statut: enumParam(q, "statut", hubapi.SignalementStatuts),
 				Gravite: enumParam(q, "gravite", hubapi.Gravites)}
 		},
-		query: a.svc.SignalementQuery, count: a.svc.CountSignalements,
+		list: a.o.Signalements.ListSignalements,
 	}).handle(a)
-	a.listAffectations = (&lister[hubapi.Affectation, hubapi.AffectationFilter]{
-		pager: p.affectations, schema: affectationSchema, sort: store.AffectationSort,
-		filters: []string{"chantier_id", "user_id", "date_from", "date_to"},
+}
+
+func (a *API) affectationLister() http.HandlerFunc {
+	return (&lister[hubapi.Affectation, hubapi.AffectationFilter]{
+		schema: affectationSchema, filters: []string{"chantier_id", "user_id", "date_from", "date_to"},
 		filter: func(q *query) hubapi.AffectationFilter {
 			return hubapi.AffectationFilter{ChantierID: q.int64("chantier_id", true), UserID: q.int64("user_id", true),
 				From: q.date("date_from"), To: q.date("date_to")}
 		},
-		query: a.svc.AffectationQuery, count: a.svc.CountAffectations,
+		list: a.o.Affectations.ListAffectations,
 	}).handle(a)
 }
 
@@ -73,30 +76,17 @@ type chantierView struct {
 	Responsable *hubapi.UserSummary `json:"responsable"`
 }
 
-func (a *API) chantierViews(ctx context.Context, rows []hubapi.Chantier, sel *fields.Selection) (any, error) {
+// chantierViews gives chantiers their nested responsable when the
+// selection names it (the use case loaded it).
+func chantierViews(rows []hubapi.Chantier, sel *fields.Selection) any {
 	if !sel.Has("responsable") {
-		return rows, nil
-	}
-	var ids []int64
-	for _, c := range rows {
-		if c.ResponsableID != nil {
-			ids = append(ids, *c.ResponsableID)
-		}
-	}
-	users, err := a.svc.UserSummaries(ctx, ids)
-	if err != nil {
-		return nil, err
+		return rows
 	}
 	out := make([]chantierView, len(rows))
 	for i := range rows {
-		out[i].Chantier = &rows[i]
-		if id := rows[i].ResponsableID; id != nil {
-			if u, ok := users[*id]; ok {
-				out[i].Responsable = &u
-			}
-		}
+		out[i] = chantierView{&rows[i], rows[i].Responsable}
 	}
-	return out, nil
+	return out
 }
 
 func (a *API) validatePointage(pt *resource[hubapi.Pointage, hubapi.PointageInput]) http.HandlerFunc {
@@ -111,7 +101,7 @@ func (a *API) validatePointage(pt *resource[hubapi.Pointage, hubapi.PointageInpu
 			a.writeError(w, r, err)
 			return
 		}
-		p, err := a.svc.ValidatePointage(r.Context(), id, ifVersion)
+		p, err := a.o.Pointages.ValidatePointage(r.Context(), id, ifVersion)
 		if err != nil {
 			a.writeError(w, r, err)
 			return
@@ -129,11 +119,11 @@ func (a *API) uploadDocument(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", "Content-Type must be multipart/form-data."))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, a.svc.MaxUpload()+64<<10)
+	r.Body = http.MaxBytesReader(w, r.Body, a.o.Documents.MaxUpload()+64<<10)
 	if err := r.ParseMultipartForm(8 << 20); err != nil { // #nosec G120 -- body capped by MaxBytesReader above
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			a.writeError(w, r, problem.New(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("The upload exceeds %d bytes.", a.svc.MaxUpload())))
+			a.writeError(w, r, problem.New(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("The upload exceeds %d bytes.", a.o.Documents.MaxUpload())))
 			return
 		}
 		a.writeError(w, r, badRequest("malformed-multipart", "The multipart body could not be parsed."))
@@ -177,7 +167,7 @@ func (a *API) uploadDocument(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	d, err := a.svc.CreateDocument(r.Context(), in, hubapi.Upload{MimeType: fh.Header.Get("Content-Type"), Body: f})
+	d, err := a.o.Documents.CreateDocument(r.Context(), in, hubapi.Upload{MimeType: fh.Header.Get("Content-Type"), Body: f})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -194,7 +184,7 @@ func (a *API) documentContent(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	d, rc, err := a.svc.OpenDocument(r.Context(), id)
+	d, rc, err := a.o.Documents.OpenDocument(r.Context(), id)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -244,7 +234,7 @@ func (a *API) planning(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	items, err := a.svc.Planning(r.Context(), from, to, userID)
+	items, err := a.o.Affectations.Planning(r.Context(), from, to, userID)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -257,7 +247,7 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	st, err := a.svc.Stats(r.Context())
+	st, err := a.o.Stats.Stats(r.Context())
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -279,7 +269,7 @@ func (a *API) me(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	u, err := a.svc.Me(r.Context())
+	u, err := a.o.Users.Me(r.Context())
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -304,7 +294,7 @@ func (a *API) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	keys, err := a.svc.ListAPIKeys(r.Context(), userID)
+	keys, err := a.o.APIKeys.ListAPIKeys(r.Context(), userID)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -322,7 +312,7 @@ func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	k, secret, err := a.svc.CreateAPIKey(r.Context(), in)
+	k, secret, err := a.o.APIKeys.CreateAPIKey(r.Context(), in)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -341,7 +331,7 @@ func (a *API) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if err := a.svc.RevokeAPIKey(r.Context(), id); err != nil {
+	if err := a.o.APIKeys.RevokeAPIKey(r.Context(), id); err != nil {
 		a.writeError(w, r, err)
 		return
 	}

@@ -11,16 +11,12 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/hubchantier/hubchantier/hubapi"
-	"github.com/hubchantier/hubchantier/hubapi/store"
+	"github.com/hubchantier/hubchantier/pagination"
 	"github.com/hubchantier/hubchantier/problem"
 )
 
-// Legacy offset pagination bounds.
-const (
-	defaultLimit = 20
-	maxLimit     = 100
-	maxPage      = 1_000_000
-)
+// maxPage bounds the legacy offset page number.
+const maxPage = 1_000_000
 
 // query reads query parameters strictly: each parameter may appear once,
 // only known names are accepted, and every parse error is a 400 problem
@@ -110,46 +106,9 @@ func enumParam[T ~string](q *query, name string, values []T) T {
 	return ""
 }
 
-// sort parses "sort=-created_at,nom" against the whitelist.
-func (q *query) sort(cols store.Columns, def []hubapi.SortField) []hubapi.SortField {
-	s := q.get("sort")
-	if s == "" {
-		return def
-	}
-	parts := strings.Split(s, ",")
-	if len(parts) > 4 {
-		q.fail("sort", "at most 4 sort fields")
-		return def
-	}
-	var out []hubapi.SortField
-	seen := map[string]bool{}
-	for _, p := range parts {
-		f := hubapi.SortField{Field: p}
-		if strings.HasPrefix(p, "-") {
-			f = hubapi.SortField{Field: p[1:], Desc: true}
-		}
-		if _, ok := cols[f.Field]; !ok || seen[f.Field] {
-			q.fail("sort", "sortable fields: "+strings.Join(sortedKeys(cols), ", ")+" (prefix - for descending, no repeats)")
-			return def
-		}
-		seen[f.Field] = true
-		out = append(out, f)
-	}
-	return out
-}
-
-func sortedKeys(cols store.Columns) []string {
-	keys := make([]string, 0, len(cols))
-	for k := range cols {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // page parses the legacy ?page=&limit=.
 func (q *query) page() (page, limit int) {
-	return q.intRange("page", 1, 1, maxPage), q.intRange("limit", defaultLimit, 1, maxLimit)
+	return q.intRange("page", 1, 1, maxPage), q.intRange("limit", pagination.DefaultLimit, 1, pagination.MaxLimit)
 }
 
 // err reports unknown parameters and parse errors as one 400 problem.

@@ -19,7 +19,7 @@ import (
 // (204), with optimistic concurrency through If-Match.
 type resource[T any, In any] struct {
 	name    string // collection name in URLs: "chantiers"
-	get     func(ctx context.Context, id int64) (*T, error)
+	get     func(ctx context.Context, id int64, sel *fields.Selection) (*T, error)
 	create  func(ctx context.Context, in In) (*T, error)
 	update  func(ctx context.Context, id int64, in In, ifVersion int64) (*T, error)
 	remove  func(ctx context.Context, id int64, ifVersion int64) error
@@ -29,7 +29,7 @@ type resource[T any, In any] struct {
 	input   func(*T) In
 	schema  *fields.Schema
 	// view gives the representation of m for a selection (nil: m itself).
-	view func(ctx context.Context, m *T, sel *fields.Selection) (any, error)
+	view func(m *T, sel *fields.Selection) any
 }
 
 // handler adapts a handler that reports failures as errors: every error
@@ -68,7 +68,7 @@ func (res *resource[T, In]) handleGet(a *API) http.HandlerFunc {
 		if err := q.err(); err != nil {
 			return err
 		}
-		m, err := res.get(r.Context(), id)
+		m, err := res.get(r.Context(), id, sel)
 		if err != nil {
 			return err
 		}
@@ -83,9 +83,7 @@ func (res *resource[T, In]) handleGet(a *API) http.HandlerFunc {
 		w.Header().Set("Last-Modified", res.updated(m).UTC().Format(http.TimeFormat))
 		var v any = m
 		if res.view != nil {
-			if v, err = res.view(r.Context(), m, sel); err != nil {
-				return err
-			}
+			v = res.view(m, sel)
 		}
 		writeSelected(w, r, a, v, sel, selfProjector)
 		return nil
@@ -168,7 +166,7 @@ func (res *resource[T, In]) handlePatch(a *API) http.HandlerFunc {
 // patchOnce merges patch onto the current resource and writes the result
 // conditionally on the version it was merged onto.
 func (res *resource[T, In]) patchOnce(ctx context.Context, id int64, patch []byte, ifVersion int64) (*T, error) {
-	cur, err := res.get(ctx, id)
+	cur, err := res.get(ctx, id, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +215,7 @@ func (res *resource[T, In]) precondition(r *http.Request, id int64) (int64, erro
 	if !hasPrecondition(r) {
 		return 0, nil
 	}
-	cur, err := res.get(r.Context(), id)
+	cur, err := res.get(r.Context(), id, nil)
 	exists := err == nil
 	if err != nil && !errors.Is(err, hubapi.ErrNotFound) {
 		return 0, err

@@ -1,11 +1,7 @@
 package rest
 
 import (
-	"time"
-
 	"github.com/hubchantier/hubchantier/fields"
-	"github.com/hubchantier/hubchantier/hubapi"
-	"github.com/hubchantier/hubchantier/pagination"
 )
 
 // Sparse fieldset schemas: every member of the v1 representations, mapped
@@ -50,99 +46,3 @@ var (
 		fields.F("created_at"), fields.F("updated_at"), fields.F("version"), fields.F("scopes"),
 	)
 )
-
-// FieldSchemas exposes the schemas (OpenAPI generation, tests).
-func FieldSchemas() map[string]*fields.Schema {
-	return map[string]*fields.Schema{"chantiers": chantierSchema, "pointages": pointageSchema, "documents": documentSchema,
-		"signalements": signalementSchema, "affectations": affectationSchema, "users/me": meSchema}
-}
-
-func col[T any](sql string, key func(*T) any) pagination.Column[T] {
-	return pagination.Column[T]{SQL: "?TableAlias." + sql, Key: key}
-}
-
-func nullableCol[T any](sql string, key func(*T) any) pagination.Column[T] {
-	return pagination.Column[T]{SQL: "?TableAlias." + sql, Key: key, Nullable: true}
-}
-
-func created[T any](f func(*T) time.Time) func(*T) any { return func(m *T) any { return f(m) } }
-
-func newPaginators(codec *pagination.Codec) (*paginators, error) {
-	var p paginators
-	var err error
-	if p.chantiers, err = pagination.New(codec, pagination.Spec[hubapi.Chantier]{
-		Resource: "chantiers",
-		Columns: map[string]pagination.Column[hubapi.Chantier]{
-			"created_at": col("created_at", created(func(c *hubapi.Chantier) time.Time { return c.CreatedAt })),
-			"updated_at": col("updated_at", created(func(c *hubapi.Chantier) time.Time { return c.UpdatedAt })),
-			"nom":        col("nom", func(c *hubapi.Chantier) any { return c.Nom }),
-			"code":       col("code", func(c *hubapi.Chantier) any { return c.Code }),
-			"statut":     col("statut", func(c *hubapi.Chantier) any { return string(c.Statut) }),
-			"date_debut": nullableCol("date_debut", func(c *hubapi.Chantier) any { return c.DateDebut }),
-		},
-		ID:      col("id", func(c *hubapi.Chantier) any { return c.ID }),
-		Default: "-created_at",
-	}); err != nil {
-		return nil, err
-	}
-	if p.pointages, err = pagination.New(codec, pagination.Spec[hubapi.Pointage]{
-		Resource: "pointages",
-		Columns: map[string]pagination.Column[hubapi.Pointage]{
-			"created_at": col("created_at", created(func(c *hubapi.Pointage) time.Time { return c.CreatedAt })),
-			"updated_at": col("updated_at", created(func(c *hubapi.Pointage) time.Time { return c.UpdatedAt })),
-			"date":       col("date", func(c *hubapi.Pointage) any { return c.Date }),
-			"minutes":    col("minutes", func(c *hubapi.Pointage) any { return int64(c.Minutes) }),
-		},
-		ID:      col("id", func(c *hubapi.Pointage) any { return c.ID }),
-		Default: "-created_at",
-	}); err != nil {
-		return nil, err
-	}
-	if p.documents, err = pagination.New(codec, pagination.Spec[hubapi.Document]{
-		Resource: "documents",
-		Columns: map[string]pagination.Column[hubapi.Document]{
-			"created_at": col("created_at", created(func(c *hubapi.Document) time.Time { return c.CreatedAt })),
-			"updated_at": col("updated_at", created(func(c *hubapi.Document) time.Time { return c.UpdatedAt })),
-			"nom":        col("nom", func(c *hubapi.Document) any { return c.Nom }),
-			"size":       col("size", func(c *hubapi.Document) any { return c.Size }),
-		},
-		ID:      col("id", func(c *hubapi.Document) any { return c.ID }),
-		Default: "-created_at",
-	}); err != nil {
-		return nil, err
-	}
-	if p.signalements, err = pagination.New(codec, pagination.Spec[hubapi.Signalement]{
-		Resource: "signalements",
-		Columns: map[string]pagination.Column[hubapi.Signalement]{
-			"created_at": col("created_at", created(func(c *hubapi.Signalement) time.Time { return c.CreatedAt })),
-			"updated_at": col("updated_at", created(func(c *hubapi.Signalement) time.Time { return c.UpdatedAt })),
-			"gravite":    col("gravite", func(c *hubapi.Signalement) any { return string(c.Gravite) }),
-			"statut":     col("statut", func(c *hubapi.Signalement) any { return string(c.Statut) }),
-		},
-		ID:      col("id", func(c *hubapi.Signalement) any { return c.ID }),
-		Default: "-created_at",
-	}); err != nil {
-		return nil, err
-	}
-	if p.affectations, err = pagination.New(codec, pagination.Spec[hubapi.Affectation]{
-		Resource: "affectations",
-		Columns: map[string]pagination.Column[hubapi.Affectation]{
-			"created_at": col("created_at", created(func(c *hubapi.Affectation) time.Time { return c.CreatedAt })),
-			"updated_at": col("updated_at", created(func(c *hubapi.Affectation) time.Time { return c.UpdatedAt })),
-			"date":       col("date", func(c *hubapi.Affectation) any { return c.Date }),
-		},
-		ID:      col("id", func(c *hubapi.Affectation) any { return c.ID }),
-		Default: "-created_at",
-	}); err != nil {
-		return nil, err
-	}
-	return &p, nil
-}
-
-type paginators struct {
-	chantiers    *pagination.Paginator[hubapi.Chantier]
-	pointages    *pagination.Paginator[hubapi.Pointage]
-	documents    *pagination.Paginator[hubapi.Document]
-	signalements *pagination.Paginator[hubapi.Signalement]
-	affectations *pagination.Paginator[hubapi.Affectation]
-}

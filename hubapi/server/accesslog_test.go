@@ -29,10 +29,10 @@ func TestAccessLog(t *testing.T) {
 	}
 	t.Cleanup(srv.Close)
 	u := &hubapi.User{Email: "log@hub.fr", Role: hubapi.RoleAdmin}
-	if err := srv.Service.CreateUser(ctx, u, ""); err != nil {
+	if err := srv.Operator.CreateUser(ctx, u, ""); err != nil {
 		t.Fatal(err)
 	}
-	_, key, err := srv.Service.IssueAPIKey(ctx, hubapi.APIKeyInput{UserID: u.ID, Name: "log", Scopes: hubapi.AllScopes})
+	_, key, err := srv.Operator.IssueAPIKey(ctx, hubapi.APIKeyInput{UserID: u.ID, Name: "log", Scopes: hubapi.AllScopes})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,10 +69,10 @@ func benchServer(b *testing.B, cacheOn bool) (http.Handler, string) {
 	}
 	b.Cleanup(srv.Close)
 	u := &hubapi.User{Email: "bench@test.hubchantier.fr", Nom: "Bench", Prenom: "Hub", Role: hubapi.RoleAdmin}
-	if err := srv.Service.CreateUser(ctx, u, ""); err != nil {
+	if err := srv.Operator.CreateUser(ctx, u, ""); err != nil {
 		b.Fatal(err)
 	}
-	_, secret, err := srv.Service.IssueAPIKey(ctx, hubapi.APIKeyInput{UserID: u.ID, Name: "bench", Scopes: hubapi.AllScopes})
+	_, secret, err := srv.Operator.IssueAPIKey(ctx, hubapi.APIKeyInput{UserID: u.ID, Name: "bench", Scopes: hubapi.AllScopes})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -119,7 +119,10 @@ type Server struct {
 	Handler http.Handler
 	DB      *store.DB
 	Service *service.Service
-	Bus     *hubapi.Bus
+	// Operator holds the operations that check no caller (user and key
+	// creation for the CLI and tests, the active-keys gauge).
+	Operator *service.Operator
+	Bus      *hubapi.Bus
 	// Cache is the response cache (nil when disabled).
 	Cache *cache.Cache
 	Redis *redis.Client
@@ -170,11 +173,27 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Publisher != nil {
 		s.Bus.Subscribe(cfg.Publisher.Publish)
 	}
-	opts := []service.Option{service.WithPublisher(s.Bus)}
+	keys := cfg.CursorKeys
+	if len(keys) == 0 {
+		k := make([]byte, 32)
+		if _, err := rand.Read(k); err != nil {
+			s.Close()
+			return nil, err
+		}
+		keys = [][]byte{k}
+		log.Warn("HUB_CURSOR_KEYS is not set: pagination cursors use a per-process key and break on restart or across instances")
+	}
+	codec, err := pagination.NewCodec(keys)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("cursor keys: %w", err)
+	}
+	opts := []service.Option{service.WithPublisher(s.Bus), service.WithCursorCodec(codec)}
 	if cfg.MaxUploadBytes > 0 {
 		opts = append(opts, service.WithMaxUpload(cfg.MaxUploadBytes))
 	}
 	s.Service = service.New(s.DB, blobs, opts...)
+	s.Operator = service.NewOperator(s.Service)
 	s.startCounterCompaction(log)
 
 	m := cfg.Metrics
@@ -188,7 +207,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	m.SetActiveAPIKeys(func() int {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		n, err := s.Service.CountActiveAPIKeys(ctx)
+		n, err := s.Operator.CountActiveAPIKeys(ctx)
 		if err != nil {
 			return 0
 		}
@@ -254,23 +273,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if !cfg.MetricsOwnListener {
 		r.Handle("/metrics", s.MetricsHandler)
 	}
-	keys := cfg.CursorKeys
-	if len(keys) == 0 {
-		k := make([]byte, 32)
-		if _, err := rand.Read(k); err != nil {
-			s.Close()
-			return nil, err
-		}
-		keys = [][]byte{k}
-		log.Warn("HUB_CURSOR_KEYS is not set: pagination cursors use a per-process key and break on restart or across instances")
-	}
-	codec, err := pagination.NewCodec(keys)
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("cursor keys: %w", err)
-	}
-	if _, err := rest.Mount(r, rest.Options{Service: s.Service, Logger: log, Middleware: v1mw,
-		OnAuthFailure: m.AuthFailure, CursorCodec: codec}); err != nil {
+	svc := s.Service
+	if err := rest.Mount(r, rest.Options{Chantiers: svc, Pointages: svc, Documents: svc, Signalements: svc,
+		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, Authenticator: s.Operator,
+		Logger: log, Middleware: v1mw, OnAuthFailure: m.AuthFailure}); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -315,6 +321,3 @@ func (s *Server) Close() {
 		_ = s.DB.Close()
 	}
 }
-
-// ErrShutdown is returned by Run after a graceful shutdown.
-var ErrShutdown = errors.New("server shut down")

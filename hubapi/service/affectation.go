@@ -29,15 +29,6 @@ func (s *Service) GetAffectation(ctx context.Context, id int64) (*hubapi.Affecta
 	return a, nil
 }
 
-// ListAffectations implements hubapi.AffectationService.
-func (s *Service) ListAffectations(ctx context.Context, f hubapi.AffectationFilter, lp hubapi.ListParams) (*hubapi.List[hubapi.Affectation], error) {
-	q, err := s.AffectationQuery(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	return store.List[hubapi.Affectation](ctx, q, store.AffectationSort, lp, func() (int, error) { return s.CountAffectations(ctx, f) })
-}
-
 func prepareAffectation(ctx context.Context, tx bun.IDB, in *hubapi.AffectationInput) error {
 	in.Normalize()
 	if err := in.Validate(); err != nil {
@@ -117,7 +108,8 @@ func (s *Service) DeleteAffectation(ctx context.Context, id int64, ifVersion int
 
 // Planning implements hubapi.AffectationService.
 func (s *Service) Planning(ctx context.Context, from, to hubapi.Date, userID int64) ([]hubapi.Affectation, error) {
-	if _, err := caller(ctx, hubapi.ScopePlanningRead); err != nil {
+	p, err := caller(ctx, hubapi.ScopePlanningRead)
+	if err != nil {
 		return nil, err
 	}
 	var v = map[string]string{}
@@ -132,10 +124,7 @@ func (s *Service) Planning(ctx context.Context, from, to hubapi.Date, userID int
 	if len(v) > 0 {
 		return nil, &hubapi.ValidationError{Fields: v}
 	}
-	q, err := s.AffectationQuery(ctx, hubapi.AffectationFilter{UserID: userID, From: from, To: to})
-	if err != nil {
-		return nil, err
-	}
+	q, _, _ := s.affectationQuery(p, hubapi.AffectationFilter{UserID: userID, From: from, To: to})
 	var items []hubapi.Affectation
 	if err := q.OrderExpr("?TableAlias.date, ?TableAlias.heure_debut, ?TableAlias.id").Limit(10000).Scan(ctx, &items); err != nil {
 		return nil, err

@@ -17,11 +17,11 @@ import (
 // lastUsedResolution throttles last_used_at writes: one per key per minute.
 const lastUsedResolution = time.Minute
 
-// Authenticate implements hubapi.APIKeyService. Malformed keys are rejected
+// Authenticate implements hubapi.Authenticator. Malformed keys are rejected
 // before any database access (prefix, alphabet and checksum). The lookup is by
 // SHA-256 of the key, so the time it takes reveals nothing about stored keys;
 // the hashes are also compared in constant time.
-func (s *Service) Authenticate(ctx context.Context, secret string) (*hubapi.Principal, error) {
+func (s *Operator) Authenticate(ctx context.Context, secret string) (*hubapi.Principal, error) {
 	if !hubapi.WellFormedAPIKey(secret) {
 		return nil, hubapi.ErrUnauthenticated
 	}
@@ -79,20 +79,13 @@ type authEntry struct {
 	until time.Time
 }
 
-func (s *Service) forgetKey(id int64) {
+func (s *deps) forgetKey(id int64) {
 	s.auth.Range(func(k, v any) bool {
 		if v.(authEntry).p.APIKeyID == id {
 			s.auth.Delete(k)
 		}
 		return true
 	})
-}
-
-func mapErr(err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return hubapi.ErrNotFound
-	}
-	return err
 }
 
 // CreateAPIKey implements hubapi.APIKeyService (admin only).
@@ -104,12 +97,16 @@ func (s *Service) CreateAPIKey(ctx context.Context, in hubapi.APIKeyInput) (*hub
 	if !p.IsAdmin() {
 		return nil, "", hubapi.Errorf(hubapi.ErrForbidden, "the admin scope is required")
 	}
-	return s.IssueAPIKey(ctx, in)
+	return s.issueAPIKey(ctx, in)
 }
 
-// IssueAPIKey creates a key without checking the caller: for the
-// administration CLI, which runs with the operator's database access.
-func (s *Service) IssueAPIKey(ctx context.Context, in hubapi.APIKeyInput) (*hubapi.APIKey, string, error) {
+// IssueAPIKey implements hubapi.OperatorService: it creates a key without
+// checking a caller, for the administration CLI.
+func (s *Operator) IssueAPIKey(ctx context.Context, in hubapi.APIKeyInput) (*hubapi.APIKey, string, error) {
+	return s.issueAPIKey(ctx, in)
+}
+
+func (s *deps) issueAPIKey(ctx context.Context, in hubapi.APIKeyInput) (*hubapi.APIKey, string, error) {
 	fields := map[string]string{}
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" || len(in.Name) > 100 {
@@ -193,16 +190,21 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id int64) error {
 	}
 	s.forgetKey(id)
 	if n, _ := res.RowsAffected(); n == 0 {
-		if ok, err := store.Exists[hubapi.APIKey](ctx, s.db, id); err != nil || !ok {
+		// Already revoked (nothing to do) or no such key.
+		ok, err := store.Exists[hubapi.APIKey](ctx, s.db, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
 			return hubapi.ErrNotFound
 		}
 	}
 	return nil
 }
 
-// CountActiveAPIKeys counts keys neither revoked nor expired (for the
+// CountActiveAPIKeys implements hubapi.OperatorService (for the
 // active_api_keys gauge).
-func (s *Service) CountActiveAPIKeys(ctx context.Context) (int, error) {
+func (s *Operator) CountActiveAPIKeys(ctx context.Context) (int, error) {
 	n, err := s.db.NewSelect().Model((*hubapi.APIKey)(nil)).Where("revoked_at IS NULL").
 		WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
 			return q.Where("expires_at IS NULL").WhereOr("expires_at > ?", s.now())

@@ -5,25 +5,28 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/hubchantier/hubchantier/fields"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 )
 
 // GetChantier implements hubapi.ChantierService.
-func (s *Service) GetChantier(ctx context.Context, id int64) (*hubapi.Chantier, error) {
+func (s *Service) GetChantier(ctx context.Context, id int64, sel *fields.Selection) (*hubapi.Chantier, error) {
 	if _, err := caller(ctx, hubapi.ScopeChantiersRead); err != nil {
 		return nil, err
 	}
-	return store.Get[hubapi.Chantier](ctx, s.db, id)
-}
-
-// ListChantiers implements hubapi.ChantierService.
-func (s *Service) ListChantiers(ctx context.Context, f hubapi.ChantierFilter, p hubapi.ListParams) (*hubapi.List[hubapi.Chantier], error) {
-	q, err := s.ChantierQuery(ctx, f)
+	c, err := store.Get[hubapi.Chantier](ctx, s.db, id)
 	if err != nil {
 		return nil, err
 	}
-	return store.List[hubapi.Chantier](ctx, q, store.ChantierSort, p, func() (int, error) { return s.CountChantiers(ctx, f) })
+	if sel.Has("responsable") {
+		rows := []hubapi.Chantier{*c}
+		if err := s.loadResponsables(ctx, rows); err != nil {
+			return nil, err
+		}
+		c = &rows[0]
+	}
+	return c, nil
 }
 
 // CreateChantier implements hubapi.ChantierService.

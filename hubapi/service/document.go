@@ -22,15 +22,6 @@ func (s *Service) GetDocument(ctx context.Context, id int64) (*hubapi.Document, 
 	return store.Get[hubapi.Document](ctx, s.db, id)
 }
 
-// ListDocuments implements hubapi.DocumentService.
-func (s *Service) ListDocuments(ctx context.Context, f hubapi.DocumentFilter, p hubapi.ListParams) (*hubapi.List[hubapi.Document], error) {
-	q, err := s.DocumentQuery(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	return store.List[hubapi.Document](ctx, q, store.DocumentSort, p, func() (int, error) { return s.CountDocuments(ctx, f) })
-}
-
 // CreateDocument implements hubapi.DocumentService. The content is stored
 // first; if the metadata cannot be written the content is removed again.
 func (s *Service) CreateDocument(ctx context.Context, in hubapi.DocumentInput, up hubapi.Upload) (*hubapi.Document, error) {

@@ -26,16 +26,6 @@ func (s *Service) GetPointage(ctx context.Context, id int64) (*hubapi.Pointage, 
 	return pt, nil
 }
 
-// ListPointages implements hubapi.PointageService; a compagnon's list is
-// restricted to their own pointages.
-func (s *Service) ListPointages(ctx context.Context, f hubapi.PointageFilter, lp hubapi.ListParams) (*hubapi.List[hubapi.Pointage], error) {
-	q, err := s.PointageQuery(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	return store.List[hubapi.Pointage](ctx, q, store.PointageSort, lp, func() (int, error) { return s.CountPointages(ctx, f) })
-}
-
 func (s *Service) preparePointage(ctx context.Context, tx bun.IDB, p *hubapi.Principal, in *hubapi.PointageInput) error {
 	if in.UserID == 0 {
 		in.UserID = p.UserID

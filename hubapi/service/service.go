@@ -6,6 +6,7 @@ package service
 
 import (
 	"context"
+	"crypto/rand"
 	"sync"
 	"time"
 
@@ -13,44 +14,71 @@ import (
 
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/store"
+	"github.com/hubchantier/hubchantier/pagination"
 )
 
-// Service implements the hubapi service interfaces.
-type Service struct {
+// Service holds the use cases that act on behalf of a caller: every
+// exported method that takes a context authorizes the principal in it
+// (hubapi.PrincipalFrom) before doing anything. Adapters (REST, GraphQL,
+// batch) get it through the hubapi service interfaces.
+type Service struct{ *deps }
+
+// Operator holds the operations that check no caller (see
+// hubapi.OperatorService): only cmd and the server's wiring build one, with
+// NewOperator, and no adapter is given it.
+type Operator struct{ *deps }
+
+// deps is what Service and Operator share: the operator's key revocations
+// reach the callers' authentication cache at once.
+type deps struct {
 	db        *store.DB
 	blobs     hubapi.BlobStore
 	pub       hubapi.Publisher
 	now       func() time.Time
 	maxUpload int64
+	codec     *pagination.Codec
+	pages     pagers
 	auth      sync.Map // API key hash → authEntry
 }
 
 // Option configures a Service.
-type Option func(*Service)
+type Option func(*deps)
 
 // WithPublisher sets where domain events go (default: discarded).
-func WithPublisher(p hubapi.Publisher) Option { return func(s *Service) { s.pub = p } }
+func WithPublisher(p hubapi.Publisher) Option { return func(d *deps) { d.pub = p } }
 
 // WithClock sets the clock (tests).
 func WithClock(now func() time.Time) Option {
-	return func(s *Service) { s.now = func() time.Time { return now().UTC().Truncate(time.Microsecond) } }
+	return func(d *deps) { d.now = func() time.Time { return now().UTC().Truncate(time.Microsecond) } }
 }
 
 // WithMaxUpload sets the document size limit in bytes (default 25 MiB).
-func WithMaxUpload(n int64) Option { return func(s *Service) { s.maxUpload = n } }
+func WithMaxUpload(n int64) Option { return func(d *deps) { d.maxUpload = n } }
+
+// WithCursorCodec sets the codec that seals list cursors. Without it, a
+// codec with a random key is made: cursors then hold only within this
+// process.
+func WithCursorCodec(c *pagination.Codec) Option { return func(d *deps) { d.codec = c } }
 
 // New returns the use cases over db, storing document contents in blobs.
 func New(db *store.DB, blobs hubapi.BlobStore, opts ...Option) *Service {
-	s := &Service{db: db, blobs: blobs, pub: hubapi.PublisherFunc(func(context.Context, hubapi.Event) {}),
+	d := &deps{db: db, blobs: blobs, pub: hubapi.PublisherFunc(func(context.Context, hubapi.Event) {}),
 		now: store.Now, maxUpload: 25 << 20}
 	for _, o := range opts {
-		o(s)
+		o(d)
 	}
-	return s
+	if d.codec == nil {
+		key := make([]byte, pagination.KeySize)
+		_, _ = rand.Read(key) // crypto/rand.Read never fails (Go 1.24+)
+		d.codec = pagination.MustNewCodec([][]byte{key})
+	}
+	d.pages = newPagers(d.codec)
+	return &Service{d}
 }
 
-// DB returns the underlying store.
-func (s *Service) DB() *store.DB { return s.db }
+// NewOperator returns the operations of s that check no caller. Give it only
+// to operator code (CLI, server wiring), never to an adapter.
+func NewOperator(s *Service) *Operator { return &Operator{s.deps} }
 
 var (
 	_ hubapi.ChantierService    = (*Service)(nil)
@@ -61,6 +89,7 @@ var (
 	_ hubapi.APIKeyService      = (*Service)(nil)
 	_ hubapi.UserService        = (*Service)(nil)
 	_ hubapi.StatsService       = (*Service)(nil)
+	_ hubapi.OperatorService    = (*Operator)(nil)
 )
 
 // caller returns the principal after checking scope.
@@ -72,11 +101,11 @@ func caller(ctx context.Context, scope hubapi.Scope) (*hubapi.Principal, error) 
 	return p, nil
 }
 
-func (s *Service) tx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+func (s *deps) tx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
 	return s.db.RunInTx(ctx, nil, fn)
 }
 
-func (s *Service) emit(ctx context.Context, p *hubapi.Principal, t hubapi.EventType, resource string, id int64, data any) {
+func (s *deps) emit(ctx context.Context, p *hubapi.Principal, t hubapi.EventType, resource string, id int64, data any) {
 	var actor int64
 	if p != nil {
 		actor = p.UserID
@@ -111,5 +140,6 @@ func mustExist[T any](ctx context.Context, db bun.IDB, id int64, field string) e
 // ownOnly reports whether p may only see its own rows (compagnons).
 func ownOnly(p *hubapi.Principal) bool { return p.Role == hubapi.RoleCompagnon }
 
-// MaxUpload returns the document size limit in bytes.
+// MaxUpload implements hubapi.DocumentService: the document size limit in
+// bytes.
 func (s *Service) MaxUpload() int64 { return s.maxUpload }

@@ -17,15 +17,6 @@ func (s *Service) GetSignalement(ctx context.Context, id int64) (*hubapi.Signale
 	return store.Get[hubapi.Signalement](ctx, s.db, id)
 }
 
-// ListSignalements implements hubapi.SignalementService.
-func (s *Service) ListSignalements(ctx context.Context, f hubapi.SignalementFilter, p hubapi.ListParams) (*hubapi.List[hubapi.Signalement], error) {
-	q, err := s.SignalementQuery(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	return store.List[hubapi.Signalement](ctx, q, store.SignalementSort, p, func() (int, error) { return s.CountSignalements(ctx, f) })
-}
-
 func checkSignalementRefs(ctx context.Context, tx bun.IDB, in *hubapi.SignalementInput) error {
 	if err := mustExist[hubapi.Chantier](ctx, tx, in.ChantierID, "chantier_id"); err != nil {
 		return err

@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
@@ -10,9 +12,9 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/store"
 )
 
-// CreateUser implements hubapi.UserService. It is an operator action (CLI);
-// the password, when given, is stored as a bcrypt hash.
-func (s *Service) CreateUser(ctx context.Context, u *hubapi.User, password string) error {
+// CreateUser implements hubapi.OperatorService. The password, when given,
+// is stored as a bcrypt hash.
+func (s *Operator) CreateUser(ctx context.Context, u *hubapi.User, password string) error {
 	if err := u.Validate(); err != nil {
 		return err
 	}
@@ -31,12 +33,15 @@ func (s *Service) CreateUser(ctx context.Context, u *hubapi.User, password strin
 	return store.Insert(ctx, s.db, u)
 }
 
-// FindUserByEmail implements hubapi.UserService.
-func (s *Service) FindUserByEmail(ctx context.Context, email string) (*hubapi.User, error) {
+// FindUserByEmail implements hubapi.OperatorService.
+func (s *Operator) FindUserByEmail(ctx context.Context, email string) (*hubapi.User, error) {
 	u := new(hubapi.User)
 	err := s.db.NewSelect().Model(u).Where("email = ?", strings.ToLower(strings.TrimSpace(email))).Limit(1).Scan(ctx)
 	if err != nil {
-		return nil, mapErr(err)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, hubapi.ErrNotFound
+		}
+		return nil, err
 	}
 	return u, nil
 }

@@ -118,7 +118,7 @@ func (e *Env) NewUser(t testing.TB, role hubapi.Role) (*hubapi.User, string) {
 	n := e.seq
 	e.mu.Unlock()
 	u := &hubapi.User{Email: fmt.Sprintf("%s.%d@test.hubchantier.fr", role, n), Nom: "Test", Prenom: string(role), Role: role}
-	if err := e.Server.Service.CreateUser(context.Background(), u, ""); err != nil {
+	if err := e.Server.Operator.CreateUser(context.Background(), u, ""); err != nil {
 		t.Fatalf("create %s user: %v", role, err)
 	}
 	return u, e.NewKey(t, u.ID, hubapi.RoleScopes(role)...)
@@ -128,7 +128,7 @@ func (e *Env) NewUser(t testing.TB, role hubapi.Role) (*hubapi.User, string) {
 // (which the user's role must allow) and returns the secret.
 func (e *Env) NewKey(t testing.TB, userID int64, scopes ...hubapi.Scope) string {
 	t.Helper()
-	_, secret, err := e.Server.Service.IssueAPIKey(context.Background(),
+	_, secret, err := e.Server.Operator.IssueAPIKey(context.Background(),
 		hubapi.APIKeyInput{UserID: userID, Name: fmt.Sprintf("test key %d", userID), Scopes: scopes})
 	if err != nil {
 		t.Fatalf("issue key for user %d with %v: %v", userID, scopes, err)
