@@ -198,6 +198,10 @@ func testLists(t *testing.T, env *apitest.Env) {
 			{"sort=password", "sort", []apitest.Option{apitest.Invalid()}},
 			{"sort=nom,-id,code,statut,date_debut", "sort", []apitest.Option{apitest.Invalid()}},
 			{"sort=nom,-nom", "sort", []apitest.Option{apitest.Unchecked("no-repeat rule of sort keys is not expressible as a pattern")}},
+			// One sort grammar: "-" for descending, no "+" (in a query
+			// string "+" decodes to a space).
+			{"sort=%2Bnom", "sort", []apitest.Option{apitest.Invalid()}},
+			{"sort=+nom", "sort", []apitest.Option{apitest.Invalid()}},
 			{"statut=demoli", "statut", []apitest.Option{apitest.Invalid()}},
 			{"responsable_id=abc", "responsable_id", []apitest.Option{apitest.Invalid()}},
 			{"responsable_id=0", "responsable_id", []apitest.Option{apitest.Invalid()}},
