@@ -198,7 +198,7 @@ func (s *Service) loadResponsables(ctx context.Context, rows []hubapi.Chantier) 
 		return nil
 	}
 	var users []hubapi.UserSummary
-	if err := s.db.NewSelect().Table("users").Column("id", "nom", "prenom").Where("id IN (?)", bun.In(ids)).Scan(ctx, &users); err != nil {
+	if err := s.db.NewSelect().Table("users").Column("id", "nom", "prenom").Where("id IN (?)", bun.List(ids)).Scan(ctx, &users); err != nil {
 		return err
 	}
 	byID := make(map[int64]*hubapi.UserSummary, len(users))
