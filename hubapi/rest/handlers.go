@@ -23,6 +23,13 @@ func (a *API) chantierLister() http.HandlerFunc {
 				ResponsableID: q.int64("responsable_id", true)}
 		},
 		list: a.o.Chantiers.ListChantiers, view: chantierViews,
+		key: func(b []byte, c *hubapi.Chantier, sel *fields.Selection) []byte {
+			b = fmt.Appendf(b, "%d:%d;", c.ID, c.Version)
+			if u := c.Responsable; u != nil && sel.Has("responsable") {
+				b = fmt.Appendf(b, "%d:%q:%q;", u.ID, u.Nom, u.Prenom)
+			}
+			return b
+		},
 	}).handle(a)
 }
 
@@ -34,6 +41,7 @@ func (a *API) pointageLister() http.HandlerFunc {
 				Statut: enumParam(q, "statut", hubapi.PointageStatuts), From: q.date("date_from"), To: q.date("date_to")}
 		},
 		list: a.o.Pointages.ListPointages,
+		key:  versionKey(func(m *hubapi.Pointage) (int64, int64) { return m.ID, m.Version }),
 	}).handle(a)
 }
 
@@ -44,6 +52,7 @@ func (a *API) documentLister() http.HandlerFunc {
 			return hubapi.DocumentFilter{ChantierID: q.int64("chantier_id", true), Categorie: enumParam(q, "categorie", hubapi.DocumentCategories)}
 		},
 		list: a.o.Documents.ListDocuments,
+		key:  versionKey(func(m *hubapi.Document) (int64, int64) { return m.ID, m.Version }),
 	}).handle(a)
 }
 
@@ -55,6 +64,7 @@ func (a *API) signalementLister() http.HandlerFunc {
 				Gravite: enumParam(q, "gravite", hubapi.Gravites)}
 		},
 		list: a.o.Signalements.ListSignalements,
+		key:  versionKey(func(m *hubapi.Signalement) (int64, int64) { return m.ID, m.Version }),
 	}).handle(a)
 }
 
@@ -66,6 +76,7 @@ func (a *API) affectationLister() http.HandlerFunc {
 				From: q.date("date_from"), To: q.date("date_to")}
 		},
 		list: a.o.Affectations.ListAffectations,
+		key:  versionKey(func(m *hubapi.Affectation) (int64, int64) { return m.ID, m.Version }),
 	}).handle(a)
 }
 

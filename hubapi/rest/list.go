@@ -3,9 +3,11 @@ package rest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 
+	"github.com/hubchantier/hubchantier/etag"
 	"github.com/hubchantier/hubchantier/fields"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/pagination"
@@ -27,6 +29,9 @@ type lister[T any, F any] struct {
 	// view maps a page's items to their representation for a selection
 	// (nil: the items themselves).
 	view func(items []T, sel *fields.Selection) any
+	// key writes what identifies an item's representation into the list's
+	// ETag: its id and version, and whatever the view nests.
+	key func(b []byte, item *T, sel *fields.Selection) []byte
 }
 
 // legacyPageInfo is the offset pagination object, with next_cursor added.
@@ -87,9 +92,39 @@ func (l *lister[T, F]) handle(a *API) http.HandlerFunc {
 				Pagination legacyPageInfo `json:"pagination"`
 			}{data, info}
 		}
+		w.Header().Set("ETag", l.etag(r, pg, sel).String())
 		writeSelected(w, r, a, body, sel, dataProjector)
 		return nil
 	})
+}
+
+// etag tags a list page by what it holds: the query (filters, sort,
+// selection, page or cursor), the items' ids and versions and the page's
+// counts, never the cursors sealed into the body, which differ on every
+// response. The tag is thus the same on every instance and every request
+// until a row of the page changes, so If-None-Match revalidates a list
+// without the response cache. (Two cursors in the bodies of two responses
+// with one tag continue from the same row: the representations are
+// equivalent.)
+func (l *lister[T, F]) etag(r *http.Request, pg *hubapi.Page[T], sel *fields.Selection) etag.Tag {
+	b := make([]byte, 0, 128+len(r.URL.RawQuery)+24*len(pg.Items))
+	b = append(b, "list/v1\x00"...)
+	b = append(b, r.URL.Path...)
+	b = append(b, 0)
+	b = append(b, r.URL.RawQuery...)
+	b = fmt.Appendf(b, "\x00%d/%d/%d/%t/%t/%t\x00", pg.Total, pg.Number, pg.Limit, pg.HasMore, pg.NextCursor != "", pg.PrevCursor != "")
+	for i := range pg.Items {
+		b = l.key(b, &pg.Items[i], sel)
+	}
+	return etag.Of(b)
+}
+
+// versionKey is the ETag key of an item without nested relations.
+func versionKey[T any](idVersion func(*T) (int64, int64)) func([]byte, *T, *fields.Selection) []byte {
+	return func(b []byte, item *T, _ *fields.Selection) []byte {
+		id, v := idVersion(item)
+		return fmt.Appendf(b, "%d:%d;", id, v)
+	}
 }
 
 // pageRequestProblem answers the page-request errors of a list use case in

@@ -57,12 +57,14 @@ func TestCachedListOverHTTP(t *testing.T) {
 		if got := hit.Header.Get("Cache-Status"); got != "hubchantier; hit" {
 			t.Fatalf("second request: Cache-Status %q", got)
 		}
-		t.Run("the hit is the miss's body, with the tag of that body", func(t *testing.T) {
+		t.Run("the hit is the miss's body, with the miss's tag", func(t *testing.T) {
 			if !bytes.Equal(hitBody, missBody) {
 				t.Fatal("hit body differs from the miss body")
 			}
-			want := etag.Of(missBody).String()
-			if miss.Header.Get("ETag") != want || hit.Header.Get("ETag") != want {
+			// A list's tag is that of what the page holds, set by the
+			// handler (see rest's TestListETagRevalidatesAcrossInstances).
+			want := miss.Header.Get("ETag")
+			if _, err := etag.ParseTag(want); err != nil || hit.Header.Get("ETag") != want {
 				t.Fatalf("ETag miss %q, hit %q, want %q", miss.Header.Get("ETag"), hit.Header.Get("ETag"), want)
 			}
 		})
