@@ -160,3 +160,41 @@ func TestConcurrentPatchesKeepEveryField(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// Writes without a precondition never get 412, which means "your
+// precondition failed": concurrent PUTs of one row are serialised by a row
+// lock (PostgreSQL) or the exclusive write transaction (SQLite), and the
+// last writer wins.
+func TestConcurrentUnconditionalPUTsAllSucceed(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, tdb *testenv.DB) {
+		ts, key := startServer(t, tdb)
+		res, body := do(t, ts, key, "POST", "/api/v1/chantiers", `{"code":"CH-1","nom":"n","adresse":"a"}`)
+		if res.StatusCode != 201 {
+			t.Fatal(string(body))
+		}
+		var c hubapi.Chantier
+		_ = json.Unmarshal(body, &c)
+		const n = 30
+		codes := make([]int, n)
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				r, b := do(t, ts, key, "PUT", "/api/v1/chantiers/"+itoa(c.ID), `{"code":"CH-1","nom":"writer `+itoa(int64(i))+`","adresse":"a"}`)
+				if r != nil {
+					if codes[i] = r.StatusCode; r.StatusCode != 200 {
+						t.Errorf("PUT %d: %d %s", i, r.StatusCode, b)
+					}
+				}
+			}(i)
+		}
+		wg.Wait()
+		_, body = do(t, ts, key, "GET", "/api/v1/chantiers/"+itoa(c.ID), "")
+		var got hubapi.Chantier
+		_ = json.Unmarshal(body, &got)
+		if got.Version != 1+n {
+			t.Fatalf("version %d after %d writes (%v)", got.Version, n, codes)
+		}
+	})
+}

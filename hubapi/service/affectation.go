@@ -70,7 +70,7 @@ func (s *Service) UpdateAffectation(ctx context.Context, id int64, in hubapi.Aff
 	}
 	var a *hubapi.Affectation
 	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := store.Get[hubapi.Affectation](ctx, tx, id)
+		cur, err := store.GetForUpdate[hubapi.Affectation](ctx, tx, id)
 		if err != nil {
 			return err
 		}

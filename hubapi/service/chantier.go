@@ -69,7 +69,7 @@ func (s *Service) UpdateChantier(ctx context.Context, id int64, in hubapi.Chanti
 	}
 	var c *hubapi.Chantier
 	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := store.Get[hubapi.Chantier](ctx, tx, id)
+		cur, err := store.GetForUpdate[hubapi.Chantier](ctx, tx, id)
 		if err != nil {
 			return err
 		}

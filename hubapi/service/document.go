@@ -83,7 +83,7 @@ func (s *Service) UpdateDocument(ctx context.Context, id int64, in hubapi.Docume
 	}
 	var d *hubapi.Document
 	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := store.Get[hubapi.Document](ctx, tx, id)
+		cur, err := store.GetForUpdate[hubapi.Document](ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -115,7 +115,7 @@ func (s *Service) DeleteDocument(ctx context.Context, id int64, ifVersion int64)
 	}
 	var key string
 	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := store.Get[hubapi.Document](ctx, tx, id)
+		cur, err := store.GetForUpdate[hubapi.Document](ctx, tx, id)
 		if err != nil {
 			return err
 		}

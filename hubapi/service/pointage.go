@@ -67,7 +67,7 @@ func (s *Service) CreatePointage(ctx context.Context, in hubapi.PointageInput) (
 
 // loadOwnPointage loads a pointage the caller may write.
 func loadOwnPointage(ctx context.Context, tx bun.IDB, p *hubapi.Principal, id, ifVersion int64) (*hubapi.Pointage, error) {
-	cur, err := store.Get[hubapi.Pointage](ctx, tx, id)
+	cur, err := store.GetForUpdate[hubapi.Pointage](ctx, tx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -69,7 +69,7 @@ func (s *Service) UpdateSignalement(ctx context.Context, id int64, in hubapi.Sig
 	var sg *hubapi.Signalement
 	var becameUrgent bool
 	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := store.Get[hubapi.Signalement](ctx, tx, id)
+		cur, err := store.GetForUpdate[hubapi.Signalement](ctx, tx, id)
 		if err != nil {
 			return err
 		}

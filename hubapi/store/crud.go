@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"github.com/hubchantier/hubchantier/hubapi"
 )
@@ -12,6 +13,22 @@ import (
 func Get[T any](ctx context.Context, db bun.IDB, id int64) (*T, error) {
 	m := new(T)
 	if err := db.NewSelect().Model(m).Where("?TableAlias.id = ?", id).Limit(1).Scan(ctx); err != nil {
+		return nil, mapErr(err)
+	}
+	return m, nil
+}
+
+// GetForUpdate is Get inside a write transaction: on PostgreSQL it locks
+// the row until the transaction ends (SELECT ... FOR UPDATE), so writers of
+// one row take turns and each reads the version the one before it wrote;
+// SQLite's write transactions are already exclusive (_txlock=immediate).
+func GetForUpdate[T any](ctx context.Context, db bun.IDB, id int64) (*T, error) {
+	m := new(T)
+	q := db.NewSelect().Model(m).Where("?TableAlias.id = ?", id).Limit(1)
+	if db.Dialect().Name() == dialect.PG {
+		q = q.For("UPDATE")
+	}
+	if err := q.Scan(ctx); err != nil {
 		return nil, mapErr(err)
 	}
 	return m, nil
