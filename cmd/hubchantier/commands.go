@@ -21,11 +21,10 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/store"
 )
 
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
+// config reads and checks every HUB_* variable (server.ConfigFromEnv): a
+// bad value stops any command, with a message naming the variable.
+func config() (server.Config, error) {
+	return server.ConfigFromEnv(os.Environ())
 }
 
 func newFlags(name string) *flag.FlagSet {
@@ -46,7 +45,11 @@ func parse(fs *flag.FlagSet, args []string) error {
 
 // openDB opens the configured database (HUB_DATABASE_URL) and migrates it.
 func openDB(ctx context.Context) (*store.DB, error) {
-	db, err := store.Open(envOr("HUB_DATABASE_URL", store.DefaultURL))
+	cfg, err := config()
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -60,11 +63,15 @@ func openDB(ctx context.Context) (*store.DB, error) {
 // openOperator opens the configured database, migrates it and returns the
 // operations that check no caller (for the administration commands).
 func openOperator(ctx context.Context) (*service.Operator, func(), error) {
+	cfg, err := config()
+	if err != nil {
+		return nil, nil, err
+	}
 	db, err := openDB(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	blobs, err := blob.NewDir(envOr("HUB_BLOB_DIR", "hubchantier-blobs"))
+	blobs, err := blob.NewDir(cfg.BlobDir)
 	if err != nil {
 		_ = db.Close()
 		return nil, nil, err
@@ -73,18 +80,18 @@ func openOperator(ctx context.Context) (*service.Operator, func(), error) {
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := config()
+	if err != nil {
+		return err
+	}
 	fs := newFlags("serve")
-	addr := fs.String("addr", envOr("HUB_ADDR", "127.0.0.1:8080"), "listen address")
+	addr := fs.String("addr", cfg.Addr, "listen address")
 	demo := fs.Bool("demo", false, "seed a small demo data set and print a demo admin key")
-	metricsAddr := fs.String("metrics-addr", os.Getenv("HUB_METRICS_ADDR"), "serve /metrics on this address instead of the API listener")
+	metricsAddr := fs.String("metrics-addr", cfg.MetricsAddr, "serve /metrics on this address instead of the API listener")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	cfg, err := server.ConfigFromEnv()
-	if err != nil {
-		return err
-	}
 	cfg.Logger = log
 	cfg.MetricsOwnListener = *metricsAddr != ""
 	srv, err := server.New(ctx, cfg)

@@ -8,8 +8,10 @@
 //	hubchantier seed --chantiers N
 //	hubchantier counters check|rebuild
 //
-// Configuration comes from HUB_* environment variables (HUB_ADDR,
-// HUB_DATABASE_URL, HUB_BLOB_DIR, HUB_CORS_ORIGINS); flags override them.
+// Configuration comes from the HUB_* environment variables that
+// server.ConfigFromEnv reads and checks (server.EnvNames lists them); flags
+// override them. A bad value stops the command with a message naming the
+// variable.
 package main
 
 import (
@@ -18,7 +20,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/hubchantier/hubchantier/hubapi/server"
 )
 
 func main() {
@@ -37,14 +42,16 @@ const usage = `usage:
   hubchantier apikey create --user E --name N --scopes a,b [--expires 720h]
   hubchantier seed --chantiers N [--users U] [--seed-value S] [--append] [--now YYYY-MM-DD] [--years Y]
   hubchantier counters check|rebuild
+`
 
-environment: HUB_ADDR, HUB_DATABASE_URL (sqlite:<path> | postgres://...), HUB_BLOB_DIR, HUB_CORS_ORIGINS,
-  HUB_TRUSTED_PROXIES, HUB_REDIS_URL, HUB_RATE_LIMITS, HUB_RATE_LIMIT_FAIL_CLOSED, HUB_CACHE_MAX_MB, HUB_CURSOR_KEYS,
-  HUB_METRICS_ADDR, HUB_METRICS_ALLOWED_CIDRS, HUB_METRICS_USER, HUB_METRICS_PASSWORD_HASH`
+// usageText is usage followed by the variables the configuration reads.
+func usageText() string {
+	return usage + "\nenvironment (flags override): " + strings.Join(server.EnvNames(), ", ") + "\n  HUB_DATABASE_URL: sqlite:<path> | postgres://..."
+}
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, usage)
+		fmt.Fprintln(stderr, usageText())
 		return fmt.Errorf("missing command")
 	}
 	switch args[0] {
@@ -65,9 +72,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "counters":
 		return cmdCounters(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, usage)
+		fmt.Fprintln(stdout, usageText())
 		return nil
 	}
-	fmt.Fprintln(stderr, usage)
+	fmt.Fprintln(stderr, usageText())
 	return fmt.Errorf("unknown command %q", args[0])
 }

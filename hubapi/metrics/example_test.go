@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/hubchantier/hubchantier/clientip"
 	"github.com/hubchantier/hubchantier/hubapi/metrics"
 )
 
@@ -112,12 +113,13 @@ func ExampleMetrics_AuthFailure() {
 }
 
 // Behind a reverse proxy, X-Forwarded-For is honoured only from the
-// proxies named.
-func ExampleTrustPrefixes() {
+// proxies the client-IP resolver trusts (the server's own resolver).
+func ExampleAccessConfig_behindAProxy() {
 	m, _ := metrics.New(metrics.Config{})
+	proxies, _ := clientip.New(clientip.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}})
 	h, _ := m.Handler(metrics.AccessConfig{
 		AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("192.168.10.0/24")},
-		TrustedProxy:    metrics.TrustPrefixes(netip.MustParsePrefix("10.1.0.0/16")),
+		ClientIP:        proxies,
 	})
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	req.RemoteAddr = "10.1.0.2:443"

@@ -25,7 +25,7 @@ func FuzzHandlerAccess(f *testing.F) {
 	m := newMetrics(f, metrics.Config{})
 	h, err := m.Handler(metrics.AccessConfig{
 		AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("192.168.10.0/24"), netip.MustParsePrefix("127.0.0.0/8")},
-		TrustedProxy:    metrics.TrustPrefixes(netip.MustParsePrefix("10.1.0.0/16")),
+		ClientIP:        mustResolver(f, "10.1.0.0/16"),
 		Username:        "prometheus",
 		PasswordHash:    testHash,
 	})

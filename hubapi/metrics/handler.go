@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/hubchantier/hubchantier/clientip"
 	"github.com/hubchantier/hubchantier/problem"
 )
 
@@ -42,9 +43,6 @@ const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 // credentials it accepted, so the cost is paid once, not at every scrape.
 const HashCost = 12
 
-// maxForwardedHops bounds the X-Forwarded-For entries examined.
-const maxForwardedHops = 32
-
 // DefaultAllowedNetworks is the allow-list used when AccessConfig names no
 // network: the loopback addresses.
 var DefaultAllowedNetworks = []netip.Prefix{
@@ -69,42 +67,13 @@ type AccessConfig struct {
 	Username     string
 	PasswordHash []byte
 
-	// TrustedProxy, when set, reports whether an address is one of your
-	// reverse proxies. The client address is then taken from
-	// X-Forwarded-For: the right-most entry that is not a trusted proxy,
-	// provided the connection itself comes from a trusted proxy. Without
-	// it X-Forwarded-For is ignored and the client is r.RemoteAddr, which
-	// is right when /metrics is served on its own listener.
-	TrustedProxy func(netip.Addr) bool
-}
-
-// TrustPrefixes returns a TrustedProxy func for the given proxy networks.
-// It panics on an invalid prefix (a configuration error).
-func TrustPrefixes(prefixes ...netip.Prefix) func(netip.Addr) bool {
-	ps := make([]netip.Prefix, 0, len(prefixes))
-	for _, p := range prefixes {
-		n, ok := normalizePrefix(p)
-		if !ok {
-			panic(fmt.Sprintf("metrics: invalid trusted proxy network %v", p))
-		}
-		ps = append(ps, n)
-	}
-	return func(a netip.Addr) bool { return containsAddr(ps, a) }
-}
-
-// normalizePrefix masks p and turns an IPv4-mapped IPv6 prefix into its
-// IPv4 form, since addresses are unmapped before matching.
-func normalizePrefix(p netip.Prefix) (netip.Prefix, bool) {
-	if !p.IsValid() {
-		return netip.Prefix{}, false
-	}
-	if p.Addr().Is4In6() {
-		if p.Bits() < 96 {
-			return netip.Prefix{}, false
-		}
-		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-	}
-	return p.Masked(), true
+	// ClientIP establishes the client address: give it the resolver (and
+	// so the trusted proxies) the rest of the server uses, so that /metrics
+	// judges a request by the same address as the access log and the rate
+	// limiter. Nil: X-Forwarded-For is ignored and the client is
+	// r.RemoteAddr, which is right when /metrics is served on its own
+	// listener with no proxy in front.
+	ClientIP *clientip.Resolver
 }
 
 // AccessConfigFromEnv reads EnvAllowedCIDRs, EnvUser and EnvPasswordHash
@@ -130,28 +99,12 @@ func AccessConfigFromEnv(getenv func(string) string) (AccessConfig, error) {
 }
 
 // ParseNetworks parses a comma-separated list of CIDR prefixes or single
-// addresses (a /32 or /128 network).
+// addresses (a /32 or /128 network), as clientip.ParsePrefixes does, and
+// refuses an empty list.
 func ParseNetworks(s string) ([]netip.Prefix, error) {
-	var nets []netip.Prefix
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		if !strings.Contains(f, "/") {
-			a, err := netip.ParseAddr(f)
-			if err != nil || a.Zone() != "" {
-				return nil, fmt.Errorf("invalid address %q", f)
-			}
-			a = a.Unmap()
-			nets = append(nets, netip.PrefixFrom(a, a.BitLen()))
-			continue
-		}
-		p, err := netip.ParsePrefix(f)
-		if err != nil {
-			return nil, fmt.Errorf("invalid network %q", f)
-		}
-		nets = append(nets, p)
+	nets, err := clientip.ParsePrefixes(s)
+	if err != nil {
+		return nil, err
 	}
 	if len(nets) == 0 {
 		return nil, errors.New("no network given")
@@ -211,8 +164,8 @@ func (m *Metrics) Handler(cfg AccessConfig) (http.Handler, error) {
 
 // guard enforces an AccessConfig.
 type guard struct {
-	networks     []netip.Prefix // nil with AnyNetwork
-	trustedProxy func(netip.Addr) bool
+	networks []netip.Prefix // nil with AnyNetwork
+	clientIP *clientip.Resolver
 
 	auth     bool
 	userSum  [sha256.Size]byte
@@ -223,7 +176,10 @@ type guard struct {
 }
 
 func newGuard(cfg AccessConfig) (*guard, error) {
-	g := &guard{trustedProxy: cfg.TrustedProxy}
+	g := &guard{clientIP: cfg.ClientIP}
+	if g.clientIP == nil {
+		g.clientIP, _ = clientip.New(clientip.Config{}) // no proxy: the TCP peer
+	}
 	switch {
 	case cfg.AnyNetwork && len(cfg.AllowedNetworks) > 0:
 		return nil, errors.New("metrics: AnyNetwork and AllowedNetworks are exclusive")
@@ -232,11 +188,16 @@ func newGuard(cfg AccessConfig) (*guard, error) {
 		g.networks = DefaultAllowedNetworks
 	default:
 		for _, p := range cfg.AllowedNetworks {
-			n, ok := normalizePrefix(p)
-			if !ok {
+			if !p.IsValid() || p.Addr().Zone() != "" {
 				return nil, fmt.Errorf("metrics: invalid allowed network %v", p)
 			}
-			g.networks = append(g.networks, n)
+			// The same normal form as clientip (masked, IPv4-mapped
+			// unmapped): the string round trip cannot fail for a valid p.
+			n, err := clientip.ParsePrefixes(p.String())
+			if err != nil {
+				return nil, fmt.Errorf("metrics: invalid allowed network %v", p)
+			}
+			g.networks = append(g.networks, n...)
 		}
 	}
 	switch {
@@ -266,8 +227,8 @@ func newGuard(cfg AccessConfig) (*guard, error) {
 // allow reports whether r may read the metrics; when not, it has answered.
 func (g *guard) allow(w http.ResponseWriter, r *http.Request) bool {
 	if g.networks != nil {
-		addr, ok := clientAddr(r, g.trustedProxy)
-		if !ok || !containsAddr(g.networks, addr) {
+		addr := g.clientIP.Resolve(r)
+		if !addr.IsValid() || !clientip.Contains(g.networks, addr) {
 			problem.Write(w, r, problem.New(http.StatusForbidden, "metrics-forbidden",
 				"The metrics endpoint is not available from this network."))
 			return false
@@ -330,59 +291,4 @@ func (g *guard) checkCredentials(user, pass string) credResult {
 	}
 	g.accepted.Store(&sum)
 	return credOK
-}
-
-// clientAddr returns the client address of r: r.RemoteAddr, or with
-// trusted set, the right-most X-Forwarded-For entry that is not a trusted
-// proxy (when the connection comes from one).
-func clientAddr(r *http.Request, trusted func(netip.Addr) bool) (netip.Addr, bool) {
-	peer, ok := parseHostAddr(r.RemoteAddr)
-	if !ok || trusted == nil || !trusted(peer) {
-		return peer, ok
-	}
-	values := r.Header.Values("X-Forwarded-For")
-	client, hops := peer, 0
-	for i := len(values) - 1; i >= 0; i-- {
-		entries := strings.Split(values[i], ",")
-		for j := len(entries) - 1; j >= 0; j-- {
-			e := strings.TrimSpace(entries[j])
-			if e == "" {
-				continue
-			}
-			if hops++; hops > maxForwardedHops {
-				return netip.Addr{}, false
-			}
-			a, ok := parseHostAddr(e)
-			if !ok {
-				return netip.Addr{}, false
-			}
-			client = a
-			if !trusted(a) {
-				return a, true
-			}
-		}
-	}
-	return client, true // every hop is a trusted proxy: the left-most one
-}
-
-// parseHostAddr parses "ip", "ip:port" or "[ipv6]:port", dropping any zone
-// and unmapping IPv4-mapped IPv6 addresses.
-func parseHostAddr(s string) (netip.Addr, bool) {
-	var a netip.Addr
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		a = ap.Addr()
-	} else if a, err = netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); err != nil {
-		return netip.Addr{}, false
-	}
-	return a.WithZone("").Unmap(), true
-}
-
-func containsAddr(nets []netip.Prefix, a netip.Addr) bool {
-	a = a.WithZone("").Unmap()
-	for _, p := range nets {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }

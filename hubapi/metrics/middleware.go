@@ -8,7 +8,8 @@ import (
 	"time"
 
 	vm "github.com/VictoriaMetrics/metrics"
-	"github.com/gorilla/mux"
+
+	"github.com/hubchantier/hubchantier/hubapi/route"
 )
 
 // RouteFunc returns the route template that served r, such as
@@ -23,14 +24,7 @@ type RouteFunc func(r *http.Request) string
 // answers are then not measured. To measure them, install the middleware in
 // front of the router with a RouteFunc that reads a holder filled by a
 // router.Use middleware (see README.md).
-func MuxRoute(r *http.Request) string {
-	if cr := mux.CurrentRoute(r); cr != nil {
-		if t, err := cr.GetPathTemplate(); err == nil {
-			return t
-		}
-	}
-	return ""
-}
+func MuxRoute(r *http.Request) string { return route.Template(r) }
 
 // Method label values. Any method outside the HTTP methods of RFC 9110 §9
 // and PATCH (RFC 5789) is recorded as "OTHER", so clients cannot create

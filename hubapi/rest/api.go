@@ -15,6 +15,7 @@ import (
 
 	"github.com/hubchantier/hubchantier/fields"
 	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/route"
 	"github.com/hubchantier/hubchantier/problem"
 )
 
@@ -180,24 +181,13 @@ func withoutSelection[T any](get func(ctx context.Context, id int64) (*T, error)
 	return func(ctx context.Context, id int64, _ *fields.Selection) (*T, error) { return get(ctx, id) }
 }
 
-// RouteName returns the "METHOD /template" name of the matched route, or "".
-func RouteName(r *http.Request) string {
-	if cr := mux.CurrentRoute(r); cr != nil {
-		return cr.GetName()
-	}
-	return ""
-}
+// RouteName returns the "METHOD /template" name of the matched route, or ""
+// (see route.Name).
+func RouteName(r *http.Request) string { return route.Name(r) }
 
 // RouteTemplate returns the path template of the matched route
-// ("/api/v1/chantiers/{id}"), or "" when none matched.
-func RouteTemplate(r *http.Request) string {
-	if cr := mux.CurrentRoute(r); cr != nil {
-		if t, err := cr.GetPathTemplate(); err == nil {
-			return t
-		}
-	}
-	return ""
-}
+// ("/api/v1/chantiers/{id}"), or "" when none matched (see route.Template).
+func RouteTemplate(r *http.Request) string { return route.Template(r) }
 
 // authenticate resolves "Authorization: Bearer <key>" to a principal.
 func (a *API) authenticate(next http.Handler) http.Handler {

@@ -12,7 +12,7 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/cache"
 	"github.com/hubchantier/hubchantier/hubapi/metrics"
-	"github.com/hubchantier/hubchantier/hubapi/rest"
+	"github.com/hubchantier/hubchantier/hubapi/route"
 )
 
 // Cached v1 routes: the spec's TTLs (lists 300 s, stats 60 s, planning
@@ -34,7 +34,7 @@ func newCache(cfg Config, rdb *redis.Client, log *slog.Logger, m *metrics.Metric
 	}
 	c := cache.Config{
 		Routes:           cachedRoutes,
-		RouteFunc:        rest.RouteTemplate,
+		RouteFunc:        route.Template,
 		VaryFunc:         cacheVisibility,
 		HardMaxCacheSize: size,
 		// The conditional middleware runs outside the cache: stored pages

@@ -5,12 +5,15 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
+	"github.com/gorilla/mux"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hubchantier/hubchantier/clientip"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/metrics"
-	"github.com/hubchantier/hubchantier/hubapi/rest"
+	"github.com/hubchantier/hubchantier/hubapi/route"
 	"github.com/hubchantier/hubchantier/ratelimit"
 )
 
@@ -33,14 +36,14 @@ func newRateLimiter(cfg Config, rdb *redis.Client, log *slog.Logger, m *metrics.
 	if cfg.RateLimits != "" {
 		over, err := ratelimit.ParseRules(cfg.RateLimits)
 		if err != nil {
-			return nil, fmt.Errorf("HUB_RATE_LIMITS: %w", err)
+			return nil, fmt.Errorf("%s: %w", EnvRateLimits, err)
 		}
 		rules = ratelimit.MergeRules(rules, over)
 	}
 	rc := ratelimit.Config{
 		Limits: ratelimit.Limits{Rules: rules, Default: DefaultRoutePolicies},
 		Key:    rateLimitKey,
-		Route:  rest.RouteTemplate,
+		Route:  route.Template,
 		// A 304 answered from the client's cache costs nothing (refunded
 		// only while the charged window is certainly still open).
 		RefundNotModified: true,
@@ -70,8 +73,52 @@ func rateLimitKey(r *http.Request) (string, bool) {
 		}
 		return "user:" + strconv.FormatInt(p.UserID, 10), true
 	}
-	if ip := hubapi.ClientIPFrom(r.Context()); ip.IsValid() {
+	if ip := clientip.FromContext(r.Context()); ip.IsValid() {
 		return "ip:" + ip.String(), true
 	}
 	return "", false
+}
+
+// checkRateLimitRoutes refuses a HUB_RATE_LIMITS rule for a route the router
+// does not have (a typo would otherwise leave the route at its default
+// quota, silently). Routes are known by their names, "METHOD /template"; a
+// GET route also serves HEAD, and a "*" rule needs the template only.
+func checkRateLimitRoutes(r *mux.Router, rateLimits string) error {
+	if rateLimits == "" {
+		return nil
+	}
+	rules, err := ratelimit.ParseRules(rateLimits)
+	if err != nil {
+		return fmt.Errorf("%s: %w", EnvRateLimits, err)
+	}
+	methods := routeMethods(r)
+	for _, rule := range rules {
+		m, ok := methods[rule.Route]
+		switch {
+		case ok && rule.Method == ratelimit.AnyMethod:
+		case ok && m[rule.Method]:
+		case ok && rule.Method == http.MethodHead && m[http.MethodGet]:
+		default:
+			return fmt.Errorf("%s: no route %s %s (rules name a route template such as GET /api/v1/chantiers/{id})", EnvRateLimits, rule.Method, rule.Route)
+		}
+	}
+	return nil
+}
+
+// routeMethods maps each template of the router's named routes to its
+// methods.
+func routeMethods(r *mux.Router) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	_ = r.Walk(func(rt *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		method, tpl, ok := strings.Cut(rt.GetName(), " ")
+		if !ok || method == "*" {
+			return nil
+		}
+		if out[tpl] == nil {
+			out[tpl] = map[string]bool{}
+		}
+		out[tpl][method] = true
+		return nil
+	})
+	return out
 }

@@ -5,114 +5,29 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hubchantier/hubchantier/clientip"
 	"github.com/hubchantier/hubchantier/etag"
-
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/blob"
 	"github.com/hubchantier/hubchantier/hubapi/cache"
 	"github.com/hubchantier/hubchantier/hubapi/metrics"
 	"github.com/hubchantier/hubchantier/hubapi/rest"
+	"github.com/hubchantier/hubchantier/hubapi/route"
 	"github.com/hubchantier/hubchantier/hubapi/service"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/pagination"
 	"github.com/hubchantier/hubchantier/problem"
 )
-
-// Config is the server configuration. Zero values are safe defaults for the
-// embedded mode.
-type Config struct {
-	// DatabaseURL: "sqlite:<path>" (default sqlite:hubchantier.db) or postgres://...
-	DatabaseURL string
-	// DB, when set, is used instead of opening DatabaseURL (embedders, tests).
-	DB *store.DB
-	// BlobDir holds document contents (default: "hubchantier-blobs").
-	BlobDir string
-	// CORSOrigins lists the exact browser origins allowed to call the API.
-	CORSOrigins []string
-	// MaxUploadBytes bounds document uploads (default 25 MiB).
-	MaxUploadBytes int64
-	// Logger receives JSON logs (default: slog JSON on stderr).
-	Logger *slog.Logger
-	// Publisher receives domain events in addition to the in-process bus.
-	Publisher hubapi.Publisher
-	// SkipMigrate disables migrations at start-up.
-	SkipMigrate bool
-	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
-	// believed (HUB_TRUSTED_PROXIES, comma-separated CIDRs). Empty: the TCP
-	// peer is the client.
-	TrustedProxies []netip.Prefix
-	// RedisURL (HUB_REDIS_URL), when set, shares rate-limit counters and
-	// broadcasts cache invalidations between instances.
-	RedisURL string
-	// CacheMaxMB bounds the response cache (HUB_CACHE_MAX_MB, default 256);
-	// a negative value disables the cache.
-	CacheMaxMB int
-	// RateLimits overrides the default per-route quotas (HUB_RATE_LIMITS:
-	// "GET /api/v1/stats=5/m;POST /api/v1/chantiers=100/d").
-	RateLimits string
-	// RateLimitFailClosed answers 503 instead of letting requests through
-	// when the rate-limit store (Redis) fails (HUB_RATE_LIMIT_FAIL_CLOSED=1).
-	RateLimitFailClosed bool
-	// CursorKeys seal pagination cursors (HUB_CURSOR_KEYS: comma-separated
-	// base64 32-byte keys, newest first). Empty: a random key per process,
-	// so cursors do not survive a restart or cross instances.
-	CursorKeys [][]byte
-	// Metrics receives the server's metrics (default: a new set).
-	Metrics *metrics.Metrics
-	// MetricsAccess protects /metrics (default: loopback only).
-	MetricsAccess metrics.AccessConfig
-	// MetricsOwnListener leaves /metrics off the main handler; serve
-	// Server.MetricsHandler on its own listener instead.
-	MetricsOwnListener bool
-}
-
-// ConfigFromEnv reads HUB_DATABASE_URL, HUB_BLOB_DIR, HUB_CORS_ORIGINS
-// (comma-separated) and HUB_TRUSTED_PROXIES.
-func ConfigFromEnv() (Config, error) {
-	c := Config{DatabaseURL: os.Getenv("HUB_DATABASE_URL"), BlobDir: os.Getenv("HUB_BLOB_DIR"), RedisURL: os.Getenv("HUB_REDIS_URL"),
-		RateLimits: os.Getenv("HUB_RATE_LIMITS"), RateLimitFailClosed: os.Getenv("HUB_RATE_LIMIT_FAIL_CLOSED") == "1"}
-	var err error
-	if c.MetricsAccess, err = metrics.AccessConfigFromEnv(os.Getenv); err != nil {
-		return c, err
-	}
-	if v := os.Getenv("HUB_CURSOR_KEYS"); v != "" {
-		if c.CursorKeys, err = pagination.ParseKeys(v); err != nil {
-			return c, errors.New("HUB_CURSOR_KEYS: invalid key list (comma-separated base64 of 32 bytes)")
-		}
-	}
-	if v := os.Getenv("HUB_CACHE_MAX_MB"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return c, fmt.Errorf("HUB_CACHE_MAX_MB: not an integer")
-		}
-		c.CacheMaxMB = n
-	}
-	tp, err := ParseCIDRs(os.Getenv("HUB_TRUSTED_PROXIES"))
-	if err != nil {
-		return c, fmt.Errorf("HUB_TRUSTED_PROXIES: %w", err)
-	}
-	c.TrustedProxies = tp
-	for _, o := range strings.Split(os.Getenv("HUB_CORS_ORIGINS"), ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			c.CORSOrigins = append(c.CORSOrigins, o)
-		}
-	}
-	return c, nil
-}
 
 // Server is an assembled Hub Chantier server.
 type Server struct {
@@ -135,58 +50,134 @@ type Server struct {
 	bg   sync.WaitGroup
 }
 
-// New opens the database, migrates it and builds the handler.
-func New(ctx context.Context, cfg Config) (*Server, error) {
+// New assembles the server: the steps of the request pipeline of DESIGN.md,
+// one function each, in order. When a step fails, what the earlier steps
+// opened is released.
+func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
-	s := &Server{DB: cfg.DB, Bus: &hubapi.Bus{}}
-	if s.DB == nil {
-		url := cfg.DatabaseURL
-		if url == "" {
-			url = store.DefaultURL
-		}
-		db, err := store.Open(url)
+	warnUnknownEnv(log, cfg.UnknownEnv)
+	s := &Server{Bus: &hubapi.Bus{}}
+	defer func() {
 		if err != nil {
-			return nil, err
-		}
-		s.DB, s.ownsDB = db, true
-	}
-	if !cfg.SkipMigrate {
-		mctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		defer cancel()
-		if err := s.DB.Migrate(mctx); err != nil {
 			s.Close()
-			return nil, err
 		}
-	}
-	dir := cfg.BlobDir
-	if dir == "" {
-		dir = "hubchantier-blobs"
-	}
-	blobs, err := blob.NewDir(dir)
-	if err != nil {
-		s.Close()
+	}()
+	if err := s.openDB(cfg); err != nil {
 		return nil, err
 	}
+	if err := s.migrate(ctx, cfg); err != nil {
+		return nil, err
+	}
+	blobs, err := openBlobs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	codec, err := cursorCodec(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s.startService(cfg, blobs, codec, log)
+	clientIP, err := clientip.New(clientip.Config{TrustedProxies: cfg.TrustedProxies})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvTrustedProxies, err)
+	}
+	if err := s.setupMetrics(cfg, clientIP); err != nil {
+		return nil, err
+	}
+	if err := s.connectRedis(cfg); err != nil {
+		return nil, err
+	}
+	limiter, err := newRateLimiter(cfg, s.Redis, log, s.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	// Rate limit, then conditional requests, then the response cache: a 304
+	// is refunded by the limiter, and the cache sees only authorized callers.
+	v1mw := []mux.MiddlewareFunc{limiter.Middleware, etag.ConditionalGET()}
+	if err := s.setupCache(cfg, log); err != nil {
+		return nil, err
+	}
+	if s.Cache != nil {
+		v1mw = append(v1mw, s.Cache.Middleware)
+	}
+	r, err := s.router(cfg, log, v1mw)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRateLimitRoutes(r, cfg.RateLimits); err != nil {
+		return nil, err
+	}
+	corsMW, err := cors(cfg.CORSOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvCORSOrigins, err)
+	}
+	// The recoverer sits inside the access log, so that a panic's 500 is
+	// logged like any other answer, with the request id it carries.
+	s.Handler = chain(r,
+		requestID,
+		route.Track,
+		accessLog(log),
+		recoverer(log),
+		securityHeaders,
+		corsMW,
+		s.Metrics.Middleware(route.Template), // in front of the router: 404 and 405 count too ("unmatched")
+		clientIP.Middleware,
+	)
+	return s, nil
+}
+
+// chain wraps h in middleware listed from the outermost to the innermost.
+func chain(h http.Handler, outerToInner ...func(http.Handler) http.Handler) http.Handler {
+	for i := len(outerToInner) - 1; i >= 0; i-- {
+		h = outerToInner[i](h)
+	}
+	return h
+}
+
+// openDB opens cfg.DatabaseURL unless the embedder gave a DB.
+func (s *Server) openDB(cfg Config) error {
+	if cfg.DB != nil {
+		s.DB = cfg.DB
+		return nil
+	}
+	url := cfg.DatabaseURL
+	if url == "" {
+		url = store.DefaultURL
+	}
+	db, err := store.Open(url)
+	if err != nil {
+		return err
+	}
+	s.DB, s.ownsDB = db, true
+	return nil
+}
+
+// migrate brings the schema up to date (five minutes at most).
+func (s *Server) migrate(ctx context.Context, cfg Config) error {
+	if cfg.SkipMigrate {
+		return nil
+	}
+	mctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	return s.DB.Migrate(mctx)
+}
+
+// openBlobs opens the directory of document contents.
+func openBlobs(cfg Config) (*blob.Dir, error) {
+	dir := cfg.BlobDir
+	if dir == "" {
+		dir = DefaultBlobDir
+	}
+	return blob.NewDir(dir)
+}
+
+// startService builds the use cases and starts the background work.
+func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Codec, log *slog.Logger) {
 	if cfg.Publisher != nil {
 		s.Bus.Subscribe(cfg.Publisher.Publish)
-	}
-	keys := cfg.CursorKeys
-	if len(keys) == 0 {
-		k := make([]byte, 32)
-		if _, err := rand.Read(k); err != nil {
-			s.Close()
-			return nil, err
-		}
-		keys = [][]byte{k}
-		log.Warn("HUB_CURSOR_KEYS is not set: pagination cursors use a per-process key and break on restart or across instances")
-	}
-	codec, err := pagination.NewCodec(keys)
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("cursor keys: %w", err)
 	}
 	opts := []service.Option{service.WithPublisher(s.Bus), service.WithCursorCodec(codec)}
 	if cfg.MaxUploadBytes > 0 {
@@ -195,12 +186,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.Service = service.New(s.DB, blobs, opts...)
 	s.Operator = service.NewOperator(s.Service)
 	s.startCounterCompaction(log)
+}
 
+// setupMetrics creates (or adopts) the metrics and the protected /metrics
+// handler, which judges clients with the server's client-IP resolver.
+func (s *Server) setupMetrics(cfg Config, clientIP *clientip.Resolver) error {
 	m := cfg.Metrics
 	if m == nil {
+		var err error
 		if m, err = metrics.New(metrics.Config{}); err != nil {
-			s.Close()
-			return nil, err
+			return err
 		}
 	}
 	m.ObserveDB(s.DB.DB.DB)
@@ -213,48 +208,76 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		return n
 	})
-	if s.MetricsHandler, err = m.Handler(cfg.MetricsAccess); err != nil {
-		s.Close()
-		return nil, err
+	access := cfg.MetricsAccess
+	if access.ClientIP == nil {
+		access.ClientIP = clientIP
 	}
-	s.Metrics = m
-
-	if cfg.RedisURL != "" {
-		ropt, err := redis.ParseURL(cfg.RedisURL)
-		if err != nil {
-			s.Close()
-			return nil, errors.New("HUB_REDIS_URL: invalid Redis URL")
-		}
-		ropt.DialTimeout, ropt.ReadTimeout, ropt.WriteTimeout = 2*time.Second, time.Second, time.Second
-		s.Redis = redis.NewClient(ropt)
-	}
-	rl, err := newRateLimiter(cfg, s.Redis, log, m)
+	h, err := m.Handler(access)
 	if err != nil {
-		s.Close()
-		return nil, err
+		return err
 	}
-	// Rate limit, then conditional requests, then the response cache: a 304
-	// is refunded by the limiter, and the cache sees only authorized callers.
-	v1mw := []mux.MiddlewareFunc{rl.Middleware, etag.ConditionalGET()}
-	if cfg.CacheMaxMB >= 0 {
-		c, err := newCache(cfg, s.Redis, log, m)
-		if err != nil {
-			s.Close()
+	s.Metrics, s.MetricsHandler = m, h
+	return nil
+}
+
+// connectRedis creates the Redis client (it connects lazily).
+func (s *Server) connectRedis(cfg Config) error {
+	if cfg.RedisURL == "" {
+		return nil
+	}
+	if err := checkRedisURL(cfg.RedisURL); err != nil {
+		return err
+	}
+	ropt, _ := redis.ParseURL(cfg.RedisURL)
+	ropt.DialTimeout, ropt.ReadTimeout, ropt.WriteTimeout = 2*time.Second, time.Second, time.Second
+	s.Redis = redis.NewClient(ropt)
+	return nil
+}
+
+// setupCache creates the response cache, unless disabled. Every committed
+// mutation invalidates what depends on its resource type, on this instance
+// and (through Redis) on the others.
+func (s *Server) setupCache(cfg Config, log *slog.Logger) error {
+	if cfg.CacheMaxMB < 0 {
+		return nil
+	}
+	c, err := newCache(cfg, s.Redis, log, s.Metrics)
+	if err != nil {
+		return err
+	}
+	s.Cache = c
+	s.Bus.Subscribe(func(ctx context.Context, e hubapi.Event) {
+		if err := c.Invalidate(context.WithoutCancel(ctx), e.Resource); err != nil {
+			log.WarnContext(ctx, "cache invalidation broadcast failed", slog.String("resource", e.Resource), slog.String("error", err.Error()))
+		}
+	})
+	return nil
+}
+
+// cursorCodec seals pagination cursors with cfg.CursorKeys, or with a key
+// drawn for this process.
+func cursorCodec(cfg Config, log *slog.Logger) (*pagination.Codec, error) {
+	keys := cfg.CursorKeys
+	if len(keys) == 0 {
+		k := make([]byte, 32)
+		if _, err := rand.Read(k); err != nil {
 			return nil, err
 		}
-		s.Cache = c
-		// Every committed mutation invalidates what depends on its resource
-		// type, on this instance and (through Redis) on the others.
-		s.Bus.Subscribe(func(ctx context.Context, e hubapi.Event) {
-			if err := c.Invalidate(context.WithoutCancel(ctx), e.Resource); err != nil {
-				log.WarnContext(ctx, "cache invalidation broadcast failed", slog.String("resource", e.Resource), slog.String("error", err.Error()))
-			}
-		})
-		v1mw = append(v1mw, c.Middleware)
+		keys = [][]byte{k}
+		log.Warn("HUB_CURSOR_KEYS is not set: pagination cursors use a per-process key and break on restart or across instances")
 	}
+	codec, err := pagination.NewCodec(keys)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvCursorKeys, err)
+	}
+	return codec, nil
+}
 
+// router builds the routes: health, docs, /metrics (unless on its own
+// listener) and /api/v1 with its middleware.
+func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc) (*mux.Router, error) {
 	r := mux.NewRouter()
-	r.Use(recordRoute)
+	r.Use(route.Record)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
@@ -276,8 +299,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	svc := s.Service
 	if err := rest.Mount(r, rest.Options{Chantiers: svc, Pointages: svc, Documents: svc, Signalements: svc,
 		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, Authenticator: s.Operator,
-		Logger: log, Middleware: v1mw, OnAuthFailure: m.AuthFailure}); err != nil {
-		s.Close()
+		Logger: log, Middleware: v1mw, OnAuthFailure: s.Metrics.AuthFailure}); err != nil {
 		return nil, err
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -286,22 +308,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "The method is not allowed on this endpoint."))
 	})
-
-	var h http.Handler = r
-	// In front of the router so that 404 and 405 count too (as "unmatched").
-	h = m.Middleware(func(r *http.Request) string {
-		if rt := routeHolderFrom(r.Context()); rt != nil {
-			return rt.template
-		}
-		return ""
-	})(h)
-	h = clientIP(cfg.TrustedProxies)(h)
-	h = cors(cfg.CORSOrigins)(h)
-	h = securityHeaders(h)
-	h = recoverer(log)(h)
-	h = accessLog(log)(h)
-	s.Handler = h
-	return s, nil
+	return r, nil
 }
 
 // Close stops the cache subscriber and releases Redis and the database

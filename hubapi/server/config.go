@@ -1,0 +1,303 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hubchantier/hubchantier/clientip"
+	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/metrics"
+	"github.com/hubchantier/hubchantier/hubapi/store"
+	"github.com/hubchantier/hubchantier/pagination"
+	"github.com/hubchantier/hubchantier/ratelimit"
+)
+
+// Defaults of the embedded mode.
+const (
+	DefaultAddr    = "127.0.0.1:8080"
+	DefaultBlobDir = "hubchantier-blobs"
+)
+
+// Config is the server configuration. Zero values are safe defaults for the
+// embedded mode.
+type Config struct {
+	// Addr is the API listen address (HUB_ADDR, default DefaultAddr). New
+	// does not listen: cmd/hubchantier does.
+	Addr string
+	// MetricsAddr (HUB_METRICS_ADDR), when set, is where cmd/hubchantier
+	// serves /metrics on its own listener (see MetricsOwnListener).
+	MetricsAddr string
+	// DatabaseURL: "sqlite:<path>" (default store.DefaultURL) or postgres://...
+	DatabaseURL string
+	// DB, when set, is used instead of opening DatabaseURL (embedders, tests).
+	DB *store.DB
+	// BlobDir holds document contents (default DefaultBlobDir).
+	BlobDir string
+	// CORSOrigins lists the exact browser origins allowed to call the API
+	// (see NormalizeOrigin; "*" is refused).
+	CORSOrigins []string
+	// MaxUploadBytes bounds document uploads (default 25 MiB).
+	MaxUploadBytes int64
+	// Logger receives JSON logs (default: slog JSON on stderr).
+	Logger *slog.Logger
+	// Publisher receives domain events in addition to the in-process bus.
+	Publisher hubapi.Publisher
+	// SkipMigrate disables migrations at start-up.
+	SkipMigrate bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed (HUB_TRUSTED_PROXIES, comma-separated CIDRs or addresses), by
+	// the whole server and /metrics alike. Empty: the TCP peer is the client.
+	TrustedProxies []netip.Prefix
+	// RedisURL (HUB_REDIS_URL), when set, shares rate-limit counters and
+	// broadcasts cache invalidations between instances.
+	RedisURL string
+	// CacheMaxMB bounds the response cache (HUB_CACHE_MAX_MB, default 256);
+	// a negative value disables the cache.
+	CacheMaxMB int
+	// RateLimits overrides the default per-route quotas (HUB_RATE_LIMITS:
+	// "GET /api/v1/stats=5/m;POST /api/v1/chantiers=100/d"). A rule for a
+	// route the server does not have is refused by New.
+	RateLimits string
+	// RateLimitFailClosed answers 503 instead of letting requests through
+	// when the rate-limit store (Redis) fails (HUB_RATE_LIMIT_FAIL_CLOSED).
+	RateLimitFailClosed bool
+	// CursorKeys seal pagination cursors (HUB_CURSOR_KEYS: comma-separated
+	// base64 32-byte keys, newest first). Empty: a random key per process,
+	// so cursors do not survive a restart or cross instances.
+	CursorKeys [][]byte
+	// Metrics receives the server's metrics (default: a new set).
+	Metrics *metrics.Metrics
+	// MetricsAccess protects /metrics (default: loopback only). Its
+	// ClientIP, when nil, is the server's client-IP resolver.
+	MetricsAccess metrics.AccessConfig
+	// MetricsOwnListener leaves /metrics off the main handler; serve
+	// Server.MetricsHandler on its own listener instead.
+	MetricsOwnListener bool
+	// UnknownEnv lists the HUB_* variables ConfigFromEnv found but does not
+	// know (a typo, or a variable of another version); New logs a warning
+	// naming each.
+	UnknownEnv []string
+}
+
+// Environment variables read by ConfigFromEnv: every HUB_* variable the
+// server and cmd/hubchantier use.
+const (
+	EnvAddr                = "HUB_ADDR"
+	EnvDatabaseURL         = "HUB_DATABASE_URL"
+	EnvBlobDir             = "HUB_BLOB_DIR"
+	EnvCORSOrigins         = "HUB_CORS_ORIGINS"
+	EnvTrustedProxies      = "HUB_TRUSTED_PROXIES"
+	EnvRedisURL            = "HUB_REDIS_URL"
+	EnvRateLimits          = "HUB_RATE_LIMITS"
+	EnvRateLimitFailClosed = "HUB_RATE_LIMIT_FAIL_CLOSED"
+	EnvCacheMaxMB          = "HUB_CACHE_MAX_MB"
+	EnvCursorKeys          = "HUB_CURSOR_KEYS"
+	EnvMetricsAddr         = "HUB_METRICS_ADDR"
+)
+
+// EnvNames returns the names of every environment variable ConfigFromEnv
+// reads, in the order of the documentation.
+func EnvNames() []string {
+	return []string{EnvAddr, EnvDatabaseURL, EnvBlobDir, EnvCORSOrigins, EnvTrustedProxies, EnvRedisURL,
+		EnvRateLimits, EnvRateLimitFailClosed, EnvCacheMaxMB, EnvCursorKeys, EnvMetricsAddr,
+		metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash}
+}
+
+// envTestPrefix marks variables of the test suites, never read by the server.
+const envTestPrefix = "HUB_TEST_"
+
+// MaxCacheMB bounds HUB_CACHE_MAX_MB (64 GiB).
+const MaxCacheMB = 64 << 10
+
+// ConfigFromEnv reads every HUB_* variable (EnvNames) from environ, a list of
+// "NAME=value" entries as os.Environ returns; an empty value is the same as
+// an unset one, and the first entry of a name wins, as with os.Getenv. Each
+// value is checked here, and the error names the variable; it never quotes
+// the value of a secret (database and Redis URLs, cursor keys, the metrics
+// password hash). Unknown HUB_* names (other than HUB_TEST_*) are listed in
+// Config.UnknownEnv.
+func ConfigFromEnv(environ []string) (Config, error) {
+	env := map[string]string{}
+	known := EnvNames()
+	var unknown []string
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, "HUB_") {
+			continue
+		}
+		if _, dup := env[k]; dup {
+			continue
+		}
+		env[k] = v
+		if !slices.Contains(known, k) && !strings.HasPrefix(k, envTestPrefix) {
+			unknown = append(unknown, k)
+		}
+	}
+	get := func(k string) string { return strings.TrimSpace(env[k]) }
+	c := Config{Addr: DefaultAddr, DatabaseURL: store.DefaultURL, BlobDir: DefaultBlobDir, UnknownEnv: unknown}
+	var err error
+	for _, step := range []func() error{
+		func() error { return readAddr(get(EnvAddr), EnvAddr, &c.Addr) },
+		func() error { return readAddr(get(EnvMetricsAddr), EnvMetricsAddr, &c.MetricsAddr) },
+		func() error { return readDatabaseURL(get(EnvDatabaseURL), &c.DatabaseURL) },
+		func() error {
+			if v := get(EnvBlobDir); v != "" {
+				c.BlobDir = v
+			}
+			return nil
+		},
+		func() error {
+			c.CORSOrigins, err = parseOrigins(get(EnvCORSOrigins))
+			return prefixErr(EnvCORSOrigins, err)
+		},
+		func() error {
+			c.TrustedProxies, err = clientip.ParsePrefixes(get(EnvTrustedProxies))
+			return prefixErr(EnvTrustedProxies, err)
+		},
+		func() error {
+			c.RedisURL = get(EnvRedisURL)
+			return checkRedisURL(c.RedisURL)
+		},
+		func() error {
+			c.RateLimits = get(EnvRateLimits)
+			if c.RateLimits != "" {
+				_, err = ratelimit.ParseRules(c.RateLimits)
+			}
+			return prefixErr(EnvRateLimits, err)
+		},
+		func() error {
+			c.RateLimitFailClosed, err = parseBool(EnvRateLimitFailClosed, get(EnvRateLimitFailClosed))
+			return err
+		},
+		func() error { return readCacheMaxMB(get(EnvCacheMaxMB), &c.CacheMaxMB) },
+		func() error {
+			if v := get(EnvCursorKeys); v != "" {
+				if c.CursorKeys, err = pagination.ParseKeys(v); err != nil {
+					return fmt.Errorf("%s: invalid key list (comma-separated base64 of 32 bytes, newest first)", EnvCursorKeys)
+				}
+			}
+			return nil
+		},
+		func() error {
+			c.MetricsAccess, err = metrics.AccessConfigFromEnv(get)
+			return err
+		},
+	} {
+		if err := step(); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+func prefixErr(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+// parseBool accepts exactly 1, 0, true and false; empty is false.
+func parseBool(name, v string) (bool, error) {
+	switch v {
+	case "", "0", "false":
+		return false, nil
+	case "1", "true":
+		return true, nil
+	}
+	return false, fmt.Errorf("%s: %q is not a boolean (want 1, 0, true or false)", name, v)
+}
+
+func readAddr(v, name string, dst *string) error {
+	if v == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(v)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %q is not a listen address (want host:port, e.g. 127.0.0.1:8080 or :8080)", name, v)
+	}
+	*dst = v
+	return nil
+}
+
+// readDatabaseURL checks the form only; the value may hold a password and is
+// never quoted.
+func readDatabaseURL(v string, dst *string) error {
+	if v == "" {
+		return nil
+	}
+	path, sqlite := strings.CutPrefix(v, "sqlite:")
+	switch {
+	case sqlite && strings.TrimPrefix(path, "//") != "" && !strings.Contains(path, ":memory:"):
+	case strings.HasPrefix(v, "postgres://"), strings.HasPrefix(v, "postgresql://"):
+		if _, err := url.Parse(v); err != nil {
+			return fmt.Errorf("%s: not a valid PostgreSQL URL (postgres://user:password@host:5432/db?sslmode=...)", EnvDatabaseURL)
+		}
+	default:
+		return fmt.Errorf("%s: must be sqlite:<file path> or postgres://user:password@host:5432/db?sslmode=...", EnvDatabaseURL)
+	}
+	*dst = v
+	return nil
+}
+
+// checkRedisURL checks a Redis URL without quoting it (it may hold a
+// password, and the parser's errors quote the URL).
+func checkRedisURL(v string) error {
+	if v == "" {
+		return nil
+	}
+	if _, err := redis.ParseURL(v); err != nil {
+		return fmt.Errorf("%s: not a valid redis:// or rediss:// URL", EnvRedisURL)
+	}
+	return nil
+}
+
+func readCacheMaxMB(v string, dst *int) error {
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n == 0 || n < -1 || n > MaxCacheMB {
+		return fmt.Errorf("%s: %q is not a size in MB (1 to %d, or -1 to disable the cache)", EnvCacheMaxMB, v, MaxCacheMB)
+	}
+	*dst = n
+	return nil
+}
+
+// parseOrigins splits a comma-separated origin list and normalizes each
+// origin (NormalizeOrigin).
+func parseOrigins(v string) ([]string, error) {
+	var out []string
+	for _, o := range strings.Split(v, ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		n, err := NormalizeOrigin(o)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// warnUnknownEnv names each unknown HUB_* variable in the log (never its
+// value: it may be a secret meant for another version).
+func warnUnknownEnv(log *slog.Logger, names []string) {
+	for _, n := range names {
+		log.Warn("unknown environment variable ignored (check its spelling against the documented HUB_* variables)", slog.String("variable", n))
+	}
+}

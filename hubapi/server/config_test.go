@@ -1,0 +1,148 @@
+package server_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hubchantier/hubchantier/hubapi/server"
+	"github.com/hubchantier/hubchantier/hubapi/store"
+)
+
+func TestConfigFromEnvDefaults(t *testing.T) {
+	c, err := server.ConfigFromEnv(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != server.DefaultAddr || c.DatabaseURL != store.DefaultURL || c.BlobDir != server.DefaultBlobDir ||
+		c.MetricsAddr != "" || c.RateLimitFailClosed || c.CacheMaxMB != 0 || len(c.CORSOrigins) != 0 ||
+		len(c.TrustedProxies) != 0 || len(c.CursorKeys) != 0 || len(c.UnknownEnv) != 0 {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
+	env := []string{
+		"HUB_ADDR=0.0.0.0:8080",
+		"HUB_METRICS_ADDR=:9464",
+		"HUB_DATABASE_URL=postgres://hub:pw@db:5432/hub?sslmode=disable",
+		"HUB_BLOB_DIR=/data/blobs",
+		"HUB_CORS_ORIGINS=https://App.example.com:443/, http://localhost:5173",
+		"HUB_TRUSTED_PROXIES=10.0.0.0/8, 192.168.1.1",
+		"HUB_REDIS_URL=redis://:pw@redis:6379/0",
+		"HUB_RATE_LIMITS=GET /api/v1/stats=5/m",
+		"HUB_RATE_LIMIT_FAIL_CLOSED=true",
+		"HUB_CACHE_MAX_MB=-1",
+		"HUB_CURSOR_KEYS=" + strings.Repeat("A", 43),
+		"HUB_METRICS_ALLOWED_CIDRS=172.30.0.10",
+		"HUB_METRICS_USER=prometheus",
+		"HUB_METRICS_PASSWORD_HASH=$2a$12$abcdefghijklmnopqrstuu5sxbnvJK9WZ4ZNp7JmB3Kdgbz1z9ETm",
+		"HUB_ADDR=127.0.0.1:1", // a later duplicate is ignored, as by os.Getenv
+		"PATH=/usr/bin",
+	}
+	c, err := server.ConfigFromEnv(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := map[string]bool{
+		"HUB_ADDR":                   c.Addr == "0.0.0.0:8080",
+		"HUB_METRICS_ADDR":           c.MetricsAddr == ":9464",
+		"HUB_DATABASE_URL":           strings.HasPrefix(c.DatabaseURL, "postgres://hub:pw@db"),
+		"HUB_BLOB_DIR":               c.BlobDir == "/data/blobs",
+		"HUB_CORS_ORIGINS":           slices.Equal(c.CORSOrigins, []string{"https://app.example.com", "http://localhost:5173"}),
+		"HUB_TRUSTED_PROXIES":        len(c.TrustedProxies) == 2 && c.TrustedProxies[1].String() == "192.168.1.1/32",
+		"HUB_REDIS_URL":              c.RedisURL == "redis://:pw@redis:6379/0",
+		"HUB_RATE_LIMITS":            c.RateLimits == "GET /api/v1/stats=5/m",
+		"HUB_RATE_LIMIT_FAIL_CLOSED": c.RateLimitFailClosed,
+		"HUB_CACHE_MAX_MB":           c.CacheMaxMB == -1,
+		"HUB_CURSOR_KEYS":            len(c.CursorKeys) == 1 && len(c.CursorKeys[0]) == 32,
+		"HUB_METRICS_ALLOWED_CIDRS":  len(c.MetricsAccess.AllowedNetworks) == 1,
+		"HUB_METRICS_USER":           c.MetricsAccess.Username == "prometheus",
+		"HUB_METRICS_PASSWORD_HASH":  len(c.MetricsAccess.PasswordHash) == 60,
+	}
+	for _, name := range server.EnvNames() {
+		ok, tested := checks[name]
+		if !tested {
+			t.Errorf("%s: no check in this test", name)
+		} else if !ok {
+			t.Errorf("%s not read: %+v", name, c)
+		}
+	}
+	if len(checks) != len(server.EnvNames()) {
+		t.Errorf("%d checks for %d variables", len(checks), len(server.EnvNames()))
+	}
+}
+
+func TestConfigFromEnvBooleans(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		want bool
+	}{{"1", true}, {"true", true}, {"0", false}, {"false", false}, {"", false}} {
+		c, err := server.ConfigFromEnv([]string{"HUB_RATE_LIMIT_FAIL_CLOSED=" + tc.v})
+		if err != nil || c.RateLimitFailClosed != tc.want {
+			t.Errorf("%q → %v, %v", tc.v, c.RateLimitFailClosed, err)
+		}
+	}
+}
+
+// Every bad value is refused with an error naming its variable, and the
+// value of a secret never appears in the message.
+func TestConfigFromEnvRefusesBadValues(t *testing.T) {
+	const secret = "s3cr3tValue"
+	tests := []struct {
+		name, env, variable string
+		reason              string // a part of the message
+	}{
+		{"boolean yes → refused", "HUB_RATE_LIMIT_FAIL_CLOSED=yes", "HUB_RATE_LIMIT_FAIL_CLOSED", "1, 0, true or false"},
+		{"boolean TRUE → refused (exact spelling)", "HUB_RATE_LIMIT_FAIL_CLOSED=TRUE", "HUB_RATE_LIMIT_FAIL_CLOSED", "boolean"},
+		{"CORS wildcard → refused with the reason", "HUB_CORS_ORIGINS=*", "HUB_CORS_ORIGINS", "credentials"},
+		{"CORS wildcard among origins → refused", "HUB_CORS_ORIGINS=https://a.example, *", "HUB_CORS_ORIGINS", "exact origins"},
+		{"CORS origin with a path → refused", "HUB_CORS_ORIGINS=https://a.example/app", "HUB_CORS_ORIGINS", "path"},
+		{"CORS origin with a query → refused", "HUB_CORS_ORIGINS=https://a.example?x", "HUB_CORS_ORIGINS", "query"},
+		{"CORS origin with a fragment → refused", "HUB_CORS_ORIGINS=https://a.example#x", "HUB_CORS_ORIGINS", "fragment"},
+		{"CORS origin with user information → refused", "HUB_CORS_ORIGINS=https://u:" + secret + "@a.example", "HUB_CORS_ORIGINS", "user"},
+		{"trusted proxy CIDR out of range → names the entry", "HUB_TRUSTED_PROXIES=10.0.0.0/8,10.0.0.0/33", "HUB_TRUSTED_PROXIES", `"10.0.0.0/33"`},
+		{"trusted proxy host name → names the entry", "HUB_TRUSTED_PROXIES=lb.internal", "HUB_TRUSTED_PROXIES", `"lb.internal"`},
+		{"cache size not a number", "HUB_CACHE_MAX_MB=lots", "HUB_CACHE_MAX_MB", "size in MB"},
+		{"cache size zero", "HUB_CACHE_MAX_MB=0", "HUB_CACHE_MAX_MB", "-1 to disable"},
+		{"cache size below -1", "HUB_CACHE_MAX_MB=-5", "HUB_CACHE_MAX_MB", "size in MB"},
+		{"rate limits syntax", "HUB_RATE_LIMITS=GET /api/v1/stats", "HUB_RATE_LIMITS", "="},
+		{"listen address without a port", "HUB_ADDR=localhost", "HUB_ADDR", "host:port"},
+		{"metrics address with a bad port", "HUB_METRICS_ADDR=:99999", "HUB_METRICS_ADDR", "host:port"},
+		{"database URL of another kind", "HUB_DATABASE_URL=mysql://hub:" + secret + "@db/hub", "HUB_DATABASE_URL", "postgres://"},
+		{"database URL sqlite without a path", "HUB_DATABASE_URL=sqlite:", "HUB_DATABASE_URL", "sqlite:<file path>"},
+		{"database URL unparsable", "HUB_DATABASE_URL=postgres://hub:" + secret + "@db:port/x", "HUB_DATABASE_URL", "PostgreSQL URL"},
+		{"Redis URL of another kind", "HUB_REDIS_URL=http://:" + secret + "@redis:6379", "HUB_REDIS_URL", "redis://"},
+		{"cursor keys not base64", "HUB_CURSOR_KEYS=" + secret + "!!", "HUB_CURSOR_KEYS", "32 bytes"},
+		{"cursor key too short", "HUB_CURSOR_KEYS=" + secret, "HUB_CURSOR_KEYS", "32 bytes"},
+		{"metrics networks", "HUB_METRICS_ALLOWED_CIDRS=10.0.0.0/99", "HUB_METRICS_ALLOWED_CIDRS", "10.0.0.0/99"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := server.ConfigFromEnv([]string{tc.env})
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, tc.variable+":") && !strings.Contains(msg, tc.variable+":") {
+				t.Errorf("does not name %s: %v", tc.variable, err)
+			}
+			if !strings.Contains(msg, tc.reason) {
+				t.Errorf("no %q in %v", tc.reason, err)
+			}
+			if strings.Contains(msg, secret) {
+				t.Errorf("the message quotes a secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestConfigFromEnvListsUnknownVariables(t *testing.T) {
+	c, err := server.ConfigFromEnv([]string{"HUB_ADRR=:8080", "HUB_TEST_POSTGRES_URL=postgres://x", "HUB_REDIS_PASSWORD=hunter2", "HUBBLE=1", "HUB_ADDR=:8080"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.UnknownEnv, []string{"HUB_ADRR", "HUB_REDIS_PASSWORD"}) {
+		t.Fatalf("unknown %v", c.UnknownEnv)
+	}
+}
