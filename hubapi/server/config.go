@@ -245,7 +245,7 @@ func readDatabaseURL(v string, dst *string) error {
 			return fmt.Errorf("%s: not a valid PostgreSQL URL (postgres://user:password@host:5432/db?sslmode=...)", EnvDatabaseURL)
 		}
 	default:
-		return fmt.Errorf("%s: must be sqlite:<file path> or postgres://user:password@host:5432/db?sslmode=...", EnvDatabaseURL)
+		return fmt.Errorf("%s: must be sqlite:<file path> or postgres://user:password@host:5432/db (with ?sslmode=)", EnvDatabaseURL)
 	}
 	*dst = v
 	return nil
