@@ -550,7 +550,7 @@ func assertProblem(t *testing.T, rec *httptest.ResponseRecorder, status int, cod
 	if err := json.Unmarshal(rec.Body.Bytes(), &d); err != nil {
 		t.Fatalf("problem body %q: %v", rec.Body, err)
 	}
-	if d["type"] != problem.TypeBase+code || d["status"] != float64(status) {
+	if d["type"] != problem.DefaultTypeBase+code || d["status"] != float64(status) {
 		t.Fatalf("problem %v", d)
 	}
 }

@@ -155,7 +155,7 @@ func TestEvaluateRFC9110(t *testing.T) {
 				}
 			case etag.PreconditionFailed:
 				d, ok := problem.As(err)
-				if !ok || d.Status != http.StatusPreconditionFailed || d.Type != problem.TypeBase+"precondition-failed" {
+				if !ok || d.Status != http.StatusPreconditionFailed || d.Type != "precondition-failed" {
 					t.Fatalf("CheckPreconditions = %v; want 412 problem details", err)
 				}
 				if d.Extensions["precondition"] != tt.failed {
@@ -249,7 +249,7 @@ func TestRequirePrecondition(t *testing.T) {
 					t.Fatal(err)
 				}
 				if rec.Header().Get("Content-Type") != problem.ContentType ||
-					d["type"] != problem.TypeBase+"precondition-required" || d["status"] != float64(428) {
+					d["type"] != problem.DefaultTypeBase+"precondition-required" || d["status"] != float64(428) {
 					t.Fatalf("428 body %s", rec.Body)
 				}
 			}

@@ -116,7 +116,7 @@ func ExampleMiddleware() {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"id":1,"nom":"Les Tilleuls","statut":"en_cours","adresse":"Lyon"}`)
 	})
-	srv := httptest.NewServer(fields.Middleware(chantiers)(legacy))
+	srv := httptest.NewServer(problem.WithTypeBase("https://example.com/problems/")(fields.Middleware(chantiers)(legacy)))
 	defer srv.Close()
 
 	for _, q := range []string{"?fields=statut", "?fields=nmo", ""} {
@@ -131,7 +131,7 @@ func ExampleMiddleware() {
 	}
 	// Output:
 	// 200 {"id":1,"statut":"en_cours"}
-	// 400 {"allowed":["id","nom","adresse","statut","responsable"],"detail":"Unknown field \"nmo\" at byte 0 of the fields parameter. Did you mean \"nom\"?","errors":[{"field":"fields","message":"Unknown field \"nmo\" at byte 0 of the fields parameter. Did you mean \"nom\"?"}],"field":"nmo","instance":"/api/v1/chantiers/1","offset":0,"status":400,"suggestion":"nom","title":"Bad Request","type":"https://hubchantier.fr/problems/unknown-field"}
+	// 400 {"allowed":["id","nom","adresse","statut","responsable"],"detail":"Unknown field \"nmo\" at byte 0 of the fields parameter. Did you mean \"nom\"?","errors":[{"field":"fields","message":"Unknown field \"nmo\" at byte 0 of the fields parameter. Did you mean \"nom\"?"}],"field":"nmo","instance":"/api/v1/chantiers/1","offset":0,"status":400,"suggestion":"nom","title":"Bad Request","type":"https://example.com/problems/unknown-field"}
 	// 200 {"id":1,"nom":"Les Tilleuls","statut":"en_cours","adresse":"Lyon"}
 }
 

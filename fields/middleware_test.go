@@ -90,7 +90,7 @@ func TestMiddlewareRejectsBadExpressionsWithProblems(t *testing.T) {
 				t.Fatalf("got %d %s: %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
 			}
 			body := decode(t, rec.Body.Bytes()).(map[string]any)
-			if body["type"] != problem.TypeBase+tt.problemType || body["status"] != float64(400) || body["instance"] != "/chantiers" {
+			if body["type"] != problem.DefaultTypeBase+tt.problemType || body["status"] != float64(400) || body["instance"] != "/chantiers" {
 				t.Fatalf("body %v", body)
 			}
 			if inner.seen != nil {

@@ -114,7 +114,7 @@ func TestParseRequestRejectsInvalidParametersWith400(t *testing.T) {
 			if rec.Code != http.StatusBadRequest || rec.Header().Get("Content-Type") != problem.ContentType {
 				t.Fatalf("got %d %s", rec.Code, rec.Header().Get("Content-Type"))
 			}
-			if body["type"] != problem.TypeBase+pagination.ProblemInvalidParameter {
+			if body["type"] != problem.DefaultTypeBase+pagination.ProblemInvalidParameter {
 				t.Fatalf("type %v", body["type"])
 			}
 			var fields []string
@@ -287,7 +287,7 @@ func TestParseRequestRejectsInvalidCursorsWithOpaque400(t *testing.T) {
 			if rec.Code != http.StatusBadRequest {
 				t.Fatalf("status %d", rec.Code)
 			}
-			if body["type"] != problem.TypeBase+pagination.ProblemInvalidCursor {
+			if body["type"] != problem.DefaultTypeBase+pagination.ProblemInvalidCursor {
 				t.Fatalf("type %v", body["type"])
 			}
 			text := rec.Body.String()
@@ -432,7 +432,7 @@ func TestProblem(t *testing.T) {
 	t.Run("cursor error from the codec → the opaque 400 problem", func(t *testing.T) {
 		_, err := mustCodec(t, [][]byte{key1}).Decode("garbage", fpA)
 		d, ok := pagination.Problem(err)
-		if !ok || d.Status != http.StatusBadRequest || d.Type != problem.TypeBase+pagination.ProblemInvalidCursor {
+		if !ok || d.Status != http.StatusBadRequest || d.Type != pagination.ProblemInvalidCursor {
 			t.Fatalf("got %+v, %v", d, ok)
 		}
 	})

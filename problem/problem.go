@@ -1,14 +1,3 @@
-// Package problem writes RFC 9457 "Problem Details for HTTP APIs" responses.
-//
-// Every reusable package of this module reports client errors through it so
-// that an embedding server answers with one consistent error format:
-//
-//	problem.Write(w, r, problem.New(http.StatusBadRequest, "invalid-cursor", "The cursor is not valid."))
-//
-// The response has media type application/problem+json and a body such as
-//
-//	{"type":"https://hubchantier.fr/problems/invalid-cursor","title":"Bad Request",
-//	 "status":400,"detail":"The cursor is not valid.","instance":"/api/v1/chantiers"}
 package problem
 
 import (
@@ -20,10 +9,6 @@ import (
 // ContentType is the media type of a problem details document (RFC 9457 §3).
 const ContentType = "application/problem+json"
 
-// TypeBase prefixes the short type codes given to New. Embedders may change it
-// once at start-up, before serving requests.
-var TypeBase = "https://hubchantier.fr/problems/"
-
 // FieldError describes one invalid input member (JSON pointer-like name).
 type FieldError struct {
 	Field   string `json:"field"`
@@ -33,6 +18,9 @@ type FieldError struct {
 // Details is an RFC 9457 problem details object, with the "errors" extension
 // member listing field errors.
 type Details struct {
+	// Type is a short type code ("invalid-cursor"), resolved against the
+	// type base when written (see the package documentation), or a URI
+	// reference written as is.
 	Type     string       `json:"type"`
 	Title    string       `json:"title"`
 	Status   int          `json:"status"`
@@ -49,7 +37,7 @@ type Details struct {
 // last segment of the type URI, e.g. "invalid-cursor") and a human detail.
 // The title is the status text.
 func New(status int, code, detail string) *Details {
-	return &Details{Type: TypeBase + code, Title: http.StatusText(status), Status: status, Detail: detail}
+	return &Details{Type: code, Title: http.StatusText(status), Status: status, Detail: detail}
 }
 
 // Error implements error so that Details can travel through error returns.
@@ -69,7 +57,8 @@ func (d *Details) With(key string, value any) *Details {
 	return d
 }
 
-// MarshalJSON merges extensions into the object.
+// MarshalJSON merges extensions into the object. The type is marshalled as
+// it is in d, unresolved: Write resolves it.
 func (d *Details) MarshalJSON() ([]byte, error) {
 	type plain Details
 	b, err := json.Marshal((*plain)(d))
@@ -99,24 +88,33 @@ func As(err error) (*Details, bool) {
 	return nil, false
 }
 
-// Write sends d as the response. The instance member defaults to the request
-// path. Headers already set on w (Retry-After, ETag, ...) are kept.
+// Write sends d as the response, with its type resolved against the type
+// base of r's context (see [WithTypeBase]; r may be nil, then
+// [DefaultTypeBase] applies). The instance member defaults to the request
+// path. Headers already set on w (Retry-After, ETag, ...) are kept. d itself
+// is not modified, so one Details may be written by concurrent requests.
 func Write(w http.ResponseWriter, r *http.Request, d *Details) {
-	if d.Instance == "" && r != nil && r.URL != nil {
-		d.Instance = r.URL.Path
+	out := *d
+	base := DefaultTypeBase
+	if r != nil {
+		base = TypeBaseFrom(r.Context())
+		if out.Instance == "" && r.URL != nil {
+			out.Instance = r.URL.Path
+		}
 	}
-	if d.Title == "" {
-		d.Title = http.StatusText(d.Status)
+	out.Type = resolve(base, out.Type)
+	if out.Title == "" {
+		out.Title = http.StatusText(out.Status)
 	}
-	body, err := json.Marshal(d)
+	body, err := json.Marshal(&out)
 	if err != nil {
 		body = []byte(`{"type":"about:blank","title":"Internal Server Error","status":500}`)
-		d.Status = http.StatusInternalServerError
+		out.Status = http.StatusInternalServerError
 	}
 	h := w.Header()
 	h.Set("Content-Type", ContentType)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Del("Content-Length")
-	w.WriteHeader(d.Status)
+	w.WriteHeader(out.Status)
 	_, _ = w.Write(body)
 }

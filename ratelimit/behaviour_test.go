@@ -61,7 +61,7 @@ func checkBoundary(t *testing.T, store limiter.Store) {
 		t.Errorf("RateLimit-Policy %q on the refused request", f.policy)
 	}
 	body := problemBody(t, rec)
-	if body["type"] != problem.TypeBase+"rate-limit-exceeded" || body["status"] != 429.0 || body["instance"] != "/stats" {
+	if body["type"] != problem.DefaultTypeBase+"rate-limit-exceeded" || body["status"] != 429.0 || body["instance"] != "/stats" {
 		t.Errorf("problem %v", body)
 	}
 	if v, _ := body["violated-policies"].([]any); len(v) != 1 || v[0] != "minute" {

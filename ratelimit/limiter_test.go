@@ -181,7 +181,7 @@ func TestStoreFailure(t *testing.T) {
 		if rec.Code != http.StatusServiceUnavailable {
 			t.Fatalf("status %d, want 503", rec.Code)
 		}
-		if body := problemBody(t, rec); body["type"] != problem.TypeBase+"rate-limit-unavailable" {
+		if body := problemBody(t, rec); body["type"] != problem.DefaultTypeBase+"rate-limit-unavailable" {
 			t.Fatalf("problem %v", body)
 		}
 		if s.served.Load() != 0 {

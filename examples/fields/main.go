@@ -133,14 +133,15 @@ func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 	_, _ = w.Write(body)
 }
 
-// NewHandler returns the routes, each wrapped with the fields middleware.
+// NewHandler returns the routes, each wrapped with the fields middleware,
+// with problem types under https://example.com/problems/.
 func NewHandler() http.Handler {
 	s := newStore()
 	withFields := fields.Middleware(ChantierSchema)
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/v1/chantiers", withFields(http.HandlerFunc(s.list)))
 	mux.Handle("GET /api/v1/chantiers/{id}", withFields(http.HandlerFunc(s.get)))
-	return mux
+	return problem.WithTypeBase("https://example.com/problems/")(mux)
 }
 
 func main() {

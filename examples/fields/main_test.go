@@ -43,7 +43,7 @@ func TestExampleServer(t *testing.T) {
 		{"star → full representation", "/api/v1/chantiers/1?fields=*", 200,
 			`{"id":1,"nom":"Résidence Les Tilleuls","adresse":"12 rue des Lilas, Lyon","statut":"en_cours","responsable":{"id":7,"nom":"Martin","prenom":"Léa"}}`},
 		{"typo → 400 with suggestion", "/api/v1/chantiers/1?fields=responsable.prenon", 400, `"suggestion":"prenom"`},
-		{"sensitive field → 400", "/api/v1/chantiers/1?fields=responsable.password_hash", 400, `"type":"https://hubchantier.fr/problems/unknown-field"`},
+		{"sensitive field → 400", "/api/v1/chantiers/1?fields=responsable.password_hash", 400, `"type":"https://example.com/problems/unknown-field"`},
 		{"malformed → 400", "/api/v1/chantiers?fields=id,,nom", 400, `"offset":3`},
 		{"errors pass through", "/api/v1/chantiers/9?fields=nom", 404, `/not-found"`},
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hubchantier/hubchantier/clientip"
+	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/problem"
 )
 
@@ -130,15 +131,16 @@ func HashPassword(password []byte) (string, error) {
 // for GET and HEAD, behind the access rules of cfg. A client outside the
 // allowed networks gets 403, missing or wrong credentials get 401 with a
 // WWW-Authenticate challenge, other methods 405; all as RFC 9457 problem
-// documents. It fails when cfg is inconsistent (see AccessConfig). The
-// handler can be mounted on the API router or served alone on a separate
-// listener.
+// documents whose types are under hubapi.ProblemTypeBase. It fails when cfg
+// is inconsistent (see AccessConfig). The handler can be mounted on the API
+// router or served alone on a separate listener.
 func (m *Metrics) Handler(cfg AccessConfig) (http.Handler, error) {
 	g, err := newGuard(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// Its own type base: on a separate listener no API middleware sets one.
+	return problem.WithTypeBase(hubapi.ProblemTypeBase)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !g.allow(w, r) {
 			return
 		}
@@ -159,7 +161,7 @@ func (m *Metrics) Handler(cfg AccessConfig) (http.Handler, error) {
 		if r.Method != http.MethodHead {
 			_, _ = w.Write(buf.Bytes())
 		}
-	}), nil
+	})), nil
 }
 
 // guard enforces an AccessConfig.

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hubchantier/hubchantier/clientip"
+	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/metrics"
 	"github.com/hubchantier/hubchantier/problem"
 )
@@ -160,7 +161,9 @@ func assertProblem(t *testing.T, rec *httptest.ResponseRecorder, status int) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &d); err != nil {
 		t.Fatalf("body is not a problem document: %v", err)
 	}
-	if d.Status != status || d.Type == "" || d.Title == "" {
+	// Served alone on its own listener, the handler still names the
+	// product's problem types in full.
+	if d.Status != status || !strings.HasPrefix(d.Type, hubapi.ProblemTypeBase) || d.Title == "" {
 		t.Errorf("problem %+v", d)
 	}
 }

@@ -41,7 +41,7 @@ func TestDecodeStrict(t *testing.T) {
 				return
 			}
 			d, ok := problem.As(err)
-			if !ok || d.Status != 400 || d.Type != problem.TypeBase+tt.code {
+			if !ok || d.Status != 400 || d.Type != tt.code {
 				t.Fatalf("got %v", err)
 			}
 		})

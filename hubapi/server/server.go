@@ -117,6 +117,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	// The recoverer sits inside the access log, so that a panic's 500 is
 	// logged like any other answer, with the request id it carries.
 	s.Handler = chain(r,
+		// Outermost, so that every problem, the recoverer's too, gets the
+		// product's type base.
+		problem.WithTypeBase(hubapi.ProblemTypeBase),
 		requestID,
 		route.Track,
 		accessLog(log),
