@@ -8,8 +8,10 @@
 // It is built on github.com/VictoriaMetrics/metrics. Each Metrics owns its
 // own metrics.Set, so tests and embedders never share series by accident.
 //
-// The exposition is the Prometheus text format 0.0.4 with TYPE lines, and it
-// passes `promtool check metrics` with "no help text" as the only finding.
+// The exposition is the Prometheus text format 0.0.4; after ExposeMetadata
+// (a process-wide switch the embedding program calls once) it has TYPE
+// lines and passes `promtool check metrics` with "no help text" as the only
+// finding.
 //
 // Labels never carry raw paths, identifiers, names or e-mail addresses:
 // routes are route templates such as "/api/v1/chantiers/{id}", requests that
@@ -18,6 +20,7 @@
 //
 // Embedding:
 //
+//	metrics.ExposeMetadata() // once per process: TYPE lines
 //	m, err := metrics.New(metrics.Config{})
 //	if err != nil { ... }
 //	router.Use(m.Middleware(metrics.MuxRoute)) // gorilla/mux route templates

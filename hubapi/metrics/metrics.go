@@ -89,11 +89,19 @@ type Metrics struct {
 	dbOnce      sync.Once
 }
 
+// ExposeMetadata makes every exposition of the process carry TYPE lines
+// (and empty HELP lines), which Prometheus and promtool use to tell
+// counters, gauges and histograms apart. It is a process-wide setting of the
+// VictoriaMetrics library (its metrics.ExposeMetadata), so it also changes
+// the output of any other metrics.Set in the process, including sets that
+// other libraries own: call it once, from main or the server's constructor,
+// before the first scrape. New does not call it.
+func ExposeMetadata() { vm.ExposeMetadata(true) }
+
 // New returns Metrics with every fixed series registered (counters start at
-// zero, so rate() works from the first scrape). It enables TYPE metadata in
-// the exposition (metrics.ExposeMetadata, a process-wide setting of the
-// VictoriaMetrics library). It fails on invalid buckets or a negative
-// MaxRoutes.
+// zero, so rate() works from the first scrape). It changes no process-wide
+// setting: the exposition has TYPE lines once ExposeMetadata has been
+// called. It fails on invalid buckets or a negative MaxRoutes.
 func New(cfg Config) (*Metrics, error) {
 	buckets := cfg.Buckets
 	if len(buckets) == 0 {
@@ -112,8 +120,6 @@ func New(cfg Config) (*Metrics, error) {
 	if maxRoutes == 0 {
 		maxRoutes = DefaultMaxRoutes
 	}
-	vm.ExposeMetadata(true)
-
 	s := vm.NewSet()
 	m := &Metrics{
 		set:                  s,
