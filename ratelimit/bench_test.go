@@ -12,6 +12,7 @@ import (
 
 	"github.com/hubchantier/hubchantier/internal/testenv"
 	"github.com/hubchantier/hubchantier/ratelimit"
+	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
 )
 
 // discardWriter is a ResponseWriter that keeps nothing, so that benchmarks
@@ -111,7 +112,7 @@ func BenchmarkMiddlewareMemoryParallel(b *testing.B) {
 // BenchmarkMiddlewareRedis: one Redis round trip (one policy) per request.
 func BenchmarkMiddlewareRedis(b *testing.B) {
 	prefix := testenv.Prefix(b) + "ratelimit"
-	store := ratelimit.NewRedisStore(testenv.Redis(b), prefix)
+	store := redisstore.New(testenv.Redis(b), prefix)
 	b.Cleanup(func() { deleteKeys(b, prefix) })
 	serveLoop(b, benchLimiter(b, store), newRequest("GET", "/chantiers/42", "hck_bench_key"))
 }

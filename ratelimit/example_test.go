@@ -5,10 +5,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/hubchantier/hubchantier/problem"
 	"github.com/hubchantier/hubchantier/ratelimit"
@@ -95,23 +92,4 @@ func ExampleSetCost() {
 	// 6 operations: 200 remaining 4
 	// 6 operations: 429 remaining 3
 	// 3 operations: 200 remaining 0
-}
-
-func ExampleNewRedisStore() {
-	opt, err := redis.ParseURL(os.Getenv("HUB_REDIS_URL"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	opt.ContextTimeoutEnabled = true // abandoned calls end early too
-	rl, err := ratelimit.New(ratelimit.Config{
-		Store:   ratelimit.NewRedisStore(redis.NewClient(opt), "hubchantier:ratelimit"),
-		Limits:  ratelimit.Limits{Default: []ratelimit.Policy{ratelimit.PerMinute(600)}},
-		Key:     func(r *http.Request) (string, bool) { return r.RemoteAddr, true },
-		Route:   func(r *http.Request) string { return r.URL.Path },
-		KeySalt: []byte(os.Getenv("HUB_RATE_LIMIT_SALT")),
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	_ = rl.Middleware(http.NotFoundHandler())
 }

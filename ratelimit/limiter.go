@@ -66,7 +66,7 @@ type Config struct {
 	FallbackRoute string
 
 	// Store holds the counters; nil means NewMemoryStore(). Use
-	// NewRedisStore to share quotas between server instances.
+	// redisstore.New to share quotas between server instances.
 	Store limiter.Store
 	// Timeout bounds each round of store calls (charging a request, raising
 	// its cost, giving units back); default DefaultTimeout.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hubchantier/hubchantier/internal/testenv"
 	"github.com/hubchantier/hubchantier/ratelimit"
+	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
 )
 
 // redisStore returns a store on the test Redis with keys under a prefix of
@@ -20,7 +21,7 @@ import (
 func redisStore(t *testing.T, client redis.UniversalClient, prefix string) limiter.Store {
 	t.Helper()
 	t.Cleanup(func() { deleteKeys(t, prefix) })
-	return ratelimit.NewRedisStore(client, prefix)
+	return redisstore.New(client, prefix)
 }
 
 // testPrefix is a key prefix under testenv.Prefix (which ends with ':').

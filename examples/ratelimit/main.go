@@ -34,6 +34,7 @@ import (
 
 	"github.com/hubchantier/hubchantier/problem"
 	"github.com/hubchantier/hubchantier/ratelimit"
+	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
 )
 
 func main() {
@@ -47,7 +48,7 @@ func main() {
 			log.Fatal("HUB_REDIS_URL: ", err) // go-redis errors do not repeat the password
 		}
 		opt.ContextTimeoutEnabled = true
-		store = ratelimit.NewRedisStore(redis.NewClient(opt), "hubchantier:example:ratelimit")
+		store = redisstore.New(redis.NewClient(opt), "hubchantier:example:ratelimit")
 	}
 	h, err := newHandler(os.Getenv("HUB_RATE_LIMITS"), store)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/metrics"
 	"github.com/hubchantier/hubchantier/hubapi/route"
 	"github.com/hubchantier/hubchantier/ratelimit"
+	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
 )
 
 // DefaultRateLimits are the reference server's quotas per principal (API
@@ -56,7 +57,7 @@ func newRateLimiter(cfg Config, rdb *redis.Client, log *slog.Logger, m *metrics.
 		OnStoreError: func(_, _ string, _ error) { m.RateLimitStoreError() },
 	}
 	if rdb != nil {
-		rc.Store = ratelimit.NewRedisStore(rdb, "hubchantier:ratelimit")
+		rc.Store = redisstore.New(rdb, "hubchantier:ratelimit")
 	}
 	return ratelimit.New(rc)
 }
