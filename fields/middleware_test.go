@@ -229,7 +229,7 @@ func TestMiddlewareLeavesOtherResponsesAlone(t *testing.T) {
 
 func TestMiddlewareProjectsVendorJSONTypes(t *testing.T) {
 	h := fields.Middleware(chantierSchema)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/vnd.hubchantier.v1+json")
+		w.Header().Set("Content-Type", "application/vnd.example.v1+json")
 		w.WriteHeader(http.StatusOK)
 		_, _ = io.WriteString(w, `{"id":1,`)
 		_, _ = io.WriteString(w, `"statut":"x","nom":"n"}`)

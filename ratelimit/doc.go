@@ -1,6 +1,7 @@
 // Package ratelimit limits HTTP requests per principal and per route, on the
-// stores of github.com/ulule/limiter/v3 (in-process memory by default, Redis
-// to share quotas between several server instances).
+// stores of github.com/ulule/limiter/v3 (in-process memory by default; Redis,
+// in the subpackage redisstore, to share quotas between several server
+// instances).
 //
 // A Limiter is built once from a Config and wraps handlers with its
 // Middleware:
@@ -8,16 +9,20 @@
 //	rl, err := ratelimit.New(ratelimit.Config{
 //		Limits: ratelimit.Limits{
 //			Rules: []ratelimit.Rule{
-//				{Method: "POST", Route: "/api/v1/chantiers", Policies: []ratelimit.Policy{ratelimit.PerDay(100)}},
-//				{Method: "GET", Route: "/api/v1/stats", Policies: []ratelimit.Policy{ratelimit.PerHour(1000)}},
+//				{Method: "POST", Route: "/orders", Policies: []ratelimit.Policy{ratelimit.PerDay(100)}},
+//				{Method: "GET", Route: "/stats", Policies: []ratelimit.Policy{ratelimit.PerHour(1000)}},
 //			},
 //			Default: []ratelimit.Policy{ratelimit.PerMinute(600)},
 //		},
 //		Key:   func(r *http.Request) (string, bool) { return principalID(r), true },
-//		Route: routeTemplate, // "/api/v1/chantiers/{id}", never the raw path
+//		Route: routeTemplate, // "/orders/{id}", never the raw path
 //	})
 //	if err != nil { ... }
 //	handler = rl.Middleware(handler)
+//
+// Wrap it after authentication (the key is the principal) and outside
+// etag.ConditionalGET: with Config.RefundNotModified it gives back the units
+// of a request answered 304, which it can only see from outside.
 //
 // # Rules
 //
@@ -27,8 +32,8 @@
 // stays bounded whatever paths clients send. Routes without a rule get the
 // Default policies; a rule without policies is not limited. Named Overrides
 // (a plan, or a single principal) replace rules and defaults for the
-// requests their OverrideFunc selects. ParseRules reads the
-// HUB_RATE_LIMITS syntax ("GET /api/v1/stats=5/m;POST /api/v1/chantiers=100/d").
+// requests their OverrideFunc selects. ParseRules reads rules written on
+// one line, for a configuration value ("GET /stats=5/m;POST /orders=100/d").
 //
 // # Response fields
 //

@@ -43,7 +43,8 @@ func Example() {
 }
 
 func ExampleParseRules() {
-	// The reference server's rules in code, overridden by HUB_RATE_LIMITS.
+	// Rules in code, overridden by a configuration value such as
+	// os.Getenv("RATE_LIMITS").
 	rules := []ratelimit.Rule{
 		{Method: "POST", Route: "/api/v1/chantiers", Policies: []ratelimit.Policy{ratelimit.PerDay(100)}},
 		{Method: "GET", Route: "/api/v1/stats", Policies: []ratelimit.Policy{ratelimit.PerHour(1000)}},

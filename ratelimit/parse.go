@@ -7,8 +7,8 @@ import (
 	"strings"
 )
 
-// ParseRules parses rules written in the HUB_RATE_LIMITS syntax: entries
-// separated by ';', each
+// ParseRules parses rules written on one line (for an environment variable
+// such as RATE_LIMITS): entries separated by ';', each
 //
 //	METHOD /route/template=N/unit
 //
@@ -115,7 +115,7 @@ func parseLimit(s string) (int64, error) {
 	return n, nil
 }
 
-// ParseError reports an invalid entry of a HUB_RATE_LIMITS value.
+// ParseError reports an invalid entry of a ParseRules value.
 type ParseError struct {
 	Entry int    // position of the entry among the ';'-separated entries, from 1
 	Text  string // the entry, without surrounding spaces

@@ -192,8 +192,8 @@ type Limits struct {
 // MergeRules returns base with the rules of override applied: a rule of
 // override replaces the base rule of the same method and route (all its
 // policies), other rules of override are added. Neither argument is
-// modified. Use it to let HUB_RATE_LIMITS (see ParseRules) override rules set
-// in code.
+// modified. Use it to let a configuration value (see ParseRules) override
+// rules set in code.
 func MergeRules(base, override []Rule) []Rule {
 	out := make([]Rule, 0, len(base)+len(override))
 	index := make(map[ruleID]int, len(base)+len(override))
