@@ -248,7 +248,10 @@ func (res *resource[T, In]) setValidators(w http.ResponseWriter, m *T) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		problem.Write(w, nil, problem.New(http.StatusInternalServerError, "internal", "The response could not be encoded."))
+		// No request here to carry the type base: the type is made absolute.
+		d := problem.New(http.StatusInternalServerError, "internal", "The response could not be encoded.")
+		d.Type = hubapi.ProblemTypeBase + "internal"
+		problem.Write(w, nil, d)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
