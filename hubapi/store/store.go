@@ -9,7 +9,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -22,7 +21,6 @@ import (
 	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
-	"github.com/uptrace/bun/migrate"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -116,34 +114,6 @@ func Wrap(db *bun.DB) *DB { return &DB{db} }
 
 // IsPostgres reports the dialect.
 func (db *DB) IsPostgres() bool { return db.Dialect().Name() == dialect.PG }
-
-// Migrate applies pending migrations.
-func (db *DB) Migrate(ctx context.Context) error {
-	dir := "migrations/sqlite"
-	if db.IsPostgres() {
-		dir = "migrations/postgres"
-	}
-	sub, err := fs.Sub(migrationsFS, dir)
-	if err != nil {
-		return err
-	}
-	ms := migrate.NewMigrations()
-	if err := ms.Discover(sub); err != nil {
-		return err
-	}
-	m := migrate.NewMigrator(db.DB, ms, migrate.WithMarkAppliedOnSuccess(true))
-	if err := m.Init(ctx); err != nil {
-		return fmt.Errorf("migrate init: %w", err)
-	}
-	if err := m.Lock(ctx); err != nil {
-		return fmt.Errorf("migrate lock: %w", err)
-	}
-	defer func() { _ = m.Unlock(ctx) }()
-	if _, err := m.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	return nil
-}
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.PingContext(ctx) }
