@@ -150,8 +150,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
-	if err := parse(newFlags("migrate"), args); err != nil {
+	fs := newFlags("migrate")
+	unlock := fs.Bool("unlock", false, "first remove a migration lock left by an earlier version (see docs/OPERATIONS.md)")
+	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *unlock {
+		if err := unlockMigrations(ctx, stdout); err != nil {
+			return err
+		}
 	}
 	_, closeFn, err := openOperator(ctx)
 	if err != nil {

@@ -2,7 +2,7 @@
 // administration CLI.
 //
 //	hubchantier serve [--addr 127.0.0.1:8080] [--demo] [--metrics-addr 127.0.0.1:9464]
-//	hubchantier migrate
+//	hubchantier migrate [--unlock]
 //	hubchantier user create --email E --role R [--nom N] [--prenom P] [--password-stdin]
 //	hubchantier apikey create --user E --name N --scopes a,b [--expires 720h]
 //	hubchantier seed --chantiers N
@@ -37,7 +37,7 @@ func main() {
 
 const usage = `usage:
   hubchantier serve [--addr 127.0.0.1:8080] [--demo] [--metrics-addr 127.0.0.1:9464]
-  hubchantier migrate
+  hubchantier migrate [--unlock]
   hubchantier user create --email E --role admin|conducteur|chef_chantier|compagnon [--nom N] [--prenom P] [--password-stdin]
   hubchantier apikey create --user E --name N --scopes a,b [--expires 720h]
   hubchantier seed --chantiers N [--users U] [--seed-value S] [--append] [--now YYYY-MM-DD] [--years Y]

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
+	"strings"
 	"time"
 
+	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/migrate"
 )
 
@@ -129,11 +131,64 @@ func (db *DB) migrator() (*migrate.Migrator, error) {
 	if err != nil {
 		return nil, err
 	}
-	ms := migrate.NewMigrations()
-	if err := ms.Discover(sub); err != nil {
+	found := migrate.NewMigrations()
+	if err := found.Discover(sub); err != nil {
 		return nil, err
 	}
-	return migrate.NewMigrator(db.DB, ms, migrate.WithMarkAppliedOnSuccess(true)), nil
+	ms := migrate.NewMigrations()
+	for _, mig := range found.Sorted() {
+		files, err := fs.Glob(sub, mig.Name+"_*up.sql")
+		if err != nil || len(files) != 1 {
+			return nil, fmt.Errorf("migrate: migration %s: want one up file, found %v (%v)", mig.Name, files, err)
+		}
+		mig.Up = func(ctx context.Context, m *migrate.Migrator, mig *migrate.Migration) error {
+			return applyInTx(ctx, m.DB(), sub, files[0], mig)
+		}
+		ms.Add(mig)
+	}
+	// Upsert: the record is first written by applyInTx, then again by the
+	// migrator.
+	return migrate.NewMigrator(db.DB, ms, migrate.WithMarkAppliedOnSuccess(true), migrate.WithUpsert(true)), nil
+}
+
+// applyInTx runs one migration file and records it in bun_migrations in a
+// single transaction (DDL is transactional on PostgreSQL and SQLite), so a
+// process killed in between leaves the migration either applied and
+// recorded, or neither; bun would record it after its own commit, and a
+// kill between the two made every later start fail on "already exists".
+// Hence every file runs in a transaction, with or without ".tx" in its name:
+// a statement that cannot (CREATE INDEX CONCURRENTLY) needs another way.
+// Statements are split on "--bun:split" lines, as bun does.
+func applyInTx(ctx context.Context, db *bun.DB, fsys fs.FS, file string, mig *migrate.Migration) error {
+	b, err := fs.ReadFile(fsys, file)
+	if err != nil {
+		return err
+	}
+	var queries []string
+	var q strings.Builder
+	for line := range strings.Lines(string(b)) {
+		if strings.HasPrefix(line, "--bun:") {
+			if strings.TrimSpace(line) != "--bun:split" {
+				return fmt.Errorf("%s: unknown directive %q", file, strings.TrimSpace(line))
+			}
+			queries, q = append(queries, q.String()), strings.Builder{}
+			continue
+		}
+		q.WriteString(line)
+	}
+	queries = append(queries, q.String())
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		for _, query := range queries {
+			if strings.TrimSpace(query) == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, query); err != nil {
+				return err
+			}
+		}
+		_, err := tx.NewInsert().Model(mig).ModelTableExpr("bun_migrations").On("CONFLICT (name) DO NOTHING").Exec(ctx)
+		return err
+	})
 }
 
 // migrationsPending reports whether a migration is not applied yet, without
