@@ -251,6 +251,9 @@ func (db *DB) lockMigrations(ctx context.Context, wait time.Duration) (unlock fu
 // taken out of the pool: if the process dies, PostgreSQL ends the session
 // and the lock with it.
 func (db *DB) lockMigrationsPostgres(ctx context.Context, wait time.Duration) (func(), error) {
+	if db.DB.DB.Stats().MaxOpenConnections == 1 {
+		return nil, errors.New("store: migrating PostgreSQL needs a pool of at least 2 connections (one holds the migration lock)")
+	}
 	conn, err := db.DB.DB.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("migrate lock: %w", err)
