@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -13,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uptrace/bun/migrate"
+
+	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/internal/testenv"
 )
 
@@ -206,4 +210,29 @@ func TestServeConcurrentStartsAndKilledStarts(t *testing.T) {
 			t.Errorf("migration advisory locks still held: %d, %v", held, err)
 		}
 	})
+}
+
+// migrate --unlock removes the lock row an earlier version left, then migrates.
+func TestMigrateUnlock(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hub.db")
+	t.Setenv("HUB_DATABASE_URL", "sqlite:"+path)
+	t.Setenv("HUB_BLOB_DIR", filepath.Join(dir, "blobs"))
+	ctx := context.Background()
+	db, err := store.Open("sqlite:" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := migrate.NewMigrator(db.DB, migrate.NewMigrations())
+	if err := errors.Join(old.Init(ctx), old.Lock(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	var out, errOut syncBuffer
+	if err := run(ctx, []string{"migrate", "--unlock"}, strings.NewReader(""), &out, &errOut); err != nil {
+		t.Fatalf("migrate --unlock: %v %s", err, errOut.String())
+	}
+	if got := out.String(); !strings.Contains(got, "removed 1 stale migration lock row(s)") || !strings.Contains(got, "migrations applied") {
+		t.Errorf("output %q", got)
+	}
 }

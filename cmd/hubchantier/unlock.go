@@ -11,7 +11,11 @@ import (
 // unlockMigrations removes the bun_migration_locks rows that versions before
 // the advisory lock left when killed while migrating (migrate --unlock).
 func unlockMigrations(ctx context.Context, stdout io.Writer) error {
-	db, err := store.Open(envOr("HUB_DATABASE_URL", store.DefaultURL))
+	cfg, err := config()
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
