@@ -331,7 +331,7 @@ func retryUntil(ctx context.Context, wait time.Duration, try func() (bool, error
 		if left <= 0 {
 			return fmt.Errorf("store: %w; waited %gs", ErrMigrationLocked, time.Since(start).Round(100*time.Millisecond).Seconds())
 		}
-		pause := min(50*time.Millisecond+rand.N(200*time.Millisecond), left)
+		pause := min(50*time.Millisecond+rand.N(200*time.Millisecond), left) // #nosec G404 -- jitter between lock attempts, not a secret
 		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
