@@ -48,6 +48,29 @@ func testAuthentication(t *testing.T, env *apitest.Env) {
 		})
 	}
 
+	// Every operation of the document but the document itself needs a key:
+	// none is left open by a route registered outside the authenticated
+	// subrouter (TestOpenAPIDescribesEveryRoute shows the document lists
+	// every route).
+	t.Run("every operation without credentials → 401", func(t *testing.T) {
+		spec, err := apitest.V1()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, op := range spec.Operations() {
+			if op.Path == v1+"/openapi.json" {
+				continue
+			}
+			path := strings.ReplaceAll(op.Path, "{id}", "1")
+			env.Anonymous().Do(t, op.Method, path, nil, apitest.Unchecked("no credentials and no body")).Problem(401, "unauthorized")
+			n++
+		}
+		if n < 30 {
+			t.Fatalf("only %d operations checked", n)
+		}
+	})
+
 	t.Run("revoked key → 401", func(t *testing.T) {
 		u, key := env.NewUser(t, hubapi.RoleChefChantier)
 		c := env.WithKey(key)
@@ -81,6 +104,29 @@ func testAuthorization(t *testing.T, env *apitest.Env) {
 		readOnly.Delete(t, idPath("chantiers", ch.ID)).Problem(403, "insufficient-scope")
 		readOnly.Get(t, v1+"/pointages").Problem(403, "insufficient-scope")
 		readOnly.Get(t, v1+"/stats").Problem(403, "insufficient-scope")
+	})
+
+	// A key holding a single scope is refused, before any handler runs, by
+	// every operation that needs another one.
+	t.Run("every operation needing another scope → 403 insufficient-scope", func(t *testing.T) {
+		spec, err := apitest.V1()
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin := env.User(hubapi.RoleAdmin)
+		statsOnly := env.WithKey(env.NewKey(t, admin.ID, hubapi.ScopeStatsRead))
+		for _, op := range spec.Operations() {
+			switch op.Path {
+			case v1 + "/openapi.json", v1 + "/users/me":
+				continue // public document; any key may read its own user
+			}
+			c := statsOnly
+			if op.Path == v1+"/stats" {
+				c = readOnly
+			}
+			path := strings.ReplaceAll(op.Path, "{id}", "1")
+			c.Do(t, op.Method, path, nil, apitest.Unchecked("no body: the scope is checked first")).Problem(403, "insufficient-scope")
+		}
 	})
 
 	t.Run("the scope check comes before the handler: 403 even for a missing resource", func(t *testing.T) {
