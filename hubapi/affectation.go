@@ -82,6 +82,10 @@ type AffectationService interface {
 	ListAffectations(ctx context.Context, f AffectationFilter, p PageRequest, sel *fields.Selection) (*Page[Affectation], error)
 	CreateAffectation(ctx context.Context, in AffectationInput) (*Affectation, error)
 	UpdateAffectation(ctx context.Context, id int64, in AffectationInput, ifVersion int64) (*Affectation, error)
+	// PatchAffectation is UpdateAffectation with the new fields computed
+	// by change from the current ones under the row lock (see
+	// PatchChantier).
+	PatchAffectation(ctx context.Context, id int64, change func(current AffectationInput) (AffectationInput, error), ifVersion int64) (*Affectation, error)
 	DeleteAffectation(ctx context.Context, id int64, ifVersion int64) error
 	// Planning returns the affectations between from and to (inclusive, at
 	// most 92 days), optionally of one user, ordered by date and start time.

@@ -151,6 +151,12 @@ type ChantierService interface {
 	// makes the write conditional on the stored version (atomic).
 	// Errors: ErrNotFound, ErrInvalid, ErrConflict, ErrPrecondition, ErrForbidden.
 	UpdateChantier(ctx context.Context, id int64, in ChantierInput, ifVersion int64) (*Chantier, error)
+	// PatchChantier computes the new writable fields with change, called
+	// with the current ones while the row is locked, so that concurrent
+	// patches without a precondition all apply, one after the other (a
+	// merge patch of one field never undoes another's). An error from
+	// change is returned as is. Errors: those of UpdateChantier.
+	PatchChantier(ctx context.Context, id int64, change func(current ChantierInput) (ChantierInput, error), ifVersion int64) (*Chantier, error)
 	// Errors: ErrNotFound, ErrPrecondition, ErrConflict (still referenced), ErrForbidden.
 	DeleteChantier(ctx context.Context, id int64, ifVersion int64) error
 }

@@ -83,6 +83,9 @@ type DocumentService interface {
 	// content exceeds the size limit).
 	CreateDocument(ctx context.Context, in DocumentInput, content Upload) (*Document, error)
 	UpdateDocument(ctx context.Context, id int64, in DocumentInput, ifVersion int64) (*Document, error)
+	// PatchDocument is UpdateDocument with the new fields computed by
+	// change from the current ones under the row lock (see PatchChantier).
+	PatchDocument(ctx context.Context, id int64, change func(current DocumentInput) (DocumentInput, error), ifVersion int64) (*Document, error)
 	DeleteDocument(ctx context.Context, id int64, ifVersion int64) error
 	// OpenDocument returns the document and its content; the caller closes it.
 	OpenDocument(ctx context.Context, id int64) (*Document, io.ReadSeekCloser, error)

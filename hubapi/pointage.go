@@ -107,7 +107,8 @@ type PointageFilter struct {
 }
 
 // PointageService manages time entries (pointages:read / pointages:write).
-// A compagnon reads and writes only their own pointages.
+// Who may do what is the Permissions matrix: a compagnon reads and writes
+// only their own pointages (another user's is ErrNotFound).
 type PointageService interface {
 	GetPointage(ctx context.Context, id int64) (*Pointage, error)
 	// ListPointages reads only the columns sel names (nil: all). Errors:
@@ -117,8 +118,12 @@ type PointageService interface {
 	CreatePointage(ctx context.Context, in PointageInput) (*Pointage, error)
 	// Errors: ErrConflict when the pointage is already validated.
 	UpdatePointage(ctx context.Context, id int64, in PointageInput, ifVersion int64) (*Pointage, error)
+	// PatchPointage is UpdatePointage with the new fields computed by
+	// change from the current ones under the row lock (see PatchChantier).
+	PatchPointage(ctx context.Context, id int64, change func(current PointageInput) (PointageInput, error), ifVersion int64) (*Pointage, error)
 	DeletePointage(ctx context.Context, id int64, ifVersion int64) error
 	// ValidatePointage moves soumis → valide. Only admin, conducteur and
-	// chef_chantier may validate. Errors: ErrConflict when not soumis.
+	// chef_chantier may validate, and never their own pointage
+	// (ErrForbidden). Errors: ErrConflict when not soumis.
 	ValidatePointage(ctx context.Context, id int64, ifVersion int64) (*Pointage, error)
 }

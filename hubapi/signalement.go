@@ -112,6 +112,9 @@ type SignalementFilter struct {
 }
 
 // SignalementService manages incident reports (signalements:read/write).
+// Who may do what is the Permissions matrix: a compagnon changes and
+// deletes only their own open signalements and resolves none
+// (ErrForbidden).
 // Creating an urgent signalement also emits EventSignalementUrgent.
 type SignalementService interface {
 	GetSignalement(ctx context.Context, id int64) (*Signalement, error)
@@ -119,6 +122,17 @@ type SignalementService interface {
 	// ErrForbidden, and those of PageRequest.
 	ListSignalements(ctx context.Context, f SignalementFilter, p PageRequest, sel *fields.Selection) (*Page[Signalement], error)
 	CreateSignalement(ctx context.Context, in SignalementInput) (*Signalement, error)
+	// UpdateSignalement replaces the writable fields; moving statut into or
+	// out of resolu/ferme also needs the validate grant (Permissions).
 	UpdateSignalement(ctx context.Context, id int64, in SignalementInput, ifVersion int64) (*Signalement, error)
+	// PatchSignalement is UpdateSignalement with the new fields computed
+	// by change from the current ones under the row lock (see
+	// PatchChantier).
+	PatchSignalement(ctx context.Context, id int64, change func(current SignalementInput) (SignalementInput, error), ifVersion int64) (*Signalement, error)
 	DeleteSignalement(ctx context.Context, id int64, ifVersion int64) error
 }
+
+// Closed reports whether the signalement is resolved or closed: changing
+// that is a validation (resolve or reopen), and its author, when a
+// compagnon, may no longer change or delete it.
+func (s SignalementStatut) Closed() bool { return s == SignalementResolu || s == SignalementFerme }

@@ -97,10 +97,9 @@ func Mount(r *mux.Router, o Options) error {
 
 	if s := o.Chantiers; s != nil {
 		ch := &resource[hubapi.Chantier, hubapi.ChantierInput]{name: "chantiers", get: s.GetChantier, create: s.CreateChantier,
-			update: s.UpdateChantier, remove: s.DeleteChantier,
+			update: s.UpdateChantier, patch: s.PatchChantier, remove: s.DeleteChantier,
 			id: func(m *hubapi.Chantier) int64 { return m.ID }, version: func(m *hubapi.Chantier) int64 { return m.Version },
-			updated: func(m *hubapi.Chantier) time.Time { return m.UpdatedAt },
-			input:   (*hubapi.Chantier).Input, schema: chantierSchema,
+			updated: func(m *hubapi.Chantier) time.Time { return m.UpdatedAt }, schema: chantierSchema,
 			view: func(m *hubapi.Chantier, sel *fields.Selection) any {
 				if !sel.Has("responsable") {
 					return m
@@ -112,39 +111,35 @@ func Mount(r *mux.Router, o Options) error {
 	}
 	if s := o.Pointages; s != nil {
 		pt := &resource[hubapi.Pointage, hubapi.PointageInput]{name: "pointages", get: withoutSelection(s.GetPointage),
-			create: s.CreatePointage, update: s.UpdatePointage, remove: s.DeletePointage,
+			create: s.CreatePointage, update: s.UpdatePointage, patch: s.PatchPointage, remove: s.DeletePointage,
 			id: func(m *hubapi.Pointage) int64 { return m.ID }, version: func(m *hubapi.Pointage) int64 { return m.Version },
-			updated: func(m *hubapi.Pointage) time.Time { return m.UpdatedAt },
-			input:   (*hubapi.Pointage).Input, schema: pointageSchema}
+			updated: func(m *hubapi.Pointage) time.Time { return m.UpdatedAt }, schema: pointageSchema}
 		crud("pointages", hubapi.ScopePointagesRead, hubapi.ScopePointagesWrite, a.pointageLister(),
 			pt.handleGet(a), pt.handleCreate(a), pt.handlePut(a), pt.handlePatch(a), pt.handleDelete(a))
 		route(http.MethodPost, "/pointages/{id}/validate", hubapi.ScopePointagesWrite, a.validatePointage(pt))
 	}
 	if s := o.Documents; s != nil {
 		doc := &resource[hubapi.Document, hubapi.DocumentInput]{name: "documents", get: withoutSelection(s.GetDocument),
-			update: s.UpdateDocument, remove: s.DeleteDocument,
+			update: s.UpdateDocument, patch: s.PatchDocument, remove: s.DeleteDocument,
 			id: func(m *hubapi.Document) int64 { return m.ID }, version: func(m *hubapi.Document) int64 { return m.Version },
-			updated: func(m *hubapi.Document) time.Time { return m.UpdatedAt },
-			input:   (*hubapi.Document).Input, schema: documentSchema}
+			updated: func(m *hubapi.Document) time.Time { return m.UpdatedAt }, schema: documentSchema}
 		crud("documents", hubapi.ScopeDocumentsRead, hubapi.ScopeDocumentsWrite, a.documentLister(),
 			doc.handleGet(a), a.uploadDocument, doc.handlePut(a), doc.handlePatch(a), doc.handleDelete(a))
 		route(http.MethodGet, "/documents/{id}/content", hubapi.ScopeDocumentsRead, a.documentContent)
 	}
 	if s := o.Signalements; s != nil {
 		sg := &resource[hubapi.Signalement, hubapi.SignalementInput]{name: "signalements", get: withoutSelection(s.GetSignalement),
-			create: s.CreateSignalement, update: s.UpdateSignalement, remove: s.DeleteSignalement,
+			create: s.CreateSignalement, update: s.UpdateSignalement, patch: s.PatchSignalement, remove: s.DeleteSignalement,
 			id: func(m *hubapi.Signalement) int64 { return m.ID }, version: func(m *hubapi.Signalement) int64 { return m.Version },
-			updated: func(m *hubapi.Signalement) time.Time { return m.UpdatedAt },
-			input:   (*hubapi.Signalement).Input, schema: signalementSchema}
+			updated: func(m *hubapi.Signalement) time.Time { return m.UpdatedAt }, schema: signalementSchema}
 		crud("signalements", hubapi.ScopeSignalementsRead, hubapi.ScopeSignalementsWrite, a.signalementLister(),
 			sg.handleGet(a), sg.handleCreate(a), sg.handlePut(a), sg.handlePatch(a), sg.handleDelete(a))
 	}
 	if s := o.Affectations; s != nil {
 		af := &resource[hubapi.Affectation, hubapi.AffectationInput]{name: "affectations", get: withoutSelection(s.GetAffectation),
-			create: s.CreateAffectation, update: s.UpdateAffectation, remove: s.DeleteAffectation,
+			create: s.CreateAffectation, update: s.UpdateAffectation, patch: s.PatchAffectation, remove: s.DeleteAffectation,
 			id: func(m *hubapi.Affectation) int64 { return m.ID }, version: func(m *hubapi.Affectation) int64 { return m.Version },
-			updated: func(m *hubapi.Affectation) time.Time { return m.UpdatedAt },
-			input:   (*hubapi.Affectation).Input, schema: affectationSchema}
+			updated: func(m *hubapi.Affectation) time.Time { return m.UpdatedAt }, schema: affectationSchema}
 		crud("affectations", hubapi.ScopePlanningRead, hubapi.ScopePlanningWrite, a.affectationLister(),
 			af.handleGet(a), af.handleCreate(a), af.handlePut(a), af.handlePatch(a), af.handleDelete(a))
 		route(http.MethodGet, "/planning", hubapi.ScopePlanningRead, a.planning)

@@ -5,12 +5,14 @@ import (
 	"testing"
 
 	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/server"
+	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/internal/testenv"
 )
 
 func TestConditionalRequests(t *testing.T) {
 	tdb := testenv.SQLite(t)
-	ts, key := startServer(t, tdb)
+	ts, srv, key := startServerWith(t, server.Config{DB: store.Wrap(tdb.DB)})
 	res, body := do(t, ts, key, "POST", "/api/v1/chantiers", `{"code":"CH-1","nom":"n","adresse":"a"}`)
 	var c hubapi.Chantier
 	_ = json.Unmarshal(body, &c)
@@ -70,7 +72,9 @@ func TestConditionalRequests(t *testing.T) {
 		}
 	})
 	t.Run("validate takes If-Match", func(t *testing.T) {
-		res, body := do(t, ts, key, "POST", "/api/v1/pointages", `{"chantier_id":1,"date":"2026-11-24","minutes":60,"statut":"soumis"}`)
+		// Another user's pointage: nobody validates their own.
+		worker, _ := newUser(t, srv, hubapi.RoleCompagnon)
+		res, body := do(t, ts, key, "POST", "/api/v1/pointages", `{"chantier_id":1,"user_id":`+itoa(worker.ID)+`,"date":"2026-11-24","minutes":60,"statut":"soumis"}`)
 		if res.StatusCode != 201 {
 			t.Fatal(string(body))
 		}

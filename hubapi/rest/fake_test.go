@@ -122,6 +122,31 @@ func (f *fakeChantiers) UpdateChantier(_ context.Context, id int64, in hubapi.Ch
 	return c, nil
 }
 
+// PatchChantier applies change to the current fields under the fake's
+// lock, as the use case does under the row lock.
+func (f *fakeChantiers) PatchChantier(_ context.Context, id int64, change func(hubapi.ChantierInput) (hubapi.ChantierInput, error), ifVersion int64) (*hubapi.Chantier, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	c, ok := f.rows[id]
+	if !ok {
+		return nil, hubapi.ErrNotFound
+	}
+	if ifVersion != 0 && ifVersion != c.Version {
+		return nil, hubapi.ErrPrecondition
+	}
+	in, err := change(c.Input())
+	if err != nil {
+		return nil, err
+	}
+	c.Apply(in)
+	c.Version++
+	out := *c
+	return &out, nil
+}
+
 func (f *fakeChantiers) DeleteChantier(_ context.Context, id int64, _ int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

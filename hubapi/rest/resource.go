@@ -22,11 +22,11 @@ type resource[T any, In any] struct {
 	get     func(ctx context.Context, id int64, sel *fields.Selection) (*T, error)
 	create  func(ctx context.Context, in In) (*T, error)
 	update  func(ctx context.Context, id int64, in In, ifVersion int64) (*T, error)
+	patch   func(ctx context.Context, id int64, change func(In) (In, error), ifVersion int64) (*T, error)
 	remove  func(ctx context.Context, id int64, ifVersion int64) error
 	id      func(*T) int64
 	version func(*T) int64
 	updated func(*T) time.Time
-	input   func(*T) In
 	schema  *fields.Schema
 	// view gives the representation of m for a selection (nil: m itself).
 	view func(m *T, sel *fields.Selection) any
@@ -132,9 +132,10 @@ func (res *resource[T, In]) handlePut(a *API) http.HandlerFunc {
 }
 
 // handlePatch applies an RFC 7396 merge patch to the current writable
-// fields. Without If-Match the write is still conditional on the version the
-// patch was merged onto, retried a few times, so concurrent patches of
-// different fields never lose each other's changes.
+// fields. The use case merges it under the row lock, so concurrent patches
+// without If-Match all succeed one after the other and never lose each
+// other's changes; with If-Match, the write is conditional on the version
+// the client saw.
 func (res *resource[T, In]) handlePatch(a *API) http.HandlerFunc {
 	return a.handler(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r)
@@ -149,43 +150,31 @@ func (res *resource[T, In]) handlePatch(a *API) http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		for attempt := 0; ; attempt++ {
-			m, err := res.patchOnce(r.Context(), id, patch, ifVersion)
-			if err == nil {
-				res.setValidators(w, m)
-				writeJSON(w, http.StatusOK, m)
-				return nil
-			}
-			if ifVersion != 0 || attempt >= 7 || !errors.Is(err, hubapi.ErrPrecondition) {
-				return err
-			}
+		m, err := res.patch(r.Context(), id, mergeInto[In](patch), ifVersion)
+		if err != nil {
+			return err
 		}
+		res.setValidators(w, m)
+		writeJSON(w, http.StatusOK, m)
+		return nil
 	})
 }
 
-// patchOnce merges patch onto the current resource and writes the result
-// conditionally on the version it was merged onto.
-func (res *resource[T, In]) patchOnce(ctx context.Context, id int64, patch []byte, ifVersion int64) (*T, error) {
-	cur, err := res.get(ctx, id, nil)
-	if err != nil {
-		return nil, err
+// mergeInto returns the change that applies a merge patch to the current
+// writable fields: their JSON, merged, decoded strictly.
+func mergeInto[In any](patch []byte) func(In) (In, error) {
+	return func(cur In) (In, error) {
+		var in In
+		base, err := json.Marshal(cur)
+		if err != nil {
+			return in, err
+		}
+		merged, err := mergePatch(base, patch)
+		if err != nil {
+			return in, err
+		}
+		return in, decodeStrict(merged, &in)
 	}
-	if ifVersion != 0 && res.version(cur) != ifVersion {
-		return nil, etag.FailedProblem("The resource has changed since the precondition was evaluated.")
-	}
-	base, err := json.Marshal(res.input(cur))
-	if err != nil {
-		return nil, err
-	}
-	merged, err := mergePatch(base, patch)
-	if err != nil {
-		return nil, err
-	}
-	var in In
-	if err := decodeStrict(merged, &in); err != nil {
-		return nil, err
-	}
-	return res.update(ctx, id, in, res.version(cur))
 }
 
 func (res *resource[T, In]) handleDelete(a *API) http.HandlerFunc {

@@ -12,10 +12,14 @@ import (
 // MaxPlanningDays bounds GET /planning ranges.
 const MaxPlanningDays = 92
 
+// affectationRow is what the permission rules see of an affectation: it
+// belongs to the user it plans.
+func affectationRow(a *hubapi.Affectation) *hubapi.Row { return &hubapi.Row{Owner: a.UserID} }
+
 // GetAffectation implements hubapi.AffectationService. A compagnon sees
 // only their own affectations.
 func (s *Service) GetAffectation(ctx context.Context, id int64) (*hubapi.Affectation, error) {
-	p, err := caller(ctx, hubapi.ScopePlanningRead)
+	p, err := allow(ctx, hubapi.ResourceAffectations, hubapi.ActionRead)
 	if err != nil {
 		return nil, err
 	}
@@ -23,15 +27,20 @@ func (s *Service) GetAffectation(ctx context.Context, id int64) (*hubapi.Affecta
 	if err != nil {
 		return nil, err
 	}
-	if ownOnly(p) && a.UserID != p.UserID {
-		return nil, hubapi.ErrNotFound
+	if err := hubapi.Can(p, hubapi.ResourceAffectations, hubapi.ActionRead, affectationRow(a)); err != nil {
+		return nil, err
 	}
 	return a, nil
 }
 
-func prepareAffectation(ctx context.Context, tx bun.IDB, in *hubapi.AffectationInput) error {
+// prepareAffectation normalizes and validates in, checks that the caller
+// may plan its user and that the references exist.
+func prepareAffectation(ctx context.Context, tx bun.IDB, p *hubapi.Principal, in *hubapi.AffectationInput) error {
 	in.Normalize()
 	if err := in.Validate(); err != nil {
+		return err
+	}
+	if err := hubapi.Can(p, hubapi.ResourceAffectations, hubapi.ActionCreate, &hubapi.Row{Owner: in.UserID}); err != nil {
 		return err
 	}
 	if err := mustExist[hubapi.User](ctx, tx, in.UserID, "user_id"); err != nil {
@@ -42,14 +51,14 @@ func prepareAffectation(ctx context.Context, tx bun.IDB, in *hubapi.AffectationI
 
 // CreateAffectation implements hubapi.AffectationService.
 func (s *Service) CreateAffectation(ctx context.Context, in hubapi.AffectationInput) (*hubapi.Affectation, error) {
-	p, err := caller(ctx, hubapi.ScopePlanningWrite)
+	p, err := allow(ctx, hubapi.ResourceAffectations, hubapi.ActionCreate)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
 	a := &hubapi.Affectation{CreatedAt: now, UpdatedAt: now, Version: 1}
 	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		if err := prepareAffectation(ctx, tx, &in); err != nil {
+		if err := prepareAffectation(ctx, tx, p, &in); err != nil {
 			return err
 		}
 		a.Apply(in)
@@ -62,22 +71,44 @@ func (s *Service) CreateAffectation(ctx context.Context, in hubapi.AffectationIn
 	return a, nil
 }
 
+// lockAffectation locks an affectation the caller may do a on, at the
+// version it based its write on.
+func lockAffectation(ctx context.Context, tx bun.IDB, p *hubapi.Principal, a hubapi.Action, id, ifVersion int64) (*hubapi.Affectation, error) {
+	cur, err := store.GetForUpdate[hubapi.Affectation](ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := hubapi.Can(p, hubapi.ResourceAffectations, a, affectationRow(cur)); err != nil {
+		return nil, err
+	}
+	if err := checkVersion(cur.Version, ifVersion); err != nil {
+		return nil, err
+	}
+	return cur, nil
+}
+
 // UpdateAffectation implements hubapi.AffectationService.
 func (s *Service) UpdateAffectation(ctx context.Context, id int64, in hubapi.AffectationInput, ifVersion int64) (*hubapi.Affectation, error) {
-	p, err := caller(ctx, hubapi.ScopePlanningWrite)
+	return s.PatchAffectation(ctx, id, replaceWith(in), ifVersion)
+}
+
+// PatchAffectation implements hubapi.AffectationService.
+func (s *Service) PatchAffectation(ctx context.Context, id int64, change func(hubapi.AffectationInput) (hubapi.AffectationInput, error), ifVersion int64) (*hubapi.Affectation, error) {
+	p, err := allow(ctx, hubapi.ResourceAffectations, hubapi.ActionChange)
 	if err != nil {
 		return nil, err
 	}
 	var a *hubapi.Affectation
 	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := store.GetForUpdate[hubapi.Affectation](ctx, tx, id)
+		cur, err := lockAffectation(ctx, tx, p, hubapi.ActionChange, id, ifVersion)
 		if err != nil {
 			return err
 		}
-		if err := checkVersion(cur.Version, ifVersion); err != nil {
+		in, err := change(cur.Input())
+		if err != nil {
 			return err
 		}
-		if err := prepareAffectation(ctx, tx, &in); err != nil {
+		if err := prepareAffectation(ctx, tx, p, &in); err != nil {
 			return err
 		}
 		old := cur.Version
@@ -95,11 +126,18 @@ func (s *Service) UpdateAffectation(ctx context.Context, id int64, in hubapi.Aff
 
 // DeleteAffectation implements hubapi.AffectationService.
 func (s *Service) DeleteAffectation(ctx context.Context, id int64, ifVersion int64) error {
-	p, err := caller(ctx, hubapi.ScopePlanningWrite)
+	p, err := allow(ctx, hubapi.ResourceAffectations, hubapi.ActionDelete)
 	if err != nil {
 		return err
 	}
-	if err := store.DeleteVersioned[hubapi.Affectation](ctx, s.db, id, ifVersion); err != nil {
+	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		cur, err := lockAffectation(ctx, tx, p, hubapi.ActionDelete, id, ifVersion)
+		if err != nil {
+			return err
+		}
+		return store.DeleteVersioned[hubapi.Affectation](ctx, tx, id, cur.Version)
+	})
+	if err != nil {
 		return err
 	}
 	s.emit(ctx, p, hubapi.EventAffectationDeleted, "affectations", id, nil)
@@ -108,7 +146,7 @@ func (s *Service) DeleteAffectation(ctx context.Context, id int64, ifVersion int
 
 // Planning implements hubapi.AffectationService.
 func (s *Service) Planning(ctx context.Context, from, to hubapi.Date, userID int64) ([]hubapi.Affectation, error) {
-	p, err := caller(ctx, hubapi.ScopePlanningRead)
+	p, err := allow(ctx, hubapi.ResourceAffectations, hubapi.ActionRead)
 	if err != nil {
 		return nil, err
 	}

@@ -10,13 +10,21 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/store"
 )
 
+// chantierRow is what the permission rules see of a chantier: nobody owns
+// one.
+func chantierRow(*hubapi.Chantier) *hubapi.Row { return &hubapi.Row{} }
+
 // GetChantier implements hubapi.ChantierService.
 func (s *Service) GetChantier(ctx context.Context, id int64, sel *fields.Selection) (*hubapi.Chantier, error) {
-	if _, err := caller(ctx, hubapi.ScopeChantiersRead); err != nil {
+	p, err := allow(ctx, hubapi.ResourceChantiers, hubapi.ActionRead)
+	if err != nil {
 		return nil, err
 	}
 	c, err := store.Get[hubapi.Chantier](ctx, s.db, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := hubapi.Can(p, hubapi.ResourceChantiers, hubapi.ActionRead, chantierRow(c)); err != nil {
 		return nil, err
 	}
 	if sel.Has("responsable") {
@@ -31,7 +39,7 @@ func (s *Service) GetChantier(ctx context.Context, id int64, sel *fields.Selecti
 
 // CreateChantier implements hubapi.ChantierService.
 func (s *Service) CreateChantier(ctx context.Context, in hubapi.ChantierInput) (*hubapi.Chantier, error) {
-	p, err := caller(ctx, hubapi.ScopeChantiersWrite)
+	p, err := allow(ctx, hubapi.ResourceChantiers, hubapi.ActionCreate)
 	if err != nil {
 		return nil, err
 	}
@@ -59,12 +67,21 @@ func (s *Service) CreateChantier(ctx context.Context, in hubapi.ChantierInput) (
 
 // UpdateChantier implements hubapi.ChantierService.
 func (s *Service) UpdateChantier(ctx context.Context, id int64, in hubapi.ChantierInput, ifVersion int64) (*hubapi.Chantier, error) {
-	p, err := caller(ctx, hubapi.ScopeChantiersWrite)
-	if err != nil {
+	if _, err := allow(ctx, hubapi.ResourceChantiers, hubapi.ActionChange); err != nil {
 		return nil, err
 	}
 	in.Normalize()
 	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	return s.PatchChantier(ctx, id, replaceWith(in), ifVersion)
+}
+
+// PatchChantier implements hubapi.ChantierService: change runs on the
+// current fields under the row lock.
+func (s *Service) PatchChantier(ctx context.Context, id int64, change func(hubapi.ChantierInput) (hubapi.ChantierInput, error), ifVersion int64) (*hubapi.Chantier, error) {
+	p, err := allow(ctx, hubapi.ResourceChantiers, hubapi.ActionChange)
+	if err != nil {
 		return nil, err
 	}
 	var c *hubapi.Chantier
@@ -73,7 +90,18 @@ func (s *Service) UpdateChantier(ctx context.Context, id int64, in hubapi.Chanti
 		if err != nil {
 			return err
 		}
+		if err := hubapi.Can(p, hubapi.ResourceChantiers, hubapi.ActionChange, chantierRow(cur)); err != nil {
+			return err
+		}
 		if err := checkVersion(cur.Version, ifVersion); err != nil {
+			return err
+		}
+		in, err := change(cur.Input())
+		if err != nil {
+			return err
+		}
+		in.Normalize()
+		if err := in.Validate(); err != nil {
 			return err
 		}
 		if in.ResponsableID != nil {
@@ -96,11 +124,24 @@ func (s *Service) UpdateChantier(ctx context.Context, id int64, in hubapi.Chanti
 
 // DeleteChantier implements hubapi.ChantierService.
 func (s *Service) DeleteChantier(ctx context.Context, id int64, ifVersion int64) error {
-	p, err := caller(ctx, hubapi.ScopeChantiersWrite)
+	p, err := allow(ctx, hubapi.ResourceChantiers, hubapi.ActionDelete)
 	if err != nil {
 		return err
 	}
-	if err := store.DeleteVersioned[hubapi.Chantier](ctx, s.db, id, ifVersion); err != nil {
+	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		cur, err := store.GetForUpdate[hubapi.Chantier](ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := hubapi.Can(p, hubapi.ResourceChantiers, hubapi.ActionDelete, chantierRow(cur)); err != nil {
+			return err
+		}
+		if err := checkVersion(cur.Version, ifVersion); err != nil {
+			return err
+		}
+		return store.DeleteVersioned[hubapi.Chantier](ctx, tx, id, cur.Version)
+	})
+	if err != nil {
 		return err
 	}
 	s.emit(ctx, p, hubapi.EventChantierDeleted, "chantiers", id, nil)

@@ -14,19 +14,34 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/store"
 )
 
+// documentRow is what the permission rules see of a document: it belongs
+// to who uploaded it.
+func documentRow(d *hubapi.Document) *hubapi.Row { return &hubapi.Row{Owner: d.UploadedBy} }
+
 // GetDocument implements hubapi.DocumentService.
 func (s *Service) GetDocument(ctx context.Context, id int64) (*hubapi.Document, error) {
-	if _, err := caller(ctx, hubapi.ScopeDocumentsRead); err != nil {
+	p, err := allow(ctx, hubapi.ResourceDocuments, hubapi.ActionRead)
+	if err != nil {
 		return nil, err
 	}
-	return store.Get[hubapi.Document](ctx, s.db, id)
+	d, err := store.Get[hubapi.Document](ctx, s.db, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := hubapi.Can(p, hubapi.ResourceDocuments, hubapi.ActionRead, documentRow(d)); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // CreateDocument implements hubapi.DocumentService. The content is stored
 // first; if the metadata cannot be written the content is removed again.
 func (s *Service) CreateDocument(ctx context.Context, in hubapi.DocumentInput, up hubapi.Upload) (*hubapi.Document, error) {
-	p, err := caller(ctx, hubapi.ScopeDocumentsWrite)
+	p, err := allow(ctx, hubapi.ResourceDocuments, hubapi.ActionCreate)
 	if err != nil {
+		return nil, err
+	}
+	if err := hubapi.Can(p, hubapi.ResourceDocuments, hubapi.ActionCreate, &hubapi.Row{Owner: p.UserID}); err != nil {
 		return nil, err
 	}
 	in.Normalize()
@@ -73,12 +88,20 @@ func (s *Service) CreateDocument(ctx context.Context, in hubapi.DocumentInput, u
 
 // UpdateDocument implements hubapi.DocumentService (metadata only).
 func (s *Service) UpdateDocument(ctx context.Context, id int64, in hubapi.DocumentInput, ifVersion int64) (*hubapi.Document, error) {
-	p, err := caller(ctx, hubapi.ScopeDocumentsWrite)
-	if err != nil {
+	if _, err := allow(ctx, hubapi.ResourceDocuments, hubapi.ActionChange); err != nil {
 		return nil, err
 	}
 	in.Normalize()
 	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	return s.PatchDocument(ctx, id, replaceWith(in), ifVersion)
+}
+
+// PatchDocument implements hubapi.DocumentService (metadata only).
+func (s *Service) PatchDocument(ctx context.Context, id int64, change func(hubapi.DocumentInput) (hubapi.DocumentInput, error), ifVersion int64) (*hubapi.Document, error) {
+	p, err := allow(ctx, hubapi.ResourceDocuments, hubapi.ActionChange)
+	if err != nil {
 		return nil, err
 	}
 	var d *hubapi.Document
@@ -87,7 +110,18 @@ func (s *Service) UpdateDocument(ctx context.Context, id int64, in hubapi.Docume
 		if err != nil {
 			return err
 		}
+		if err := hubapi.Can(p, hubapi.ResourceDocuments, hubapi.ActionChange, documentRow(cur)); err != nil {
+			return err
+		}
 		if err := checkVersion(cur.Version, ifVersion); err != nil {
+			return err
+		}
+		in, err := change(cur.Input())
+		if err != nil {
+			return err
+		}
+		in.Normalize()
+		if err := in.Validate(); err != nil {
 			return err
 		}
 		if err := mustExist[hubapi.Chantier](ctx, tx, in.ChantierID, "chantier_id"); err != nil {
@@ -109,7 +143,7 @@ func (s *Service) UpdateDocument(ctx context.Context, id int64, in hubapi.Docume
 // DeleteDocument implements hubapi.DocumentService; the content is removed
 // after the metadata.
 func (s *Service) DeleteDocument(ctx context.Context, id int64, ifVersion int64) error {
-	p, err := caller(ctx, hubapi.ScopeDocumentsWrite)
+	p, err := allow(ctx, hubapi.ResourceDocuments, hubapi.ActionDelete)
 	if err != nil {
 		return err
 	}
@@ -117,6 +151,9 @@ func (s *Service) DeleteDocument(ctx context.Context, id int64, ifVersion int64)
 	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		cur, err := store.GetForUpdate[hubapi.Document](ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		if err := hubapi.Can(p, hubapi.ResourceDocuments, hubapi.ActionDelete, documentRow(cur)); err != nil {
 			return err
 		}
 		if err := checkVersion(cur.Version, ifVersion); err != nil {

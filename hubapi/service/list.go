@@ -94,7 +94,7 @@ func page[T any](ctx context.Context, l listing[T], pr hubapi.PageRequest, sel *
 
 // ListChantiers implements hubapi.ChantierService.
 func (s *Service) ListChantiers(ctx context.Context, f hubapi.ChantierFilter, pr hubapi.PageRequest, sel *fields.Selection) (*hubapi.Page[hubapi.Chantier], error) {
-	if _, err := caller(ctx, hubapi.ScopeChantiersRead); err != nil {
+	if _, err := allow(ctx, hubapi.ResourceChantiers, hubapi.ActionRead); err != nil {
 		return nil, err
 	}
 	pg, err := page(ctx, listing[hubapi.Chantier]{pager: s.pages.chantiers, filter: f,
@@ -114,14 +114,14 @@ func (s *Service) ListChantiers(ctx context.Context, f hubapi.ChantierFilter, pr
 // ListPointages implements hubapi.PointageService; a compagnon's list is
 // restricted to their own pointages.
 func (s *Service) ListPointages(ctx context.Context, f hubapi.PointageFilter, pr hubapi.PageRequest, sel *fields.Selection) (*hubapi.Page[hubapi.Pointage], error) {
-	p, err := caller(ctx, hubapi.ScopePointagesRead)
+	p, err := allow(ctx, hubapi.ResourcePointages, hubapi.ActionRead)
 	if err != nil {
 		return nil, err
 	}
 	q := s.db.NewSelect().Model((*hubapi.Pointage)(nil))
 	count := func() (int, error) { return store.CountPointages(ctx, s.db, f) }
 	var ok bool
-	if f.UserID, ok = ownScope(p, f.UserID); !ok {
+	if f.UserID, ok = ownScope(p, hubapi.ResourcePointages, f.UserID); !ok {
 		q, count = q.Where("1 = 0"), func() (int, error) { return 0, nil }
 	}
 	return page(ctx, listing[hubapi.Pointage]{pager: s.pages.pointages, filter: f,
@@ -130,7 +130,7 @@ func (s *Service) ListPointages(ctx context.Context, f hubapi.PointageFilter, pr
 
 // ListDocuments implements hubapi.DocumentService.
 func (s *Service) ListDocuments(ctx context.Context, f hubapi.DocumentFilter, pr hubapi.PageRequest, sel *fields.Selection) (*hubapi.Page[hubapi.Document], error) {
-	if _, err := caller(ctx, hubapi.ScopeDocumentsRead); err != nil {
+	if _, err := allow(ctx, hubapi.ResourceDocuments, hubapi.ActionRead); err != nil {
 		return nil, err
 	}
 	return page(ctx, listing[hubapi.Document]{pager: s.pages.documents, filter: f,
@@ -140,7 +140,7 @@ func (s *Service) ListDocuments(ctx context.Context, f hubapi.DocumentFilter, pr
 
 // ListSignalements implements hubapi.SignalementService.
 func (s *Service) ListSignalements(ctx context.Context, f hubapi.SignalementFilter, pr hubapi.PageRequest, sel *fields.Selection) (*hubapi.Page[hubapi.Signalement], error) {
-	if _, err := caller(ctx, hubapi.ScopeSignalementsRead); err != nil {
+	if _, err := allow(ctx, hubapi.ResourceSignalements, hubapi.ActionRead); err != nil {
 		return nil, err
 	}
 	return page(ctx, listing[hubapi.Signalement]{pager: s.pages.signalements, filter: f,
@@ -151,7 +151,7 @@ func (s *Service) ListSignalements(ctx context.Context, f hubapi.SignalementFilt
 // ListAffectations implements hubapi.AffectationService; a compagnon's list
 // is restricted to their own affectations.
 func (s *Service) ListAffectations(ctx context.Context, f hubapi.AffectationFilter, pr hubapi.PageRequest, sel *fields.Selection) (*hubapi.Page[hubapi.Affectation], error) {
-	p, err := caller(ctx, hubapi.ScopePlanningRead)
+	p, err := allow(ctx, hubapi.ResourceAffectations, hubapi.ActionRead)
 	if err != nil {
 		return nil, err
 	}
@@ -170,16 +170,17 @@ func (s *Service) ListAffectations(ctx context.Context, f hubapi.AffectationFilt
 // than a compagnon caller (nothing to see).
 func (s *Service) affectationQuery(p *hubapi.Principal, f hubapi.AffectationFilter) (q *bun.SelectQuery, scoped hubapi.AffectationFilter, visible bool) {
 	q = s.db.NewSelect().Model((*hubapi.Affectation)(nil))
-	if f.UserID, visible = ownScope(p, f.UserID); !visible {
+	if f.UserID, visible = ownScope(p, hubapi.ResourceAffectations, f.UserID); !visible {
 		q = q.Where("1 = 0")
 	}
 	return store.AffectationQuery(q, f), f, visible
 }
 
-// ownScope narrows a user filter to what the caller may see: a compagnon's
-// own rows. ok is false when the filter names another user (nothing to see).
-func ownScope(p *hubapi.Principal, userID int64) (scoped int64, ok bool) {
-	if !ownOnly(p) {
+// ownScope narrows a user filter to the rows of r the caller may read
+// (hubapi.Permissions): its own when its read grant is "own". ok is false
+// when the filter names another user (nothing to see).
+func ownScope(p *hubapi.Principal, r hubapi.Resource, userID int64) (scoped int64, ok bool) {
+	if !p.ReadsOwnRowsOnly(r) {
 		return userID, true
 	}
 	return p.UserID, userID == 0 || userID == p.UserID

@@ -9,10 +9,15 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/store"
 )
 
+// pointageRow is what the permission rules see of a pointage: it belongs
+// to its user. (A validated pointage is frozen for everybody: a state
+// rule, checked apart with ErrConflict.)
+func pointageRow(pt *hubapi.Pointage) *hubapi.Row { return &hubapi.Row{Owner: pt.UserID} }
+
 // GetPointage implements hubapi.PointageService. A compagnon gets
 // ErrNotFound for another user's pointage (existence is not revealed).
 func (s *Service) GetPointage(ctx context.Context, id int64) (*hubapi.Pointage, error) {
-	p, err := caller(ctx, hubapi.ScopePointagesRead)
+	p, err := allow(ctx, hubapi.ResourcePointages, hubapi.ActionRead)
 	if err != nil {
 		return nil, err
 	}
@@ -20,12 +25,14 @@ func (s *Service) GetPointage(ctx context.Context, id int64) (*hubapi.Pointage, 
 	if err != nil {
 		return nil, err
 	}
-	if ownOnly(p) && pt.UserID != p.UserID {
-		return nil, hubapi.ErrNotFound
+	if err := hubapi.Can(p, hubapi.ResourcePointages, hubapi.ActionRead, pointageRow(pt)); err != nil {
+		return nil, err
 	}
 	return pt, nil
 }
 
+// preparePointage normalizes and validates in, checks that the caller may
+// record hours for its user and that the references exist.
 func (s *Service) preparePointage(ctx context.Context, tx bun.IDB, p *hubapi.Principal, in *hubapi.PointageInput) error {
 	if in.UserID == 0 {
 		in.UserID = p.UserID
@@ -34,8 +41,8 @@ func (s *Service) preparePointage(ctx context.Context, tx bun.IDB, p *hubapi.Pri
 	if err := in.Validate(); err != nil {
 		return err
 	}
-	if ownOnly(p) && in.UserID != p.UserID {
-		return hubapi.Errorf(hubapi.ErrForbidden, "a compagnon records only their own pointages")
+	if err := hubapi.Can(p, hubapi.ResourcePointages, hubapi.ActionCreate, &hubapi.Row{Owner: in.UserID}); err != nil {
+		return err
 	}
 	if err := mustExist[hubapi.User](ctx, tx, in.UserID, "user_id"); err != nil {
 		return err
@@ -45,7 +52,7 @@ func (s *Service) preparePointage(ctx context.Context, tx bun.IDB, p *hubapi.Pri
 
 // CreatePointage implements hubapi.PointageService.
 func (s *Service) CreatePointage(ctx context.Context, in hubapi.PointageInput) (*hubapi.Pointage, error) {
-	p, err := caller(ctx, hubapi.ScopePointagesWrite)
+	p, err := allow(ctx, hubapi.ResourcePointages, hubapi.ActionCreate)
 	if err != nil {
 		return nil, err
 	}
@@ -65,14 +72,15 @@ func (s *Service) CreatePointage(ctx context.Context, in hubapi.PointageInput) (
 	return pt, nil
 }
 
-// loadOwnPointage loads a pointage the caller may write.
-func loadOwnPointage(ctx context.Context, tx bun.IDB, p *hubapi.Principal, id, ifVersion int64) (*hubapi.Pointage, error) {
+// lockPointage locks a pointage the caller may do a on, at the version it
+// based its write on.
+func lockPointage(ctx context.Context, tx bun.IDB, p *hubapi.Principal, a hubapi.Action, id, ifVersion int64) (*hubapi.Pointage, error) {
 	cur, err := store.GetForUpdate[hubapi.Pointage](ctx, tx, id)
 	if err != nil {
 		return nil, err
 	}
-	if ownOnly(p) && cur.UserID != p.UserID {
-		return nil, hubapi.ErrNotFound
+	if err := hubapi.Can(p, hubapi.ResourcePointages, a, pointageRow(cur)); err != nil {
+		return nil, err
 	}
 	if err := checkVersion(cur.Version, ifVersion); err != nil {
 		return nil, err
@@ -82,18 +90,27 @@ func loadOwnPointage(ctx context.Context, tx bun.IDB, p *hubapi.Principal, id, i
 
 // UpdatePointage implements hubapi.PointageService.
 func (s *Service) UpdatePointage(ctx context.Context, id int64, in hubapi.PointageInput, ifVersion int64) (*hubapi.Pointage, error) {
-	p, err := caller(ctx, hubapi.ScopePointagesWrite)
+	return s.PatchPointage(ctx, id, replaceWith(in), ifVersion)
+}
+
+// PatchPointage implements hubapi.PointageService.
+func (s *Service) PatchPointage(ctx context.Context, id int64, change func(hubapi.PointageInput) (hubapi.PointageInput, error), ifVersion int64) (*hubapi.Pointage, error) {
+	p, err := allow(ctx, hubapi.ResourcePointages, hubapi.ActionChange)
 	if err != nil {
 		return nil, err
 	}
 	var pt *hubapi.Pointage
 	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := loadOwnPointage(ctx, tx, p, id, ifVersion)
+		cur, err := lockPointage(ctx, tx, p, hubapi.ActionChange, id, ifVersion)
 		if err != nil {
 			return err
 		}
 		if cur.Statut == hubapi.PointageValide {
 			return hubapi.Errorf(hubapi.ErrConflict, "a validated pointage cannot be modified")
+		}
+		in, err := change(cur.Input())
+		if err != nil {
+			return err
 		}
 		if err := s.preparePointage(ctx, tx, p, &in); err != nil {
 			return err
@@ -113,12 +130,12 @@ func (s *Service) UpdatePointage(ctx context.Context, id int64, in hubapi.Pointa
 
 // DeletePointage implements hubapi.PointageService.
 func (s *Service) DeletePointage(ctx context.Context, id int64, ifVersion int64) error {
-	p, err := caller(ctx, hubapi.ScopePointagesWrite)
+	p, err := allow(ctx, hubapi.ResourcePointages, hubapi.ActionDelete)
 	if err != nil {
 		return err
 	}
 	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := loadOwnPointage(ctx, tx, p, id, ifVersion)
+		cur, err := lockPointage(ctx, tx, p, hubapi.ActionDelete, id, ifVersion)
 		if err != nil {
 			return err
 		}
@@ -136,16 +153,13 @@ func (s *Service) DeletePointage(ctx context.Context, id int64, ifVersion int64)
 
 // ValidatePointage implements hubapi.PointageService.
 func (s *Service) ValidatePointage(ctx context.Context, id int64, ifVersion int64) (*hubapi.Pointage, error) {
-	p, err := caller(ctx, hubapi.ScopePointagesWrite)
+	p, err := allow(ctx, hubapi.ResourcePointages, hubapi.ActionValidate)
 	if err != nil {
 		return nil, err
 	}
-	if ownOnly(p) {
-		return nil, hubapi.Errorf(hubapi.ErrForbidden, "only admins, conducteurs and chefs de chantier validate pointages")
-	}
 	var pt *hubapi.Pointage
 	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := loadOwnPointage(ctx, tx, p, id, ifVersion)
+		cur, err := lockPointage(ctx, tx, p, hubapi.ActionValidate, id, ifVersion)
 		if err != nil {
 			return err
 		}

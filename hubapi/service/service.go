@@ -92,13 +92,20 @@ var (
 	_ hubapi.OperatorService    = (*Operator)(nil)
 )
 
-// caller returns the principal after checking scope.
-func caller(ctx context.Context, scope hubapi.Scope) (*hubapi.Principal, error) {
+// allow returns the caller after checking that it may do a on some rows
+// of r (hubapi.Can with no row), before anything is read.
+func allow(ctx context.Context, r hubapi.Resource, a hubapi.Action) (*hubapi.Principal, error) {
 	p := hubapi.PrincipalFrom(ctx)
-	if err := p.Require(scope); err != nil {
+	if err := hubapi.Can(p, r, a, nil); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// replaceWith is the change of a replacement (PUT): in, whatever the
+// current fields are.
+func replaceWith[In any](in In) func(In) (In, error) {
+	return func(In) (In, error) { return in, nil }
 }
 
 func (s *deps) tx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
@@ -136,9 +143,6 @@ func mustExist[T any](ctx context.Context, db bun.IDB, id int64, field string) e
 	}
 	return nil
 }
-
-// ownOnly reports whether p may only see its own rows (compagnons).
-func ownOnly(p *hubapi.Principal) bool { return p.Role == hubapi.RoleCompagnon }
 
 // MaxUpload implements hubapi.DocumentService: the document size limit in
 // bytes.

@@ -9,12 +9,26 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/store"
 )
 
+// signalementRow is what the permission rules see of a signalement: it
+// belongs to its author and is closed once resolved or closed.
+func signalementRow(sg *hubapi.Signalement) *hubapi.Row {
+	return &hubapi.Row{Owner: sg.CreatedBy, Closed: sg.Statut.Closed()}
+}
+
 // GetSignalement implements hubapi.SignalementService.
 func (s *Service) GetSignalement(ctx context.Context, id int64) (*hubapi.Signalement, error) {
-	if _, err := caller(ctx, hubapi.ScopeSignalementsRead); err != nil {
+	p, err := allow(ctx, hubapi.ResourceSignalements, hubapi.ActionRead)
+	if err != nil {
 		return nil, err
 	}
-	return store.Get[hubapi.Signalement](ctx, s.db, id)
+	sg, err := store.Get[hubapi.Signalement](ctx, s.db, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := hubapi.Can(p, hubapi.ResourceSignalements, hubapi.ActionRead, signalementRow(sg)); err != nil {
+		return nil, err
+	}
+	return sg, nil
 }
 
 func checkSignalementRefs(ctx context.Context, tx bun.IDB, in *hubapi.SignalementInput) error {
@@ -27,15 +41,25 @@ func checkSignalementRefs(ctx context.Context, tx bun.IDB, in *hubapi.Signalemen
 	return nil
 }
 
-// CreateSignalement implements hubapi.SignalementService.
+// CreateSignalement implements hubapi.SignalementService. A signalement
+// created resolved or closed is also a validation (resolve) by its author.
 func (s *Service) CreateSignalement(ctx context.Context, in hubapi.SignalementInput) (*hubapi.Signalement, error) {
-	p, err := caller(ctx, hubapi.ScopeSignalementsWrite)
+	p, err := allow(ctx, hubapi.ResourceSignalements, hubapi.ActionCreate)
 	if err != nil {
 		return nil, err
 	}
 	in.Normalize()
 	if err := in.Validate(); err != nil {
 		return nil, err
+	}
+	row := &hubapi.Row{Owner: p.UserID}
+	if err := hubapi.Can(p, hubapi.ResourceSignalements, hubapi.ActionCreate, row); err != nil {
+		return nil, err
+	}
+	if in.Statut.Closed() {
+		if err := hubapi.Can(p, hubapi.ResourceSignalements, hubapi.ActionValidate, row); err != nil {
+			return nil, err
+		}
 	}
 	now := s.now()
 	sg := &hubapi.Signalement{CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now, Version: 1}
@@ -58,12 +82,22 @@ func (s *Service) CreateSignalement(ctx context.Context, in hubapi.SignalementIn
 
 // UpdateSignalement implements hubapi.SignalementService.
 func (s *Service) UpdateSignalement(ctx context.Context, id int64, in hubapi.SignalementInput, ifVersion int64) (*hubapi.Signalement, error) {
-	p, err := caller(ctx, hubapi.ScopeSignalementsWrite)
-	if err != nil {
+	if _, err := allow(ctx, hubapi.ResourceSignalements, hubapi.ActionChange); err != nil {
 		return nil, err
 	}
 	in.Normalize()
 	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	return s.PatchSignalement(ctx, id, replaceWith(in), ifVersion)
+}
+
+// PatchSignalement implements hubapi.SignalementService. Moving the
+// statut into or out of resolu/ferme is a validation (resolve or reopen)
+// on top of the change.
+func (s *Service) PatchSignalement(ctx context.Context, id int64, change func(hubapi.SignalementInput) (hubapi.SignalementInput, error), ifVersion int64) (*hubapi.Signalement, error) {
+	p, err := allow(ctx, hubapi.ResourceSignalements, hubapi.ActionChange)
+	if err != nil {
 		return nil, err
 	}
 	var sg *hubapi.Signalement
@@ -73,8 +107,25 @@ func (s *Service) UpdateSignalement(ctx context.Context, id int64, in hubapi.Sig
 		if err != nil {
 			return err
 		}
+		row := signalementRow(cur)
+		if err := hubapi.Can(p, hubapi.ResourceSignalements, hubapi.ActionChange, row); err != nil {
+			return err
+		}
 		if err := checkVersion(cur.Version, ifVersion); err != nil {
 			return err
+		}
+		in, err := change(cur.Input())
+		if err != nil {
+			return err
+		}
+		in.Normalize()
+		if err := in.Validate(); err != nil {
+			return err
+		}
+		if in.Statut.Closed() != cur.Statut.Closed() {
+			if err := hubapi.Can(p, hubapi.ResourceSignalements, hubapi.ActionValidate, row); err != nil {
+				return err
+			}
 		}
 		if err := checkSignalementRefs(ctx, tx, &in); err != nil {
 			return err
@@ -98,11 +149,24 @@ func (s *Service) UpdateSignalement(ctx context.Context, id int64, in hubapi.Sig
 
 // DeleteSignalement implements hubapi.SignalementService.
 func (s *Service) DeleteSignalement(ctx context.Context, id int64, ifVersion int64) error {
-	p, err := caller(ctx, hubapi.ScopeSignalementsWrite)
+	p, err := allow(ctx, hubapi.ResourceSignalements, hubapi.ActionDelete)
 	if err != nil {
 		return err
 	}
-	if err := store.DeleteVersioned[hubapi.Signalement](ctx, s.db, id, ifVersion); err != nil {
+	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		cur, err := store.GetForUpdate[hubapi.Signalement](ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := hubapi.Can(p, hubapi.ResourceSignalements, hubapi.ActionDelete, signalementRow(cur)); err != nil {
+			return err
+		}
+		if err := checkVersion(cur.Version, ifVersion); err != nil {
+			return err
+		}
+		return store.DeleteVersioned[hubapi.Signalement](ctx, tx, id, cur.Version)
+	})
+	if err != nil {
 		return err
 	}
 	s.emit(ctx, p, hubapi.EventSignalementDeleted, "signalements", id, nil)

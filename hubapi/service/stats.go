@@ -10,7 +10,7 @@ import (
 // Stats implements hubapi.StatsService. Hours are those of the caller's
 // visible pointages (a compagnon's own) in the current ISO week and month.
 func (s *Service) Stats(ctx context.Context) (*hubapi.Stats, error) {
-	p, err := caller(ctx, hubapi.ScopeStatsRead)
+	p, err := allow(ctx, hubapi.ResourceStats, hubapi.ActionRead)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (s *Service) Stats(ctx context.Context) (*hubapi.Stats, error) {
 	sum := func(from hubapi.Date) (float64, error) {
 		var minutes int64
 		var err error
-		if ownOnly(p) {
+		if p.ReadsOwnRowsOnly(hubapi.ResourcePointages) {
 			err = s.db.NewSelect().Table("pointages").ColumnExpr("COALESCE(SUM(minutes), 0)").
 				Where("user_id = ?", p.UserID).Where("date >= ?", from).Where("date <= ?", today).
 				Where("statut <> ?", hubapi.PointageRejete).Scan(ctx, &minutes)

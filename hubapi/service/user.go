@@ -48,9 +48,12 @@ func (s *Operator) FindUserByEmail(ctx context.Context, email string) (*hubapi.U
 
 // Me implements hubapi.UserService.
 func (s *Service) Me(ctx context.Context) (*hubapi.User, error) {
-	p := hubapi.PrincipalFrom(ctx)
-	if p == nil {
-		return nil, hubapi.ErrUnauthenticated
+	p, err := allow(ctx, hubapi.ResourceUsers, hubapi.ActionRead)
+	if err != nil {
+		return nil, err
+	}
+	if err := hubapi.Can(p, hubapi.ResourceUsers, hubapi.ActionRead, &hubapi.Row{Owner: p.UserID}); err != nil {
+		return nil, err
 	}
 	return store.Get[hubapi.User](ctx, s.db, p.UserID)
 }
