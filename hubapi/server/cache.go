@@ -63,11 +63,12 @@ func newCache(cfg Config, rdb *redis.Client, log *slog.Logger, m *metrics.Metric
 
 // cacheVisibility partitions the cache by what the caller may see: role and
 // effective scopes, plus the user for roles whose lists are filtered to
-// their own rows (compagnons see only their pointages and affectations).
+// their own rows (hubapi.Permissions: compagnons see only their pointages
+// and affectations).
 func cacheVisibility(r *http.Request) string {
 	p := hubapi.PrincipalFrom(r.Context())
 	v := p.Visibility()
-	if p != nil && p.Role == hubapi.RoleCompagnon {
+	if p.ReadsOwnRowsOfSome() {
 		v += "|u" + strconv.FormatInt(p.UserID, 10)
 	}
 	return v
