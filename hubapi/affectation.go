@@ -75,6 +75,8 @@ type AffectationFilter struct {
 }
 
 // AffectationService manages the planning (planning:read / planning:write).
+// Who may do what is the Permissions matrix: a compagnon reads only their
+// own affectations (another user's is ErrNotFound) and plans nothing.
 type AffectationService interface {
 	GetAffectation(ctx context.Context, id int64) (*Affectation, error)
 	// ListAffectations reads only the columns sel names (nil: all). Errors:

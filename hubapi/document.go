@@ -73,6 +73,8 @@ type Upload struct {
 }
 
 // DocumentService manages documents (documents:read / documents:write).
+// Who may do what is the Permissions matrix: a chef de chantier changes
+// and deletes only the documents they uploaded (ErrForbidden).
 type DocumentService interface {
 	GetDocument(ctx context.Context, id int64) (*Document, error)
 	// ListDocuments reads only the columns sel names (nil: all). Errors:
