@@ -9,9 +9,9 @@
 // own metrics.Set, so tests and embedders never share series by accident.
 //
 // The exposition is the Prometheus text format 0.0.4; after ExposeMetadata
-// (a process-wide switch the embedding program calls once) it has TYPE
-// lines and passes `promtool check metrics` with "no help text" as the only
-// finding.
+// (a process-wide switch the embedding program calls once) every family has
+// a TYPE line and a one-line HELP text (see Help), and the output passes
+// `promtool check metrics` without a finding.
 //
 // Labels never carry raw paths, identifiers, names or e-mail addresses:
 // routes are route templates such as "/api/v1/chantiers/{id}", requests that

@@ -51,9 +51,14 @@ func TestFixExposition(t *testing.T) {
 	in := "# HELP go_cgo_calls_count\n# TYPE go_cgo_calls_count counter\ngo_cgo_calls_count 1\n" +
 		"# HELP process_io_read_bytes_total\n# TYPE process_io_read_bytes_total gauge\nprocess_io_read_bytes_total 42\n" +
 		"# HELP go_goroutines\n# TYPE go_goroutines gauge\ngo_goroutines 7\n" +
+		"# HELP api_cache_hits_total text the library might write\n# TYPE api_cache_hits_total counter\napi_cache_hits_total 0\n" +
+		"# HELP unknown_total\n# TYPE unknown_total counter\nunknown_total 3\n" +
 		"go_gc_duration_seconds{quantile=\"0\"} 0\n"
-	want := "# HELP process_io_read_bytes_total\n# TYPE process_io_read_bytes_total counter\nprocess_io_read_bytes_total 42\n" +
-		"# HELP go_goroutines\n# TYPE go_goroutines gauge\ngo_goroutines 7\n" +
+	want := "# HELP process_io_read_bytes_total " + help["process_io_read_bytes_total"] + "\n" +
+		"# TYPE process_io_read_bytes_total counter\nprocess_io_read_bytes_total 42\n" +
+		"# HELP go_goroutines " + help["go_goroutines"] + "\n# TYPE go_goroutines gauge\ngo_goroutines 7\n" +
+		"# HELP api_cache_hits_total " + help["api_cache_hits_total"] + "\n# TYPE api_cache_hits_total counter\napi_cache_hits_total 0\n" +
+		"# HELP unknown_total\n# TYPE unknown_total counter\nunknown_total 3\n" +
 		"go_gc_duration_seconds{quantile=\"0\"} 0\n"
 	if got := string(fixExposition([]byte(in))); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)

@@ -89,10 +89,11 @@ type Metrics struct {
 	dbOnce      sync.Once
 }
 
-// ExposeMetadata makes every exposition of the process carry TYPE lines
-// (and empty HELP lines), which Prometheus and promtool use to tell
-// counters, gauges and histograms apart. It is a process-wide setting of the
-// VictoriaMetrics library (its metrics.ExposeMetadata), so it also changes
+// ExposeMetadata makes every exposition of the process carry TYPE and HELP
+// lines, which Prometheus and promtool use to tell counters, gauges and
+// histograms apart and to describe them (WritePrometheus fills in the HELP
+// texts of the package's families, which the library leaves empty). It is a
+// process-wide setting of the VictoriaMetrics library (its metrics.ExposeMetadata), so it also changes
 // the output of any other metrics.Set in the process, including sets that
 // other libraries own: call it once, from main or the server's constructor,
 // before the first scrape. New does not call it.
@@ -100,8 +101,8 @@ func ExposeMetadata() { vm.ExposeMetadata(true) }
 
 // New returns Metrics with every fixed series registered (counters start at
 // zero, so rate() works from the first scrape). It changes no process-wide
-// setting: the exposition has TYPE lines once ExposeMetadata has been
-// called. It fails on invalid buckets or a negative MaxRoutes.
+// setting: the exposition has TYPE and HELP lines once ExposeMetadata has
+// been called. It fails on invalid buckets or a negative MaxRoutes.
 func New(cfg Config) (*Metrics, error) {
 	buckets := cfg.Buckets
 	if len(buckets) == 0 {
@@ -298,11 +299,11 @@ func (m *Metrics) ObserveDB(db *sql.DB) {
 }
 
 // WritePrometheus writes every series of m, then the Go runtime and process
-// metrics, in the Prometheus text format. It does no access control: serve
-// it through Handler.
+// metrics, in the Prometheus text format. Once ExposeMetadata has been
+// called, every family has a TYPE line and a HELP line with its text (see
+// Help). It does no access control: serve it through Handler.
 func (m *Metrics) WritePrometheus(w io.Writer) {
-	m.set.WritePrometheus(w)
-	writeProcessMetrics(w)
+	writeExposition(w, m.set)
 }
 
 // routeLabel returns the escaped label value for a route template.

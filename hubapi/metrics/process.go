@@ -18,21 +18,23 @@ var droppedFamilies = map[string]bool{
 	"go_gc_forced_count": true,
 }
 
-// writeProcessMetrics writes the Go runtime, process and file descriptor
-// metrics with two corrections so that the whole exposition lints clean:
-// the families above are left out, and cumulative series typed as gauges
-// but named "_total" (process_io_*_total) are typed as counters, which is
-// what they are.
-func writeProcessMetrics(w io.Writer) {
+// writeExposition writes the series of set, then the Go runtime, process and
+// file descriptor metrics, with the corrections of fixExposition.
+func writeExposition(w io.Writer, set *vm.Set) {
 	var buf bytes.Buffer
+	set.WritePrometheus(&buf)
 	vm.WriteProcessMetrics(&buf)
 	vm.WriteFDMetrics(&buf)
 	_, _ = w.Write(fixExposition(buf.Bytes()))
 }
 
-// fixExposition returns b with the corrections of writeProcessMetrics.
+// fixExposition returns the exposition b corrected so that it lints clean:
+// the families above are left out; cumulative series typed as gauges but
+// named "_total" (process_io_*_total) are typed as counters, which is what
+// they are; and every HELP line (the library writes them empty) carries the
+// family's text from the help table.
 func fixExposition(b []byte) []byte {
-	out := make([]byte, 0, len(b)+64)
+	out := make([]byte, 0, len(b)+len(b)/4)
 	for len(b) > 0 {
 		line := b
 		rest := []byte(nil)
@@ -41,10 +43,10 @@ func fixExposition(b []byte) []byte {
 		}
 		b = rest
 		var family []byte
-		isType := false
+		isHelp, isType := false, false
 		switch {
 		case bytes.HasPrefix(line, []byte("# HELP ")), bytes.HasPrefix(line, []byte("# TYPE ")):
-			isType = line[2] == 'T'
+			isHelp, isType = line[2] == 'H', line[2] == 'T'
 			family = firstField(line[len("# TYPE "):])
 		default:
 			family = line
@@ -54,6 +56,16 @@ func fixExposition(b []byte) []byte {
 		}
 		if droppedFamilies[string(family)] {
 			continue
+		}
+		if isHelp {
+			if text := help[string(family)]; text != "" {
+				out = append(out, "# HELP "...)
+				out = append(out, family...)
+				out = append(out, ' ')
+				out = append(out, text...)
+				out = append(out, '\n')
+				continue
+			}
 		}
 		if isType && bytes.HasSuffix(family, []byte("_total")) && bytes.HasSuffix(bytes.TrimRight(line, "\n"), []byte(" gauge")) {
 			out = append(out, "# TYPE "...)

@@ -194,7 +194,7 @@ func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Cod
 // setupMetrics creates (or adopts) the metrics and the protected /metrics
 // handler, which judges clients with the server's client-IP resolver.
 func (s *Server) setupMetrics(cfg Config, clientIP *clientip.Resolver) error {
-	metrics.ExposeMetadata() // process-wide: TYPE lines on /metrics
+	metrics.ExposeMetadata() // process-wide: TYPE and HELP lines on /metrics
 	m := cfg.Metrics
 	if m == nil {
 		var err error
