@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -15,25 +16,82 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/route"
 )
 
-// Cached v1 routes: the spec's TTLs (lists 300 s, stats 60 s, planning
-// 120 s) and the resource types each depends on.
-var cachedRoutes = map[string]cache.Route{
-	"/api/v1/chantiers":    {TTL: 300 * time.Second, DependsOn: []string{"chantiers"}},
-	"/api/v1/pointages":    {TTL: 300 * time.Second, DependsOn: []string{"pointages"}},
-	"/api/v1/documents":    {TTL: 300 * time.Second, DependsOn: []string{"documents"}},
-	"/api/v1/signalements": {TTL: 300 * time.Second, DependsOn: []string{"signalements"}},
-	"/api/v1/affectations": {TTL: 300 * time.Second, DependsOn: []string{"affectations"}},
-	"/api/v1/planning":     {TTL: 120 * time.Second, DependsOn: []string{"affectations"}},
-	"/api/v1/stats":        {TTL: 60 * time.Second, DependsOn: []string{"chantiers", "pointages", "signalements", "affectations"}},
+// CacheTTL is how long the response cache serves a stored response, per
+// type of resource. A zero member takes its DefaultCacheTTL value; a
+// negative one leaves that type uncached.
+type CacheTTL struct {
+	// Lists: GET /chantiers, /pointages, /documents, /signalements and
+	// /affectations (HUB_CACHE_TTL_LISTS).
+	Lists time.Duration
+	// Stats: GET /stats (HUB_CACHE_TTL_STATS).
+	Stats time.Duration
+	// Planning: GET /planning (HUB_CACHE_TTL_PLANNING).
+	Planning time.Duration
 }
 
+// DefaultCacheTTL are the product specification's TTLs: lists 5 min,
+// statistics 1 min, planning 2 min.
+var DefaultCacheTTL = CacheTTL{Lists: 300 * time.Second, Stats: 60 * time.Second, Planning: 120 * time.Second}
+
+// MaxCacheTTL bounds every cache TTL.
+const MaxCacheTTL = 24 * time.Hour
+
+// withDefaults returns t with each zero member set to its default and each
+// negative one to 0 (uncached), or an error naming a TTL outside
+// [1 s, MaxCacheTTL].
+func (t CacheTTL) withDefaults() (CacheTTL, error) {
+	out := t
+	for _, m := range []struct {
+		name     string
+		v        *time.Duration
+		fallback time.Duration
+	}{{"Lists", &out.Lists, DefaultCacheTTL.Lists}, {"Stats", &out.Stats, DefaultCacheTTL.Stats}, {"Planning", &out.Planning, DefaultCacheTTL.Planning}} {
+		switch {
+		case *m.v == 0:
+			*m.v = m.fallback
+		case *m.v < 0:
+			*m.v = 0
+		case *m.v < time.Second || *m.v > MaxCacheTTL:
+			return out, fmt.Errorf("server: CacheTTL.%s %v outside [1s, %v]", m.name, *m.v, MaxCacheTTL)
+		}
+	}
+	return out, nil
+}
+
+// cachedRoutes are the cached v1 routes, with their TTL and the resource
+// types whose mutations invalidate them; a type whose TTL is 0 is left out.
+func cachedRoutes(ttl CacheTTL) map[string]cache.Route {
+	routes := map[string]cache.Route{}
+	add := func(path string, ttl time.Duration, dependsOn ...string) {
+		if ttl > 0 {
+			routes[path] = cache.Route{TTL: ttl, DependsOn: dependsOn}
+		}
+	}
+	for _, list := range []string{"chantiers", "pointages", "documents", "signalements", "affectations"} {
+		add("/api/v1/"+list, ttl.Lists, list)
+	}
+	add("/api/v1/planning", ttl.Planning, "affectations")
+	add("/api/v1/stats", ttl.Stats, "chantiers", "pointages", "signalements", "affectations")
+	return routes
+}
+
+// newCache returns the response cache, or nil when no route is cached.
 func newCache(cfg Config, rdb *redis.Client, log *slog.Logger, m *metrics.Metrics) (*cache.Cache, error) {
+	ttl, err := cfg.CacheTTL.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	routes := cachedRoutes(ttl)
+	if len(routes) == 0 {
+		return nil, nil
+	}
 	size := cfg.CacheMaxMB
 	if size == 0 {
 		size = 256
 	}
 	c := cache.Config{
-		Routes:           cachedRoutes,
+		Routes:           routes,
+		Now:              cfg.CacheNow,
 		RouteFunc:        route.Template,
 		VaryFunc:         cacheVisibility,
 		HardMaxCacheSize: size,

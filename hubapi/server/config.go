@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -62,6 +63,15 @@ type Config struct {
 	// CacheMaxMB bounds the response cache (HUB_CACHE_MAX_MB, default 256);
 	// a negative value disables the cache.
 	CacheMaxMB int
+	// CacheTTL is how long the cache serves lists, statistics and the
+	// planning (HUB_CACHE_TTL_LISTS, HUB_CACHE_TTL_STATS,
+	// HUB_CACHE_TTL_PLANNING, in seconds; 0 there leaves the type uncached).
+	// Zero members take DefaultCacheTTL's; New refuses a TTL outside
+	// [1 s, 24 h].
+	CacheTTL CacheTTL
+	// CacheNow is the response cache's clock (default time.Now); tests
+	// move it to expire entries.
+	CacheNow func() time.Time
 	// RateLimits overrides the default per-route quotas (HUB_RATE_LIMITS:
 	// "GET /api/v1/stats=5/m;POST /api/v1/chantiers=100/d"). A rule for a
 	// route the server does not have is refused by New.
@@ -99,6 +109,9 @@ const (
 	EnvRateLimits          = "HUB_RATE_LIMITS"
 	EnvRateLimitFailClosed = "HUB_RATE_LIMIT_FAIL_CLOSED"
 	EnvCacheMaxMB          = "HUB_CACHE_MAX_MB"
+	EnvCacheTTLLists       = "HUB_CACHE_TTL_LISTS"
+	EnvCacheTTLStats       = "HUB_CACHE_TTL_STATS"
+	EnvCacheTTLPlanning    = "HUB_CACHE_TTL_PLANNING"
 	EnvCursorKeys          = "HUB_CURSOR_KEYS"
 	EnvMetricsAddr         = "HUB_METRICS_ADDR"
 )
@@ -107,7 +120,8 @@ const (
 // reads, in the order of the documentation.
 func EnvNames() []string {
 	return []string{EnvAddr, EnvDatabaseURL, EnvBlobDir, EnvCORSOrigins, EnvTrustedProxies, EnvRedisURL,
-		EnvRateLimits, EnvRateLimitFailClosed, EnvCacheMaxMB, EnvCursorKeys, EnvMetricsAddr,
+		EnvRateLimits, EnvRateLimitFailClosed, EnvCacheMaxMB, EnvCacheTTLLists, EnvCacheTTLStats, EnvCacheTTLPlanning,
+		EnvCursorKeys, EnvMetricsAddr,
 		metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash}
 }
 
@@ -178,6 +192,9 @@ func ConfigFromEnv(environ []string) (Config, error) {
 			return err
 		},
 		func() error { return readCacheMaxMB(get(EnvCacheMaxMB), &c.CacheMaxMB) },
+		func() error { return readCacheTTL(EnvCacheTTLLists, get(EnvCacheTTLLists), &c.CacheTTL.Lists) },
+		func() error { return readCacheTTL(EnvCacheTTLStats, get(EnvCacheTTLStats), &c.CacheTTL.Stats) },
+		func() error { return readCacheTTL(EnvCacheTTLPlanning, get(EnvCacheTTLPlanning), &c.CacheTTL.Planning) },
 		func() error {
 			if v := get(EnvCursorKeys); v != "" {
 				if c.CursorKeys, err = pagination.ParseKeys(v); err != nil {
@@ -272,6 +289,24 @@ func readCacheMaxMB(v string, dst *int) error {
 		return fmt.Errorf("%s: %q is not a size in MB (1 to %d, or -1 to disable the cache)", EnvCacheMaxMB, v, MaxCacheMB)
 	}
 	*dst = n
+	return nil
+}
+
+// readCacheTTL reads a TTL in whole seconds, 0 to MaxCacheTTL; 0 leaves the
+// type uncached (a negative CacheTTL member).
+func readCacheTTL(name, v string, dst *time.Duration) error {
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > int64(MaxCacheTTL/time.Second) {
+		return fmt.Errorf("%s: %q is not a TTL in seconds (0 to %d; 0 leaves the type uncached)", name, v, int64(MaxCacheTTL/time.Second))
+	}
+	if n == 0 {
+		*dst = -1
+		return nil
+	}
+	*dst = time.Duration(n) * time.Second
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hubchantier/hubchantier/hubapi/server"
 	"github.com/hubchantier/hubchantier/hubapi/store"
@@ -16,7 +17,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	}
 	if c.Addr != server.DefaultAddr || c.DatabaseURL != store.DefaultURL || c.BlobDir != server.DefaultBlobDir ||
 		c.MetricsAddr != "" || c.RateLimitFailClosed || c.CacheMaxMB != 0 || len(c.CORSOrigins) != 0 ||
-		len(c.TrustedProxies) != 0 || len(c.CursorKeys) != 0 || len(c.UnknownEnv) != 0 {
+		len(c.TrustedProxies) != 0 || len(c.CursorKeys) != 0 || len(c.UnknownEnv) != 0 || c.CacheTTL != (server.CacheTTL{}) {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -33,6 +34,9 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_RATE_LIMITS=GET /api/v1/stats=5/m",
 		"HUB_RATE_LIMIT_FAIL_CLOSED=true",
 		"HUB_CACHE_MAX_MB=-1",
+		"HUB_CACHE_TTL_LISTS=30",
+		"HUB_CACHE_TTL_STATS=0",
+		"HUB_CACHE_TTL_PLANNING=86400",
 		"HUB_CURSOR_KEYS=" + strings.Repeat("A", 43),
 		"HUB_METRICS_ALLOWED_CIDRS=172.30.0.10",
 		"HUB_METRICS_USER=prometheus",
@@ -55,6 +59,9 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_RATE_LIMITS":            c.RateLimits == "GET /api/v1/stats=5/m",
 		"HUB_RATE_LIMIT_FAIL_CLOSED": c.RateLimitFailClosed,
 		"HUB_CACHE_MAX_MB":           c.CacheMaxMB == -1,
+		"HUB_CACHE_TTL_LISTS":        c.CacheTTL.Lists == 30*time.Second,
+		"HUB_CACHE_TTL_STATS":        c.CacheTTL.Stats < 0, // 0: not cached
+		"HUB_CACHE_TTL_PLANNING":     c.CacheTTL.Planning == 24*time.Hour,
 		"HUB_CURSOR_KEYS":            len(c.CursorKeys) == 1 && len(c.CursorKeys[0]) == 32,
 		"HUB_METRICS_ALLOWED_CIDRS":  len(c.MetricsAccess.AllowedNetworks) == 1,
 		"HUB_METRICS_USER":           c.MetricsAccess.Username == "prometheus",
@@ -106,6 +113,10 @@ func TestConfigFromEnvRefusesBadValues(t *testing.T) {
 		{"cache size not a number", "HUB_CACHE_MAX_MB=lots", "HUB_CACHE_MAX_MB", "size in MB"},
 		{"cache size zero", "HUB_CACHE_MAX_MB=0", "HUB_CACHE_MAX_MB", "-1 to disable"},
 		{"cache size below -1", "HUB_CACHE_MAX_MB=-5", "HUB_CACHE_MAX_MB", "size in MB"},
+		{"cache TTL as a Go duration → refused (seconds)", "HUB_CACHE_TTL_LISTS=5m", "HUB_CACHE_TTL_LISTS", "TTL in seconds"},
+		{"cache TTL negative → refused", "HUB_CACHE_TTL_STATS=-1", "HUB_CACHE_TTL_STATS", "0 to 86400"},
+		{"cache TTL above 24 h → refused", "HUB_CACHE_TTL_PLANNING=86401", "HUB_CACHE_TTL_PLANNING", "0 to 86400"},
+		{"cache TTL fractional → refused", "HUB_CACHE_TTL_LISTS=1.5", "HUB_CACHE_TTL_LISTS", "TTL in seconds"},
 		{"rate limits syntax", "HUB_RATE_LIMITS=GET /api/v1/stats", "HUB_RATE_LIMITS", "="},
 		{"listen address without a port", "HUB_ADDR=localhost", "HUB_ADDR", "host:port"},
 		{"metrics address with a bad port", "HUB_METRICS_ADDR=:99999", "HUB_METRICS_ADDR", "host:port"},

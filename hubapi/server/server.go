@@ -242,11 +242,14 @@ func (s *Server) connectRedis(cfg Config) error {
 // mutation invalidates what depends on its resource type, on this instance
 // and (through Redis) on the others.
 func (s *Server) setupCache(cfg Config, log *slog.Logger) error {
+	if _, err := cfg.CacheTTL.withDefaults(); err != nil {
+		return err
+	}
 	if cfg.CacheMaxMB < 0 {
 		return nil
 	}
 	c, err := newCache(cfg, s.Redis, log, s.Metrics)
-	if err != nil {
+	if err != nil || c == nil {
 		return err
 	}
 	s.Cache = c

@@ -25,6 +25,10 @@ type Config struct {
 	// empty keeps the server defaults. Suites that create many resources
 	// with one key use LiftedRateLimits.
 	RateLimits string
+	// Configure, when set, changes the server configuration last, before
+	// server.New (settings this Config has no field for: cache TTLs and
+	// clock, ...).
+	Configure func(*server.Config)
 }
 
 // LiftedRateLimits raises the tight default quotas of the reference server
@@ -72,14 +76,18 @@ func Start(t testing.TB, db *testenv.DB, cfg Config) *Env {
 	if _, err := rand.Read(cursorKey); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(ctx, server.Config{
+	scfg := server.Config{
 		DB:             store.Wrap(db.DB),
 		CursorKeys:     [][]byte{cursorKey},
 		BlobDir:        t.TempDir(),
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		RateLimits:     cfg.RateLimits,
 		Logger:         slog.New(slog.NewJSONHandler(testLogWriter{e}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	}
+	if cfg.Configure != nil {
+		cfg.Configure(&scfg)
+	}
+	srv, err := server.New(ctx, scfg)
 	if err != nil {
 		t.Fatalf("server.New on %s: %v", db.Name, err)
 	}
