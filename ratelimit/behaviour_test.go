@@ -301,6 +301,46 @@ func TestCost(t *testing.T) {
 			t.Fatalf("a cost below 1 counts as 1: status %d", f.status)
 		}
 	})
+	t.Run("Config.Cost prices each request from what it asks for; WithCost takes precedence", func(t *testing.T) {
+		wide := func(r *http.Request) int64 {
+			if r.URL.Query().Get("fields") == "*" {
+				return 2
+			}
+			return 0 // counts as 1
+		}
+		l, err := ratelimit.New(ratelimit.Config{Key: testKey, Route: testRoute, Cost: wide,
+			Limits: ratelimit.Limits{Rules: []ratelimit.Rule{{Method: "GET", Route: "/chantiers", Policies: []ratelimit.Policy{ratelimit.PerMinute(6)}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := l.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+		do := func(target string, withCost int64) fields {
+			req, rec := newRequest("GET", target, "k"), newRecorder()
+			if withCost > 0 {
+				req = req.WithContext(ratelimit.WithCost(req.Context(), withCost))
+			}
+			h.ServeHTTP(rec, req)
+			return parseFields(t, rec)
+		}
+		for _, step := range []struct {
+			target    string
+			withCost  int64
+			status    int
+			remaining int64
+			what      string
+		}{
+			{"/chantiers?fields=id", 0, 200, 5, "a narrow request costs 1"},
+			{"/chantiers?fields=*", 0, 200, 3, "a wide request costs 2"},
+			{"/chantiers?fields=*", 1, 200, 2, "WithCost(1) overrides Config.Cost"},
+			{"/chantiers", 0, 200, 1, "a cost below 1 counts as 1"},
+			{"/chantiers?fields=*", 0, 429, 1, "a wide request does not fit in 1 unit"},
+			{"/chantiers", 0, 200, 0, "the unit left serves a narrow request"},
+		} {
+			if f := do(step.target, step.withCost); f.status != step.status || f.remaining != step.remaining {
+				t.Fatalf("%s: status %d remaining %d, want %d and %d", step.what, f.status, f.remaining, step.status, step.remaining)
+			}
+		}
+	})
 	t.Run("a huge cost is refused without overflowing the counter", func(t *testing.T) {
 		l, _ := ratelimit.New(ratelimit.Config{Key: testKey, Route: testRoute, Limits: ratelimit.Limits{Rules: rules}})
 		h := l.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

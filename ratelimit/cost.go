@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/hubchantier/hubchantier/problem"
@@ -38,21 +39,26 @@ type costKey struct{}
 type meterKey struct{}
 
 // WithCost returns a context in which the Middleware charges n units for the
-// request instead of 1 (values below 1 count as 1, values above MaxLimit as
-// MaxLimit). An outer middleware
-// that knows the cost before the request is limited sets it:
+// request instead of 1 or Config.Cost's (values below 1 count as 1, values
+// above MaxLimit as MaxLimit). An outer middleware that knows the cost
+// before the request is limited sets it:
 //
 //	next.ServeHTTP(w, r.WithContext(ratelimit.WithCost(r.Context(), 5)))
 func WithCost(ctx context.Context, n int64) context.Context {
 	return context.WithValue(ctx, costKey{}, n)
 }
 
-func costOf(ctx context.Context) int64 {
-	if n, ok := ctx.Value(costKey{}).(int64); ok && n > 1 {
-		return min(n, MaxLimit)
-	}
-	return 1
+// CostFunc returns the units a request costs (see Config.Cost). Values
+// below 1 count as 1, values above MaxLimit as MaxLimit.
+type CostFunc func(r *http.Request) int64
+
+// costOf returns the cost set with WithCost, and whether one was set.
+func costOf(ctx context.Context) (int64, bool) {
+	n, ok := ctx.Value(costKey{}).(int64)
+	return clampCost(n), ok
 }
+
+func clampCost(n int64) int64 { return min(max(n, 1), MaxLimit) }
 
 // SetCost raises the cost of the request being served to n units in all,
 // charging the difference with what it was already charged (1 unit, or

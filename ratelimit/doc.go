@@ -52,8 +52,9 @@
 //
 // # Cost
 //
-// A request costs one unit unless an outer middleware sets another cost with
-// WithCost. A handler that learns its real cost only after parsing the
+// A request costs one unit unless Config.Cost gives another cost from the
+// request (say, more for a wide field selection), or an outer middleware sets
+// one with WithCost, which takes precedence. A handler that learns its real cost only after parsing the
 // request (a batch of operations, a GraphQL query's complexity) raises it
 // with SetCost before doing the work.
 //

@@ -64,6 +64,12 @@ type Config struct {
 	// FallbackRoute is the route of requests for which Route returns ""
 	// (default "unmatched"): they share the Default policies' counters.
 	FallbackRoute string
+	// Cost, when set, gives the units a request is charged, from what it
+	// asks for (a wide field selection, a page size, ...); nil charges 1
+	// unit. It is called once per limited request, before the handler. A
+	// cost set with WithCost takes precedence; handlers can still raise it
+	// with SetCost.
+	Cost CostFunc
 
 	// Store holds the counters; nil means NewMemoryStore(). Use
 	// redisstore.New to share quotas between server instances.
@@ -108,6 +114,7 @@ type Limiter struct {
 	key       KeyFunc
 	route     RouteFunc
 	fallback  string
+	cost      CostFunc
 
 	store     limiter.Store
 	inProcess bool
@@ -148,6 +155,7 @@ func New(cfg Config) (*Limiter, error) {
 		key:          cfg.Key,
 		route:        cfg.Route,
 		fallback:     cfg.FallbackRoute,
+		cost:         cfg.Cost,
 		store:        cfg.Store,
 		timeout:      cfg.Timeout,
 		failClosed:   cfg.FailClosed,
@@ -325,7 +333,10 @@ func (l *Limiter) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		m := l.newMeter(r.Context(), w, r.Method, route, rule, key)
-		cost := costOf(r.Context())
+		cost, set := costOf(r.Context())
+		if !set && l.cost != nil {
+			cost = clampCost(l.cost(r))
+		}
 		m.mu.Lock()
 		lerr := m.charge(r.Context(), cost)
 		m.cost = cost
