@@ -94,3 +94,31 @@ func ExampleSetCost() {
 	// 6 operations: 429 remaining 3
 	// 3 operations: 200 remaining 0
 }
+
+// A price per request: reads that ask for every member cost two units.
+func ExampleCostFunc() {
+	rl, err := ratelimit.New(ratelimit.Config{
+		Limits: ratelimit.Limits{Default: []ratelimit.Policy{ratelimit.PerMinute(4)}},
+		Key:    func(r *http.Request) (string, bool) { return r.RemoteAddr, true },
+		Route:  func(r *http.Request) string { return r.URL.Path },
+		Cost: func(r *http.Request) int64 {
+			if r.URL.Query().Get("fields") == "*" {
+				return 2
+			}
+			return 1
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	h := rl.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, target := range []string{"/chantiers?fields=id,nom", "/chantiers?fields=*", "/chantiers?fields=*"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", target, nil))
+		fmt.Println(target, rec.Code, rec.Header().Get("X-RateLimit-Remaining"))
+	}
+	// Output:
+	// /chantiers?fields=id,nom 200 3
+	// /chantiers?fields=* 200 1
+	// /chantiers?fields=* 429 1
+}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubchantier/hubchantier/hubapi/metrics"
 	"github.com/hubchantier/hubchantier/internal/testenv"
 )
 
@@ -263,6 +264,20 @@ func TestEveryAlertIsDocumented(t *testing.T) {
 		}
 		if !strings.Contains(rules, `runbook_url: "docs/OPERATIONS.md#`+strings.ToLower(a)+`"`) {
 			t.Errorf("%s has no runbook_url to its section", a)
+		}
+	}
+}
+
+// Every API family with a HELP text is listed in the operations guide's
+// series table.
+func TestOperationsGuideListsEveryAPIFamily(t *testing.T) {
+	ops := readDeploy(t, "../../docs/OPERATIONS.md")
+	for name := range metrics.HelpTexts() {
+		if strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "process_") {
+			continue
+		}
+		if !strings.Contains(ops, "`"+name+"`") {
+			t.Errorf("docs/OPERATIONS.md does not list %s", name)
 		}
 	}
 }
