@@ -60,10 +60,11 @@ func (in *AffectationInput) Validate() error {
 	v.check(in.UserID > 0, "user_id", "required: a positive id")
 	v.check(in.ChantierID > 0, "chantier_id", "required: a positive id")
 	v.check(!in.Date.IsZero(), "date", "required: YYYY-MM-DD")
+	checkDate(&v, "date", in.Date)
 	v.check(hourRe.MatchString(in.HeureDebut), "heure_debut", "must be HH:MM")
 	v.check(hourRe.MatchString(in.HeureFin), "heure_fin", "must be HH:MM")
 	v.check(in.HeureFin > in.HeureDebut, "heure_fin", "must be after heure_debut")
-	checkText(&v, "note", in.Note, 0, 1000)
+	checkLines(&v, "note", in.Note, 0, 1000)
 	return v.err()
 }
 
@@ -72,6 +73,17 @@ type AffectationFilter struct {
 	ChantierID int64
 	UserID     int64
 	From, To   Date
+}
+
+// Validate checks a filter built by an adapter (field names are the v1
+// query parameters).
+func (f *AffectationFilter) Validate() error {
+	var v validator
+	v.check(f.ChantierID >= 0, "chantier_id", "must be a positive id")
+	v.check(f.UserID >= 0, "user_id", "must be a positive id")
+	checkDate(&v, "date_from", f.From)
+	checkDate(&v, "date_to", f.To)
+	return v.err()
 }
 
 // AffectationService manages the planning (planning:read / planning:write).

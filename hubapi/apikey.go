@@ -48,6 +48,17 @@ type APIKeyInput struct {
 	ExpiresAt *time.Time `json:"expires_at"`
 }
 
+// Validate checks the name and the expiry date of the input (the name is
+// trimmed first); scopes and user are checked against the store by the
+// use case.
+func (in *APIKeyInput) Validate() error {
+	var v validator
+	in.Name = strings.TrimSpace(in.Name)
+	checkText(&v, "name", in.Name, 1, 100)
+	checkTime(&v, "expires_at", in.ExpiresAt)
+	return v.err()
+}
+
 // APIKeyService manages API keys. Every method needs the admin scope held
 // by an admin. Errors: ErrUnauthenticated, ErrForbidden, and those listed.
 type APIKeyService interface {

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hubchantier/hubchantier/fields"
 )
@@ -112,20 +111,10 @@ func (in *ChantierInput) Validate() error {
 	v.check(in.DateDebut.IsZero() || in.DateFin.IsZero() || !in.DateFin.Before(in.DateDebut), "date_fin", "must not be before date_debut")
 	v.check(in.Latitude == nil || (*in.Latitude >= -90 && *in.Latitude <= 90), "latitude", "must be between -90 and 90")
 	v.check(in.Longitude == nil || (*in.Longitude >= -180 && *in.Longitude <= 180), "longitude", "must be between -180 and 180")
-	checkText(&v, "description", in.Description, 0, 5000)
+	checkLines(&v, "description", in.Description, 0, 5000)
+	checkDate(&v, "date_debut", in.DateDebut)
+	checkDate(&v, "date_fin", in.DateFin)
 	return v.err()
-}
-
-func checkText(v *validator, field, s string, minLen, maxLen int) {
-	n := utf8.RuneCountInString(s)
-	switch {
-	case !utf8.ValidString(s):
-		v.add(field, "must be valid UTF-8")
-	case minLen > 0 && n < minLen:
-		v.add(field, "required")
-	case n > maxLen:
-		v.add(field, "at most %d characters", maxLen)
-	}
 }
 
 // ChantierFilter selects chantiers in lists.
@@ -133,6 +122,16 @@ type ChantierFilter struct {
 	Statut        ChantierStatut
 	Ville         string
 	ResponsableID int64
+}
+
+// Validate checks a filter built by an adapter (field names are the v1
+// query parameters).
+func (f *ChantierFilter) Validate() error {
+	var v validator
+	checkEnum(&v, "statut", f.Statut, ChantierStatuts)
+	checkText(&v, "ville", f.Ville, 0, 100)
+	v.check(f.ResponsableID >= 0, "responsable_id", "must be a positive id")
+	return v.err()
 }
 
 // ChantierService manages construction sites. Reads need chantiers:read,

@@ -66,6 +66,15 @@ type DocumentFilter struct {
 	Categorie  string
 }
 
+// Validate checks a filter built by an adapter (field names are the v1
+// query parameters).
+func (f *DocumentFilter) Validate() error {
+	var v validator
+	v.check(f.ChantierID >= 0, "chantier_id", "must be a positive id")
+	checkEnum(&v, "categorie", f.Categorie, DocumentCategories)
+	return v.err()
+}
+
 // Upload is a document's content being uploaded.
 type Upload struct {
 	MimeType string
@@ -81,8 +90,8 @@ type DocumentService interface {
 	// ErrForbidden, and those of PageRequest.
 	ListDocuments(ctx context.Context, f DocumentFilter, p PageRequest, sel *fields.Selection) (*Page[Document], error)
 	// CreateDocument stores the content and its metadata; size and SHA-256
-	// are computed from the content. Errors: ErrInvalid (also when the
-	// content exceeds the size limit).
+	// are computed from the content. Errors: ErrInvalid, ErrTooLarge
+	// (the content exceeds MaxUpload).
 	CreateDocument(ctx context.Context, in DocumentInput, content Upload) (*Document, error)
 	UpdateDocument(ctx context.Context, id int64, in DocumentInput, ifVersion int64) (*Document, error)
 	// PatchDocument is UpdateDocument with the new fields computed by
@@ -98,7 +107,7 @@ type DocumentService interface {
 
 // BlobStore keeps document contents.
 type BlobStore interface {
-	// Put stores r under key, at most maxBytes (ErrInvalid beyond).
+	// Put stores r under key, at most maxBytes (ErrTooLarge beyond).
 	Put(ctx context.Context, key string, r io.Reader, maxBytes int64) (size int64, sha256hex string, err error)
 	Open(ctx context.Context, key string) (io.ReadSeekCloser, error)
 	Delete(ctx context.Context, key string) error

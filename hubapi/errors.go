@@ -9,7 +9,7 @@ import (
 
 // Error kinds returned by services. Adapters map them to status codes:
 // ErrNotFound → 404, ErrConflict → 409, ErrInvalid → 422, ErrForbidden → 403,
-// ErrUnauthenticated → 401, ErrPrecondition → 412.
+// ErrUnauthenticated → 401, ErrPrecondition → 412, ErrTooLarge → 413.
 var (
 	ErrNotFound        = errors.New("not found")
 	ErrConflict        = errors.New("conflict")
@@ -19,6 +19,8 @@ var (
 	// ErrPrecondition means the resource changed since the version the
 	// caller based its write on (optimistic concurrency).
 	ErrPrecondition = errors.New("precondition failed")
+	// ErrTooLarge means a content exceeds its size limit.
+	ErrTooLarge = errors.New("content too large")
 )
 
 // ValidationError lists invalid fields. It wraps ErrInvalid.

@@ -91,10 +91,11 @@ func (in *PointageInput) Validate() error {
 	v.check(in.UserID > 0, "user_id", "must be a positive id")
 	v.check(in.ChantierID > 0, "chantier_id", "required: a positive id")
 	v.check(!in.Date.IsZero(), "date", "required: YYYY-MM-DD")
+	checkDate(&v, "date", in.Date)
 	v.check(in.Minutes > 0 && in.Minutes <= 24*60, "minutes", "must be between 1 and 1440")
 	v.check(slices.Contains(PointageTypes, in.Type), "type", "must be one of normal, nuit, weekend, ferie")
 	v.check(in.Statut == PointageBrouillon || in.Statut == PointageSoumis, "statut", "must be brouillon or soumis (use the validate action to validate)")
-	checkText(&v, "commentaire", in.Commentaire, 0, 1000)
+	checkLines(&v, "commentaire", in.Commentaire, 0, 1000)
 	return v.err()
 }
 
@@ -104,6 +105,18 @@ type PointageFilter struct {
 	UserID     int64
 	Statut     PointageStatut
 	From, To   Date
+}
+
+// Validate checks a filter built by an adapter (field names are the v1
+// query parameters).
+func (f *PointageFilter) Validate() error {
+	var v validator
+	v.check(f.ChantierID >= 0, "chantier_id", "must be a positive id")
+	v.check(f.UserID >= 0, "user_id", "must be a positive id")
+	checkEnum(&v, "statut", f.Statut, PointageStatuts)
+	checkDate(&v, "date_from", f.From)
+	checkDate(&v, "date_to", f.To)
+	return v.err()
 }
 
 // PointageService manages time entries (pointages:read / pointages:write).

@@ -97,7 +97,7 @@ func (in *SignalementInput) Validate() error {
 	var v validator
 	v.check(in.ChantierID > 0, "chantier_id", "required: a positive id")
 	checkText(&v, "titre", in.Titre, 1, 200)
-	checkText(&v, "description", in.Description, 0, 5000)
+	checkLines(&v, "description", in.Description, 0, 5000)
 	v.check(slices.Contains(Gravites, in.Gravite), "gravite", "must be one of basse, moyenne, haute, urgente")
 	v.check(slices.Contains(SignalementStatuts, in.Statut), "statut", "must be one of ouvert, en_cours, resolu, ferme")
 	v.check(in.AssignedTo == nil || *in.AssignedTo > 0, "assigned_to", "must be a positive id")
@@ -109,6 +109,16 @@ type SignalementFilter struct {
 	ChantierID int64
 	Statut     SignalementStatut
 	Gravite    Gravite
+}
+
+// Validate checks a filter built by an adapter (field names are the v1
+// query parameters).
+func (f *SignalementFilter) Validate() error {
+	var v validator
+	v.check(f.ChantierID >= 0, "chantier_id", "must be a positive id")
+	checkEnum(&v, "statut", f.Statut, SignalementStatuts)
+	checkEnum(&v, "gravite", f.Gravite, Gravites)
+	return v.err()
 }
 
 // SignalementService manages incident reports (signalements:read/write).

@@ -28,8 +28,11 @@ func (u *User) Validate() error {
 	if a, err := mail.ParseAddress(u.Email); err != nil || a.Address != u.Email || len(u.Email) > 254 {
 		v.add("email", "must be a valid e-mail address")
 	}
-	v.check(len(u.Nom) <= 100, "nom", "at most 100 characters")
-	v.check(len(u.Prenom) <= 100, "prenom", "at most 100 characters")
+	if TextProblem(u.Email) != "" {
+		v.add("email", "must be a valid e-mail address")
+	}
+	checkText(&v, "nom", u.Nom, 0, 100)
+	checkText(&v, "prenom", u.Prenom, 0, 100)
 	v.check(u.Role.Valid(), "role", "must be one of admin, conducteur, chef_chantier, compagnon")
 	return v.err()
 }

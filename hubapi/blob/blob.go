@@ -62,7 +62,7 @@ func (d *Dir) Put(ctx context.Context, key string, r io.Reader, maxBytes int64) 
 		return 0, "", err
 	}
 	if n > maxBytes {
-		return 0, "", &hubapi.ValidationError{Fields: map[string]string{"file": fmt.Sprintf("exceeds the %d-byte limit", maxBytes)}}
+		return 0, "", hubapi.Errorf(hubapi.ErrTooLarge, "The content exceeds the %d-byte limit.", maxBytes)
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, "", err

@@ -68,7 +68,7 @@ func Mount(r *mux.Router, o Options) error {
 		a.log = slog.Default()
 	}
 	v1 := r.PathPrefix(a.base).Subrouter()
-	v1.Use(a.authenticate, a.authorize)
+	v1.Use(a.authenticate, a.authorize, checkQuery)
 	for _, m := range o.Middleware {
 		v1.Use(m)
 	}

@@ -9,8 +9,10 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/hubchantier/hubchantier/problem"
 )
@@ -29,13 +31,22 @@ func readBody(w http.ResponseWriter, r *http.Request, mediaTypes ...string) ([]b
 		return nil, problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type",
 			"Content-Type must be "+strings.Join(mediaTypes, " or ")+".")
 	}
+	tooLarge := problem.New(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("The body exceeds %d bytes.", maxBody))
+	if r.ContentLength > maxBody {
+		return nil, tooLarge
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, problem.New(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("The body exceeds %d bytes.", maxBody))
+			return nil, tooLarge
 		}
 		return nil, badRequest("unreadable-body", "The request body could not be read.")
+	}
+	// JSON text is UTF-8 (RFC 8259 §8.1); encoding/json would silently
+	// replace invalid bytes with U+FFFD and store an altered value.
+	if !utf8.Valid(body) {
+		return nil, badRequest("malformed-json", "The body is not valid UTF-8.")
 	}
 	return body, nil
 }
@@ -57,6 +68,9 @@ func decodeStrict(body []byte, dst any) error {
 	if err := checkMembers(body, dst); err != nil {
 		return err
 	}
+	if err := checkNUL(body); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -69,6 +83,54 @@ func decodeStrict(body []byte, dst any) error {
 		return badRequest("malformed-json", "The body must contain a single JSON object.")
 	}
 	return nil
+}
+
+// checkNUL rejects a body holding NUL (\u0000) in any string, member
+// names included, with a 422 naming the top-level member: no text of the
+// domain holds NUL, and PostgreSQL cannot store it. Raw control bytes are
+// already JSON syntax errors, so NUL can only come escaped.
+func checkNUL(body []byte) error {
+	if !bytes.Contains(body, []byte(`\u0000`)) {
+		return nil
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil // not an object: the decoder reports it
+	}
+	names := make([]string, 0, len(doc))
+	for k := range doc {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if strings.ContainsRune(k, 0) || holdsNUL(doc[k]) {
+			field := sanitize(strings.ReplaceAll(k, "\x00", `\u0000`))
+			d := problem.New(http.StatusUnprocessableEntity, "validation-error", "The request body has invalid fields.")
+			d.Errors = []problem.FieldError{{Field: field, Message: "must not contain NUL (U+0000)"}}
+			return d
+		}
+	}
+	return nil
+}
+
+func holdsNUL(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.ContainsRune(v, 0)
+	case []any:
+		for _, x := range v {
+			if holdsNUL(x) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, x := range v {
+			if strings.ContainsRune(k, 0) || holdsNUL(x) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func jsonProblem(err error) error {

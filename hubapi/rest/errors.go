@@ -21,7 +21,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ve *hubapi.ValidationError
 	switch {
 	case errors.As(err, &ve):
-		d := problem.New(http.StatusUnprocessableEntity, "validation-error", "The request body has invalid fields.")
+		detail := "The request body has invalid fields."
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			detail = "The query has invalid parameter values."
+		}
+		d := problem.New(http.StatusUnprocessableEntity, "validation-error", detail)
 		keys := make([]string, 0, len(ve.Fields))
 		for k := range ve.Fields {
 			keys = append(keys, k)
@@ -41,6 +45,8 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		problem.Write(w, r, problem.New(http.StatusPreconditionFailed, "precondition-failed", err.Error()))
 	case errors.Is(err, hubapi.ErrConflict):
 		problem.Write(w, r, problem.New(http.StatusConflict, "conflict", err.Error()))
+	case errors.Is(err, hubapi.ErrTooLarge):
+		problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, "body-too-large", err.Error()))
 	case errors.Is(err, hubapi.ErrInvalid):
 		problem.Write(w, r, problem.New(http.StatusUnprocessableEntity, "validation-error", err.Error()))
 	case errors.Is(err, context.Canceled):

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -130,11 +131,21 @@ func (a *API) uploadDocument(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", "Content-Type must be multipart/form-data."))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, a.o.Documents.MaxUpload()+64<<10)
+	// The file part may hold MaxUpload bytes; the other parts and the
+	// multipart framing get 64 KiB. Whatever the size of the excess and
+	// however the body comes (Content-Length or chunked), an oversized
+	// upload is a 413.
+	tooLarge := problem.New(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("The upload exceeds %d bytes.", a.o.Documents.MaxUpload()))
+	limit := a.o.Documents.MaxUpload() + 64<<10
+	if r.ContentLength > limit {
+		a.writeError(w, r, tooLarge)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	if err := r.ParseMultipartForm(8 << 20); err != nil { // #nosec G120 -- body capped by MaxBytesReader above
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			a.writeError(w, r, problem.New(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("The upload exceeds %d bytes.", a.o.Documents.MaxUpload())))
+		if errors.As(err, &mbe) || errors.Is(err, multipart.ErrMessageTooLarge) {
+			a.writeError(w, r, tooLarge)
 			return
 		}
 		a.writeError(w, r, badRequest("malformed-multipart", "The multipart body could not be parsed."))
@@ -151,6 +162,21 @@ func (a *API) uploadDocument(w http.ResponseWriter, r *http.Request) {
 	files := form.File["file"]
 	if len(files) != 1 || len(form.File) != 1 {
 		a.writeError(w, r, &hubapi.ValidationError{Fields: map[string]string{"file": "exactly one file part named file is required"}})
+		return
+	}
+	// Parts are text in UTF-8 without NUL (the domain checks the rest).
+	for _, k := range []string{"chantier_id", "nom", "categorie"} {
+		for _, v := range form.Value[k] {
+			if msg := rawTextProblem(v); msg != "" {
+				a.writeError(w, r, &hubapi.ValidationError{Fields: map[string]string{k: msg}})
+				return
+			}
+		}
+	}
+	// The file name becomes the document's name when no nom is given: it
+	// follows the rules of single-line text.
+	if msg := hubapi.TextProblem(files[0].Filename); msg != "" {
+		a.writeError(w, r, &hubapi.ValidationError{Fields: map[string]string{"file": "file name " + msg}})
 		return
 	}
 	val := func(k string) string {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
@@ -134,6 +135,64 @@ func (q *query) err() error {
 	d := badRequest("invalid-query", "The query string has invalid parameters.").With("allowed_parameters", allowed)
 	d.Errors = q.errs
 	return d
+}
+
+// checkQuery answers 400 invalid-query, before any handler or middleware
+// reads the query, when the query string cannot be read exactly as sent:
+// url.ParseQuery fails (a ';' separator, a malformed %-escape), which
+// r.URL.Query() hides by dropping the pair; or a name or value is not
+// valid UTF-8 or holds NUL, which no parameter accepts.
+func checkQuery(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		vals, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			detail := "The query string is malformed: " + sanitize(strings.TrimPrefix(err.Error(), "invalid ")) + "."
+			if strings.Contains(err.Error(), "semicolon") {
+				detail = "The query string contains ';', which is not a parameter separator: separate parameters with '&' and encode ';' in a value as %3B."
+			}
+			problem.Write(w, r, badRequest("invalid-query", detail))
+			return
+		}
+		var errs []problem.FieldError
+		names := make([]string, 0, len(vals))
+		for k := range vals {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			if msg := rawTextProblem(k); msg != "" {
+				errs = append(errs, problem.FieldError{Field: sanitize(strings.ReplaceAll(k, "\x00", `\u0000`)), Message: "parameter name " + msg})
+				continue
+			}
+			for _, v := range vals[k] {
+				if msg := rawTextProblem(v); msg != "" {
+					errs = append(errs, problem.FieldError{Field: k, Message: msg})
+					break
+				}
+			}
+		}
+		if len(errs) > 0 {
+			d := badRequest("invalid-query", "The query string has invalid parameters.")
+			d.Errors = errs
+			problem.Write(w, r, d)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func rawTextProblem(s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "must be valid UTF-8"
+	case strings.IndexByte(s, 0) >= 0:
+		return "must not contain NUL (U+0000)"
+	}
+	return ""
 }
 
 // pathID parses the {id} route variable.

@@ -96,12 +96,12 @@ func testDocuments(t *testing.T, env *apitest.Env) {
 		}
 	})
 
-	t.Run("size limit: over the limit → 422 on file, far over → 413", func(t *testing.T) {
+	t.Run("size limit: a byte over the limit → 413, far over → 413", func(t *testing.T) {
 		over := make([]byte, testMaxUpload+1)
 		chef.Upload(t, v1+"/documents", []apitest.Part{
 			{Name: "chantier_id", Body: []byte(chantierID)},
 			{Name: "file", FileName: "big.bin", ContentType: "application/octet-stream", Body: over},
-		}).FieldProblem(422, "validation-error", "file")
+		}).Problem(413, "body-too-large")
 		exact := make([]byte, testMaxUpload)
 		chef.Upload(t, v1+"/documents", []apitest.Part{
 			{Name: "chantier_id", Body: []byte(chantierID)},

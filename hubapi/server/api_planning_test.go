@@ -160,8 +160,9 @@ func testPlanning(t *testing.T, env *apitest.Env) {
 		chef.Get(t, v1+"/planning?from=2030-06-09&to=2030-06-03").FieldProblem(422, "validation-error", "to")
 		chef.Get(t, v1+"/planning?from=2030-01-01&to=2030-04-04").FieldProblem(422, "validation-error", "to") // 93 days later
 		chef.Get(t, v1+"/planning?from=2030-01-01&to=2030-04-03").Expect(200)                                 // 92 days later
-		chef.Get(t, v1+"/planning?from=2030-01-01", apitest.Invalid()).FieldProblem(422, "validation-error", "from")
-		chef.Get(t, v1+"/planning", apitest.Invalid()).FieldProblem(422, "validation-error", "from")
+		chef.Get(t, v1+"/planning?from=2030-01-01", apitest.Invalid()).FieldProblem(422, "validation-error", "to")
+		chef.Get(t, v1+"/planning?to=2030-01-01", apitest.Invalid()).FieldProblem(422, "validation-error", "from")
+		chef.Get(t, v1+"/planning", apitest.Invalid()).FieldProblem(422, "validation-error", "from", "to")
 		chef.Get(t, v1+"/planning?from=2030-02-30&to=2030-03-01", apitest.Invalid()).FieldProblem(400, "invalid-query", "from")
 	})
 

@@ -150,10 +150,20 @@ func (s *Service) Planning(ctx context.Context, from, to hubapi.Date, userID int
 	if err != nil {
 		return nil, err
 	}
+	// Field names are the v1 query parameters.
 	var v = map[string]string{}
+	for name, d := range map[string]hubapi.Date{"from": from, "to": to} {
+		switch {
+		case d.IsZero():
+			v[name] = "required (YYYY-MM-DD)"
+		case !d.InRange():
+			v[name] = "must be between 1900-01-01 and 2200-12-31"
+		}
+	}
 	switch {
-	case from.IsZero() || to.IsZero():
-		v["from"] = "from and to are required (YYYY-MM-DD)"
+	case len(v) > 0:
+	case userID < 0:
+		v["user_id"] = "must be a positive id"
 	case to.Before(from):
 		v["to"] = "must not be before from"
 	case from.AddDays(MaxPlanningDays).Before(to):

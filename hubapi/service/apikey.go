@@ -5,7 +5,7 @@ import (
 	"crypto/subtle"
 	"database/sql"
 	"errors"
-	"strings"
+	"maps"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -108,9 +108,9 @@ func (s *Operator) IssueAPIKey(ctx context.Context, in hubapi.APIKeyInput) (*hub
 
 func (s *deps) issueAPIKey(ctx context.Context, in hubapi.APIKeyInput) (*hubapi.APIKey, string, error) {
 	fields := map[string]string{}
-	in.Name = strings.TrimSpace(in.Name)
-	if in.Name == "" || len(in.Name) > 100 {
-		fields["name"] = "required, at most 100 characters"
+	var ve *hubapi.ValidationError
+	if err := in.Validate(); errors.As(err, &ve) {
+		maps.Copy(fields, ve.Fields)
 	}
 	if len(in.Scopes) == 0 {
 		fields["scopes"] = "at least one scope is required"
@@ -120,7 +120,7 @@ func (s *deps) issueAPIKey(ctx context.Context, in hubapi.APIKeyInput) (*hubapi.
 		fields["scopes"] = err.(*hubapi.ValidationError).Fields["scopes"]
 	}
 	now := s.now()
-	if in.ExpiresAt != nil && !in.ExpiresAt.After(now) {
+	if _, bad := fields["expires_at"]; !bad && in.ExpiresAt != nil && !in.ExpiresAt.After(now) {
 		fields["expires_at"] = "must be in the future"
 	}
 	u, err := store.Get[hubapi.User](ctx, s.db, in.UserID)

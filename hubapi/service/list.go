@@ -97,6 +97,9 @@ func (s *Service) ListChantiers(ctx context.Context, f hubapi.ChantierFilter, pr
 	if _, err := allow(ctx, hubapi.ResourceChantiers, hubapi.ActionRead); err != nil {
 		return nil, err
 	}
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
 	pg, err := page(ctx, listing[hubapi.Chantier]{pager: s.pages.chantiers, filter: f,
 		query: store.ChantierQuery(s.db.NewSelect().Model((*hubapi.Chantier)(nil)), f),
 		count: func() (int, error) { return store.CountChantiers(ctx, s.db, f) }}, pr, sel)
@@ -118,6 +121,9 @@ func (s *Service) ListPointages(ctx context.Context, f hubapi.PointageFilter, pr
 	if err != nil {
 		return nil, err
 	}
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
 	q := s.db.NewSelect().Model((*hubapi.Pointage)(nil))
 	count := func() (int, error) { return store.CountPointages(ctx, s.db, f) }
 	var ok bool
@@ -133,6 +139,9 @@ func (s *Service) ListDocuments(ctx context.Context, f hubapi.DocumentFilter, pr
 	if _, err := allow(ctx, hubapi.ResourceDocuments, hubapi.ActionRead); err != nil {
 		return nil, err
 	}
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
 	return page(ctx, listing[hubapi.Document]{pager: s.pages.documents, filter: f,
 		query: store.DocumentQuery(s.db.NewSelect().Model((*hubapi.Document)(nil)), f),
 		count: func() (int, error) { return store.CountDocuments(ctx, s.db, f) }}, pr, sel)
@@ -141,6 +150,9 @@ func (s *Service) ListDocuments(ctx context.Context, f hubapi.DocumentFilter, pr
 // ListSignalements implements hubapi.SignalementService.
 func (s *Service) ListSignalements(ctx context.Context, f hubapi.SignalementFilter, pr hubapi.PageRequest, sel *fields.Selection) (*hubapi.Page[hubapi.Signalement], error) {
 	if _, err := allow(ctx, hubapi.ResourceSignalements, hubapi.ActionRead); err != nil {
+		return nil, err
+	}
+	if err := f.Validate(); err != nil {
 		return nil, err
 	}
 	return page(ctx, listing[hubapi.Signalement]{pager: s.pages.signalements, filter: f,
@@ -153,6 +165,9 @@ func (s *Service) ListSignalements(ctx context.Context, f hubapi.SignalementFilt
 func (s *Service) ListAffectations(ctx context.Context, f hubapi.AffectationFilter, pr hubapi.PageRequest, sel *fields.Selection) (*hubapi.Page[hubapi.Affectation], error) {
 	p, err := allow(ctx, hubapi.ResourceAffectations, hubapi.ActionRead)
 	if err != nil {
+		return nil, err
+	}
+	if err := f.Validate(); err != nil {
 		return nil, err
 	}
 	q, f, visible := s.affectationQuery(p, f)
