@@ -29,6 +29,12 @@ func ParseDate(s string) (Date, error) {
 	if err != nil {
 		return Date{}, fmt.Errorf("date must be YYYY-MM-DD")
 	}
+	if t.IsZero() {
+		// 0001-01-01 is time.Time's zero, which means "unset": keep it
+		// distinct (a nanosecond later, still that date), so that
+		// validation refuses it as out of range instead of dropping it.
+		t = t.Add(time.Nanosecond)
+	}
 	return Date{t}, nil
 }
 
