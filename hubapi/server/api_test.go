@@ -67,7 +67,7 @@ func idPath(collection string, id int64) string {
 
 // newChantier creates a chantier through the API (code, nom and adresse
 // filled in unless given).
-func newChantier(t *testing.T, c *apitest.Client, fields map[string]any) hubapi.Chantier {
+func newChantier(t testing.TB, c *apitest.Client, fields map[string]any) hubapi.Chantier {
 	t.Helper()
 	body := map[string]any{"code": uniq("CH-"), "nom": "Chantier de test", "adresse": "1 rue de la Paix"}
 	for k, v := range fields {
@@ -78,7 +78,7 @@ func newChantier(t *testing.T, c *apitest.Client, fields map[string]any) hubapi.
 	return ch
 }
 
-func newPointage(t *testing.T, c *apitest.Client, fields map[string]any) hubapi.Pointage {
+func newPointage(t testing.TB, c *apitest.Client, fields map[string]any) hubapi.Pointage {
 	t.Helper()
 	body := map[string]any{"date": "2026-03-03", "minutes": 60}
 	for k, v := range fields {
@@ -89,7 +89,7 @@ func newPointage(t *testing.T, c *apitest.Client, fields map[string]any) hubapi.
 	return p
 }
 
-func newSignalement(t *testing.T, c *apitest.Client, fields map[string]any) hubapi.Signalement {
+func newSignalement(t testing.TB, c *apitest.Client, fields map[string]any) hubapi.Signalement {
 	t.Helper()
 	body := map[string]any{"titre": "Incident"}
 	for k, v := range fields {
@@ -100,7 +100,7 @@ func newSignalement(t *testing.T, c *apitest.Client, fields map[string]any) huba
 	return s
 }
 
-func newAffectation(t *testing.T, c *apitest.Client, fields map[string]any) hubapi.Affectation {
+func newAffectation(t testing.TB, c *apitest.Client, fields map[string]any) hubapi.Affectation {
 	t.Helper()
 	body := map[string]any{}
 	for k, v := range fields {

@@ -29,6 +29,10 @@ type Config struct {
 	// server.New (settings this Config has no field for: cache TTLs and
 	// clock, ...).
 	Configure func(*server.Config)
+	// Logger receives the server's log; nil sends warnings and errors to
+	// the test log (a fuzz target, which must not log through its
+	// *testing.F, passes its own).
+	Logger *slog.Logger
 }
 
 // LiftedRateLimits raises the tight default quotas of the reference server
@@ -76,13 +80,17 @@ func Start(t testing.TB, db *testenv.DB, cfg Config) *Env {
 	if _, err := rand.Read(cursorKey); err != nil {
 		t.Fatal(err)
 	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewJSONHandler(testLogWriter{e}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	scfg := server.Config{
 		DB:             store.Wrap(db.DB),
 		CursorKeys:     [][]byte{cursorKey},
 		BlobDir:        t.TempDir(),
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		RateLimits:     cfg.RateLimits,
-		Logger:         slog.New(slog.NewJSONHandler(testLogWriter{e}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:         logger,
 	}
 	if cfg.Configure != nil {
 		cfg.Configure(&scfg)
