@@ -127,14 +127,14 @@ func (a *docsAsset) serve(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 	if !a.gzipped {
 		h.Set("ETag", `"`+a.etag+`"`)
-		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+		http.ServeContent(&problemOnFailure{ResponseWriter: w, r: r}, r, "", time.Time{}, bytes.NewReader(a.body))
 		return
 	}
 	h.Add("Vary", "Accept-Encoding")
 	if acceptsGzip(r.Header.Values("Accept-Encoding")) {
 		h.Set("Content-Encoding", "gzip")
 		h.Set("ETag", `"`+a.etag+`-gzip"`)
-		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+		http.ServeContent(&problemOnFailure{ResponseWriter: w, r: r}, r, "", time.Time{}, bytes.NewReader(a.body))
 		return
 	}
 	// Rare: a client without gzip gets the file decompressed on the fly.

@@ -237,7 +237,8 @@ func (a *API) documentContent(w http.ResponseWriter, r *http.Request) {
 }
 
 // problemOnFailure turns the plain-text 412 and 416 answers of
-// http.ServeContent into problem+json.
+// http.ServeContent into problem+json, without the headers that describe
+// the content (its encoding, disposition, digest and caching).
 type problemOnFailure struct {
 	http.ResponseWriter
 	r       *http.Request
@@ -245,13 +246,19 @@ type problemOnFailure struct {
 }
 
 func (p *problemOnFailure) WriteHeader(code int) {
+	if code == http.StatusPreconditionFailed || code == http.StatusRequestedRangeNotSatisfiable {
+		h := p.ResponseWriter.Header()
+		for _, k := range []string{"Content-Encoding", "Content-Disposition", "Digest", "Cache-Control"} {
+			h.Del(k)
+		}
+	}
 	switch code {
 	case http.StatusPreconditionFailed:
 		p.swallow = true
-		problem.Write(p.ResponseWriter, p.r, problem.New(code, "precondition-failed", "The document has changed (If-Match or If-Unmodified-Since)."))
+		problem.Write(p.ResponseWriter, p.r, problem.New(code, "precondition-failed", "The representation has changed (If-Match or If-Unmodified-Since)."))
 	case http.StatusRequestedRangeNotSatisfiable:
 		p.swallow = true
-		problem.Write(p.ResponseWriter, p.r, problem.New(code, "range-not-satisfiable", "The requested range is outside the document."))
+		problem.Write(p.ResponseWriter, p.r, problem.New(code, "range-not-satisfiable", "The requested range is outside the representation."))
 	default:
 		p.ResponseWriter.WriteHeader(code)
 	}

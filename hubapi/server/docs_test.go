@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"regexp"
@@ -228,4 +229,28 @@ func isPrintableASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// A failed precondition or an unsatisfiable range on a docs asset is a
+// problem like every other error, without the asset's encoding (found by
+// FuzzHandler: http.ServeContent answered 412 in text/css, and gzip-encoded
+// for the bundle).
+func TestDocsAssetFailuresAreProblems(t *testing.T) {
+	env := apitest.Start(t, testenv.SQLite(t), apitest.Config{})
+	for _, tc := range []struct {
+		path   string
+		header map[string]string
+		status int
+	}{
+		{"/docs/assets/docs.css", map[string]string{"If-Match": `"0"`}, 412},
+		{"/docs/assets/swagger-ui.css", map[string]string{"If-Match": `"0"`, "Accept-Encoding": "gzip"}, 412},
+		{"/docs/assets/docs.js", map[string]string{"Range": "bytes=99999999-"}, 416},
+	} {
+		res, body := fetch(t, "GET", env.URL+tc.path, tc.header)
+		if res.StatusCode != tc.status || res.Header.Get("Content-Type") != "application/problem+json" ||
+			res.Header.Get("Content-Encoding") != "" || !json.Valid(body) {
+			t.Errorf("GET %s with %v: %d, Content-Type %q, Content-Encoding %q: %s", tc.path, tc.header,
+				res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Content-Encoding"), body)
+		}
+	}
 }
