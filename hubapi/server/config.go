@@ -80,8 +80,9 @@ type Config struct {
 	// when the rate-limit store (Redis) fails (HUB_RATE_LIMIT_FAIL_CLOSED).
 	RateLimitFailClosed bool
 	// CursorKeys seal pagination cursors (HUB_CURSOR_KEYS: comma-separated
-	// base64 32-byte keys, newest first). Empty: a random key per process,
-	// so cursors do not survive a restart or cross instances.
+	// base64 32-byte keys, newest first: the first seals, all open). Empty:
+	// a key generated once and kept in the database (table server_secrets),
+	// shared by every instance on that database and kept across restarts.
 	CursorKeys [][]byte
 	// Metrics receives the server's metrics (default: a new set).
 	Metrics *metrics.Metrics

@@ -75,7 +75,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	codec, err := cursorCodec(cfg, log)
+	codec, err := s.cursorCodec(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -261,20 +261,35 @@ func (s *Server) setupCache(cfg Config, log *slog.Logger) error {
 	return nil
 }
 
-// cursorCodec seals pagination cursors with cfg.CursorKeys, or with a key
-// drawn for this process.
-func cursorCodec(cfg Config, log *slog.Logger) (*pagination.Codec, error) {
+// cursorKeyName is the server_secrets row of the generated cursor key.
+const cursorKeyName = "cursor_key"
+
+// cursorCodec seals pagination cursors with cfg.CursorKeys (the first seals,
+// all open), or, when none is configured, with a key generated once and kept
+// in the database, so every instance on that database and every restart
+// open each other's cursors. The log says where the key comes from, never
+// the key.
+func (s *Server) cursorCodec(ctx context.Context, cfg Config, log *slog.Logger) (*pagination.Codec, error) {
 	keys := cfg.CursorKeys
 	if len(keys) == 0 {
-		k := make([]byte, 32)
-		if _, err := rand.Read(k); err != nil {
-			return nil, err
+		k, err := s.DB.SharedSecret(ctx, cursorKeyName, func() ([]byte, error) {
+			k := make([]byte, pagination.KeySize)
+			_, err := rand.Read(k)
+			return k, err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("cursor key (set %s, or let the server keep one in the database): %w", EnvCursorKeys, err)
 		}
 		keys = [][]byte{k}
-		log.Warn("HUB_CURSOR_KEYS is not set: pagination cursors use a per-process key and break on restart or across instances")
+		log.Info("pagination cursors sealed with the key kept in the database (server_secrets); set " + EnvCursorKeys + " to choose and rotate keys")
+	} else {
+		log.Info("pagination cursors sealed with "+EnvCursorKeys, slog.Int("keys", len(keys)))
 	}
 	codec, err := pagination.NewCodec(keys)
 	if err != nil {
+		if len(cfg.CursorKeys) == 0 {
+			return nil, fmt.Errorf("cursor key kept in the database (server_secrets): %w", err)
+		}
 		return nil, fmt.Errorf("%s: %w", EnvCursorKeys, err)
 	}
 	return codec, nil
