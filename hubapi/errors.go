@@ -9,7 +9,8 @@ import (
 
 // Error kinds returned by services. Adapters map them to status codes:
 // ErrNotFound → 404, ErrConflict → 409, ErrInvalid → 422, ErrForbidden → 403,
-// ErrUnauthenticated → 401, ErrPrecondition → 412, ErrTooLarge → 413.
+// ErrUnauthenticated → 401, ErrPrecondition → 412, ErrTooLarge → 413,
+// ErrUnavailable → 503.
 var (
 	ErrNotFound        = errors.New("not found")
 	ErrConflict        = errors.New("conflict")
@@ -21,6 +22,11 @@ var (
 	ErrPrecondition = errors.New("precondition failed")
 	// ErrTooLarge means a content exceeds its size limit.
 	ErrTooLarge = errors.New("content too large")
+	// ErrUnavailable means the database could not serve the request now:
+	// unreachable, out of connections, shutting down, or a statement that
+	// ran past the statement timeout (waiting for a lock included). The
+	// caller may retry later.
+	ErrUnavailable = errors.New("service unavailable")
 )
 
 // ValidationError lists invalid fields. It wraps ErrInvalid.

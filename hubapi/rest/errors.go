@@ -11,8 +11,18 @@ import (
 	"github.com/hubchantier/hubchantier/problem"
 )
 
+// retryAfterUnavailable is the Retry-After (seconds) of a 503 for an
+// unavailable database: outages that last are not fixed by retrying
+// sooner, and a short blip is over by then.
+const retryAfterUnavailable = "2"
+
 // writeError maps a service or decoding error to an RFC 9457 response.
 // Unknown errors become a 500 without detail; the cause is logged.
+// An unavailable database (hubapi.ErrUnavailable) is a 503 with
+// Retry-After, as is a context deadline while the client is still there:
+// requests carry no deadline of their own, so it is the store's statement
+// timeout (the wait for a pooled connection included). Neither shows the
+// client any SQL or driver text.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if d, ok := problem.As(err); ok {
 		problem.Write(w, r, d)
@@ -49,6 +59,12 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, "body-too-large", err.Error()))
 	case errors.Is(err, hubapi.ErrInvalid):
 		problem.Write(w, r, problem.New(http.StatusUnprocessableEntity, "validation-error", err.Error()))
+	case errors.Is(err, hubapi.ErrUnavailable),
+		errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil:
+		a.log.WarnContext(r.Context(), "database unavailable", slog.String("error", err.Error()))
+		w.Header().Set("Retry-After", retryAfterUnavailable)
+		problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "service-unavailable",
+			"The service is temporarily unavailable; retry after the delay in Retry-After."))
 	case errors.Is(err, context.Canceled):
 		// client went away; nothing useful to send
 		w.WriteHeader(499)

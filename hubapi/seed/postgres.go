@@ -14,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/hubchantier/hubchantier/hubapi/store"
 )
 
 // Session settings of the seeding transaction on PostgreSQL. A larger
@@ -27,7 +29,7 @@ const (
 // inside one transaction.
 func withPostgres(ctx context.Context, pool *sql.DB, conn *sql.Conn, fn func(b backend) error) error {
 	return conn.Raw(func(dc any) error {
-		sc, ok := dc.(*stdlib.Conn)
+		sc, ok := store.DriverConn(dc).(*stdlib.Conn)
 		if !ok {
 			return fmt.Errorf("seed: PostgreSQL connection is %T, want pgx's database/sql driver", dc)
 		}

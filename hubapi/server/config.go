@@ -38,8 +38,15 @@ type Config struct {
 	MetricsAddr string
 	// DatabaseURL: "sqlite:<path>" (default store.DefaultURL) or postgres://...
 	DatabaseURL string
-	// DB, when set, is used instead of opening DatabaseURL (embedders, tests).
+	// DB, when set, is used instead of opening DatabaseURL (embedders, tests);
+	// StatementTimeout then does not apply (see store.StatementTimeout).
 	DB *store.DB
+	// StatementTimeout bounds each database statement, waiting for a lock
+	// or a pooled connection included (HUB_DB_STATEMENT_TIMEOUT, a Go
+	// duration such as 5s or 800ms; "0" disables it). Zero: the default,
+	// store.DefaultStatementTimeout; negative: disabled. Past it the request
+	// gets 503 with Retry-After.
+	StatementTimeout time.Duration
 	// BlobDir holds document contents (default DefaultBlobDir).
 	BlobDir string
 	// CORSOrigins lists the exact browser origins allowed to call the API
@@ -114,13 +121,14 @@ const (
 	EnvCacheTTLStats       = "HUB_CACHE_TTL_STATS"
 	EnvCacheTTLPlanning    = "HUB_CACHE_TTL_PLANNING"
 	EnvCursorKeys          = "HUB_CURSOR_KEYS"
+	EnvStatementTimeout    = "HUB_DB_STATEMENT_TIMEOUT"
 	EnvMetricsAddr         = "HUB_METRICS_ADDR"
 )
 
 // EnvNames returns the names of every environment variable ConfigFromEnv
 // reads, in the order of the documentation.
 func EnvNames() []string {
-	return []string{EnvAddr, EnvDatabaseURL, EnvBlobDir, EnvCORSOrigins, EnvTrustedProxies, EnvRedisURL,
+	return []string{EnvAddr, EnvDatabaseURL, EnvStatementTimeout, EnvBlobDir, EnvCORSOrigins, EnvTrustedProxies, EnvRedisURL,
 		EnvRateLimits, EnvRateLimitFailClosed, EnvCacheMaxMB, EnvCacheTTLLists, EnvCacheTTLStats, EnvCacheTTLPlanning,
 		EnvCursorKeys, EnvMetricsAddr,
 		metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash}
@@ -163,6 +171,7 @@ func ConfigFromEnv(environ []string) (Config, error) {
 		func() error { return readAddr(get(EnvAddr), EnvAddr, &c.Addr) },
 		func() error { return readAddr(get(EnvMetricsAddr), EnvMetricsAddr, &c.MetricsAddr) },
 		func() error { return readDatabaseURL(get(EnvDatabaseURL), &c.DatabaseURL) },
+		func() error { return readStatementTimeout(get(EnvStatementTimeout), &c.StatementTimeout) },
 		func() error {
 			if v := get(EnvBlobDir); v != "" {
 				c.BlobDir = v
@@ -266,6 +275,28 @@ func readDatabaseURL(v string, dst *string) error {
 		return fmt.Errorf("%s: must be sqlite:<file path> or postgres://user:password@host:5432/db (with ?sslmode=)", EnvDatabaseURL)
 	}
 	*dst = v
+	return nil
+}
+
+// MaxStatementTimeout bounds HUB_DB_STATEMENT_TIMEOUT.
+const MaxStatementTimeout = time.Hour
+
+// readStatementTimeout reads a Go duration; "0" disables the timeout.
+func readStatementTimeout(v string, dst *time.Duration) error {
+	if v == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if v == "0" {
+		d, err = 0, nil
+	}
+	if err != nil || d < 0 || d > MaxStatementTimeout || (d > 0 && d < time.Millisecond) {
+		return fmt.Errorf("%s: %q is not a duration between 1ms and %s (e.g. 5s, 800ms), or 0 to disable the timeout", EnvStatementTimeout, v, MaxStatementTimeout)
+	}
+	if d == 0 {
+		d = -1 // disabled; the zero value of Config means the default
+	}
+	*dst = d
 	return nil
 }
 

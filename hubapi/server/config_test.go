@@ -17,7 +17,8 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	}
 	if c.Addr != server.DefaultAddr || c.DatabaseURL != store.DefaultURL || c.BlobDir != server.DefaultBlobDir ||
 		c.MetricsAddr != "" || c.RateLimitFailClosed || c.CacheMaxMB != 0 || len(c.CORSOrigins) != 0 ||
-		len(c.TrustedProxies) != 0 || len(c.CursorKeys) != 0 || len(c.UnknownEnv) != 0 || c.CacheTTL != (server.CacheTTL{}) {
+		len(c.TrustedProxies) != 0 || len(c.CursorKeys) != 0 || len(c.UnknownEnv) != 0 || c.CacheTTL != (server.CacheTTL{}) ||
+		c.StatementTimeout != 0 {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -27,6 +28,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_ADDR=0.0.0.0:8080",
 		"HUB_METRICS_ADDR=:9464",
 		"HUB_DATABASE_URL=postgres://hub:pw@db:5432/hub?sslmode=disable",
+		"HUB_DB_STATEMENT_TIMEOUT=1500ms",
 		"HUB_BLOB_DIR=/data/blobs",
 		"HUB_CORS_ORIGINS=https://App.example.com:443/, http://localhost:5173",
 		"HUB_TRUSTED_PROXIES=10.0.0.0/8, 192.168.1.1",
@@ -52,6 +54,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_ADDR":                   c.Addr == "0.0.0.0:8080",
 		"HUB_METRICS_ADDR":           c.MetricsAddr == ":9464",
 		"HUB_DATABASE_URL":           strings.HasPrefix(c.DatabaseURL, "postgres://hub:pw@db"),
+		"HUB_DB_STATEMENT_TIMEOUT":   c.StatementTimeout == 1500*time.Millisecond,
 		"HUB_BLOB_DIR":               c.BlobDir == "/data/blobs",
 		"HUB_CORS_ORIGINS":           slices.Equal(c.CORSOrigins, []string{"https://app.example.com", "http://localhost:5173"}),
 		"HUB_TRUSTED_PROXIES":        len(c.TrustedProxies) == 2 && c.TrustedProxies[1].String() == "192.168.1.1/32",
@@ -77,6 +80,16 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 	}
 	if len(checks) != len(server.EnvNames()) {
 		t.Errorf("%d checks for %d variables", len(checks), len(server.EnvNames()))
+	}
+}
+
+func TestConfigFromEnvStatementTimeout(t *testing.T) {
+	for v, want := range map[string]time.Duration{"5s": 5 * time.Second, "250ms": 250 * time.Millisecond,
+		"0": -1, "0s": -1, "": 0} {
+		c, err := server.ConfigFromEnv([]string{"HUB_DB_STATEMENT_TIMEOUT=" + v})
+		if err != nil || c.StatementTimeout != want {
+			t.Errorf("%q → %v, %v (want %v)", v, c.StatementTimeout, err, want)
+		}
 	}
 }
 
@@ -126,6 +139,9 @@ func TestConfigFromEnvRefusesBadValues(t *testing.T) {
 		{"Redis URL of another kind", "HUB_REDIS_URL=http://:" + secret + "@redis:6379", "HUB_REDIS_URL", "redis://"},
 		{"cursor keys not base64", "HUB_CURSOR_KEYS=" + secret + "!!", "HUB_CURSOR_KEYS", "32 bytes"},
 		{"cursor key too short", "HUB_CURSOR_KEYS=" + secret, "HUB_CURSOR_KEYS", "32 bytes"},
+		{"statement timeout without a unit", "HUB_DB_STATEMENT_TIMEOUT=5", "HUB_DB_STATEMENT_TIMEOUT", "e.g. 5s"},
+		{"statement timeout negative", "HUB_DB_STATEMENT_TIMEOUT=-1s", "HUB_DB_STATEMENT_TIMEOUT", "0 to disable"},
+		{"statement timeout too long", "HUB_DB_STATEMENT_TIMEOUT=2h", "HUB_DB_STATEMENT_TIMEOUT", "1h0m0s"},
 		{"metrics networks", "HUB_METRICS_ALLOWED_CIDRS=10.0.0.0/99", "HUB_METRICS_ALLOWED_CIDRS", "10.0.0.0/99"},
 	}
 	for _, tc := range tests {

@@ -140,7 +140,8 @@ func chain(h http.Handler, outerToInner ...func(http.Handler) http.Handler) http
 	return h
 }
 
-// openDB opens cfg.DatabaseURL unless the embedder gave a DB.
+// openDB opens cfg.DatabaseURL, with the statement timeout, unless the
+// embedder gave a DB.
 func (s *Server) openDB(cfg Config) error {
 	if cfg.DB != nil {
 		s.DB = cfg.DB
@@ -150,7 +151,11 @@ func (s *Server) openDB(cfg Config) error {
 	if url == "" {
 		url = store.DefaultURL
 	}
-	db, err := store.Open(url)
+	timeout := cfg.StatementTimeout
+	if timeout == 0 {
+		timeout = store.DefaultStatementTimeout
+	}
+	db, err := store.Open(url, store.StatementTimeout(timeout))
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/migrate"
 )
 
@@ -178,6 +179,15 @@ func applyInTx(ctx context.Context, db *bun.DB, fsys fs.FS, file string, mig *mi
 	}
 	queries = append(queries, q.String())
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if db.Dialect().Name() == dialect.PG {
+			// a migration may rewrite a large table or wait for readers:
+			// the statement timeout of requests does not apply
+			for _, set := range []string{"SET LOCAL statement_timeout = 0", "SET LOCAL lock_timeout = 0"} {
+				if _, err := tx.ExecContext(ctx, set); err != nil {
+					return err
+				}
+			}
+		}
 		for _, query := range queries {
 			if strings.TrimSpace(query) == "" {
 				continue

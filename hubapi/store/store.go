@@ -6,17 +6,20 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/dialect/pgdialect"
@@ -41,7 +44,7 @@ const DefaultURL = "sqlite:hubchantier.db"
 // Open connects to url: "sqlite:<path>" (or "sqlite::memory:" is refused:
 // each pooled connection would see its own database) or
 // "postgres://..." / "postgresql://...".
-func Open(rawURL string) (*DB, error) {
+func Open(rawURL string, opts ...OpenOption) (*DB, error) {
 	switch {
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		path := strings.TrimPrefix(rawURL, "sqlite:")
@@ -54,12 +57,12 @@ func Open(rawURL string) (*DB, error) {
 				return nil, fmt.Errorf("store: %w", err)
 			}
 		}
-		return OpenSQLite(SQLiteDSN(path))
+		return OpenSQLite(SQLiteDSN(path), opts...)
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		if _, err := url.Parse(rawURL); err != nil {
 			return nil, errors.New("store: invalid PostgreSQL URL")
 		}
-		return OpenPostgres(rawURL)
+		return OpenPostgres(rawURL, opts...)
 	default:
 		return nil, errors.New("store: database URL must start with sqlite: or postgres://")
 	}
@@ -74,15 +77,37 @@ func SQLiteDSN(path string) string {
 }
 
 // OpenSQLite opens a SQLite DSN (see SQLiteDSN).
-func OpenSQLite(dsn string) (*DB, error) {
-	sqldb, err := sql.Open("sqlite", dsn)
+func OpenSQLite(dsn string, opts ...OpenOption) (*DB, error) {
+	cfg := openOptions(opts)
+	base, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
+	conn := &classifyingConnector{base: base}
+	if d := cfg.statementTimeout; d > 0 {
+		busy := fmt.Sprintf("PRAGMA busy_timeout = %d", max(d.Milliseconds(), 1))
+		conn.init = func(ctx context.Context, c driver.Conn) error {
+			e, ok := c.(driver.ExecerContext)
+			if !ok {
+				return errors.New("store: the SQLite driver cannot execute statements")
+			}
+			_, err := e.ExecContext(ctx, busy, nil)
+			return err
+		}
+	}
+	sqldb := sql.OpenDB(conn)
 	sqldb.SetMaxOpenConns(8)
 	sqldb.SetMaxIdleConns(8)
-	return &DB{bun.NewDB(sqldb, sqlitedialect.New())}, nil
+	db := bun.NewDB(sqldb, sqlitedialect.New())
+	if d := cfg.statementTimeout; d > 0 {
+		db.AddQueryHook(deadlineHook{d: d})
+	}
+	return &DB{db}, nil
 }
+
+// DefaultConnectTimeout bounds a PostgreSQL connection attempt unless the
+// URL sets connect_timeout.
+const DefaultConnectTimeout = 5 * time.Second
 
 // OpenPostgres opens a PostgreSQL URL through pgx's database/sql driver.
 //
@@ -90,7 +115,8 @@ func OpenSQLite(dsn string) (*DB, error) {
 // every argument, so nearly each SQL text is new and pgx's default (prepare
 // and cache every statement) would cost an extra round trip per query and
 // churn its statement cache.
-func OpenPostgres(dsn string) (*DB, error) {
+func OpenPostgres(dsn string, opts ...OpenOption) (*DB, error) {
+	cfg := openOptions(opts)
 	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
 		q := u.Query()
 		if !q.Has("default_query_exec_mode") {
@@ -99,14 +125,33 @@ func OpenPostgres(dsn string) (*DB, error) {
 			dsn = u.String()
 		}
 	}
-	sqldb, err := sql.Open("pgx", dsn)
+	pgcfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, err
+		// pgx's message may quote the URL and its password
+		return nil, errors.New("store: invalid PostgreSQL URL")
 	}
+	if pgcfg.ConnectTimeout == 0 {
+		pgcfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if d := cfg.statementTimeout; d > 0 {
+		ms := strconv.FormatInt(max(d.Milliseconds(), 1), 10)
+		for _, p := range []string{"statement_timeout", "lock_timeout"} {
+			if _, set := pgcfg.RuntimeParams[p]; !set {
+				pgcfg.RuntimeParams[p] = ms
+			}
+		}
+	}
+	sqldb := sql.OpenDB(&classifyingConnector{base: stdlib.GetConnector(*pgcfg)})
 	sqldb.SetMaxOpenConns(20)
 	sqldb.SetMaxIdleConns(20)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
-	return &DB{bun.NewDB(sqldb, pgdialect.New())}, nil
+	db := bun.NewDB(sqldb, pgdialect.New())
+	if d := cfg.statementTimeout; d > 0 {
+		// after the server's own timeout: it ends the statement and keeps
+		// the connection; this deadline is for a server that never answers
+		db.AddQueryHook(deadlineHook{d: d + time.Second})
+	}
+	return &DB{db}, nil
 }
 
 // Wrap uses an already opened bun database (tests, embedders).
@@ -129,6 +174,9 @@ func mapErr(err error) error {
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return hubapi.ErrNotFound
+	}
+	if err := Classify(err); errors.Is(err, hubapi.ErrUnavailable) {
+		return err
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
