@@ -100,7 +100,7 @@ func OpenSQLite(dsn string, opts ...OpenOption) (*DB, error) {
 	sqldb.SetMaxIdleConns(8)
 	db := bun.NewDB(sqldb, sqlitedialect.New())
 	if d := cfg.statementTimeout; d > 0 {
-		db.AddQueryHook(deadlineHook{d: d})
+		db = db.WithQueryHook(deadlineHook{d: d})
 	}
 	return &DB{db}, nil
 }
@@ -149,7 +149,7 @@ func OpenPostgres(dsn string, opts ...OpenOption) (*DB, error) {
 	if d := cfg.statementTimeout; d > 0 {
 		// after the server's own timeout: it ends the statement and keeps
 		// the connection; this deadline is for a server that never answers
-		db.AddQueryHook(deadlineHook{d: d + time.Second})
+		db = db.WithQueryHook(deadlineHook{d: d + time.Second})
 	}
 	return &DB{db}, nil
 }

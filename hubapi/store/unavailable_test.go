@@ -1,0 +1,93 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/store"
+	"github.com/hubchantier/hubchantier/internal/testenv"
+)
+
+// reopenWithTimeout opens the test database again through store's Open
+// functions, with a statement timeout.
+func reopenWithTimeout(t *testing.T, tdb *testenv.DB, d time.Duration) *store.DB {
+	t.Helper()
+	var db *store.DB
+	var err error
+	if tdb.Name == "postgres" {
+		db, err = store.OpenPostgres(tdb.DSN, store.StatementTimeout(d))
+	} else {
+		db, err = store.OpenSQLite(tdb.DSN, store.StatementTimeout(d))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// A write that waits for a lock past the statement timeout fails with
+// ErrUnavailable; the caller's own cancellation while it waits is
+// context.Canceled, never ErrUnavailable.
+func TestLockWaitPastTheStatementTimeoutIsUnavailable(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, tdb *testenv.DB) {
+		ctx := context.Background()
+		setup := open(t, tdb)
+		c := &hubapi.Chantier{Code: "UN-1", Nom: "N", Adresse: "A", Statut: hubapi.ChantierOuvert, Version: 1,
+			CreatedAt: store.Now(), UpdatedAt: store.Now()}
+		if err := store.Insert(ctx, setup, c); err != nil {
+			t.Fatal(err)
+		}
+		holder, err := setup.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = holder.Rollback() }()
+		if _, err := store.GetForUpdate[hubapi.Chantier](ctx, holder, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if tdb.Name != "postgres" { // SQLite: the holder must write to take the lock
+			if _, err := holder.ExecContext(ctx, "UPDATE chantiers SET nom = nom WHERE id = ?", c.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db := reopenWithTimeout(t, tdb, 200*time.Millisecond)
+		update := func(ctx context.Context) error {
+			return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+				_, err := store.GetForUpdate[hubapi.Chantier](ctx, tx, c.ID)
+				return err
+			})
+		}
+
+		t.Run("past the timeout → ErrUnavailable", func(t *testing.T) {
+			if err := update(ctx); !errors.Is(err, hubapi.ErrUnavailable) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+		t.Run("cancelled by the caller → context.Canceled, not ErrUnavailable", func(t *testing.T) {
+			cctx, cancel := context.WithCancel(ctx)
+			time.AfterFunc(50*time.Millisecond, cancel)
+			err := update(cctx)
+			if !errors.Is(err, context.Canceled) || errors.Is(err, hubapi.ErrUnavailable) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	})
+}
+
+// Errors that are not about availability keep their kind.
+func TestClassifyLeavesOtherErrorsAlone(t *testing.T) {
+	for _, err := range []error{hubapi.ErrNotFound, hubapi.ErrConflict, context.Canceled, errors.New("boom")} {
+		if got := store.Classify(err); got != err {
+			t.Errorf("Classify(%v) = %v", err, got)
+		}
+	}
+	if err := store.Classify(context.DeadlineExceeded); !errors.Is(err, hubapi.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("deadline: %v", err)
+	}
+}
