@@ -390,16 +390,33 @@ func TestPoolExhaustedGives503(t *testing.T) {
 		hs := httptest.NewServer(srv.Handler)
 		defer hs.Close()
 		key := operatorKey(t, srv)
+		res, body := send(t, hs.URL, http.MethodPost, v1+"/chantiers", key, map[string]any{"code": uniq("PX-"), "nom": "Avant", "adresse": "1 rue"})
+		var ch hubapi.Chantier
+		if res.StatusCode != 201 || json.Unmarshal(body, &ch) != nil {
+			t.Fatalf("create: %d %s", res.StatusCode, body)
+		}
+		path := idPath("chantiers", ch.ID)
+		fresh := operatorKey(t, srv) // not used yet: its authentication needs the database
 
 		held, err := sdb.DB.DB.Conn(ctx) // the pool's only connection
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, body := send(t, hs.URL, http.MethodGet, v1+"/chantiers", key, nil)
-		expectUnavailable(t, res, body)
+		t.Run("a read (authentication waits for a connection) → 503", func(t *testing.T) {
+			res, body := send(t, hs.URL, http.MethodGet, v1+"/chantiers", fresh, nil)
+			expectUnavailable(t, res, body)
+		})
+		t.Run("a write (its transaction waits for a connection) → 503", func(t *testing.T) {
+			res, body := send(t, hs.URL, http.MethodPut, path, key, map[string]any{"code": ch.Code, "nom": "Après", "adresse": "2 rue"})
+			expectUnavailable(t, res, body)
+		})
 		_ = held.Close()
-		if res, body := send(t, hs.URL, http.MethodGet, v1+"/chantiers", key, nil); res.StatusCode != 200 {
-			t.Fatalf("after: %d %s", res.StatusCode, body)
-		}
+		t.Run("a connection free again → 200, nothing was changed", func(t *testing.T) {
+			var got hubapi.Chantier
+			res, body := send(t, hs.URL, http.MethodGet, path, fresh, nil)
+			if res.StatusCode != 200 || json.Unmarshal(body, &got) != nil || got.Nom != "Avant" || got.Version != ch.Version {
+				t.Fatalf("after: %d %s", res.StatusCode, body)
+			}
+		})
 	})
 }

@@ -36,6 +36,9 @@ var migrationsFS embed.FS
 // DB is the product's database.
 type DB struct {
 	*bun.DB
+	// connWait bounds RunInTx's wait for a pooled connection (0: none);
+	// queries built with bun are bounded by their deadline (deadlineHook).
+	connWait time.Duration
 }
 
 // DefaultURL is the embedded database used when HUB_DATABASE_URL is unset.
@@ -102,7 +105,7 @@ func OpenSQLite(dsn string, opts ...OpenOption) (*DB, error) {
 	if d := cfg.statementTimeout; d > 0 {
 		db = db.WithQueryHook(deadlineHook{d: d})
 	}
-	return &DB{db}, nil
+	return &DB{DB: db, connWait: max(cfg.statementTimeout, 0)}, nil
 }
 
 // DefaultConnectTimeout bounds a PostgreSQL connection attempt unless the
@@ -150,12 +153,32 @@ func OpenPostgres(dsn string, opts ...OpenOption) (*DB, error) {
 		// after the server's own timeout: it ends the statement and keeps
 		// the connection; this deadline is for a server that never answers
 		db = db.WithQueryHook(deadlineHook{d: d + time.Second})
+		return &DB{DB: db, connWait: d + time.Second}, nil
 	}
-	return &DB{db}, nil
+	return &DB{DB: db}, nil
 }
 
 // Wrap uses an already opened bun database (tests, embedders).
-func Wrap(db *bun.DB) *DB { return &DB{db} }
+func Wrap(db *bun.DB) *DB { return &DB{DB: db} }
+
+// RunInTx runs fn in a transaction, as bun's RunInTx does, except that with
+// a statement timeout (see StatementTimeout) the wait for a pooled
+// connection is bounded by it: when every connection stays busy, the error
+// wraps hubapi.ErrUnavailable instead of waiting for as long as ctx lasts.
+// The transaction itself keeps ctx (database/sql ends it with ctx).
+func (db *DB) RunInTx(ctx context.Context, opts *sql.TxOptions, fn func(ctx context.Context, tx bun.Tx) error) error {
+	if db.connWait <= 0 {
+		return db.DB.RunInTx(ctx, opts, fn)
+	}
+	wctx, cancel := context.WithTimeoutCause(ctx, db.connWait, errStatementTimeout)
+	conn, err := db.Conn(wctx)
+	cancel()
+	if err != nil {
+		return Classify(err)
+	}
+	defer conn.Close()
+	return conn.RunInTx(ctx, opts, fn)
+}
 
 // IsPostgres reports the dialect.
 func (db *DB) IsPostgres() bool { return db.Dialect().Name() == dialect.PG }

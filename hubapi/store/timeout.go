@@ -20,9 +20,9 @@ type openConfig struct {
 }
 
 // StatementTimeout bounds how long one statement may run, waiting for a lock
-// included, and how long a query built with bun waits for a pooled
-// connection; past it the statement fails with an error wrapping
-// hubapi.ErrUnavailable (see Classify). d ≤ 0 disables it. Without this
+// included, and how long a query built with bun or a transaction (RunInTx)
+// waits for a pooled connection; past it the statement fails with an error
+// wrapping hubapi.ErrUnavailable (see Classify). d ≤ 0 disables it. Without this
 // option, Open and the Open functions set no timeout (the server's
 // configuration applies DefaultStatementTimeout).
 //

@@ -91,3 +91,57 @@ func TestClassifyLeavesOtherErrorsAlone(t *testing.T) {
 		t.Errorf("deadline: %v", err)
 	}
 }
+
+// The store's driver forwards what database/sql and bun use besides plain
+// queries: prepared statements, column types (map scans), transactions.
+func TestStoreDriverForwardsStatementsAndColumnTypes(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, tdb *testenv.DB) {
+		ctx := context.Background()
+		open(t, tdb) // migrated
+		db := reopenWithTimeout(t, tdb, time.Second)
+		ph := "?"
+		if db.IsPostgres() {
+			ph = "$1"
+		}
+		stmt, err := db.DB.DB.PrepareContext(ctx, "SELECT count(*) FROM chantiers WHERE id > "+ph)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stmt.Close()
+		var n int
+		if err := stmt.QueryRowContext(ctx, 0).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("prepared query: %d, %v", n, err)
+		}
+		if _, err := stmt.ExecContext(ctx, 0); err != nil {
+			t.Fatalf("prepared exec: %v", err)
+		}
+		var rows []map[string]any
+		if err := db.NewSelect().ColumnExpr("1 AS one, 'a' AS letter").Scan(ctx, &rows); err != nil || len(rows) != 1 || rows[0]["letter"] != "a" {
+			t.Fatalf("map scan: %v, %v", rows, err)
+		}
+		r, err := db.QueryContext(ctx, "SELECT 1 AS one")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		types, err := r.ColumnTypes()
+		if err != nil || len(types) != 1 || types[0].Name() != "one" || types[0].ScanType() == nil {
+			t.Fatalf("column types: %v, %v", types, err)
+		}
+		_, _ = types[0].Nullable()
+		_, _ = types[0].Length()
+		_, _, _ = types[0].DecimalSize()
+		if r.NextResultSet() {
+			t.Error("a second result set")
+		}
+		if err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			_, err := tx.NewSelect().ColumnExpr("1").Exec(ctx)
+			return err
+		}); err != nil {
+			t.Fatalf("transaction: %v", err)
+		}
+		if err := db.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
