@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -419,4 +420,97 @@ func TestPoolExhaustedGives503(t *testing.T) {
 			}
 		})
 	})
+}
+
+// tcpProxy forwards connections to target until Close, which also cuts the
+// connections it carries: for the server behind it, the database is gone.
+type tcpProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newTCPProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
+			go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
+		}
+	}()
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *tcpProxy) Addr() string { return p.ln.Addr().String() }
+
+func (p *tcpProxy) Close() {
+	_ = p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
+}
+
+// PostgreSQL goes away while the server is serving (its connections cut,
+// new ones refused): reads and writes of callers already authenticated get
+// 503 with Retry-After, /readyz 503.
+func TestDatabaseGoneWhileServingGives503(t *testing.T) {
+	db := testenv.Postgres(t)
+	u, err := url.Parse(db.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newTCPProxy(t, u.Host)
+	u.Host = proxy.Addr()
+	srv, base, logs := startFromEnv(t, nil, "HUB_DATABASE_URL="+u.String(), "HUB_DB_STATEMENT_TIMEOUT="+testStatementTimeout)
+	key := operatorKey(t, srv)
+	res, body := send(t, base, http.MethodPost, v1+"/chantiers", key, map[string]any{"code": uniq("GO-"), "nom": "Avant", "adresse": "1 rue"})
+	var ch hubapi.Chantier
+	if res.StatusCode != 201 || json.Unmarshal(body, &ch) != nil {
+		t.Fatalf("create: %d %s", res.StatusCode, body)
+	}
+	proxy.Close()
+
+	t.Run("a list → 503", func(t *testing.T) {
+		res, body := send(t, base, http.MethodGet, v1+"/chantiers", key, nil)
+		expectUnavailable(t, res, body)
+	})
+	t.Run("a write → 503", func(t *testing.T) {
+		res, body := send(t, base, http.MethodPut, idPath("chantiers", ch.ID), key, map[string]any{"code": ch.Code, "nom": "Après", "adresse": "2 rue"})
+		expectUnavailable(t, res, body)
+	})
+	t.Run("/readyz → 503", func(t *testing.T) {
+		if res, body := send(t, base, http.MethodGet, "/readyz", "", nil); res.StatusCode != 503 {
+			t.Fatalf("%d %s", res.StatusCode, body)
+		}
+	})
+	t.Run("nothing was changed", func(t *testing.T) {
+		var nom string
+		if err := db.NewSelect().Table("chantiers").Column("nom").Where("id = ?", ch.ID).Scan(context.Background(), &nom); err != nil || nom != "Avant" {
+			t.Fatalf("nom %q, %v", nom, err)
+		}
+	})
+	if strings.Contains(logs.String(), `"status":500`) {
+		t.Errorf("access log: %s", logs.String())
+	}
 }
