@@ -19,6 +19,8 @@ import (
 	"github.com/allegro/bigcache/v3"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/hubchantier/hubchantier/internal/broadcast"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -123,7 +125,9 @@ type Config struct {
 	Shards int
 
 	// Redis, when set, broadcasts invalidations to every instance subscribed
-	// to Channel. The Cache does not close it.
+	// to Channel. The Cache does not close it. While the subscription is not
+	// confirmed (at start, after a lost connection or a failed publish),
+	// requests bypass the cache; the cache is emptied before it serves again.
 	Redis redis.UniversalClient
 	// Channel is the Redis pub/sub channel. Default DefaultChannel.
 	Channel string
@@ -224,17 +228,10 @@ type Cache struct {
 	evictions, errs, invalidations, flushes   atomic.Uint64
 	pendingEvictions                          atomic.Uint64 // evictions not yet passed to onEvent
 
-	// Broadcast.
-	redis   redis.UniversalClient
-	channel string
-	origin  string
-	ready   chan struct{}
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	psMu    sync.Mutex
-	ps      *redis.PubSub
-	closed  bool
-	once    sync.Once
+	// Broadcast (nil without Redis).
+	bcast  *broadcast.Channel
+	origin string
+	once   sync.Once
 }
 
 type route struct {
@@ -246,7 +243,7 @@ type route struct {
 }
 
 type statusValues struct {
-	hit, miss, collapsed, stale, request, bypass, method string
+	hit, miss, collapsed, stale, request, bypass, method, unsynced string
 }
 
 // New validates cfg and returns a Cache. With cfg.Redis set it starts the
@@ -281,9 +278,6 @@ func New(cfg Config) (*Cache, error) {
 		onEvent:   cfg.OnEvent,
 		tagBody:   cfg.ETag,
 		gens:      map[string]*atomic.Uint64{},
-		redis:     cfg.Redis,
-		channel:   cfg.Channel,
-		ready:     make(chan struct{}),
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -296,9 +290,6 @@ func New(cfg Config) (*Cache, error) {
 	}
 	if c.maxEntry < 0 {
 		return nil, errors.New("cache: Config.MaxEntryBytes is negative")
-	}
-	if c.channel == "" {
-		c.channel = DefaultChannel
 	}
 	for p, fn := range cfg.QueryNormalizers {
 		if fn == nil {
@@ -379,7 +370,9 @@ func New(cfg Config) (*Cache, error) {
 		stale:     name + "; fwd=stale",
 		request:   name + "; fwd=request",
 		bypass:    name + "; fwd=bypass",
-		method:    name + "; fwd=method",
+		// RFC 9211 §2.8: detail is implementation-specific.
+		unsynced: name + "; fwd=bypass; detail=unsynced",
+		method:   name + "; fwd=method",
 	}
 
 	var id [12]byte
@@ -388,13 +381,27 @@ func New(cfg Config) (*Cache, error) {
 	}
 	c.origin = hex.EncodeToString(id[:])
 
-	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
-	if c.redis == nil {
-		close(c.ready)
-	} else {
-		c.wg.Add(1)
-		go c.subscribe(ctx)
+	if cfg.Redis != nil {
+		channel := cfg.Channel
+		if channel == "" {
+			channel = DefaultChannel
+		}
+		c.bcast, err = broadcast.New(broadcast.Config{
+			Redis:     cfg.Redis,
+			Name:      channel,
+			OnMessage: c.apply,
+			OnUp: func(resync bool) {
+				if resync {
+					// Broadcasts sent while disconnected were lost.
+					c.flushLocal()
+				}
+			},
+			OnDown: func(err error) { c.fail("", "subscribe", err) },
+		})
+		if err != nil {
+			_ = store.Close()
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -453,18 +460,14 @@ func newStore(cfg Config, maxEntry int, longest time.Duration, onEvict func()) (
 	return store, nil
 }
 
-// Close stops the invalidation subscriber and bigcache's cleaner. The
-// middleware keeps working after Close, without broadcast.
+// Close stops the invalidation subscriber and bigcache's cleaner. After
+// Close, a cache with Redis passes every request through (no broadcast
+// reaches it any more); one without Redis keeps working.
 func (c *Cache) Close() error {
 	c.once.Do(func() {
-		c.cancel()
-		c.psMu.Lock()
-		c.closed = true
-		if c.ps != nil {
-			_ = c.ps.Close()
+		if c.bcast != nil {
+			c.bcast.Close()
 		}
-		c.psMu.Unlock()
-		c.wg.Wait()
 		_ = c.store.Close()
 	})
 	return nil
@@ -474,13 +477,23 @@ func (c *Cache) Close() error {
 // its channel (at once without Redis), or ctx's error. Broadcasts published
 // before then are not received; use it in readiness checks and tests.
 func (c *Cache) WaitReady(ctx context.Context) error {
+	if c.bcast == nil {
+		return nil
+	}
 	select {
-	case <-c.ready:
+	case <-c.bcast.Ready():
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
+
+// Synced reports whether the cache may serve and store responses: always
+// without Redis; with Redis, only while its invalidation subscription is
+// confirmed. An instance that cannot hear the invalidations of the others
+// would serve lists they have changed until the TTL ends, so it bypasses
+// the cache instead, and empties it when the subscription is back.
+func (c *Cache) Synced() bool { return c.bcast == nil || c.bcast.Live() }
 
 // Stats returns the counters.
 func (c *Cache) Stats() Stats {

@@ -5,19 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
-// Subscriber timing. A silent connection is pinged after healthInterval and
-// replaced when the ping gets no answer within another healthInterval.
+// Bounds of a broadcast message; larger ones are dropped.
 const (
-	healthInterval = 15 * time.Second
-	minBackoff     = 50 * time.Millisecond
-	maxBackoff     = 5 * time.Second
-	// maxMessageBytes bounds a broadcast message; larger ones are dropped.
 	maxMessageBytes = 64 << 10
 	maxMessageTypes = 1024
 )
@@ -96,12 +87,14 @@ func (c *Cache) flushLocal() {
 }
 
 func (c *Cache) publish(ctx context.Context, m message) error {
-	if c.redis == nil {
+	if c.bcast == nil {
 		return nil
 	}
 	payload, err := json.Marshal(m)
 	if err == nil {
-		err = c.redis.Publish(ctx, c.channel, payload).Err()
+		// A failed publish also drops the subscription: the cache is
+		// bypassed until it is back and resynced.
+		err = c.bcast.Publish(ctx, payload)
 	}
 	if err != nil {
 		c.fail("", "publish", err)
@@ -125,77 +118,4 @@ func (c *Cache) apply(payload string) {
 		return
 	}
 	c.bump(m.Resources)
-}
-
-// subscribe runs until ctx ends: it subscribes, applies messages, and on any
-// connection failure backs off and subscribes again.
-func (c *Cache) subscribe(ctx context.Context) {
-	defer c.wg.Done()
-	backoff := minBackoff
-	subscribed := false // ever, on any connection
-	for ctx.Err() == nil {
-		c.psMu.Lock()
-		if c.closed {
-			c.psMu.Unlock()
-			return
-		}
-		ps := c.redis.Subscribe(ctx, c.channel)
-		c.ps = ps
-		c.psMu.Unlock()
-
-		err := c.consume(ctx, ps, &subscribed, &backoff)
-
-		c.psMu.Lock()
-		_ = ps.Close()
-		c.ps = nil
-		c.psMu.Unlock()
-		if ctx.Err() != nil {
-			return
-		}
-		c.fail("", "subscribe", err)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
-}
-
-// consume reads one subscription until it fails.
-func (c *Cache) consume(ctx context.Context, ps *redis.PubSub, subscribed *bool, backoff *time.Duration) error {
-	pinged := false
-	for {
-		msg, err := ps.ReceiveTimeout(ctx, healthInterval)
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && !pinged {
-				if err := ps.Ping(ctx); err != nil {
-					return err
-				}
-				pinged = true
-				continue
-			}
-			return err
-		}
-		pinged = false
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			if m.Kind != "subscribe" {
-				continue
-			}
-			if *subscribed {
-				// Broadcasts sent while disconnected were lost.
-				c.flushLocal()
-			} else {
-				*subscribed = true
-				close(c.ready)
-			}
-			*backoff = minBackoff
-		case *redis.Message:
-			c.apply(m.Payload)
-		}
-	}
 }

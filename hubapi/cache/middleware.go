@@ -43,6 +43,12 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 		c.pass(w, r, next, name, c.status.bypass)
 		return
 	}
+	if !c.Synced() {
+		// Invalidations of other instances may be missed: neither serve
+		// nor store.
+		c.pass(w, r, next, name, c.status.unsynced)
+		return
+	}
 	key, ok := c.buildKey(r, rt)
 	if !ok {
 		c.pass(w, r, next, name, c.status.bypass)

@@ -13,8 +13,10 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -160,4 +162,76 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// PrivateRedis is a redis-server of the test's own, on a port the OS chose,
+// that the test may stop and start again (on the same port) to play an
+// outage without disturbing the shared server.
+type PrivateRedis struct {
+	t    testing.TB
+	Addr string // 127.0.0.1:port
+	cmd  *exec.Cmd
+}
+
+// StartPrivateRedis starts a redis-server for t, stopped at cleanup. Like
+// Redis, it skips when HUB_TEST_REDIS_URL is unset; when it is set, a
+// missing redis-server fails the test.
+func StartPrivateRedis(t testing.TB) *PrivateRedis {
+	t.Helper()
+	if RedisURL() == "" {
+		t.Skip("HUB_TEST_REDIS_URL not set")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	r := &PrivateRedis{t: t, Addr: addr}
+	r.Start()
+	t.Cleanup(r.Stop)
+	return r
+}
+
+// URL is the redis:// URL of the server.
+func (r *PrivateRedis) URL() string { return "redis://" + r.Addr + "/0" }
+
+// Start starts the server (again) and waits until it answers.
+func (r *PrivateRedis) Start() {
+	r.t.Helper()
+	if r.cmd != nil {
+		return
+	}
+	_, port, _ := net.SplitHostPort(r.Addr)
+	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, // #nosec G204 -- fixed program, port chosen by the OS
+		"--save", "", "--appendonly", "no", "--protected-mode", "no")
+	if err := cmd.Start(); err != nil {
+		r.t.Fatalf("redis-server (needed when HUB_TEST_REDIS_URL is set): %v", err)
+	}
+	r.cmd = cmd
+	c := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("private redis-server on %s does not answer: %v", r.Addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop kills the server (by its process id) and waits for it to exit.
+func (r *PrivateRedis) Stop() {
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+	r.cmd = nil
 }
