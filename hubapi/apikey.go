@@ -94,6 +94,15 @@ type OperatorService interface {
 	IssueAPIKey(ctx context.Context, in APIKeyInput) (*APIKey, string, error)
 	// CountActiveAPIKeys counts keys neither revoked nor expired.
 	CountActiveAPIKeys(ctx context.Context) (int, error)
+	// APIKeysOf lists the keys of a user (never their secrets).
+	APIKeysOf(ctx context.Context, userID int64) ([]APIKey, error)
+	// RevokeAPIKeyByID revokes a key and publishes EventAPIKeyRevoked.
+	// Errors: ErrNotFound.
+	RevokeAPIKeyByID(ctx context.Context, id int64) error
+	// SetUserDisabled disables a user (none of its keys authenticates any
+	// more; publishes EventUserDisabled) or enables it again.
+	// Errors: ErrNotFound.
+	SetUserDisabled(ctx context.Context, email string, disabled bool) (*User, error)
 }
 
 // API key format: "hck_" + 32 base62 characters of randomness + 6 base62

@@ -28,6 +28,10 @@ const (
 	EventAffectationCreated EventType = "affectation.created"
 	EventAffectationUpdated EventType = "affectation.updated"
 	EventAffectationDeleted EventType = "affectation.deleted"
+	// Credentials: every instance drops the cached authentications of the
+	// key (ResourceID: the key) or of the user's keys (ResourceID: the user).
+	EventAPIKeyRevoked EventType = "api_key.revoked"
+	EventUserDisabled  EventType = "user.disabled"
 )
 
 // Event is something that happened to a resource. Data is the resource after

@@ -10,15 +10,18 @@ import (
 // User is a person of the company. Users are managed by admins through the
 // CLI; the API exposes the caller itself (GET /users/me).
 type User struct {
-	ID           int64     `bun:"id,pk,autoincrement" json:"id"`
-	Email        string    `bun:"email,notnull" json:"email"`
-	Nom          string    `bun:"nom,notnull" json:"nom"`
-	Prenom       string    `bun:"prenom,notnull" json:"prenom"`
-	Role         Role      `bun:"role,notnull" json:"role"`
-	PasswordHash string    `bun:"password_hash,notnull" json:"-"`
-	CreatedAt    time.Time `bun:"created_at,notnull" json:"created_at"`
-	UpdatedAt    time.Time `bun:"updated_at,notnull" json:"updated_at"`
-	Version      int64     `bun:"version,notnull" json:"version"`
+	ID           int64  `bun:"id,pk,autoincrement" json:"id"`
+	Email        string `bun:"email,notnull" json:"email"`
+	Nom          string `bun:"nom,notnull" json:"nom"`
+	Prenom       string `bun:"prenom,notnull" json:"prenom"`
+	Role         Role   `bun:"role,notnull" json:"role"`
+	PasswordHash string `bun:"password_hash,notnull" json:"-"`
+	// DisabledAt, when set, is when the user was disabled: none of the
+	// user's API keys authenticates while it is set.
+	DisabledAt *time.Time `bun:"disabled_at" json:"-"`
+	CreatedAt  time.Time  `bun:"created_at,notnull" json:"created_at"`
+	UpdatedAt  time.Time  `bun:"updated_at,notnull" json:"updated_at"`
+	Version    int64      `bun:"version,notnull" json:"version"`
 }
 
 // Validate checks the user's fields.

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/blob"
 	"github.com/hubchantier/hubchantier/hubapi/server"
@@ -93,6 +95,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	cfg.Logger = log
+	// go-redis logs through one process-wide logger: JSON like the rest.
+	redis.SetLogger(server.RedisLogging(log))
 	cfg.MetricsOwnListener = *metricsAddr != ""
 	srv, err := server.New(ctx, cfg)
 	if err != nil {

@@ -4,7 +4,10 @@
 //	hubchantier serve [--addr 127.0.0.1:8080] [--demo] [--metrics-addr 127.0.0.1:9464]
 //	hubchantier migrate [--unlock]
 //	hubchantier user create --email E --role R [--nom N] [--prenom P] [--password-stdin]
+//	hubchantier user disable|enable --email E
 //	hubchantier apikey create --user E --name N --scopes a,b [--expires 720h]
+//	hubchantier apikey list --user E
+//	hubchantier apikey revoke --id N
 //	hubchantier seed --chantiers N
 //	hubchantier counters check|rebuild
 //
@@ -39,7 +42,10 @@ const usage = `usage:
   hubchantier serve [--addr 127.0.0.1:8080] [--demo] [--metrics-addr 127.0.0.1:9464]
   hubchantier migrate [--unlock]
   hubchantier user create --email E --role admin|conducteur|chef_chantier|compagnon [--nom N] [--prenom P] [--password-stdin]
+  hubchantier user disable|enable --email E
   hubchantier apikey create --user E --name N --scopes a,b [--expires 720h]
+  hubchantier apikey list --user E
+  hubchantier apikey revoke --id N
   hubchantier seed --chantiers N [--users U] [--seed-value S] [--append] [--now YYYY-MM-DD] [--years Y]
   hubchantier counters check|rebuild
 `
@@ -60,12 +66,26 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "migrate":
 		return cmdMigrate(ctx, args[1:], stdout)
 	case "user":
-		if len(args) > 1 && args[1] == "create" {
-			return cmdUserCreate(ctx, args[2:], stdin, stdout)
+		if len(args) > 1 {
+			switch args[1] {
+			case "create":
+				return cmdUserCreate(ctx, args[2:], stdin, stdout)
+			case "disable":
+				return cmdUserDisable(ctx, args[2:], true, stdout, stderr)
+			case "enable":
+				return cmdUserDisable(ctx, args[2:], false, stdout, stderr)
+			}
 		}
 	case "apikey":
-		if len(args) > 1 && args[1] == "create" {
-			return cmdAPIKeyCreate(ctx, args[2:], stdout)
+		if len(args) > 1 {
+			switch args[1] {
+			case "create":
+				return cmdAPIKeyCreate(ctx, args[2:], stdout)
+			case "list":
+				return cmdAPIKeyList(ctx, args[2:], stdout)
+			case "revoke":
+				return cmdAPIKeyRevoke(ctx, args[2:], stdout, stderr)
+			}
 		}
 	case "seed":
 		return cmdSeed(ctx, args[1:], stdout, stderr)

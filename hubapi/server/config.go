@@ -19,6 +19,7 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/pagination"
 	"github.com/hubchantier/hubchantier/ratelimit"
+	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
 )
 
 // Defaults of the embedded mode.
@@ -84,8 +85,13 @@ type Config struct {
 	// route the server does not have is refused by New.
 	RateLimits string
 	// RateLimitFailClosed answers 503 instead of letting requests through
-	// when the rate-limit store (Redis) fails (HUB_RATE_LIMIT_FAIL_CLOSED).
+	// when the rate-limit store (Redis) fails (HUB_RATE_LIMIT_FAIL_CLOSED);
+	// /readyz then answers 503 too while Redis is unreachable.
 	RateLimitFailClosed bool
+	// RedisBreaker tunes the circuit breaker that makes every Redis command
+	// fail at once while Redis is down (zero: 5 consecutive failures open
+	// it for 5 s). Embedders and tests only.
+	RedisBreaker redisstore.BreakerConfig
 	// CursorKeys seal pagination cursors (HUB_CURSOR_KEYS: comma-separated
 	// base64 32-byte keys, newest first: the first seals, all open). Empty:
 	// a key generated once and kept in the database (table server_secrets),

@@ -25,8 +25,10 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/route"
 	"github.com/hubchantier/hubchantier/hubapi/service"
 	"github.com/hubchantier/hubchantier/hubapi/store"
+	"github.com/hubchantier/hubchantier/internal/broadcast"
 	"github.com/hubchantier/hubchantier/pagination"
 	"github.com/hubchantier/hubchantier/problem"
+	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
 )
 
 // Server is an assembled Hub Chantier server.
@@ -41,6 +43,10 @@ type Server struct {
 	// Cache is the response cache (nil when disabled).
 	Cache *cache.Cache
 	Redis *redis.Client
+	// RedisBreaker guards every command of Redis (nil without Redis).
+	RedisBreaker *redisstore.Breaker
+	revocations  *broadcast.Channel
+	failClosed   bool
 	// Metrics and MetricsHandler (the protected /metrics endpoint).
 	Metrics        *metrics.Metrics
 	MetricsHandler http.Handler
@@ -87,7 +93,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.setupMetrics(cfg, clientIP); err != nil {
 		return nil, err
 	}
-	if err := s.connectRedis(cfg); err != nil {
+	if err := s.connectRedis(cfg, log); err != nil {
+		return nil, err
+	}
+	s.failClosed = cfg.RateLimitFailClosed
+	if err := s.setupRevocations(log); err != nil {
 		return nil, err
 	}
 	limiter, err := newRateLimiter(cfg, s.Redis, log, s.Metrics)
@@ -229,20 +239,6 @@ func (s *Server) setupMetrics(cfg Config, clientIP *clientip.Resolver) error {
 	return nil
 }
 
-// connectRedis creates the Redis client (it connects lazily).
-func (s *Server) connectRedis(cfg Config) error {
-	if cfg.RedisURL == "" {
-		return nil
-	}
-	if err := checkRedisURL(cfg.RedisURL); err != nil {
-		return err
-	}
-	ropt, _ := redis.ParseURL(cfg.RedisURL)
-	ropt.DialTimeout, ropt.ReadTimeout, ropt.WriteTimeout = 2*time.Second, time.Second, time.Second
-	s.Redis = redis.NewClient(ropt)
-	return nil
-}
-
 // setupCache creates the response cache, unless disabled. Every committed
 // mutation invalidates what depends on its resource type, on this instance
 // and (through Redis) on the others.
@@ -316,6 +312,14 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc)
 			problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "not-ready", "The database is not reachable."))
 			return
 		}
+		// Fail-closed rate limiting refuses every request while Redis is
+		// unreachable: the load balancer should route around this instance.
+		if s.failClosed && s.Redis != nil {
+			if err := s.redisReady(pctx); err != nil {
+				problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "not-ready", "Redis is not reachable and rate limiting fails closed."))
+				return
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ready"}`))
 	}).Methods(http.MethodGet, http.MethodHead)
@@ -347,6 +351,9 @@ func (s *Server) Close() {
 	}
 	if s.Cache != nil {
 		_ = s.Cache.Close()
+	}
+	if s.revocations != nil {
+		s.revocations.Close()
 	}
 	if s.Redis != nil {
 		_ = s.Redis.Close()

@@ -27,21 +27,28 @@ func (s *Operator) Authenticate(ctx context.Context, secret string) (*hubapi.Pri
 	}
 	hash := hubapi.HashAPIKey(secret)
 	now := s.now()
-	if v, ok := s.auth.Load(hash); ok {
-		e := v.(authEntry)
-		if now.Before(e.until) {
-			return e.p, nil
+	cached := s.authCacheUsable()
+	if cached {
+		if v, ok := s.auth.Load(hash); ok {
+			e := v.(authEntry)
+			if now.Before(e.until) {
+				return e.p, nil
+			}
+			s.auth.Delete(hash)
 		}
-		s.auth.Delete(hash)
 	}
+	// A revocation committed while this lookup runs bumps the generation:
+	// what the lookup read is then not cached.
+	gen := s.authGen.Load()
 	var row struct {
 		hubapi.APIKey `bun:",extend"`
 		Email         string      `bun:"user_email"`
 		Role          hubapi.Role `bun:"user_role"`
+		Disabled      *time.Time  `bun:"user_disabled_at"`
 	}
 	err := s.db.NewSelect().Model(&row.APIKey).
 		ColumnExpr("api_key.*").
-		ColumnExpr("u.email AS user_email, u.role AS user_role").
+		ColumnExpr("u.email AS user_email, u.role AS user_role, u.disabled_at AS user_disabled_at").
 		Join("JOIN users AS u ON u.id = api_key.user_id").
 		Where("api_key.key_hash = ?", hash).Limit(1).Scan(ctx, &row)
 	if err != nil {
@@ -50,7 +57,7 @@ func (s *Operator) Authenticate(ctx context.Context, secret string) (*hubapi.Pri
 		}
 		return nil, err
 	}
-	if subtle.ConstantTimeCompare([]byte(row.Hash), []byte(hash)) != 1 || !row.Active(now) {
+	if subtle.ConstantTimeCompare([]byte(row.Hash), []byte(hash)) != 1 || !row.Active(now) || row.Disabled != nil {
 		return nil, hubapi.ErrUnauthenticated
 	}
 	if row.LastUsedAt == nil || now.Sub(*row.LastUsedAt) >= lastUsedResolution {
@@ -65,13 +72,21 @@ func (s *Operator) Authenticate(ctx context.Context, secret string) (*hubapi.Pri
 	if row.ExpiresAt != nil && row.ExpiresAt.Before(until) {
 		until = *row.ExpiresAt
 	}
-	s.auth.Store(hash, authEntry{p: p, until: until})
+	if cached {
+		s.auth.Store(hash, authEntry{p: p, until: until})
+		// Stored after a revocation (or a suspension) that ran meanwhile:
+		// take it back.
+		if s.authGen.Load() != gen || !s.authCacheUsable() {
+			s.auth.Delete(hash)
+		}
+	}
 	return p, nil
 }
 
 // authCacheTTL bounds how long a successful key lookup is reused without a
-// database round trip. Revocation through this process takes effect at once;
-// on other instances within this delay.
+// database round trip. A revocation or a disablement takes effect at once
+// in this process, and on other instances as soon as its broadcast arrives
+// (see Operator.ForgetAPIKey); without a broadcast, within this delay.
 const authCacheTTL = 10 * time.Second
 
 type authEntry struct {
@@ -79,14 +94,50 @@ type authEntry struct {
 	until time.Time
 }
 
-func (s *deps) forgetKey(id int64) {
+// authCacheUsable reports whether cached authentications may be used: not
+// while the channel that brings revocations from other instances is down.
+func (s *deps) authCacheUsable() bool {
+	live := s.authLive.Load()
+	return live == nil || (*live)()
+}
+
+// forgetAuth drops the cached authentications that match.
+func (s *deps) forgetAuth(match func(*hubapi.Principal) bool) {
+	s.authGen.Add(1)
 	s.auth.Range(func(k, v any) bool {
-		if v.(authEntry).p.APIKeyID == id {
+		if match(v.(authEntry).p) {
 			s.auth.Delete(k)
 		}
 		return true
 	})
 }
+
+func (s *deps) forgetKey(id int64) {
+	s.forgetAuth(func(p *hubapi.Principal) bool { return p.APIKeyID == id })
+}
+
+// ForgetAPIKey drops the cached authentication of a key: call it when
+// another instance announces the key's revocation.
+func (s *Operator) ForgetAPIKey(id int64) { s.forgetKey(id) }
+
+// ForgetUser drops the cached authentications of a user's keys: call it
+// when another instance announces the user's disablement.
+func (s *Operator) ForgetUser(id int64) {
+	s.forgetAuth(func(p *hubapi.Principal) bool { return p.UserID == id })
+}
+
+// ForgetAllAuthentications drops every cached authentication (when
+// announcements may have been missed).
+func (s *Operator) ForgetAllAuthentications() {
+	s.forgetAuth(func(*hubapi.Principal) bool { return true })
+}
+
+// UseAuthCacheWhile makes the authentication cache depend on live: while it
+// returns false, every key is looked up in the database and nothing is
+// cached. Give it the state of the channel that brings revocations from
+// other instances, and call ForgetAllAuthentications before it turns true
+// again.
+func (s *Operator) UseAuthCacheWhile(live func() bool) { s.authLive.Store(&live) }
 
 // CreateAPIKey implements hubapi.APIKeyService (admin only).
 func (s *Service) CreateAPIKey(ctx context.Context, in hubapi.APIKeyInput) (*hubapi.APIKey, string, error) {
@@ -179,9 +230,30 @@ func (s *Service) ListAPIKeys(ctx context.Context, userID int64) ([]hubapi.APIKe
 // RevokeAPIKey implements hubapi.APIKeyService (admin only).
 func (s *Service) RevokeAPIKey(ctx context.Context, id int64) error {
 	// Admins may act on every key (the grant is "any"): no row to look at.
-	if _, err := allow(ctx, hubapi.ResourceAPIKeys, hubapi.ActionDelete); err != nil {
+	p, err := allow(ctx, hubapi.ResourceAPIKeys, hubapi.ActionDelete)
+	if err != nil {
 		return err
 	}
+	return s.revokeAPIKey(ctx, p, id)
+}
+
+// RevokeAPIKeyByID implements hubapi.OperatorService (the CLI).
+func (s *Operator) RevokeAPIKeyByID(ctx context.Context, id int64) error {
+	return s.revokeAPIKey(ctx, nil, id)
+}
+
+// APIKeysOf implements hubapi.OperatorService (the CLI).
+func (s *Operator) APIKeysOf(ctx context.Context, userID int64) ([]hubapi.APIKey, error) {
+	var keys []hubapi.APIKey
+	if err := s.db.NewSelect().Model(&keys).Where("user_id = ?", userID).Order("id").Scan(ctx); err != nil {
+		return nil, err
+	}
+	return keys, nil
+}
+
+// revokeAPIKey revokes the key, forgets its cached authentication here and
+// announces the revocation to the other instances (EventAPIKeyRevoked).
+func (s *deps) revokeAPIKey(ctx context.Context, p *hubapi.Principal, id int64) error {
 	now := s.now()
 	res, err := s.db.NewUpdate().Model((*hubapi.APIKey)(nil)).
 		Set("revoked_at = ?", now).Set("updated_at = ?", now).Set("version = version + 1").
@@ -191,7 +263,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id int64) error {
 	}
 	s.forgetKey(id)
 	if n, _ := res.RowsAffected(); n == 0 {
-		// Already revoked (nothing to do) or no such key.
+		// Already revoked or no such key.
 		ok, err := store.Exists[hubapi.APIKey](ctx, s.db, id)
 		if err != nil {
 			return err
@@ -200,6 +272,9 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id int64) error {
 			return hubapi.ErrNotFound
 		}
 	}
+	// Announced again when already revoked: an earlier announcement may
+	// have been lost.
+	s.emit(ctx, p, hubapi.EventAPIKeyRevoked, "api_keys", id, nil)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -39,6 +40,8 @@ type deps struct {
 	codec     *pagination.Codec
 	pages     pagers
 	auth      sync.Map // API key hash → authEntry
+	authGen   atomic.Uint64
+	authLive  atomic.Pointer[func() bool]
 }
 
 // Option configures a Service.

@@ -57,3 +57,38 @@ func (s *Service) Me(ctx context.Context) (*hubapi.User, error) {
 	}
 	return store.Get[hubapi.User](ctx, s.db, p.UserID)
 }
+
+// SetUserDisabled implements hubapi.OperatorService (the CLI). Disabling
+// forgets the user's cached authentications here and announces it to the
+// other instances (EventUserDisabled).
+func (s *Operator) SetUserDisabled(ctx context.Context, email string, disabled bool) (*hubapi.User, error) {
+	u, err := s.FindUserByEmail(ctx, email)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	q := s.db.NewUpdate().Model((*hubapi.User)(nil)).Set("updated_at = ?", now).Set("version = version + 1").
+		Where("id = ?", u.ID)
+	if disabled {
+		q = q.Set("disabled_at = ?", now).Where("disabled_at IS NULL")
+	} else {
+		q = q.Set("disabled_at = NULL").Where("disabled_at IS NOT NULL")
+	}
+	res, err := q.Exec(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		u.UpdatedAt = now
+		u.Version++
+		u.DisabledAt = nil
+		if disabled {
+			u.DisabledAt = &now
+		}
+	}
+	if disabled {
+		s.ForgetUser(u.ID)
+		s.emit(ctx, nil, hubapi.EventUserDisabled, "users", u.ID, nil)
+	}
+	return u, nil
+}
