@@ -180,3 +180,21 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	}
 	l.log.WarnContext(ctx, fmt.Sprintf(format, v...), slog.String("component", "go-redis"))
 }
+
+// WaitBroadcasts returns once the Redis subscriptions (cache invalidations,
+// revocations) are confirmed, or ctx's error; at once without Redis.
+func (s *Server) WaitBroadcasts(ctx context.Context) error {
+	if s.Cache != nil {
+		if err := s.Cache.WaitReady(ctx); err != nil {
+			return err
+		}
+	}
+	if s.revocations != nil {
+		select {
+		case <-s.revocations.Ready():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
