@@ -6,10 +6,15 @@
 //	opt, err := redis.ParseURL(os.Getenv("REDIS_URL"))
 //	if err != nil { ... }
 //	opt.ContextTimeoutEnabled = true
+//	client := redis.NewClient(opt)
+//	client.AddHook(redisstore.NewBreaker(redisstore.BreakerConfig{}))
 //	rl, err := ratelimit.New(ratelimit.Config{
-//		Store: redisstore.New(redis.NewClient(opt), "myapp:ratelimit"),
+//		Store: redisstore.New(client, "myapp:ratelimit"),
 //		...
 //	})
+//
+// NewBreaker's circuit breaker makes every command fail at once while Redis
+// is down, instead of each waiting for its timeout.
 package redisstore
 
 import (
