@@ -17,8 +17,11 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	opt.ContextTimeoutEnabled = true // abandoned calls end early too
+	client := redis.NewClient(opt)
+	// While Redis is down, commands fail at once instead of each waiting.
+	client.AddHook(redisstore.NewBreaker(redisstore.BreakerConfig{}))
 	rl, err := ratelimit.New(ratelimit.Config{
-		Store:   redisstore.New(redis.NewClient(opt), "myapp:ratelimit"),
+		Store:   redisstore.New(client, "myapp:ratelimit"),
 		Limits:  ratelimit.Limits{Default: []ratelimit.Policy{ratelimit.PerMinute(600)}},
 		Key:     func(r *http.Request) (string, bool) { return r.RemoteAddr, true },
 		Route:   func(r *http.Request) string { return r.URL.Path },
