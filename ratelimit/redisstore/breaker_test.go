@@ -197,7 +197,9 @@ func TestBreakerStateTransitions(t *testing.T) {
 			cmds[1].SetErr(errDial)
 			return nil
 		})
-		cmds := func() []redis.Cmder { return []redis.Cmder{redis.NewStatusCmd(ctx, "ping"), redis.NewStatusCmd(ctx, "ping")} }
+		cmds := func() []redis.Cmder {
+			return []redis.Cmder{redis.NewStatusCmd(ctx, "ping"), redis.NewStatusCmd(ctx, "ping")}
+		}
 		_ = pipe(ctx, cmds())
 		_ = pipe(ctx, cmds())
 		cs := cmds()
