@@ -127,7 +127,9 @@ func (s *Server) setupRevocations(log *slog.Logger) error {
 			return
 		}
 		payload, _ := json.Marshal(r)
-		if err := ch.Publish(context.WithoutCancel(ctx), payload); err != nil {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := ch.Publish(pctx, payload); err != nil {
 			log.WarnContext(ctx, "revocation announcement failed; other instances drop the key within 10 s",
 				slog.String("error", err.Error()))
 		}
