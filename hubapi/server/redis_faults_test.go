@@ -324,7 +324,10 @@ func TestRequestsDoNotEachWaitForADownRedis(t *testing.T) {
 			if n := bh.commands.Load(); n > 10 {
 				t.Fatalf("%d commands sent to Redis for %d requests", n, requests)
 			}
-			if n := bh.accepts.Load(); n > 10 {
+			// The failures that open the breaker may each dial once per
+			// attempt (go-redis retries 3 times), writing nothing once the
+			// limiter's deadline has passed.
+			if n := bh.accepts.Load(); n > 20 {
 				t.Fatalf("%d connections to Redis for %d requests", n, requests)
 			}
 			if s := in.RedisBreaker.State(); s != redisstore.BreakerOpen {
