@@ -25,13 +25,13 @@ import (
 	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
 )
 
-// instance is one server of a cluster sharing a database (and Redis).
-type instance struct {
+// node is one server of a cluster sharing a database (and Redis).
+type node struct {
 	*server.Server
 	url string
 }
 
-func startInstance(t *testing.T, cfg server.Config) instance {
+func startNode(t *testing.T, cfg server.Config) node {
 	t.Helper()
 	cfg.BlobDir = t.TempDir()
 	if cfg.Logger == nil {
@@ -47,11 +47,11 @@ func startInstance(t *testing.T, cfg server.Config) instance {
 	t.Cleanup(srv.Close)
 	hs := httptest.NewServer(srv.Handler)
 	t.Cleanup(hs.Close)
-	return instance{Server: srv, url: hs.URL}
+	return node{Server: srv, url: hs.URL}
 }
 
-// waitBroadcasts waits for the instance's Redis subscriptions.
-func (in instance) waitBroadcasts(t *testing.T) {
+// waitBroadcasts waits for the node's Redis subscriptions.
+func (in node) waitBroadcasts(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -62,7 +62,7 @@ func (in instance) waitBroadcasts(t *testing.T) {
 
 // newKeyFor creates a user of the role (unless the e-mail exists) and
 // returns it with a fresh key holding every scope of the role.
-func (in instance) newKeyFor(t *testing.T, email string, role hubapi.Role) (*hubapi.User, *hubapi.APIKey, string) {
+func (in node) newKeyFor(t *testing.T, email string, role hubapi.Role) (*hubapi.User, *hubapi.APIKey, string) {
 	t.Helper()
 	ctx := context.Background()
 	u, err := in.Operator.FindUserByEmail(ctx, email)
@@ -85,7 +85,7 @@ type reply struct {
 	body   string
 }
 
-func call(t *testing.T, in instance, key, method, path, body string) reply {
+func call(t *testing.T, in node, key, method, path, body string) reply {
 	t.Helper()
 	req, err := http.NewRequest(method, in.url+path, strings.NewReader(body))
 	if err != nil {
@@ -127,7 +127,7 @@ func TestCacheBypassedWhileInvalidationChannelIsDown(t *testing.T) {
 	rs := testenv.StartPrivateRedis(t)
 	tdb := testenv.SQLite(t)
 	cfg := server.Config{DB: store.Wrap(tdb.DB), RedisURL: rs.URL()}
-	a, b := startInstance(t, cfg), startInstance(t, cfg)
+	a, b := startNode(t, cfg), startNode(t, cfg)
 	a.waitBroadcasts(t)
 	b.waitBroadcasts(t)
 	_, _, key := a.newKeyFor(t, "admin@test.fr", hubapi.RoleAdmin)
@@ -185,8 +185,8 @@ func TestReadyzFollowsRedisWhenRateLimitingFailsClosed(t *testing.T) {
 	rs := testenv.StartPrivateRedis(t)
 	tdb := testenv.SQLite(t)
 	breaker := redisstore.BreakerConfig{Failures: 2, Cooldown: 50 * time.Millisecond}
-	closed := startInstance(t, server.Config{DB: store.Wrap(tdb.DB), RedisURL: rs.URL(), RateLimitFailClosed: true, RedisBreaker: breaker})
-	open := startInstance(t, server.Config{DB: store.Wrap(tdb.DB), RedisURL: rs.URL(), RedisBreaker: breaker})
+	closed := startNode(t, server.Config{DB: store.Wrap(tdb.DB), RedisURL: rs.URL(), RateLimitFailClosed: true, RedisBreaker: breaker})
+	open := startNode(t, server.Config{DB: store.Wrap(tdb.DB), RedisURL: rs.URL(), RedisBreaker: breaker})
 	_, _, key := closed.newKeyFor(t, "admin@test.fr", hubapi.RoleAdmin)
 	if r := call(t, closed, "", "GET", "/readyz", ""); r.status != 200 {
 		t.Fatalf("Redis up: %d %s", r.status, r.body)
@@ -304,7 +304,7 @@ func TestRequestsDoNotEachWaitForADownRedis(t *testing.T) {
 		t.Run(fmt.Sprintf("fail closed %v", failClosed), func(t *testing.T) {
 			bh := newBlackhole(t)
 			tdb := testenv.SQLite(t)
-			in := startInstance(t, server.Config{DB: store.Wrap(tdb.DB), RedisURL: "redis://" + bh.ln.Addr().String() + "/0?pool_size=200", // no wait for a pooled connection
+			in := startNode(t, server.Config{DB: store.Wrap(tdb.DB), RedisURL: "redis://" + bh.ln.Addr().String() + "/0?pool_size=200", // no wait for a pooled connection
 				CacheMaxMB: -1, RateLimitFailClosed: failClosed,
 				RedisBreaker: redisstore.BreakerConfig{Failures: 3, Cooldown: time.Hour}})
 			_, _, key := in.newKeyFor(t, "admin@test.fr", hubapi.RoleAdmin)
@@ -344,7 +344,7 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 	testenv.EachDB(t, func(t *testing.T, tdb *testenv.DB) {
 		rs := testenv.StartPrivateRedis(t)
 		cfg := server.Config{DB: store.Wrap(tdb.DB), RedisURL: rs.URL()}
-		a, b := startInstance(t, cfg), startInstance(t, cfg)
+		a, b := startNode(t, cfg), startNode(t, cfg)
 		a.waitBroadcasts(t)
 		b.waitBroadcasts(t)
 		_, _, admin := b.newKeyFor(t, "admin@test.fr", hubapi.RoleAdmin)
@@ -386,7 +386,7 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 				if _, err := b.Operator.SetUserDisabled(context.Background(), u.Email, false); err != nil {
 					t.Fatal(err)
 				}
-				for _, in := range []instance{a, b} {
+				for _, in := range []node{a, b} {
 					if r := call(t, in, key1, "GET", "/api/v1/users/me", ""); r.status != 200 {
 						t.Fatalf("%d %s", r.status, r.body)
 					}
@@ -400,7 +400,7 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 // instance itself (in process).
 func TestRevocationInProcess(t *testing.T) {
 	testenv.EachDB(t, func(t *testing.T, tdb *testenv.DB) {
-		in := startInstance(t, server.Config{DB: store.Wrap(tdb.DB)})
+		in := startNode(t, server.Config{DB: store.Wrap(tdb.DB)})
 		_, _, admin := in.newKeyFor(t, "admin@test.fr", hubapi.RoleAdmin)
 		u, k, key := in.newKeyFor(t, "compagnon@test.fr", hubapi.RoleCompagnon)
 		if r := call(t, in, key, "GET", "/api/v1/users/me", ""); r.status != 200 {
