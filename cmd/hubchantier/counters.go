@@ -8,23 +8,17 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/store"
 )
 
-// cmdCounters checks or rebuilds the row counters behind list totals and
+// runCounters checks or rebuilds the row counters behind list totals and
 // /stats (store.CheckCounters, store.RebuildCounters). Triggers keep them
 // exact; they drift only when writes bypass triggers, e.g. a restore with
 // pg_restore --disable-triggers.
-func cmdCounters(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || (args[0] != "check" && args[0] != "rebuild") {
-		return fmt.Errorf("counters: want check or rebuild")
-	}
-	if err := parse(newFlags("counters "+args[0]), args[1:]); err != nil {
-		return err
-	}
+func runCounters(ctx context.Context, action string, stdout io.Writer) error {
 	db, err := openDB(ctx)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = db.Close() }()
-	if args[0] == "rebuild" {
+	if action == "rebuild" {
 		if err := store.RebuildCounters(ctx, db); err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -13,25 +14,26 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/server"
 )
 
-// cmdAPIKeyList lists a user's keys: never the secret or its hash, only the
+func apikeyListCommand() command {
+	return command{name: "apikey list", args: "--user E", summary: "list a user's API keys (prefix, scopes, dates; never the secret)",
+		required: []string{"user"},
+		setup: func(fs *flag.FlagSet) func(context.Context, streams) error {
+			email := fs.String("user", "", "owner e-mail (required)")
+			return func(ctx context.Context, st streams) error { return runAPIKeyList(ctx, *email, st.stdout) }
+		}}
+}
+
+// runAPIKeyList lists a user's keys: never the secret or its hash, only the
 // display prefix.
-func cmdAPIKeyList(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("apikey list")
-	email := fs.String("user", "", "owner e-mail (required)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *email == "" {
-		return errors.New("apikey list: --user is required")
-	}
+func runAPIKeyList(ctx context.Context, email string, stdout io.Writer) error {
 	svc, closeFn, err := openOperator(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	u, err := svc.FindUserByEmail(ctx, *email)
+	u, err := svc.FindUserByEmail(ctx, email)
 	if err != nil {
-		return fmt.Errorf("apikey list: user %q: %w", *email, err)
+		return fmt.Errorf("apikey list: user %q: %w", email, err)
 	}
 	keys, err := svc.APIKeysOf(ctx, u.ID)
 	if err != nil {
@@ -52,16 +54,22 @@ func cmdAPIKeyList(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// cmdAPIKeyRevoke revokes a key and announces it to the running instances.
-func cmdAPIKeyRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("apikey revoke")
-	id := fs.Int64("id", 0, "key id, as listed by apikey list (required)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *id <= 0 {
-		return errors.New("apikey revoke: --id is required (a positive key id)")
-	}
+func apikeyRevokeCommand() command {
+	return command{name: "apikey revoke", args: "--id N", summary: "revoke an API key (every running instance stops accepting it)",
+		required: []string{"id"},
+		setup: func(fs *flag.FlagSet) func(context.Context, streams) error {
+			id := fs.Int64("id", 0, "key id, as listed by apikey list (required)")
+			return func(ctx context.Context, st streams) error {
+				if *id <= 0 {
+					return usagef("--id must be a positive key id")
+				}
+				return runAPIKeyRevoke(ctx, *id, st.stdout, st.stderr)
+			}
+		}}
+}
+
+// runAPIKeyRevoke revokes a key and announces it to the running instances.
+func runAPIKeyRevoke(ctx context.Context, id int64, stdout, stderr io.Writer) error {
 	cfg, err := config()
 	if err != nil {
 		return err
@@ -71,31 +79,33 @@ func cmdAPIKeyRevoke(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	defer closeFn()
-	if err := svc.RevokeAPIKeyByID(ctx, *id); err != nil {
+	if err := svc.RevokeAPIKeyByID(ctx, id); err != nil {
 		if errors.Is(err, hubapi.ErrNotFound) {
-			return fmt.Errorf("apikey revoke: no key %d", *id)
+			return fmt.Errorf("apikey revoke: no key %d", id)
 		}
 		return err
 	}
-	fmt.Fprintf(stdout, "key %d revoked\n", *id)
-	announce(ctx, cfg, hubapi.Event{Type: hubapi.EventAPIKeyRevoked, ResourceID: *id}, stderr)
+	fmt.Fprintf(stdout, "key %d revoked\n", id)
+	announce(ctx, cfg, hubapi.Event{Type: hubapi.EventAPIKeyRevoked, ResourceID: id}, stderr)
 	return nil
 }
 
-// cmdUserDisable disables (or enables) a user.
-func cmdUserDisable(ctx context.Context, args []string, disable bool, stdout, stderr io.Writer) error {
-	name := "user enable"
+func userDisableCommand(disable bool) command {
+	c := command{name: "user enable", args: "--email E", summary: "enable a disabled user again", required: []string{"email"}}
 	if disable {
-		name = "user disable"
+		c.name, c.summary = "user disable", "disable a user: none of its API keys authenticates any more, on every instance"
 	}
-	fs := newFlags(name)
-	email := fs.String("email", "", "e-mail (required)")
-	if err := parse(fs, args); err != nil {
-		return err
+	c.setup = func(fs *flag.FlagSet) func(context.Context, streams) error {
+		email := fs.String("email", "", "e-mail (required)")
+		return func(ctx context.Context, st streams) error {
+			return runUserDisable(ctx, c.name, *email, disable, st.stdout, st.stderr)
+		}
 	}
-	if *email == "" {
-		return fmt.Errorf("%s: --email is required", name)
-	}
+	return c
+}
+
+// runUserDisable disables (or enables) a user.
+func runUserDisable(ctx context.Context, name, email string, disable bool, stdout, stderr io.Writer) error {
 	cfg, err := config()
 	if err != nil {
 		return err
@@ -105,10 +115,10 @@ func cmdUserDisable(ctx context.Context, args []string, disable bool, stdout, st
 		return err
 	}
 	defer closeFn()
-	u, err := svc.SetUserDisabled(ctx, *email, disable)
+	u, err := svc.SetUserDisabled(ctx, email, disable)
 	if err != nil {
 		if errors.Is(err, hubapi.ErrNotFound) {
-			return fmt.Errorf("%s: no user %q", name, *email)
+			return fmt.Errorf("%s: no user %q", name, email)
 		}
 		return err
 	}

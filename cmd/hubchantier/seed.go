@@ -3,48 +3,80 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
 
 	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/blob"
 	"github.com/hubchantier/hubchantier/hubapi/seed"
 )
 
-// parseSeedArgs reads the flags of
+func seedCommand() command {
+	return command{name: "seed", args: "--chantiers N [--users U] [--seed-value S] [--append] [--now YYYY-MM-DD] [--years Y]",
+		summary: "fill the database with realistic French data (documents with placeholder contents)", required: []string{"chantiers"},
+		setup: func(fs *flag.FlagSet) func(context.Context, streams) error {
+			get := seedFlags(fs)
+			return func(ctx context.Context, st streams) error {
+				opt, err := get()
+				if err != nil {
+					return err
+				}
+				return runSeed(ctx, opt, st.stdout, st.stderr)
+			}
+		}}
+}
+
+// seedFlags declares the flags of
 //
 //	seed --chantiers N [--users U] [--seed-value S] [--append] [--now YYYY-MM-DD] [--years Y]
-func parseSeedArgs(args []string) (seed.Options, error) {
-	fs := newFlags("seed")
+//
+// and returns the function that checks them once parsed; a bad value is a
+// usage error.
+func seedFlags(fs *flag.FlagSet) func() (seed.Options, error) {
 	chantiers := fs.Int("chantiers", 0, "number of chantiers to create (required)")
 	users := fs.Int("users", 0, "users to create (default: enough for max(50, chantiers/100) in total)")
 	seedValue := fs.Uint64("seed-value", 1, "random seed: the same seed, flags and --now give the same data")
 	appendRows := fs.Bool("append", false, "add to a database that already holds chantiers")
 	now := fs.String("now", "", "end of the time window, YYYY-MM-DD (default: today, UTC)")
 	years := fs.Int("years", seed.DefaultYears, "length of the window over which chantiers are created")
-	if err := parse(fs, args); err != nil {
-		return seed.Options{}, err
-	}
-	opt := seed.Options{Chantiers: *chantiers, Users: *users, Seed: *seedValue, Append: *appendRows, Years: *years}
-	if *now != "" {
-		d, err := hubapi.ParseDate(*now)
-		if err != nil {
-			return seed.Options{}, fmt.Errorf("seed: --now: %w", err)
+	return func() (seed.Options, error) {
+		opt := seed.Options{Chantiers: *chantiers, Users: *users, Seed: *seedValue, Append: *appendRows, Years: *years}
+		if *now != "" {
+			d, err := hubapi.ParseDate(*now)
+			if err != nil {
+				return seed.Options{}, usagef("--now: %v", err)
+			}
+			opt.Now = d.Time()
 		}
-		opt.Now = d.Time()
+		if opt.Chantiers == 0 {
+			return seed.Options{}, usagef("--chantiers is required")
+		}
+		if err := opt.Validate(); err != nil {
+			return seed.Options{}, usagef("%v", err)
+		}
+		return opt, nil
 	}
-	if opt.Chantiers == 0 {
-		return seed.Options{}, errors.New("seed: --chantiers is required")
-	}
-	if err := opt.Validate(); err != nil {
-		return seed.Options{}, err
-	}
-	return opt, nil
 }
 
-func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	opt, err := parseSeedArgs(args)
+// parseSeedArgs parses the flags of seed alone (tests).
+func parseSeedArgs(args []string) (seed.Options, error) {
+	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	get := seedFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return seed.Options{}, err
+	}
+	if fs.NArg() > 0 {
+		return seed.Options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return get()
+}
+
+func runSeed(ctx context.Context, opt seed.Options, stdout, stderr io.Writer) error {
+	cfg, err := config()
 	if err != nil {
 		return err
 	}
@@ -53,6 +85,11 @@ func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer func() { _ = db.Close() }()
+	blobs, err := blob.NewDir(cfg.BlobDir)
+	if err != nil {
+		return err
+	}
+	opt.Blobs = blobs
 	rep := newSeedReporter(stderr)
 	opt.Progress, opt.Phase = rep.progress, rep.phase
 	res, err := seed.Run(ctx, db, opt)

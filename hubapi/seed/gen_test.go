@@ -296,8 +296,18 @@ func TestDocumentKeysAreBlobKeys(t *testing.T) {
 			t.Errorf("documentKey(%d) = %q", id, k)
 		}
 	}
-	if documentSHA256(1, 1) == documentSHA256(1, 2) || documentSHA256(1, 1) == documentSHA256(2, 1) {
-		t.Error("digests repeat across ids or seeds")
+	seen := map[string]string{}
+	for ext, p := range placeholders {
+		if len(p.content) == 0 || !keyRe.MatchString(p.key) {
+			t.Errorf("%s placeholder: %d bytes, key %q", ext, len(p.content), p.key)
+		}
+		if other, dup := seen[p.sha256]; dup {
+			t.Errorf("the %s and %s placeholders are the same bytes", ext, other)
+		}
+		seen[p.sha256] = ext
+	}
+	if len(placeholders) != len(documentFormats) {
+		t.Errorf("%d placeholders for %d formats", len(placeholders), len(documentFormats))
 	}
 }
 
@@ -332,7 +342,7 @@ func BenchmarkEncodePointageBinary(b *testing.B) {
 
 func BenchmarkEncodeDocumentBinary(b *testing.B) {
 	benchmarkEncode(b, documentsTable, func(s rowSink, c *chunk, i int) {
-		_ = writeDocument(s, 1, int64(i), &c.documents[i%len(c.documents)])
+		_ = writeDocument(s, int64(i), &c.documents[i%len(c.documents)])
 	})
 }
 

@@ -51,6 +51,12 @@ type Options struct {
 	// Years is the length of the window over which chantiers are created
 	// (DefaultYears when zero).
 	Years int
+	// Blobs, when set, receives the documents' contents: one small valid
+	// file per format (PDF, PNG, JPEG, DOCX, XLSX, a DWG stand-in), which
+	// every seeded document of that format shares through a hard link; the
+	// rows record its size and SHA-256. Without it the rows are written alone
+	// and downloading a seeded document answers 404.
+	Blobs ContentStore
 	// Progress, when set, is called from the seeding goroutine with the work
 	// done so far and the expected total, in rows: one unit per row written,
 	// plus, when the tables were empty, half a unit per row for rebuilding
@@ -141,9 +147,10 @@ type dbState struct {
 }
 
 // Run seeds db with realistic French data: users of every role, chantiers
-// and their pointages, signalements, affectations and documents (metadata
-// only: seeded documents have no content in the blob store, so downloading
-// one answers 404). The run is one transaction. It refuses a database that
+// and their pointages, signalements, affectations and documents (with a
+// placeholder content when opt.Blobs is set). The run is one transaction
+// (document contents are written before it commits; a failed run may leave
+// unreferenced contents behind). It refuses a database that
 // already holds chantiers unless opt.Append is set (ErrNotEmpty).
 // The schema must be migrated.
 //
@@ -264,7 +271,7 @@ func load(ctx context.Context, b backend, opt Options, res *Result) error {
 		{pointagesTable, len(rel.pointages), func(w rowSink, id int64, i int) error { return writePointage(w, id, &rel.pointages[i]) }, &res.Pointages},
 		{signalementsTable, len(rel.signalements), func(w rowSink, id int64, i int) error { return writeSignalement(w, id, &rel.signalements[i]) }, &res.Signalements},
 		{affectationsTable, len(rel.affectations), func(w rowSink, id int64, i int) error { return writeAffectation(w, id, &rel.affectations[i]) }, &res.Affectations},
-		{documentsTable, len(rel.documents), func(w rowSink, id int64, i int) error { return writeDocument(w, opt.Seed, id, &rel.documents[i]) }, &res.Documents},
+		{documentsTable, len(rel.documents), func(w rowSink, id int64, i int) error { return writeDocument(w, id, &rel.documents[i]) }, &res.Documents},
 	}
 	lastIDs := map[string]int64{"users": st.lastIDs["users"] + res.Users, "chantiers": st.lastIDs["chantiers"] + res.Chantiers}
 	for _, s := range steps {
@@ -275,6 +282,11 @@ func load(ctx context.Context, b backend, opt Options, res *Result) error {
 		}
 		*s.count = int64(s.n)
 		lastIDs[s.t.name] = base + int64(s.n)
+	}
+	if opt.Blobs != nil {
+		if err := storeContents(ctx, opt.Blobs, rel.documents, st.lastIDs[documentsTable.name]); err != nil {
+			return err
+		}
 	}
 	// The compact rows are no longer needed; let the collector reclaim them
 	// before the index builds.

@@ -1,9 +1,6 @@
 package seed
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 
 	"github.com/hubchantier/hubchantier/hubapi"
@@ -226,8 +223,8 @@ func writeAffectation(w rowSink, id int64, a *affectationRow) error {
 	return nil
 }
 
-// seededKeyPrefix starts the storage keys of seeded documents: they have
-// metadata but no content in the blob store (downloads answer 404).
+// seededKeyPrefix starts the storage keys of seeded documents; their
+// content is the placeholder of their format (see storeContents).
 const seededKeyPrefix = "5eed"
 
 // documentKey is the storage key of a seeded document: 32 hex digits, the
@@ -236,17 +233,7 @@ func documentKey(id int64) string {
 	return fmt.Sprintf("%s%028x", seededKeyPrefix, uint64(id)) // #nosec G115 -- ids are positive
 }
 
-// documentSHA256 is a stand-in content digest, stable for a seed and id.
-func documentSHA256(seed uint64, id int64) string {
-	var b [24]byte
-	copy(b[:8], "hubseed\x00")
-	binary.BigEndian.PutUint64(b[8:], seed)
-	binary.BigEndian.PutUint64(b[16:], uint64(id)) // #nosec G115 -- ids are positive
-	sum := sha256.Sum256(b[:])
-	return hex.EncodeToString(sum[:])
-}
-
-func writeDocument(w rowSink, seed uint64, id int64, d *documentRow) error {
+func writeDocument(w rowSink, id int64, d *documentRow) error {
 	if err := w.beginRow(); err != nil {
 		return err
 	}
@@ -256,8 +243,9 @@ func writeDocument(w rowSink, seed uint64, id int64, d *documentRow) error {
 	w.text(documentName(d))
 	w.text(t.categorie)
 	w.text(documentFormats[t.ext].mime)
-	w.int8(d.size)
-	w.text(documentSHA256(seed, id))
+	ph := placeholderFor(d)
+	w.int8(int64(len(ph.content)))
+	w.text(ph.sha256)
 	w.int8(d.uploader)
 	w.text(documentKey(id))
 	w.timestamptz(d.createdUS)

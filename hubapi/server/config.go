@@ -105,6 +105,21 @@ type Config struct {
 	// MetricsOwnListener leaves /metrics off the main handler; serve
 	// Server.MetricsHandler on its own listener instead.
 	MetricsOwnListener bool
+	// TLSCertFile and TLSKeyFile (HUB_TLS_CERT, HUB_TLS_KEY: PEM files, both
+	// or neither), when set, make cmd/hubchantier serve HTTPS (TLS 1.2 at
+	// least, HSTS on its answers; the pair is read again on SIGHUP).
+	TLSCertFile, TLSKeyFile string
+	// RedirectAddr (HUB_REDIRECT_ADDR), with TLS, is a plain-HTTP listener
+	// that only answers 308 to the same URL over HTTPS.
+	RedirectAddr string
+	// PublicHost (HUB_PUBLIC_HOST, host or host:port) is the host the
+	// redirect listener sends clients to; empty: the host they asked for,
+	// with the TLS listener's port.
+	PublicHost string
+	// ShutdownGrace (HUB_SHUTDOWN_GRACE, default DefaultShutdownGrace) is how
+	// long serve waits for in-flight requests after SIGTERM before it warns
+	// about them; it keeps waiting for them (see docs/OPERATIONS.md).
+	ShutdownGrace time.Duration
 	// UnknownEnv lists the HUB_* variables ConfigFromEnv found but does not
 	// know (a typo, or a variable of another version); New logs a warning
 	// naming each.
@@ -129,7 +144,15 @@ const (
 	EnvCursorKeys          = "HUB_CURSOR_KEYS"
 	EnvStatementTimeout    = "HUB_DB_STATEMENT_TIMEOUT"
 	EnvMetricsAddr         = "HUB_METRICS_ADDR"
+	EnvTLSCert             = "HUB_TLS_CERT"
+	EnvTLSKey              = "HUB_TLS_KEY"
+	EnvRedirectAddr        = "HUB_REDIRECT_ADDR"
+	EnvPublicHost          = "HUB_PUBLIC_HOST"
+	EnvShutdownGrace       = "HUB_SHUTDOWN_GRACE"
 )
+
+// DefaultShutdownGrace is the default of Config.ShutdownGrace.
+const DefaultShutdownGrace = 30 * time.Second
 
 // EnvNames returns the names of every environment variable ConfigFromEnv
 // reads, in the order of the documentation.
@@ -137,7 +160,8 @@ func EnvNames() []string {
 	return []string{EnvAddr, EnvDatabaseURL, EnvStatementTimeout, EnvBlobDir, EnvCORSOrigins, EnvTrustedProxies, EnvRedisURL,
 		EnvRateLimits, EnvRateLimitFailClosed, EnvCacheMaxMB, EnvCacheTTLLists, EnvCacheTTLStats, EnvCacheTTLPlanning,
 		EnvCursorKeys, EnvMetricsAddr,
-		metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash}
+		metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash,
+		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace}
 }
 
 // envTestPrefix marks variables of the test suites, never read by the server.
@@ -171,7 +195,8 @@ func ConfigFromEnv(environ []string) (Config, error) {
 		}
 	}
 	get := func(k string) string { return strings.TrimSpace(env[k]) }
-	c := Config{Addr: DefaultAddr, DatabaseURL: store.DefaultURL, BlobDir: DefaultBlobDir, UnknownEnv: unknown}
+	c := Config{Addr: DefaultAddr, DatabaseURL: store.DefaultURL, BlobDir: DefaultBlobDir, UnknownEnv: unknown,
+		ShutdownGrace: DefaultShutdownGrace}
 	var err error
 	for _, step := range []func() error{
 		func() error { return readAddr(get(EnvAddr), EnvAddr, &c.Addr) },
@@ -223,12 +248,59 @@ func ConfigFromEnv(environ []string) (Config, error) {
 			c.MetricsAccess, err = metrics.AccessConfigFromEnv(get)
 			return err
 		},
+		func() error {
+			c.TLSCertFile, c.TLSKeyFile = get(EnvTLSCert), get(EnvTLSKey)
+			if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+				return fmt.Errorf("%s and %s: set both (PEM certificate chain and private key files) or neither", EnvTLSCert, EnvTLSKey)
+			}
+			return nil
+		},
+		func() error { return readAddr(get(EnvRedirectAddr), EnvRedirectAddr, &c.RedirectAddr) },
+		func() error {
+			c.PublicHost = get(EnvPublicHost)
+			return prefixErr(EnvPublicHost, CheckPublicHost(c.PublicHost))
+		},
+		func() error { return readGrace(get(EnvShutdownGrace), &c.ShutdownGrace) },
 	} {
 		if err := step(); err != nil {
 			return c, err
 		}
 	}
 	return c, nil
+}
+
+// CheckPublicHost accepts "", a host name or IP address, optionally with a
+// port.
+func CheckPublicHost(v string) error {
+	if v == "" {
+		return nil
+	}
+	h := v
+	if hh, port, err := net.SplitHostPort(v); err == nil {
+		if _, perr := strconv.ParseUint(port, 10, 16); perr != nil {
+			return fmt.Errorf("%q is not host[:port]", v)
+		}
+		h = hh
+	}
+	if !validHost(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")) {
+		return fmt.Errorf("%q is not host[:port] (a DNS name or an IP address, no scheme or path)", v)
+	}
+	return nil
+}
+
+// MaxShutdownGrace bounds HUB_SHUTDOWN_GRACE.
+const MaxShutdownGrace = time.Hour
+
+func readGrace(v string, dst *time.Duration) error {
+	if v == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 || d > MaxShutdownGrace {
+		return fmt.Errorf("%s: %q is not a positive duration up to 1h (e.g. 30s, 2m)", EnvShutdownGrace, v)
+	}
+	*dst = d
+	return nil
 }
 
 func prefixErr(name string, err error) error {

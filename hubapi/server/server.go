@@ -51,6 +51,7 @@ type Server struct {
 	Metrics        *metrics.Metrics
 	MetricsHandler http.Handler
 	ownsDB         bool
+	ready          readiness
 	// background work (counter compaction), stopped by Close
 	stop context.CancelFunc
 	bg   sync.WaitGroup
@@ -306,6 +307,11 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc)
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	}).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if reason := s.ready.reason.Load(); reason != nil {
+			w.Header().Set("Retry-After", "5")
+			problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "not-ready", "The server is "+*reason+"."))
+			return
+		}
 		pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.DB.Ping(pctx); err != nil {
