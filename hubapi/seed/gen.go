@@ -71,7 +71,14 @@ type generator struct {
 	nowUS   int64
 	nowDay  int32
 	pools   pools
-	kindCum []int
+	// backfill (when appending) lets chantiers start before they are
+	// created, as for a site taken over or registered late, so appended
+	// chantiers get a history of related rows like the first run's; those
+	// rows are entered after floorUS (the newest row already in their
+	// tables), so ids keep following created_at.
+	backfill bool
+	floorUS  int64
+	kindCum  []int
 	commCum []int
 }
 
@@ -369,6 +376,9 @@ func (g *generator) chantier(rng *rand.Rand, i int, id int64, c *hubapi.Chantier
 	s.teamSize = min(2+rng.IntN(5), len(g.pools.compagnons))
 
 	debut := createdDay + 7 + rng.Int32N(114)
+	if g.backfill && rng.IntN(100) < 75 {
+		debut = createdDay - 14 - rng.Int32N(400)
+	}
 	fin := debut + kind.daysMin + rng.Int32N(kind.daysMax-kind.daysMin+1)
 	s.debut, s.fin = debut, fin
 	c.DateDebut, c.DateFin = dateOfDay(debut), dateOfDay(fin)
@@ -398,6 +408,20 @@ func (g *generator) chantier(rng *rand.Rand, i int, id int64, c *hubapi.Chantier
 	c.CreatedAt = time.UnixMicro(created).UTC()
 	c.UpdatedAt = time.UnixMicro(updated).UTC()
 	c.Version = version
+}
+
+// entered returns us, or, when backfilling and us falls before the row
+// could have been entered (before its chantier was created, or before the
+// rows already in its table), an instant drawn between that bound and now.
+func (g *generator) entered(rng *rand.Rand, us int64, s *site) int64 {
+	if !g.backfill {
+		return us
+	}
+	lo := max(s.createdUS+1, g.floorUS)
+	if us >= lo {
+		return min(us, g.nowUS-1)
+	}
+	return between(rng, min(lo, g.nowUS-1), g.nowUS-1)
 }
 
 // teamMember returns a worker of the site's team.
@@ -513,7 +537,7 @@ func (g *generator) pointage(rng *rand.Rand, s *site, ws, we int32) pointageRow 
 	if rng.IntN(100) < 30 {
 		p.comment = small(1 + rng.IntN(len(pointageComments)-1))
 	}
-	p.createdUS = int64(d)*usPerDay + 16*usPerHour + 30*usPerMinute + rng.Int64N(3*usPerHour+30*usPerMinute)
+	p.createdUS = g.entered(rng, int64(d)*usPerDay+16*usPerHour+30*usPerMinute+rng.Int64N(3*usPerHour+30*usPerMinute), s)
 	p.updatedUS = p.createdUS
 	age := g.nowDay - d
 	var w []int // brouillon, soumis, valide, rejete
@@ -543,7 +567,7 @@ func (g *generator) signalement(rng *rand.Rand, s *site, ws, we int32) signaleme
 	if rng.IntN(100) >= 20 {
 		r.suite = small(rng.IntN(len(signalementSuites)))
 	}
-	r.createdUS = min(int64(d)*usPerDay+7*usPerHour+rng.Int64N(11*usPerHour), g.nowUS-1)
+	r.createdUS = g.entered(rng, min(int64(d)*usPerDay+7*usPerHour+rng.Int64N(11*usPerHour), g.nowUS-1), s)
 	switch x := rng.IntN(100); {
 	case x < 50:
 		r.createdBy = g.teamMember(rng, s)
@@ -603,7 +627,7 @@ func (g *generator) affectation(rng *rand.Rand, s *site, ws, we int32) affectati
 	}
 	// Planned one to fourteen days ahead, during office hours.
 	created := (int64(d)-1-rng.Int64N(14))*usPerDay + 8*usPerHour + rng.Int64N(10*usPerHour)
-	a.createdUS = max(min(created, g.nowUS-1), s.createdUS+1)
+	a.createdUS = g.entered(rng, max(min(created, g.nowUS-1), s.createdUS+1), s)
 	a.updatedUS = a.createdUS
 	if rng.IntN(100) < 12 && a.createdUS < g.nowUS-1 {
 		a.updatedUS = a.createdUS + 1 + rng.Int64N(min(3*usPerDay, g.nowUS-1-a.createdUS))
@@ -644,7 +668,7 @@ func (g *generator) document(rng *rand.Rand, s *site) documentRow {
 	tpl := pick(rng, docTplByCat[cat])
 	dr := documentRow{chantierID: s.id, tpl: small(tpl), letter: small(rng.IntN(6)), num: 1 + rng.Int32N(9999),
 		nom: small(rng.IntN(len(noms))), version: 1}
-	dr.createdUS = between(rng, lo, hi)
+	dr.createdUS = g.entered(rng, between(rng, lo, hi), s)
 	dr.updatedUS = dr.createdUS
 	if rng.IntN(100) < 8 && dr.createdUS < g.nowUS-1 {
 		dr.updatedUS = dr.createdUS + 1 + rng.Int64N(min(30*usPerDay, g.nowUS-1-dr.createdUS))

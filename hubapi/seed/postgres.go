@@ -119,6 +119,15 @@ func (b *pgBackend) state(ctx context.Context) (*dbState, error) {
 		if err := b.tx.QueryRow(ctx, "SELECT created_at FROM chantiers ORDER BY created_at DESC, id DESC LIMIT 1").Scan(&st.lastCreated); err != nil {
 			return nil, fmt.Errorf("seed: %w", err)
 		}
+		for _, rt := range []*tableSpec{pointagesTable, signalementsTable, affectationsTable, documentsTable} {
+			var created *time.Time
+			if err := b.tx.QueryRow(ctx, "SELECT max(created_at) FROM "+rt.name).Scan(&created); err != nil {
+				return nil, fmt.Errorf("seed: %w", err)
+			}
+			if created != nil && created.After(st.lastRelated) {
+				st.lastRelated = *created
+			}
+		}
 		rows, err := b.tx.Query(ctx, `SELECT code FROM chantiers WHERE code LIKE 'CH-____-%' ORDER BY length(code) DESC, substr(code, 9) DESC`)
 		if err != nil {
 			return nil, fmt.Errorf("seed: %w", err)

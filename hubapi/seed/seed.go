@@ -142,6 +142,7 @@ type dbState struct {
 	lastIDs      map[string]int64    // per table: highest id used (rows or sequence)
 	maxCodeSeq   int64               // highest N of the CH-YYYY-N codes
 	lastCreated  time.Time           // newest chantier's created_at
+	lastRelated  time.Time           // newest created_at of the related tables
 	users        []existingUser      // every user (id, role)
 	emails       map[string]struct{} // every e-mail
 }
@@ -220,6 +221,15 @@ func load(ctx context.Context, b backend, opt Options, res *Result) error {
 		}
 	}
 
+	var floor time.Time
+	if st.hasChantiers {
+		// Appended related rows come after those already there.
+		floor = st.lastRelated.Add(time.Microsecond)
+		if !now.After(floor.Add(time.Hour)) {
+			now = floor.Add(time.Hour)
+		}
+	}
+
 	nUsers := opt.Users
 	if nUsers == 0 {
 		nUsers = max(50, opt.Chantiers/100) - len(st.users)
@@ -234,6 +244,9 @@ func load(ctx context.Context, b backend, opt Options, res *Result) error {
 		return errors.New("seed: no users to refer to")
 	}
 	g := newGenerator(opt.Seed, opt.Chantiers, st.maxCodeSeq, start, now, buildPools(all))
+	if st.hasChantiers {
+		g.backfill, g.floorUS = true, floor.UnixMicro()
+	}
 
 	rows := int64(nUsers) + int64(float64(opt.Chantiers)*(1+pointagesPerChantier+
 		signalementsPerChantier+affectationsPerChantier+documentsPerChantier))

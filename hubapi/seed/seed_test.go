@@ -7,15 +7,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/uptrace/bun"
 
 	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/blob"
 	"github.com/hubchantier/hubchantier/hubapi/seed"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/internal/testenv"
@@ -509,4 +513,132 @@ func TestOptionsValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Appending on the day of the first run (the usual case) still gives the
+// new chantiers a history: pointages, signalements, affectations and
+// documents, entered after the rows already there.
+func TestAppendCreatesRelatedRows(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, tdb *testenv.DB) {
+		ctx := context.Background()
+		db := migrated(t, tdb)
+		if _, err := seed.Run(ctx, db, seed.Options{Chantiers: 300, Seed: 1, Now: testNow}); err != nil {
+			t.Fatal(err)
+		}
+		tables := []string{"pointages", "signalements", "affectations", "documents"}
+		before := map[string]int64{}
+		for _, table := range tables {
+			before[table] = count(t, db, "SELECT count(*) FROM "+table)
+		}
+		res, err := seed.Run(ctx, db, seed.Options{Chantiers: 200, Seed: 2, Now: testNow, Append: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		added := map[string]int64{"pointages": res.Pointages, "signalements": res.Signalements,
+			"affectations": res.Affectations, "documents": res.Documents}
+		for _, table := range tables {
+			after := count(t, db, "SELECT count(*) FROM "+table)
+			if added[table] == 0 || after != before[table]+added[table] {
+				t.Errorf("%s: %d rows before, %d after, the append reports %d", table, before[table], after, added[table])
+			}
+			// The appended rows belong to the appended chantiers.
+			q := "SELECT count(*) FROM " + table + " WHERE chantier_id > 300"
+			if n := count(t, db, q); n != added[table] {
+				t.Errorf("%s: %d rows on appended chantiers, want %d", table, n, added[table])
+			}
+		}
+		if avg := float64(res.Pointages) / 200; avg < 1.5 || avg > 2.5 {
+			t.Errorf("%.2f pointages per appended chantier, want about 2", avg)
+		}
+		for _, table := range append([]string{"chantiers"}, tables...) {
+			q := "SELECT count(*) FROM " + table + " a JOIN " + table + " b ON b.id = a.id + 1 WHERE b.created_at < a.created_at"
+			if n := count(t, db, q); n != 0 {
+				t.Errorf("%s: %d ids out of created_at order after the append", table, n)
+			}
+			if n := count(t, db, "SELECT count(*) FROM "+table+" WHERE updated_at < created_at"); n != 0 {
+				t.Errorf("%s: %d rows updated before created", table, n)
+			}
+		}
+		// Rows are entered after their chantier exists.
+		for _, table := range tables {
+			q := "SELECT count(*) FROM " + table + " r JOIN chantiers c ON c.id = r.chantier_id WHERE r.created_at < c.created_at"
+			if n := count(t, db, q); n != 0 {
+				t.Errorf("%s: %d rows created before their chantier", table, n)
+			}
+		}
+		var ps []hubapi.Pointage
+		if err := db.NewSelect().Model(&ps).Where("chantier_id > 300").Scan(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ps {
+			if !p.Date.Before(hubapi.DateOf(p.CreatedAt.Add(24 * time.Hour))) {
+				t.Errorf("pointage %d dated %s, entered %s", p.ID, p.Date, p.CreatedAt)
+			}
+		}
+	})
+}
+
+// Seeded documents have a content: a small valid file of their type, whose
+// size and SHA-256 are those the rows record. Deleting one document's
+// content leaves the others of its format intact.
+func TestSeededDocumentsHaveContent(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, tdb *testenv.DB) {
+		ctx := context.Background()
+		db := migrated(t, tdb)
+		blobs, err := blob.NewDir(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := seed.Run(ctx, db, seed.Options{Chantiers: 200, Seed: 3, Now: testNow, Blobs: blobs}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := seed.Run(ctx, db, seed.Options{Chantiers: 50, Seed: 4, Now: testNow, Blobs: blobs, Append: true}); err != nil {
+			t.Fatal(err)
+		}
+		var ds []hubapi.Document
+		if err := db.NewSelect().Model(&ds).Order("id").Scan(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) < 20 {
+			t.Fatalf("only %d documents", len(ds))
+		}
+		sniffed := map[string]string{"application/pdf": "application/pdf", "image/png": "image/png", "image/jpeg": "image/jpeg",
+			"application/vnd.openxmlformats-officedocument.wordprocessingml.document": "application/zip",
+			"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":       "application/zip",
+			"image/vnd.dwg": "application/octet-stream"}
+		byType := map[string][]hubapi.Document{}
+		for _, d := range ds {
+			rc, err := blobs.Open(ctx, d.StorageKey)
+			if err != nil {
+				t.Fatalf("document %d (%s): %v", d.ID, d.Nom, err)
+			}
+			b, err := io.ReadAll(rc)
+			_ = rc.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(b)
+			if int64(len(b)) != d.Size || hex.EncodeToString(sum[:]) != d.SHA256 {
+				t.Errorf("document %d: %d bytes, sha256 %x; the row says %d bytes, %s", d.ID, len(b), sum, d.Size, d.SHA256)
+			}
+			if got := http.DetectContentType(b); got != sniffed[d.MimeType] && !strings.HasPrefix(got, sniffed[d.MimeType]) {
+				t.Errorf("document %d of type %s sniffs as %s", d.ID, d.MimeType, got)
+			}
+			byType[d.MimeType] = append(byType[d.MimeType], d)
+		}
+		for mt, docs := range byType {
+			if len(docs) < 2 {
+				continue
+			}
+			if err := blobs.Delete(ctx, docs[0].StorageKey); err != nil {
+				t.Fatal(err)
+			}
+			rc, err := blobs.Open(ctx, docs[1].StorageKey)
+			if err != nil {
+				t.Errorf("%s: deleting one document's content removed another's: %v", mt, err)
+				continue
+			}
+			_ = rc.Close()
+		}
+	})
 }

@@ -76,6 +76,23 @@ func (b *sqliteBackend) state(ctx context.Context) (*dbState, error) {
 			return nil, err
 		}
 		st.lastCreated = t
+		for _, rt := range []*tableSpec{pointagesTable, signalementsTable, affectationsTable, documentsTable} {
+			var created any
+			err := b.tx.QueryRowContext(ctx, "SELECT created_at FROM "+rt.name+" ORDER BY created_at DESC LIMIT 1").Scan(&created)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("seed: %w", err)
+			}
+			t, err := sqliteTime(created)
+			if err != nil {
+				return nil, err
+			}
+			if t.After(st.lastRelated) {
+				st.lastRelated = t
+			}
+		}
 		rows, err := b.tx.QueryContext(ctx, `SELECT code FROM chantiers WHERE code LIKE 'CH-____-%' ORDER BY length(code) DESC, substr(code, 9) DESC`)
 		if err != nil {
 			return nil, fmt.Errorf("seed: %w", err)
