@@ -10,8 +10,17 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/service"
 )
 
-// seedDemo creates a small data set once (idempotent on the demo admin) and
-// returns a fresh admin key.
+// demoKeyName names the demo admin's key; demoKeyLifetime bounds it.
+const (
+	demoKeyName     = "demo"
+	demoKeyLifetime = 30 * 24 * time.Hour
+)
+
+// seedDemo creates a small data set once (a rerun finds the demo admin and
+// leaves the data as it is) and returns a fresh admin key valid
+// demoKeyLifetime. Keys are stored hashed, so an earlier demo key cannot be
+// shown again: the earlier demo keys are revoked instead, and at most one
+// demo key is active.
 func seedDemo(ctx context.Context, svc *service.Service, op *service.Operator) (string, error) {
 	const adminEmail = "admin@demo.hubchantier.fr"
 	admin, err := op.FindUserByEmail(ctx, adminEmail)
@@ -26,7 +35,21 @@ func seedDemo(ctx context.Context, svc *service.Service, op *service.Operator) (
 	} else if err != nil {
 		return "", err
 	}
-	_, secret, err := op.IssueAPIKey(ctx, hubapi.APIKeyInput{UserID: admin.ID, Name: "demo", Scopes: hubapi.AllScopes})
+	actx := hubapi.WithPrincipal(ctx, &hubapi.Principal{UserID: admin.ID, Role: hubapi.RoleAdmin, Scopes: hubapi.AllScopes})
+	keys, err := svc.ListAPIKeys(actx, admin.ID)
+	if err != nil {
+		return "", err
+	}
+	now := svcNow()
+	for _, k := range keys {
+		if k.Name == demoKeyName && k.Active(now) {
+			if err := svc.RevokeAPIKey(actx, k.ID); err != nil {
+				return "", err
+			}
+		}
+	}
+	expires := now.Add(demoKeyLifetime)
+	_, secret, err := op.IssueAPIKey(ctx, hubapi.APIKeyInput{UserID: admin.ID, Name: demoKeyName, Scopes: hubapi.AllScopes, ExpiresAt: &expires})
 	return secret, err
 }
 

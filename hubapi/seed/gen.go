@@ -79,7 +79,7 @@ type generator struct {
 	backfill bool
 	floorUS  int64
 	kindCum  []int
-	commCum []int
+	commCum  []int
 }
 
 func newGenerator(seed uint64, n int, seqBase int64, start, now time.Time, p pools) *generator {
