@@ -3,13 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/seed"
+	"github.com/hubchantier/hubchantier/hubapi/server"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/internal/testenv"
 )
@@ -134,4 +143,87 @@ func FuzzParseSeedArgs(f *testing.F) {
 			t.Fatalf("accepted %q without chantiers", line)
 		}
 	})
+}
+
+// After seed (and seed --append), every seeded document downloads over
+// HTTP with the size, digest and type its metadata records; --append adds
+// related rows, not only chantiers.
+func TestSeededDocumentsDownload(t *testing.T) {
+	for name, url := range databaseURLs(t) {
+		t.Run(name, func(t *testing.T) {
+			blobs := t.TempDir()
+			t.Setenv("HUB_DATABASE_URL", url)
+			t.Setenv("HUB_BLOB_DIR", blobs)
+			ctx := context.Background()
+			if code, _, errOut := mainCLI(t, "", "seed", "--chantiers", "60", "--seed-value", "7"); code != 0 {
+				t.Fatalf("seed: %d %s", code, errOut)
+			}
+			counts := func() map[string]int {
+				db, err := store.Open(url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer func() { _ = db.Close() }()
+				m := map[string]int{}
+				for _, table := range []string{"chantiers", "pointages", "signalements", "affectations", "documents"} {
+					var n int
+					if err := db.NewRaw("SELECT count(*) FROM " + table).Scan(ctx, &n); err != nil {
+						t.Fatal(err)
+					}
+					m[table] = n
+				}
+				return m
+			}
+			before := counts()
+			if code, _, errOut := mainCLI(t, "", "seed", "--chantiers", "60", "--append"); code != 0 {
+				t.Fatalf("seed --append: %d %s", code, errOut)
+			}
+			after := counts()
+			for table, n := range before {
+				if after[table] <= n {
+					t.Errorf("seed --append: %s %d → %d", table, n, after[table])
+				}
+			}
+
+			srv, err := server.New(ctx, server.Config{DatabaseURL: url, BlobDir: blobs, CacheMaxMB: -1,
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			admin := &hubapi.User{Email: "dl@x.fr", Role: hubapi.RoleAdmin, Nom: "D", Prenom: "L"}
+			if err := srv.Operator.CreateUser(ctx, admin, ""); err != nil {
+				t.Fatal(err)
+			}
+			_, key, err := srv.Operator.IssueAPIKey(ctx, hubapi.APIKeyInput{UserID: admin.ID, Name: "dl", Scopes: []hubapi.Scope{hubapi.ScopeDocumentsRead}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs := httptest.NewServer(srv.Handler)
+			defer hs.Close()
+			var docs []hubapi.Document
+			if err := srv.DB.NewSelect().Model(&docs).Order("id").Scan(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if len(docs) != after["documents"] || len(docs) == 0 {
+				t.Fatalf("%d documents", len(docs))
+			}
+			for _, d := range docs {
+				req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/api/v1/documents/%d/content", hs.URL, d.ID), nil)
+				req.Header.Set("Authorization", "Bearer "+key)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(res.Body)
+				_ = res.Body.Close()
+				sum := sha256.Sum256(body)
+				if res.StatusCode != 200 || int64(len(body)) != d.Size || hex.EncodeToString(sum[:]) != d.SHA256 ||
+					res.Header.Get("Content-Type") != d.MimeType {
+					t.Fatalf("document %d (%s, %s, %d bytes): %d, %s, %d bytes", d.ID, d.Nom, d.MimeType, d.Size,
+						res.StatusCode, res.Header.Get("Content-Type"), len(body))
+				}
+			}
+		})
+	}
 }

@@ -439,7 +439,10 @@ func TestServeSIGTERMAnswersInFlightRequests(t *testing.T) {
 		t.Error("a new connection was accepted after SIGTERM")
 	}
 	p.waitFor(t, regexp.MustCompile(`grace period over`))
-	write(func() error { _, err := io.WriteString(part, "Seconde partie, après le délai de grâce.\n"); return err })
+	write(func() error {
+		_, err := io.WriteString(part, "Seconde partie, après le délai de grâce.\n")
+		return err
+	})
 	write(mw.Close)
 	write(pw.Close)
 	r := <-resc

@@ -250,12 +250,23 @@ func ConfigFromEnv(environ []string) (Config, error) {
 		},
 		func() error {
 			c.TLSCertFile, c.TLSKeyFile = get(EnvTLSCert), get(EnvTLSKey)
-			if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
-				return fmt.Errorf("%s and %s: set both (PEM certificate chain and private key files) or neither", EnvTLSCert, EnvTLSKey)
+			switch {
+			case c.TLSCertFile != "" && c.TLSKeyFile == "":
+				return fmt.Errorf("%s: required with %s (the PEM private key file)", EnvTLSKey, EnvTLSCert)
+			case c.TLSCertFile == "" && c.TLSKeyFile != "":
+				return fmt.Errorf("%s: required with %s (the PEM certificate chain file)", EnvTLSCert, EnvTLSKey)
 			}
 			return nil
 		},
-		func() error { return readAddr(get(EnvRedirectAddr), EnvRedirectAddr, &c.RedirectAddr) },
+		func() error {
+			if err := readAddr(get(EnvRedirectAddr), EnvRedirectAddr, &c.RedirectAddr); err != nil {
+				return err
+			}
+			if c.RedirectAddr != "" && c.TLSCertFile == "" {
+				return fmt.Errorf("%s: the redirect listener needs TLS (%s and %s)", EnvRedirectAddr, EnvTLSCert, EnvTLSKey)
+			}
+			return nil
+		},
 		func() error {
 			c.PublicHost = get(EnvPublicHost)
 			return prefixErr(EnvPublicHost, CheckPublicHost(c.PublicHost))

@@ -18,7 +18,8 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	if c.Addr != server.DefaultAddr || c.DatabaseURL != store.DefaultURL || c.BlobDir != server.DefaultBlobDir ||
 		c.MetricsAddr != "" || c.RateLimitFailClosed || c.CacheMaxMB != 0 || len(c.CORSOrigins) != 0 ||
 		len(c.TrustedProxies) != 0 || len(c.CursorKeys) != 0 || len(c.UnknownEnv) != 0 || c.CacheTTL != (server.CacheTTL{}) ||
-		c.StatementTimeout != 0 {
+		c.StatementTimeout != 0 ||
+		c.TLSCertFile != "" || c.RedirectAddr != "" || c.ShutdownGrace != server.DefaultShutdownGrace {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -43,6 +44,11 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_METRICS_ALLOWED_CIDRS=172.30.0.10",
 		"HUB_METRICS_USER=prometheus",
 		"HUB_METRICS_PASSWORD_HASH=$2a$12$abcdefghijklmnopqrstuu5sxbnvJK9WZ4ZNp7JmB3Kdgbz1z9ETm",
+		"HUB_TLS_CERT=/etc/hub/cert.pem",
+		"HUB_TLS_KEY=/etc/hub/key.pem",
+		"HUB_REDIRECT_ADDR=:80",
+		"HUB_PUBLIC_HOST=api.example.com",
+		"HUB_SHUTDOWN_GRACE=2m",
 		"HUB_ADDR=127.0.0.1:1", // a later duplicate is ignored, as by os.Getenv
 		"PATH=/usr/bin",
 	}
@@ -69,6 +75,11 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_METRICS_ALLOWED_CIDRS":  len(c.MetricsAccess.AllowedNetworks) == 1,
 		"HUB_METRICS_USER":           c.MetricsAccess.Username == "prometheus",
 		"HUB_METRICS_PASSWORD_HASH":  len(c.MetricsAccess.PasswordHash) == 60,
+		"HUB_TLS_CERT":               c.TLSCertFile == "/etc/hub/cert.pem",
+		"HUB_TLS_KEY":                c.TLSKeyFile == "/etc/hub/key.pem",
+		"HUB_REDIRECT_ADDR":          c.RedirectAddr == ":80",
+		"HUB_PUBLIC_HOST":            c.PublicHost == "api.example.com",
+		"HUB_SHUTDOWN_GRACE":         c.ShutdownGrace == 2*time.Minute,
 	}
 	for _, name := range server.EnvNames() {
 		ok, tested := checks[name]
@@ -143,6 +154,15 @@ func TestConfigFromEnvRefusesBadValues(t *testing.T) {
 		{"statement timeout negative", "HUB_DB_STATEMENT_TIMEOUT=-1s", "HUB_DB_STATEMENT_TIMEOUT", "0 to disable"},
 		{"statement timeout too long", "HUB_DB_STATEMENT_TIMEOUT=2h", "HUB_DB_STATEMENT_TIMEOUT", "1h0m0s"},
 		{"metrics networks", "HUB_METRICS_ALLOWED_CIDRS=10.0.0.0/99", "HUB_METRICS_ALLOWED_CIDRS", "10.0.0.0/99"},
+		{"certificate without its key", "HUB_TLS_CERT=/etc/hub/cert.pem", "HUB_TLS_KEY", "required with HUB_TLS_CERT"},
+		{"key without its certificate", "HUB_TLS_KEY=/etc/hub/key.pem", "HUB_TLS_CERT", "required with HUB_TLS_KEY"},
+		{"redirect listener without TLS", "HUB_REDIRECT_ADDR=:80", "HUB_REDIRECT_ADDR", "needs TLS"},
+		{"redirect address without a port", "HUB_REDIRECT_ADDR=localhost", "HUB_REDIRECT_ADDR", "host:port"},
+		{"public host with a scheme", "HUB_PUBLIC_HOST=https://api.example.com", "HUB_PUBLIC_HOST", "host[:port]"},
+		{"public host with a path", "HUB_PUBLIC_HOST=api.example.com/x", "HUB_PUBLIC_HOST", "host[:port]"},
+		{"grace not a duration", "HUB_SHUTDOWN_GRACE=30", "HUB_SHUTDOWN_GRACE", "duration"},
+		{"grace zero", "HUB_SHUTDOWN_GRACE=0s", "HUB_SHUTDOWN_GRACE", "positive"},
+		{"grace over an hour", "HUB_SHUTDOWN_GRACE=2h", "HUB_SHUTDOWN_GRACE", "up to 1h"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
