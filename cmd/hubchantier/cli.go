@@ -65,7 +65,7 @@ func usagef(format string, args ...any) error {
 
 // Main runs the command line args and returns the exit status.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	io := streams{stdin: stdin, stdout: stdout, stderr: stderr}
+	st := streams{stdin: stdin, stdout: stdout, stderr: stderr}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, overview())
 		return exitUsage
@@ -85,7 +85,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return exitUsage
 	}
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	fs.SetOutput(io.stderr)
+	fs.SetOutput(st.stderr)
 	runFn := c.setup(fs)
 	fs.Usage = func() {}
 	err := fs.Parse(rest)
@@ -115,7 +115,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		printUsage(stderr, c, fs)
 		return exitUsage
 	}
-	err = runFn(ctx, io)
+	err = runFn(ctx, st)
 	var ue *usageError
 	switch {
 	case errors.As(err, &ue):

@@ -167,7 +167,7 @@ func TestSeededDocumentsDownload(t *testing.T) {
 				m := map[string]int{}
 				for _, table := range []string{"chantiers", "pointages", "signalements", "affectations", "documents"} {
 					var n int
-					if err := db.NewRaw("SELECT count(*) FROM " + table).Scan(ctx, &n); err != nil {
+					if err := db.NewRaw("SELECT count(*) FROM "+table).Scan(ctx, &n); err != nil {
 						t.Fatal(err)
 					}
 					m[table] = n
