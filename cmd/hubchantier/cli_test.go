@@ -135,7 +135,7 @@ func TestAPIKeyCreateExpires(t *testing.T) {
 	if err := db.NewSelect().Model(&keys).Scan(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 1 || keys[0].ExpiresAt == nil || keys[0].ExpiresAt.Sub(time.Now()) < 719*time.Hour || keys[0].ExpiresAt.Sub(time.Now()) > 720*time.Hour {
+	if len(keys) != 1 || keys[0].ExpiresAt == nil || time.Until(*keys[0].ExpiresAt) < 719*time.Hour || time.Until(*keys[0].ExpiresAt) > 720*time.Hour {
 		t.Errorf("keys after the refusals and one 720h key: %+v", keys)
 	}
 }
