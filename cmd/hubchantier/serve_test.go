@@ -396,6 +396,11 @@ func TestServeSIGTERMAnswersInFlightRequests(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/documents", pr)
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
+	// With Expect: 100-continue the client sends no body before the handler
+	// asks for it: once the first part below is taken, the request is in
+	// the server's hands.
+	req.Header.Set("Expect", "100-continue")
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}
 	type result struct {
 		status int
 		body   string
@@ -403,7 +408,7 @@ func TestServeSIGTERMAnswersInFlightRequests(t *testing.T) {
 	}
 	resc := make(chan result, 1)
 	go func() {
-		res, err := http.DefaultClient.Do(req)
+		res, err := client.Do(req)
 		if err != nil {
 			resc <- result{err: err}
 			return
@@ -429,7 +434,7 @@ func TestServeSIGTERMAnswersInFlightRequests(t *testing.T) {
 		return err
 	})
 	write(func() error { _, err := io.WriteString(part, "Rapport de chantier, première partie.\n"); return err })
-	// The server has begun the request (it is reading its body).
+	// The handler is reading the body.
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
