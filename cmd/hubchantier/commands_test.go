@@ -113,6 +113,7 @@ func TestCountersCommand(t *testing.T) {
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "hub.db")
 	t.Setenv("HUB_DATABASE_URL", "sqlite:"+dbPath)
+	t.Setenv("HUB_BLOB_DIR", filepath.Join(dir, "blobs"))
 	if _, err := runCLI(t, "", "seed", "--chantiers", "50"); err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,7 @@ func TestSeedCommand(t *testing.T) {
 	for name, url := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("HUB_DATABASE_URL", url)
+			t.Setenv("HUB_BLOB_DIR", t.TempDir())
 			ctx := context.Background()
 			var stdout, stderr bytes.Buffer
 			if err := run(ctx, []string{"seed", "--chantiers", "300", "--seed-value", "4", "--now", "2026-11-24"}, nil, &stdout, &stderr); err != nil {
