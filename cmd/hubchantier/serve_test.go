@@ -458,3 +458,27 @@ func TestServeSIGTERMAnswersInFlightRequests(t *testing.T) {
 		t.Errorf("exit: %v: %s", err, p.stderr.String())
 	}
 }
+
+// Plain HTTP on an address other than loopback is allowed (behind a TLS
+// proxy) but logged as a warning; loopback and TLS are not.
+func TestServeWarnsAboutPlainHTTPBeyondLoopback(t *testing.T) {
+	for addr, warn := range map[string]bool{"0.0.0.0:0": true, "127.0.0.1:0": false} {
+		dir := t.TempDir()
+		t.Setenv("HUB_DATABASE_URL", "sqlite:"+filepath.Join(dir, "hub.db"))
+		t.Setenv("HUB_BLOB_DIR", filepath.Join(dir, "blobs"))
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errOut syncBuffer
+		done := make(chan int, 1)
+		go func() { done <- Main(ctx, []string{"serve", "--addr", addr}, strings.NewReader(""), &out, &errOut) }()
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "listening on") && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		if code := <-done; code != 0 {
+			t.Fatalf("%s: exit %d: %s", addr, code, errOut.String())
+		}
+		if got := strings.Contains(errOut.String(), "serving plain HTTP on a non-loopback address"); got != warn {
+			t.Errorf("%s: warning %v, want %v: %s", addr, got, warn, errOut.String())
+		}
+	}
+}
