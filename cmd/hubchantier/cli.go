@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/hubchantier/hubchantier/hubapi/server"
@@ -135,23 +136,11 @@ func lookup(args []string) (command, []string, bool) {
 	n := 0
 	for _, c := range commands() {
 		words := strings.Fields(c.name)
-		if len(words) > n && len(args) >= len(words) && slicesEqual(args[:len(words)], words) {
+		if len(words) > n && len(args) >= len(words) && slices.Equal(args[:len(words)], words) {
 			best, n = c, len(words)
 		}
 	}
 	return best, args[min(n, len(args)):], n > 0
-}
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // commandWords is the leading non-flag words of args (what was taken for a

@@ -24,7 +24,9 @@
 //     created after Now; only affectations are planned ahead).
 //   - All or nothing: one transaction; a failed or cancelled run leaves the
 //     database as it was.
-//   - Seeded documents are metadata only (size, MIME type, a stand-in
-//     SHA-256, a storage key starting with "5eed"): the blob store holds no
-//     content for them and downloads answer 404.
+//   - Seeded documents have a placeholder content when Options.Blobs is
+//     set: one small valid file per format, hard-linked under each
+//     document's storage key; the rows record its size and SHA-256.
+//   - Appending gives the new chantiers related rows too, entered after
+//     the rows already there, so ids keep following created_at.
 package seed
