@@ -173,7 +173,7 @@ func overview() string {
 	var b strings.Builder
 	b.WriteString("usage: hubchantier <command> [flags]   (hubchantier <command> --help for its flags)\n\ncommands:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-16s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-17s %s\n", c.name, c.summary)
 	}
 	b.WriteString("\nenvironment (flags override): " + strings.Join(server.EnvNames(), ", ") +
 		"\n  HUB_DATABASE_URL: sqlite:<path> | postgres://...\n")

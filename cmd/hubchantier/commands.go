@@ -128,7 +128,7 @@ func apikeyCreateCommand() command {
 			name := fs.String("name", "", "key name (required)")
 			scopes := fs.String("scopes", "", "comma-separated scopes (required)")
 			var expires optionalDuration
-			fs.Var(&expires, "expires", "lifetime, a positive duration such as 720h (default: no expiry)")
+			fs.Var(&expires, "expires", "lifetime, a positive `duration` such as 720h (default: no expiry)")
 			return func(ctx context.Context, st streams) error {
 				if expires.set && expires.d <= 0 {
 					return usagef("--expires must be a positive duration such as 720h (got %s); leave it out for a key that does not expire", expires.d)
