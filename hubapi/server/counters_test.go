@@ -16,7 +16,7 @@ import (
 )
 
 // A PostgreSQL server folds the counter deltas of writes into the counters
-// in the background, and stops doing so on Close.
+// in a periodic job, and stops doing so on Close.
 func TestServerCompactsCounters(t *testing.T) {
 	tdb := testenv.Postgres(t)
 	ctx := context.Background()
@@ -55,17 +55,18 @@ func TestServerCompactsCounters(t *testing.T) {
 	}
 
 	// A failing compaction is logged once, and its recovery once.
+	const failing, recovered = `msg="periodic job failing" job=counter-compaction`, `msg="periodic job recovered" job=counter-compaction`
 	if _, err := srv.DB.ExecContext(ctx, `ALTER TABLE counter_deltas RENAME TO counter_deltas_away`); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(4 * server.CounterCompactionInterval)
-	if n := strings.Count(logs.String(), "counter compaction failing"); n != 1 {
+	if n := strings.Count(logs.String(), failing); n != 1 {
 		t.Fatalf("%d failure lines over 4 failing compactions:\n%s", n, logs.String())
 	}
 	if _, err := srv.DB.ExecContext(ctx, `ALTER TABLE counter_deltas_away RENAME TO counter_deltas`); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * server.CounterCompactionInterval); !strings.Contains(logs.String(), "counter compaction recovered"); {
+	for deadline := time.Now().Add(10 * server.CounterCompactionInterval); !strings.Contains(logs.String(), recovered); {
 		if time.Now().After(deadline) {
 			t.Fatalf("no recovery logged:\n%s", logs.String())
 		}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -20,6 +19,7 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/blob"
 	"github.com/hubchantier/hubchantier/hubapi/cache"
+	"github.com/hubchantier/hubchantier/hubapi/jobs"
 	"github.com/hubchantier/hubchantier/hubapi/metrics"
 	"github.com/hubchantier/hubchantier/hubapi/rest"
 	"github.com/hubchantier/hubchantier/hubapi/route"
@@ -50,11 +50,11 @@ type Server struct {
 	// Metrics and MetricsHandler (the protected /metrics endpoint).
 	Metrics        *metrics.Metrics
 	MetricsHandler http.Handler
-	ownsDB         bool
-	ready          readiness
-	// background work (counter compaction), stopped by Close
-	stop context.CancelFunc
-	bg   sync.WaitGroup
+	// Jobs is the durable job queue (periodic jobs, later event delivery),
+	// started by New and stopped by Close.
+	Jobs   *jobs.Queue
+	ownsDB bool
+	ready  readiness
 }
 
 // New assembles the server: the steps of the request pipeline of DESIGN.md,
@@ -86,7 +86,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.startService(cfg, blobs, codec, log)
+	s.startService(cfg, blobs, codec)
+	if err := s.startJobs(ctx, log); err != nil {
+		return nil, err
+	}
 	clientIP, err := clientip.New(clientip.Config{TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", EnvTrustedProxies, err)
@@ -193,8 +196,8 @@ func openBlobs(cfg Config) (*blob.Dir, error) {
 	return blob.NewDir(dir)
 }
 
-// startService builds the use cases and starts the background work.
-func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Codec, log *slog.Logger) {
+// startService builds the use cases.
+func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Codec) {
 	if cfg.Publisher != nil {
 		s.Bus.Subscribe(cfg.Publisher.Publish)
 	}
@@ -204,7 +207,20 @@ func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Cod
 	}
 	s.Service = service.New(s.DB, blobs, opts...)
 	s.Operator = service.NewOperator(s.Service)
-	s.startCounterCompaction(log)
+}
+
+// startJobs starts the job queue with the periodic jobs.
+func (s *Server) startJobs(ctx context.Context, log *slog.Logger) error {
+	q, err := jobs.New(ctx, s.DB, jobs.Config{Logger: log, Periodic: counterCompaction(s.DB)})
+	if err != nil {
+		return err
+	}
+	if err := q.Start(ctx); err != nil {
+		_ = q.Stop(ctx)
+		return err
+	}
+	s.Jobs = q
+	return nil
 }
 
 // setupMetrics creates (or adopts) the metrics and the protected /metrics
@@ -348,12 +364,17 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc)
 	return r, nil
 }
 
-// Close stops the cache subscriber and releases Redis and the database
-// (when the server opened it).
+// JobStopWait is how long Close waits for running jobs before cancelling
+// them (a cancelled job is retried later, here or on another instance).
+const JobStopWait = 10 * time.Second
+
+// Close stops the job queue and the cache subscriber, and releases Redis and
+// the database (when the server opened it).
 func (s *Server) Close() {
-	if s.stop != nil {
-		s.stop()
-		s.bg.Wait()
+	if s.Jobs != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), JobStopWait)
+		_ = s.Jobs.Stop(ctx)
+		cancel()
 	}
 	if s.Cache != nil {
 		_ = s.Cache.Close()

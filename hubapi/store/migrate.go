@@ -47,7 +47,8 @@ func MigrationLockWait(d time.Duration) MigrateOption {
 	return func(c *migrateConfig) { c.lockWait = d }
 }
 
-// Migrate applies pending migrations.
+// Migrate applies pending migrations: the product's, then River's (the job
+// queue's tables, see hubapi/jobs).
 //
 // When every migration is already applied — most starts — it only reads the
 // bun_migrations table and takes no lock. Otherwise it migrates under a lock
@@ -75,6 +76,11 @@ func (db *DB) Migrate(ctx context.Context, opts ...MigrateOption) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	if !pending {
+		if pending, err = db.riverPending(ctx); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
+	if !pending {
 		return nil
 	}
 	unlock, err := db.lockMigrations(ctx, cfg.lockWait)
@@ -96,7 +102,9 @@ func (db *DB) Migrate(ctx context.Context, opts ...MigrateOption) error {
 	if _, err := m.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	return nil
+	// River's tables (the job queue) are part of the schema, migrated under
+	// the same lock.
+	return db.migrateRiver(ctx)
 }
 
 // UnlockMigrations removes the lock rows that earlier versions left in
@@ -232,23 +240,8 @@ func (db *DB) lockMigrations(ctx context.Context, wait time.Duration) (unlock fu
 	if db.IsPostgres() {
 		return db.lockMigrationsPostgres(ctx, wait)
 	}
-	var path string
-	rows, err := db.QueryContext(ctx, "PRAGMA database_list")
+	path, err := db.sqliteFile(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("migrate lock: %w", err)
-	}
-	for rows.Next() {
-		var seq int
-		var name, file string
-		if err := rows.Scan(&seq, &name, &file); err != nil {
-			_ = rows.Close()
-			return nil, fmt.Errorf("migrate lock: %w", err)
-		}
-		if name == "main" {
-			path = file
-		}
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, fmt.Errorf("migrate lock: %w", err)
 	}
 	if path == "" { // in-memory or temporary: no other process can see it

@@ -1,0 +1,23 @@
+// Package jobs runs Hub Chantier's durable background work on River
+// (github.com/riverqueue/river), in the product's own database: PostgreSQL
+// through riverdatabasesql on the pool bun uses, SQLite through riversqlite
+// on a one-connection pool of the same file. River's tables are created by
+// the product's migrations (store.DB.Migrate).
+//
+// Jobs are rows: a job inserted with InsertTx in the transaction of a write
+// exists exactly when the write committed, and survives a crash until a
+// worker completes it (retried with backoff on failure).
+//
+// Periodic jobs run on one instance of the cluster: River elects a leader
+// among the instances sharing the database, and only the leader enqueues
+// them; a uniqueness key per job and period guards the hand-over between two
+// leaders. Any instance may then work the job.
+//
+//	q, err := jobs.New(db, jobs.Config{Periodic: []jobs.Periodic{{
+//		Name: "counter-compaction", Interval: 2 * time.Second,
+//		Run:  func(ctx context.Context, _ time.Time) error { return store.CompactCounters(ctx, db) },
+//	}}})
+//	...
+//	err = q.Start(ctx)
+//	defer q.Stop(context.Background())
+package jobs
