@@ -17,6 +17,7 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/metrics"
 	"github.com/hubchantier/hubchantier/hubapi/store"
+	"github.com/hubchantier/hubchantier/notify"
 	"github.com/hubchantier/hubchantier/pagination"
 	"github.com/hubchantier/hubchantier/ratelimit"
 	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
@@ -120,6 +121,10 @@ type Config struct {
 	// long serve waits for in-flight requests after SIGTERM before it warns
 	// about them; it keeps waiting for them (see docs/OPERATIONS.md).
 	ShutdownGrace time.Duration
+	// SMTPURL (HUB_SMTP_URL), when set, is where notifications are mailed:
+	// smtp://user:password@host:587?from=hub@example.com (see
+	// notify.ParseSMTPURL). Unset: Server.Notifier is nil.
+	SMTPURL string
 	// UnknownEnv lists the HUB_* variables ConfigFromEnv found but does not
 	// know (a typo, or a variable of another version); New logs a warning
 	// naming each.
@@ -149,6 +154,7 @@ const (
 	EnvRedirectAddr        = "HUB_REDIRECT_ADDR"
 	EnvPublicHost          = "HUB_PUBLIC_HOST"
 	EnvShutdownGrace       = "HUB_SHUTDOWN_GRACE"
+	EnvSMTPURL             = "HUB_SMTP_URL"
 )
 
 // DefaultShutdownGrace is the default of Config.ShutdownGrace.
@@ -160,7 +166,7 @@ func EnvNames() []string {
 	return []string{EnvAddr, EnvDatabaseURL, EnvStatementTimeout, EnvBlobDir, EnvCORSOrigins, EnvTrustedProxies, EnvRedisURL,
 		EnvRateLimits, EnvRateLimitFailClosed, EnvCacheMaxMB, EnvCacheTTLLists, EnvCacheTTLStats, EnvCacheTTLPlanning,
 		EnvCursorKeys, EnvMetricsAddr,
-		metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash,
+		EnvSMTPURL, metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash,
 		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace}
 }
 
@@ -174,7 +180,7 @@ const MaxCacheMB = 64 << 10
 // "NAME=value" entries as os.Environ returns; an empty value is the same as
 // an unset one, and the first entry of a name wins, as with os.Getenv. Each
 // value is checked here, and the error names the variable; it never quotes
-// the value of a secret (database and Redis URLs, cursor keys, the metrics
+// the value of a secret (database, Redis and SMTP URLs, cursor keys, the metrics
 // password hash). Unknown HUB_* names (other than HUB_TEST_*) are listed in
 // Config.UnknownEnv.
 func ConfigFromEnv(environ []string) (Config, error) {
@@ -243,6 +249,12 @@ func ConfigFromEnv(environ []string) (Config, error) {
 				}
 			}
 			return nil
+		},
+		func() error {
+			if c.SMTPURL = get(EnvSMTPURL); c.SMTPURL != "" {
+				_, err = notify.ParseSMTPURL(c.SMTPURL)
+			}
+			return prefixErr(EnvSMTPURL, err)
 		},
 		func() error {
 			c.MetricsAccess, err = metrics.AccessConfigFromEnv(get)

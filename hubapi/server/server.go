@@ -26,6 +26,7 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/service"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/internal/broadcast"
+	"github.com/hubchantier/hubchantier/notify"
 	"github.com/hubchantier/hubchantier/pagination"
 	"github.com/hubchantier/hubchantier/problem"
 	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
@@ -50,6 +51,8 @@ type Server struct {
 	// Metrics and MetricsHandler (the protected /metrics endpoint).
 	Metrics        *metrics.Metrics
 	MetricsHandler http.Handler
+	// Notifier mails notifications (nil unless Config.SMTPURL is set).
+	Notifier notify.Notifier
 	// Jobs is the durable job queue (periodic jobs, later event delivery),
 	// started by New and stopped by Close.
 	Jobs   *jobs.Queue
@@ -87,6 +90,13 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.startService(cfg, blobs, codec)
+	if cfg.SMTPURL != "" {
+		n, err := notify.ParseSMTPURL(cfg.SMTPURL)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", EnvSMTPURL, err)
+		}
+		s.Notifier = n
+	}
 	if err := s.startJobs(ctx, log); err != nil {
 		return nil, err
 	}
