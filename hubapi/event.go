@@ -2,6 +2,8 @@ package hubapi
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"sync"
 	"time"
 )
@@ -37,12 +39,22 @@ const (
 // Event is something that happened to a resource. Data is the resource after
 // the change (nil for deletions).
 type Event struct {
+	// ID identifies the event ("evt_" + 32 hex digits): receivers use it to
+	// ignore a repeated delivery.
+	ID         string
 	Type       EventType
 	Resource   string // "chantiers", "pointages", ...
 	ResourceID int64
 	ActorID    int64
 	At         time.Time
 	Data       any
+}
+
+// NewEventID draws an event ID.
+func NewEventID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return "evt_" + hex.EncodeToString(b)
 }
 
 // Publisher receives domain events after the change is committed.

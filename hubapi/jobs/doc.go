@@ -8,6 +8,10 @@
 // exists exactly when the write committed, and survives a crash until a
 // worker completes it (retried with backoff on failure).
 //
+// Domain events are such jobs (EventArgs, kind "event"): the service
+// records each in the transaction of its write through Queue.Enqueue, and
+// Config.EventHandlers handle them at least once, on any instance.
+//
 // Periodic jobs run on one instance of the cluster: River elects a leader
 // among the instances sharing the database, and only the leader enqueues
 // them; a uniqueness key per job and period guards the hand-over between two

@@ -31,7 +31,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Periodic jobs, run by one instance of the cluster each period.
 	Periodic []Periodic
-	// Register adds the workers of other job kinds (event delivery, ...).
+	// EventHandlers handle the domain events recorded by Enqueue, in order.
+	EventHandlers []EventHandler
+	// Register adds the workers of other job kinds.
 	Register func(*river.Workers) error
 	// MaxWorkers is how many jobs one instance works at once
 	// (default DefaultMaxWorkers).
@@ -90,6 +92,9 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 	periodic, err := periodicJobs(workers, cfg.Periodic, log)
 	if err != nil {
 		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, eventWorker(cfg.EventHandlers)); err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
 	}
 	if cfg.Register != nil {
 		if err := cfg.Register(workers); err != nil {

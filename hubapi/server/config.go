@@ -15,6 +15,7 @@ import (
 
 	"github.com/hubchantier/hubchantier/clientip"
 	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/jobs"
 	"github.com/hubchantier/hubchantier/hubapi/metrics"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/notify"
@@ -60,6 +61,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Publisher receives domain events in addition to the in-process bus.
 	Publisher hubapi.Publisher
+	// EventHandlers handle every committed domain event, at least once, on
+	// some instance (the durable counterpart of Publisher; see jobs.Config).
+	EventHandlers []jobs.EventHandler
 	// SkipMigrate disables migrations at start-up.
 	SkipMigrate bool
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is

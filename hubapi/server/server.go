@@ -89,6 +89,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.newJobs(ctx, cfg, log); err != nil {
+		return nil, err
+	}
 	s.startService(cfg, blobs, codec)
 	if cfg.SMTPURL != "" {
 		n, err := notify.ParseSMTPURL(cfg.SMTPURL)
@@ -97,7 +100,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 		s.Notifier = n
 	}
-	if err := s.startJobs(ctx, log); err != nil {
+	if err := s.startJobs(ctx); err != nil {
 		return nil, err
 	}
 	clientIP, err := clientip.New(clientip.Config{TrustedProxies: cfg.TrustedProxies})
@@ -211,7 +214,7 @@ func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Cod
 	if cfg.Publisher != nil {
 		s.Bus.Subscribe(cfg.Publisher.Publish)
 	}
-	opts := []service.Option{service.WithPublisher(s.Bus), service.WithCursorCodec(codec)}
+	opts := []service.Option{service.WithPublisher(s.Bus), service.WithCursorCodec(codec), service.WithOutbox(s.Jobs)}
 	if cfg.MaxUploadBytes > 0 {
 		opts = append(opts, service.WithMaxUpload(cfg.MaxUploadBytes))
 	}
@@ -219,18 +222,20 @@ func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Cod
 	s.Operator = service.NewOperator(s.Service)
 }
 
-// startJobs starts the job queue with the periodic jobs.
-func (s *Server) startJobs(ctx context.Context, log *slog.Logger) error {
-	q, err := jobs.New(ctx, s.DB, jobs.Config{Logger: log, Periodic: counterCompaction(s.DB)})
+// newJobs builds the job queue (periodic jobs, domain events), before the
+// use cases that record events in it.
+func (s *Server) newJobs(ctx context.Context, cfg Config, log *slog.Logger) error {
+	q, err := jobs.New(ctx, s.DB, jobs.Config{Logger: log, Periodic: counterCompaction(s.DB), EventHandlers: cfg.EventHandlers})
 	if err != nil {
-		return err
-	}
-	if err := q.Start(ctx); err != nil {
-		_ = q.Stop(ctx)
 		return err
 	}
 	s.Jobs = q
 	return nil
+}
+
+// startJobs starts working the job queue.
+func (s *Server) startJobs(ctx context.Context) error {
+	return s.Jobs.Start(ctx)
 }
 
 // setupMetrics creates (or adopts) the metrics and the protected /metrics

@@ -62,12 +62,14 @@ func (s *Service) CreateAffectation(ctx context.Context, in hubapi.AffectationIn
 			return err
 		}
 		a.Apply(in)
-		return store.Insert(ctx, tx, a)
+		if err := store.Insert(ctx, tx, a); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, p, hubapi.EventAffectationCreated, "affectations", a.ID, a)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.emit(ctx, p, hubapi.EventAffectationCreated, "affectations", a.ID, a)
 	return a, nil
 }
 
@@ -115,12 +117,14 @@ func (s *Service) PatchAffectation(ctx context.Context, id int64, change func(hu
 		cur.Apply(in)
 		cur.Version, cur.UpdatedAt = old+1, s.now()
 		a = cur
-		return store.UpdateVersioned(ctx, tx, cur, id, old)
+		if err := store.UpdateVersioned(ctx, tx, cur, id, old); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, p, hubapi.EventAffectationUpdated, "affectations", a.ID, a)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.emit(ctx, p, hubapi.EventAffectationUpdated, "affectations", a.ID, a)
 	return a, nil
 }
 
@@ -135,12 +139,14 @@ func (s *Service) DeleteAffectation(ctx context.Context, id int64, ifVersion int
 		if err != nil {
 			return err
 		}
-		return store.DeleteVersioned[hubapi.Affectation](ctx, tx, id, cur.Version)
+		if err := store.DeleteVersioned[hubapi.Affectation](ctx, tx, id, cur.Version); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, p, hubapi.EventAffectationDeleted, "affectations", id, nil)
 	})
 	if err != nil {
 		return err
 	}
-	s.emit(ctx, p, hubapi.EventAffectationDeleted, "affectations", id, nil)
 	return nil
 }
 

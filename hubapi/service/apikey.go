@@ -274,7 +274,7 @@ func (s *deps) revokeAPIKey(ctx context.Context, p *hubapi.Principal, id int64) 
 	}
 	// Announced again when already revoked: an earlier announcement may
 	// have been lost.
-	s.emit(ctx, p, hubapi.EventAPIKeyRevoked, "api_keys", id, nil)
+	s.announce(ctx, p, hubapi.EventAPIKeyRevoked, "api_keys", id)
 	return nil
 }
 

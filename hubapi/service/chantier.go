@@ -56,12 +56,14 @@ func (s *Service) CreateChantier(ctx context.Context, in hubapi.ChantierInput) (
 				return err
 			}
 		}
-		return store.Insert(ctx, tx, c)
+		if err := store.Insert(ctx, tx, c); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, p, hubapi.EventChantierCreated, "chantiers", c.ID, c)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.emit(ctx, p, hubapi.EventChantierCreated, "chantiers", c.ID, c)
 	return c, nil
 }
 
@@ -113,12 +115,14 @@ func (s *Service) PatchChantier(ctx context.Context, id int64, change func(hubap
 		cur.Apply(in)
 		cur.Version, cur.UpdatedAt = old+1, s.now()
 		c = cur
-		return store.UpdateVersioned(ctx, tx, cur, id, old)
+		if err := store.UpdateVersioned(ctx, tx, cur, id, old); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, p, hubapi.EventChantierUpdated, "chantiers", c.ID, c)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.emit(ctx, p, hubapi.EventChantierUpdated, "chantiers", c.ID, c)
 	return c, nil
 }
 
@@ -139,11 +143,13 @@ func (s *Service) DeleteChantier(ctx context.Context, id int64, ifVersion int64)
 		if err := checkVersion(cur.Version, ifVersion); err != nil {
 			return err
 		}
-		return store.DeleteVersioned[hubapi.Chantier](ctx, tx, id, cur.Version)
+		if err := store.DeleteVersioned[hubapi.Chantier](ctx, tx, id, cur.Version); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, p, hubapi.EventChantierDeleted, "chantiers", id, nil)
 	})
 	if err != nil {
 		return err
 	}
-	s.emit(ctx, p, hubapi.EventChantierDeleted, "chantiers", id, nil)
 	return nil
 }

@@ -76,13 +76,15 @@ func (s *Service) CreateDocument(ctx context.Context, in hubapi.DocumentInput, u
 		if err := mustExist[hubapi.Chantier](ctx, tx, in.ChantierID, "chantier_id"); err != nil {
 			return err
 		}
-		return store.Insert(ctx, tx, d)
+		if err := store.Insert(ctx, tx, d); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, p, hubapi.EventDocumentCreated, "documents", d.ID, d)
 	})
 	if err != nil {
 		_ = s.blobs.Delete(context.WithoutCancel(ctx), key)
 		return nil, err
 	}
-	s.emit(ctx, p, hubapi.EventDocumentCreated, "documents", d.ID, d)
 	return d, nil
 }
 
@@ -131,12 +133,14 @@ func (s *Service) PatchDocument(ctx context.Context, id int64, change func(hubap
 		cur.Apply(in)
 		cur.Version, cur.UpdatedAt = old+1, s.now()
 		d = cur
-		return store.UpdateVersioned(ctx, tx, cur, id, old)
+		if err := store.UpdateVersioned(ctx, tx, cur, id, old); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, p, hubapi.EventDocumentUpdated, "documents", d.ID, d)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.emit(ctx, p, hubapi.EventDocumentUpdated, "documents", d.ID, d)
 	return d, nil
 }
 
@@ -160,13 +164,15 @@ func (s *Service) DeleteDocument(ctx context.Context, id int64, ifVersion int64)
 			return err
 		}
 		key = cur.StorageKey
-		return store.DeleteVersioned[hubapi.Document](ctx, tx, id, cur.Version)
+		if err := store.DeleteVersioned[hubapi.Document](ctx, tx, id, cur.Version); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, p, hubapi.EventDocumentDeleted, "documents", id, nil)
 	})
 	if err != nil {
 		return err
 	}
 	_ = s.blobs.Delete(context.WithoutCancel(ctx), key)
-	s.emit(ctx, p, hubapi.EventDocumentDeleted, "documents", id, nil)
 	return nil
 }
 

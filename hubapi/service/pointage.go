@@ -63,12 +63,14 @@ func (s *Service) CreatePointage(ctx context.Context, in hubapi.PointageInput) (
 			return err
 		}
 		pt.Apply(in)
-		return store.Insert(ctx, tx, pt)
+		if err := store.Insert(ctx, tx, pt); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, p, hubapi.EventPointageCreated, "pointages", pt.ID, pt)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.emit(ctx, p, hubapi.EventPointageCreated, "pointages", pt.ID, pt)
 	return pt, nil
 }
 
@@ -119,12 +121,14 @@ func (s *Service) PatchPointage(ctx context.Context, id int64, change func(hubap
 		cur.Apply(in)
 		cur.Version, cur.UpdatedAt = old+1, s.now()
 		pt = cur
-		return store.UpdateVersioned(ctx, tx, cur, id, old)
+		if err := store.UpdateVersioned(ctx, tx, cur, id, old); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, p, hubapi.EventPointageUpdated, "pointages", pt.ID, pt)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.emit(ctx, p, hubapi.EventPointageUpdated, "pointages", pt.ID, pt)
 	return pt, nil
 }
 
@@ -142,12 +146,14 @@ func (s *Service) DeletePointage(ctx context.Context, id int64, ifVersion int64)
 		if cur.Statut == hubapi.PointageValide {
 			return hubapi.Errorf(hubapi.ErrConflict, "a validated pointage cannot be deleted")
 		}
-		return store.DeleteVersioned[hubapi.Pointage](ctx, tx, id, cur.Version)
+		if err := store.DeleteVersioned[hubapi.Pointage](ctx, tx, id, cur.Version); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, p, hubapi.EventPointageDeleted, "pointages", id, nil)
 	})
 	if err != nil {
 		return err
 	}
-	s.emit(ctx, p, hubapi.EventPointageDeleted, "pointages", id, nil)
 	return nil
 }
 
@@ -169,11 +175,13 @@ func (s *Service) ValidatePointage(ctx context.Context, id int64, ifVersion int6
 		old := cur.Version
 		cur.Statut, cur.Version, cur.UpdatedAt = hubapi.PointageValide, old+1, s.now()
 		pt = cur
-		return store.UpdateVersioned(ctx, tx, cur, id, old)
+		if err := store.UpdateVersioned(ctx, tx, cur, id, old); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, p, hubapi.EventPointageValidated, "pointages", pt.ID, pt)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.emit(ctx, p, hubapi.EventPointageValidated, "pointages", pt.ID, pt)
 	return pt, nil
 }

@@ -1,12 +1,14 @@
 // Package service holds the Hub Chantier use cases. Every adapter (REST v1,
 // later v2, GraphQL, batch) calls them: they authorize the caller from the
 // principal in the context, validate input, write in a transaction with
-// optimistic concurrency, and publish domain events after commit.
+// optimistic concurrency, record domain events in the write's transaction
+// (the outbox) and publish them in-process after commit.
 package service
 
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +37,7 @@ type deps struct {
 	db        *store.DB
 	blobs     hubapi.BlobStore
 	pub       hubapi.Publisher
+	outbox    Outbox
 	now       func() time.Time
 	maxUpload int64
 	codec     *pagination.Codec
@@ -111,16 +114,65 @@ func replaceWith[In any](in In) func(In) (In, error) {
 	return func(In) (In, error) { return in, nil }
 }
 
-func (s *deps) tx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
-	return s.db.RunInTx(ctx, nil, fn)
+// Outbox records domain events in the transaction of the write that caused
+// them (hubapi/jobs enqueues them as jobs): an event exists exactly when its
+// write committed.
+type Outbox interface {
+	Enqueue(ctx context.Context, tx bun.Tx, e hubapi.Event) error
 }
 
-func (s *deps) emit(ctx context.Context, p *hubapi.Principal, t hubapi.EventType, resource string, id int64, data any) {
+// WithOutbox sets where events are recorded in each write's transaction
+// (default: nowhere; they are still published in-process after commit).
+func WithOutbox(o Outbox) Option { return func(d *deps) { d.outbox = o } }
+
+// pendingEvents collects the events of one transaction, published in-process
+// once it has committed.
+type pendingEvents struct{ events []hubapi.Event }
+
+type pendingKey struct{}
+
+// tx runs fn in a transaction. The events fn emits are recorded in the
+// outbox inside it, and published to the in-process subscribers (cache
+// invalidation) after the commit, never after a rollback.
+func (s *deps) tx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	pending := &pendingEvents{}
+	if err := s.db.RunInTx(context.WithValue(ctx, pendingKey{}, pending), nil, fn); err != nil {
+		return err
+	}
+	for _, e := range pending.events {
+		s.pub.Publish(ctx, e)
+	}
+	return nil
+}
+
+// announce publishes event t in-process only, outside any transaction: for
+// the announcements that need no durability (a revocation already written;
+// the other instances forget their caches).
+func (s *deps) announce(ctx context.Context, p *hubapi.Principal, t hubapi.EventType, resource string, id int64) {
 	var actor int64
 	if p != nil {
 		actor = p.UserID
 	}
-	s.pub.Publish(ctx, hubapi.Event{Type: t, Resource: resource, ResourceID: id, ActorID: actor, At: s.now(), Data: data})
+	s.pub.Publish(ctx, hubapi.Event{ID: hubapi.NewEventID(), Type: t, Resource: resource, ResourceID: id, ActorID: actor, At: s.now()})
+}
+
+// emit records event t in tx (the outbox) and queues it for the in-process
+// publication that follows the commit. Call it inside s.tx, after the write.
+func (s *deps) emit(ctx context.Context, tx bun.Tx, p *hubapi.Principal, t hubapi.EventType, resource string, id int64, data any) error {
+	var actor int64
+	if p != nil {
+		actor = p.UserID
+	}
+	e := hubapi.Event{ID: hubapi.NewEventID(), Type: t, Resource: resource, ResourceID: id, ActorID: actor, At: s.now(), Data: data}
+	if s.outbox != nil {
+		if err := s.outbox.Enqueue(ctx, tx, e); err != nil {
+			return fmt.Errorf("recording event %s: %w", t, err)
+		}
+	}
+	if pending, ok := ctx.Value(pendingKey{}).(*pendingEvents); ok {
+		pending.events = append(pending.events, e)
+	}
+	return nil
 }
 
 // checkVersion reports ErrPrecondition when the caller based its write on a

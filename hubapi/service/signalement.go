@@ -68,14 +68,19 @@ func (s *Service) CreateSignalement(ctx context.Context, in hubapi.SignalementIn
 		if err := checkSignalementRefs(ctx, tx, &in); err != nil {
 			return err
 		}
-		return store.Insert(ctx, tx, sg)
+		if err := store.Insert(ctx, tx, sg); err != nil {
+			return err
+		}
+		if err := s.emit(ctx, tx, p, hubapi.EventSignalementCreated, "signalements", sg.ID, sg); err != nil {
+			return err
+		}
+		if sg.Gravite == hubapi.GraviteUrgente {
+			return s.emit(ctx, tx, p, hubapi.EventSignalementUrgent, "signalements", sg.ID, sg)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	s.emit(ctx, p, hubapi.EventSignalementCreated, "signalements", sg.ID, sg)
-	if sg.Gravite == hubapi.GraviteUrgente {
-		s.emit(ctx, p, hubapi.EventSignalementUrgent, "signalements", sg.ID, sg)
 	}
 	return sg, nil
 }
@@ -135,14 +140,19 @@ func (s *Service) PatchSignalement(ctx context.Context, id int64, change func(hu
 		cur.Apply(in, now)
 		cur.Version, cur.UpdatedAt = old+1, now
 		sg = cur
-		return store.UpdateVersioned(ctx, tx, cur, id, old)
+		if err := store.UpdateVersioned(ctx, tx, cur, id, old); err != nil {
+			return err
+		}
+		if err := s.emit(ctx, tx, p, hubapi.EventSignalementUpdated, "signalements", sg.ID, sg); err != nil {
+			return err
+		}
+		if becameUrgent {
+			return s.emit(ctx, tx, p, hubapi.EventSignalementUrgent, "signalements", sg.ID, sg)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	s.emit(ctx, p, hubapi.EventSignalementUpdated, "signalements", sg.ID, sg)
-	if becameUrgent {
-		s.emit(ctx, p, hubapi.EventSignalementUrgent, "signalements", sg.ID, sg)
 	}
 	return sg, nil
 }
@@ -164,11 +174,13 @@ func (s *Service) DeleteSignalement(ctx context.Context, id int64, ifVersion int
 		if err := checkVersion(cur.Version, ifVersion); err != nil {
 			return err
 		}
-		return store.DeleteVersioned[hubapi.Signalement](ctx, tx, id, cur.Version)
+		if err := store.DeleteVersioned[hubapi.Signalement](ctx, tx, id, cur.Version); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, p, hubapi.EventSignalementDeleted, "signalements", id, nil)
 	})
 	if err != nil {
 		return err
 	}
-	s.emit(ctx, p, hubapi.EventSignalementDeleted, "signalements", id, nil)
 	return nil
 }

@@ -88,7 +88,7 @@ func (s *Operator) SetUserDisabled(ctx context.Context, email string, disabled b
 	}
 	if disabled {
 		s.ForgetUser(u.ID)
-		s.emit(ctx, nil, hubapi.EventUserDisabled, "users", u.ID, nil)
+		s.announce(ctx, nil, hubapi.EventUserDisabled, "users", u.ID)
 	}
 	return u, nil
 }

@@ -1,0 +1,60 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/uptrace/bun"
+
+	"github.com/hubchantier/hubchantier/hubapi"
+)
+
+// EventArgs is the job of one domain event (River kind "event"): what the
+// service recorded in the transaction of the write.
+type EventArgs struct {
+	ID         string           `json:"id"`
+	Type       hubapi.EventType `json:"type"`
+	Resource   string           `json:"resource"`
+	ResourceID int64            `json:"resource_id"`
+	ActorID    int64            `json:"actor_id,omitempty"`
+	At         time.Time        `json:"at"`
+	// Data is the resource after the change, as JSON (absent for deletions).
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// Kind is River's job kind.
+func (EventArgs) Kind() string { return "event" }
+
+// EventHandler handles one committed domain event, on some instance, at
+// least once: an error retries the event later (River's backoff), so a
+// handler must tolerate a repeat (EventArgs.ID identifies the event).
+type EventHandler func(ctx context.Context, e EventArgs) error
+
+// Enqueue records e as a job in tx, the transaction of the write that
+// caused it (service.Outbox): the job exists exactly when tx commits.
+func (q *Queue) Enqueue(ctx context.Context, tx bun.Tx, e hubapi.Event) error {
+	args := EventArgs{ID: e.ID, Type: e.Type, Resource: e.Resource, ResourceID: e.ResourceID, ActorID: e.ActorID, At: e.At}
+	if e.Data != nil {
+		b, err := json.Marshal(e.Data)
+		if err != nil {
+			return fmt.Errorf("jobs: event data: %w", err)
+		}
+		args.Data = b
+	}
+	return q.InsertTx(ctx, tx, args, nil)
+}
+
+// eventWorker runs the handlers of every event job.
+func eventWorker(handlers []EventHandler) river.Worker[EventArgs] {
+	return river.WorkFunc(func(ctx context.Context, j *river.Job[EventArgs]) error {
+		for _, h := range handlers {
+			if err := h(ctx, j.Args); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
