@@ -51,6 +51,7 @@ func commands() []command {
 		seedCommand(),
 		countersCommand("check", "compare the row counters with their tables (exit 1 when they disagree)"),
 		countersCommand("rebuild", "recompute the row counters from their tables"),
+		jobsStatusCommand(),
 	}
 }
 

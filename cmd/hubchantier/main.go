@@ -10,6 +10,7 @@
 //	hubchantier apikey revoke --id N
 //	hubchantier seed --chantiers N
 //	hubchantier counters check|rebuild
+//	hubchantier jobs status
 //
 // Configuration comes from the HUB_* environment variables that
 // server.ConfigFromEnv reads and checks (server.EnvNames lists them); flags
