@@ -23,6 +23,11 @@ import (
 // River's tables included.
 func migrated(t *testing.T, tdb *testenv.DB) *store.DB {
 	t.Helper()
+	return migratedB(t, tdb)
+}
+
+func migratedB(t testing.TB, tdb *testenv.DB) *store.DB {
+	t.Helper()
 	db := store.Wrap(tdb.DB)
 	if err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
