@@ -2,16 +2,21 @@ package jobs_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"slices"
 	"sync"
 	"testing"
 
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/blob"
 	"github.com/hubchantier/hubchantier/hubapi/jobs"
 	"github.com/hubchantier/hubchantier/hubapi/service"
+	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/internal/testenv"
 )
 
@@ -148,4 +153,53 @@ func TestEventHandlerFailureRetries(t *testing.T) {
 	if job.Attempt != 2 {
 		t.Fatalf("completed at attempt %d, want 2", job.Attempt)
 	}
+}
+
+// Two instances (two pools, two River clients) working one PostgreSQL
+// schema: each event is handled once, by one of them.
+func TestEventsHandledOnceAcrossInstances(t *testing.T) {
+	tdb := testenv.Postgres(t)
+	db1 := migrated(t, tdb)
+	other, err := sql.Open("pgx", tdb.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db2 := store.Wrap(bun.NewDB(other, pgdialect.New()))
+	t.Cleanup(func() { _ = db2.Close() })
+
+	var mu sync.Mutex
+	handled := map[string][]string{}
+	handler := func(instance string) jobs.EventHandler {
+		return func(_ context.Context, e jobs.EventArgs) error {
+			mu.Lock()
+			defer mu.Unlock()
+			handled[e.ID] = append(handled[e.ID], instance)
+			return nil
+		}
+	}
+	q1 := start(t, db1, jobs.Config{EventHandlers: []jobs.EventHandler{handler("one")}})
+	start(t, db2, jobs.Config{EventHandlers: []jobs.EventHandler{handler("two")}})
+	const n = 200
+	for i := range n {
+		if err := db1.RunInTx(context.Background(), nil, func(ctx context.Context, tx bun.Tx) error {
+			return q1.Enqueue(ctx, tx, hubapi.Event{ID: hubapi.NewEventID(), Type: hubapi.EventChantierCreated, Resource: "chantiers", ResourceID: int64(i)})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "every event handled", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(handled) == n
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	by := map[string]int{}
+	for id, who := range handled {
+		if len(who) != 1 {
+			t.Fatalf("event %s handled by %v", id, who)
+		}
+		by[who[0]]++
+	}
+	t.Logf("handled by instance: %v", by)
 }
