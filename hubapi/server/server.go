@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -58,6 +59,9 @@ type Server struct {
 	Jobs   *jobs.Queue
 	ownsDB bool
 	ready  readiness
+	// background start of the job queue, stopped by Close
+	stopBG context.CancelFunc
+	bg     sync.WaitGroup
 }
 
 // New assembles the server: the steps of the request pipeline of DESIGN.md,
@@ -100,9 +104,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 		s.Notifier = n
 	}
-	if err := s.startJobs(ctx); err != nil {
-		return nil, err
-	}
+	s.startJobs(ctx, log)
 	clientIP, err := clientip.New(clientip.Config{TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", EnvTrustedProxies, err)
@@ -233,9 +235,36 @@ func (s *Server) newJobs(ctx context.Context, cfg Config, log *slog.Logger) erro
 	return nil
 }
 
-// startJobs starts working the job queue.
-func (s *Server) startJobs(ctx context.Context) error {
-	return s.Jobs.Start(ctx)
+// JobStartRetry is how often a server whose database did not answer at
+// start-up tries again to start its job queue.
+const JobStartRetry = 5 * time.Second
+
+// startJobs starts working the job queue. A server may start while its
+// database is unreachable (it answers 503 meanwhile): then the queue is
+// started in the background as soon as the database answers.
+func (s *Server) startJobs(ctx context.Context, log *slog.Logger) {
+	err := s.Jobs.Start(ctx)
+	if err == nil {
+		return
+	}
+	log.Warn("job queue not started; retrying in the background", slog.Duration("every", JobStartRetry), slog.String("error", err.Error()))
+	bctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopBG = stop
+	s.bg.Go(func() {
+		t := time.NewTicker(JobStartRetry)
+		defer t.Stop()
+		for {
+			select {
+			case <-bctx.Done():
+				return
+			case <-t.C:
+				if err := s.Jobs.Start(bctx); err == nil {
+					log.Info("job queue started")
+					return
+				}
+			}
+		}
+	})
 }
 
 // setupMetrics creates (or adopts) the metrics and the protected /metrics
@@ -386,6 +415,10 @@ const JobStopWait = 10 * time.Second
 // Close stops the job queue and the cache subscriber, and releases Redis and
 // the database (when the server opened it).
 func (s *Server) Close() {
+	if s.stopBG != nil {
+		s.stopBG()
+		s.bg.Wait()
+	}
 	if s.Jobs != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), JobStopWait)
 		_ = s.Jobs.Stop(ctx)
