@@ -73,22 +73,6 @@ func (s *Service) CreateAffectation(ctx context.Context, in hubapi.AffectationIn
 	return a, nil
 }
 
-// lockAffectation locks an affectation the caller may do a on, at the
-// version it based its write on.
-func lockAffectation(ctx context.Context, tx bun.IDB, p *hubapi.Principal, a hubapi.Action, id, ifVersion int64) (*hubapi.Affectation, error) {
-	cur, err := store.GetForUpdate[hubapi.Affectation](ctx, tx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := hubapi.Can(p, hubapi.ResourceAffectations, a, affectationRow(cur)); err != nil {
-		return nil, err
-	}
-	if err := checkVersion(cur.Version, ifVersion); err != nil {
-		return nil, err
-	}
-	return cur, nil
-}
-
 // UpdateAffectation implements hubapi.AffectationService.
 func (s *Service) UpdateAffectation(ctx context.Context, id int64, in hubapi.AffectationInput, ifVersion int64) (*hubapi.Affectation, error) {
 	return s.PatchAffectation(ctx, id, replaceWith(in), ifVersion)
@@ -102,7 +86,7 @@ func (s *Service) PatchAffectation(ctx context.Context, id int64, change func(hu
 	}
 	var a *hubapi.Affectation
 	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := lockAffectation(ctx, tx, p, hubapi.ActionChange, id, ifVersion)
+		cur, err := affectationRows.lock(ctx, tx, p, hubapi.ActionChange, id, ifVersion)
 		if err != nil {
 			return err
 		}
@@ -130,24 +114,8 @@ func (s *Service) PatchAffectation(ctx context.Context, id int64, change func(hu
 
 // DeleteAffectation implements hubapi.AffectationService.
 func (s *Service) DeleteAffectation(ctx context.Context, id int64, ifVersion int64) error {
-	p, err := allow(ctx, hubapi.ResourceAffectations, hubapi.ActionDelete)
-	if err != nil {
-		return err
-	}
-	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := lockAffectation(ctx, tx, p, hubapi.ActionDelete, id, ifVersion)
-		if err != nil {
-			return err
-		}
-		if err := store.DeleteVersioned[hubapi.Affectation](ctx, tx, id, cur.Version); err != nil {
-			return err
-		}
-		return s.emit(ctx, tx, p, hubapi.EventAffectationDeleted, "affectations", id, nil)
-	})
-	if err != nil {
-		return err
-	}
-	return nil
+	_, err := remove(ctx, s, affectationRows, hubapi.EventAffectationDeleted, id, ifVersion, nil)
+	return err
 }
 
 // Planning implements hubapi.AffectationService.

@@ -88,14 +88,8 @@ func (s *Service) PatchChantier(ctx context.Context, id int64, change func(hubap
 	}
 	var c *hubapi.Chantier
 	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := store.GetForUpdate[hubapi.Chantier](ctx, tx, id)
+		cur, err := chantierRows.lock(ctx, tx, p, hubapi.ActionChange, id, ifVersion)
 		if err != nil {
-			return err
-		}
-		if err := hubapi.Can(p, hubapi.ResourceChantiers, hubapi.ActionChange, chantierRow(cur)); err != nil {
-			return err
-		}
-		if err := checkVersion(cur.Version, ifVersion); err != nil {
 			return err
 		}
 		in, err := change(cur.Input())
@@ -128,28 +122,6 @@ func (s *Service) PatchChantier(ctx context.Context, id int64, change func(hubap
 
 // DeleteChantier implements hubapi.ChantierService.
 func (s *Service) DeleteChantier(ctx context.Context, id int64, ifVersion int64) error {
-	p, err := allow(ctx, hubapi.ResourceChantiers, hubapi.ActionDelete)
-	if err != nil {
-		return err
-	}
-	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := store.GetForUpdate[hubapi.Chantier](ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if err := hubapi.Can(p, hubapi.ResourceChantiers, hubapi.ActionDelete, chantierRow(cur)); err != nil {
-			return err
-		}
-		if err := checkVersion(cur.Version, ifVersion); err != nil {
-			return err
-		}
-		if err := store.DeleteVersioned[hubapi.Chantier](ctx, tx, id, cur.Version); err != nil {
-			return err
-		}
-		return s.emit(ctx, tx, p, hubapi.EventChantierDeleted, "chantiers", id, nil)
-	})
-	if err != nil {
-		return err
-	}
-	return nil
+	_, err := remove(ctx, s, chantierRows, hubapi.EventChantierDeleted, id, ifVersion, nil)
+	return err
 }

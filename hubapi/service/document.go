@@ -108,14 +108,8 @@ func (s *Service) PatchDocument(ctx context.Context, id int64, change func(hubap
 	}
 	var d *hubapi.Document
 	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := store.GetForUpdate[hubapi.Document](ctx, tx, id)
+		cur, err := documentRows.lock(ctx, tx, p, hubapi.ActionChange, id, ifVersion)
 		if err != nil {
-			return err
-		}
-		if err := hubapi.Can(p, hubapi.ResourceDocuments, hubapi.ActionChange, documentRow(cur)); err != nil {
-			return err
-		}
-		if err := checkVersion(cur.Version, ifVersion); err != nil {
 			return err
 		}
 		in, err := change(cur.Input())
@@ -147,32 +141,11 @@ func (s *Service) PatchDocument(ctx context.Context, id int64, change func(hubap
 // DeleteDocument implements hubapi.DocumentService; the content is removed
 // after the metadata.
 func (s *Service) DeleteDocument(ctx context.Context, id int64, ifVersion int64) error {
-	p, err := allow(ctx, hubapi.ResourceDocuments, hubapi.ActionDelete)
+	d, err := remove(ctx, s, documentRows, hubapi.EventDocumentDeleted, id, ifVersion, nil)
 	if err != nil {
 		return err
 	}
-	var key string
-	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := store.GetForUpdate[hubapi.Document](ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if err := hubapi.Can(p, hubapi.ResourceDocuments, hubapi.ActionDelete, documentRow(cur)); err != nil {
-			return err
-		}
-		if err := checkVersion(cur.Version, ifVersion); err != nil {
-			return err
-		}
-		key = cur.StorageKey
-		if err := store.DeleteVersioned[hubapi.Document](ctx, tx, id, cur.Version); err != nil {
-			return err
-		}
-		return s.emit(ctx, tx, p, hubapi.EventDocumentDeleted, "documents", id, nil)
-	})
-	if err != nil {
-		return err
-	}
-	_ = s.blobs.Delete(context.WithoutCancel(ctx), key)
+	_ = s.blobs.Delete(context.WithoutCancel(ctx), d.StorageKey)
 	return nil
 }
 

@@ -74,22 +74,6 @@ func (s *Service) CreatePointage(ctx context.Context, in hubapi.PointageInput) (
 	return pt, nil
 }
 
-// lockPointage locks a pointage the caller may do a on, at the version it
-// based its write on.
-func lockPointage(ctx context.Context, tx bun.IDB, p *hubapi.Principal, a hubapi.Action, id, ifVersion int64) (*hubapi.Pointage, error) {
-	cur, err := store.GetForUpdate[hubapi.Pointage](ctx, tx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := hubapi.Can(p, hubapi.ResourcePointages, a, pointageRow(cur)); err != nil {
-		return nil, err
-	}
-	if err := checkVersion(cur.Version, ifVersion); err != nil {
-		return nil, err
-	}
-	return cur, nil
-}
-
 // UpdatePointage implements hubapi.PointageService.
 func (s *Service) UpdatePointage(ctx context.Context, id int64, in hubapi.PointageInput, ifVersion int64) (*hubapi.Pointage, error) {
 	return s.PatchPointage(ctx, id, replaceWith(in), ifVersion)
@@ -103,7 +87,7 @@ func (s *Service) PatchPointage(ctx context.Context, id int64, change func(hubap
 	}
 	var pt *hubapi.Pointage
 	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := lockPointage(ctx, tx, p, hubapi.ActionChange, id, ifVersion)
+		cur, err := pointageRows.lock(ctx, tx, p, hubapi.ActionChange, id, ifVersion)
 		if err != nil {
 			return err
 		}
@@ -134,27 +118,13 @@ func (s *Service) PatchPointage(ctx context.Context, id int64, change func(hubap
 
 // DeletePointage implements hubapi.PointageService.
 func (s *Service) DeletePointage(ctx context.Context, id int64, ifVersion int64) error {
-	p, err := allow(ctx, hubapi.ResourcePointages, hubapi.ActionDelete)
-	if err != nil {
-		return err
-	}
-	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := lockPointage(ctx, tx, p, hubapi.ActionDelete, id, ifVersion)
-		if err != nil {
-			return err
-		}
+	_, err := remove(ctx, s, pointageRows, hubapi.EventPointageDeleted, id, ifVersion, func(cur *hubapi.Pointage) error {
 		if cur.Statut == hubapi.PointageValide {
 			return hubapi.Errorf(hubapi.ErrConflict, "a validated pointage cannot be deleted")
 		}
-		if err := store.DeleteVersioned[hubapi.Pointage](ctx, tx, id, cur.Version); err != nil {
-			return err
-		}
-		return s.emit(ctx, tx, p, hubapi.EventPointageDeleted, "pointages", id, nil)
+		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return nil
+	return err
 }
 
 // ValidatePointage implements hubapi.PointageService.
@@ -165,7 +135,7 @@ func (s *Service) ValidatePointage(ctx context.Context, id int64, ifVersion int6
 	}
 	var pt *hubapi.Pointage
 	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := lockPointage(ctx, tx, p, hubapi.ActionValidate, id, ifVersion)
+		cur, err := pointageRows.lock(ctx, tx, p, hubapi.ActionValidate, id, ifVersion)
 		if err != nil {
 			return err
 		}

@@ -108,17 +108,11 @@ func (s *Service) PatchSignalement(ctx context.Context, id int64, change func(hu
 	var sg *hubapi.Signalement
 	var becameUrgent bool
 	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := store.GetForUpdate[hubapi.Signalement](ctx, tx, id)
+		cur, err := signalementRows.lock(ctx, tx, p, hubapi.ActionChange, id, ifVersion)
 		if err != nil {
 			return err
 		}
 		row := signalementRow(cur)
-		if err := hubapi.Can(p, hubapi.ResourceSignalements, hubapi.ActionChange, row); err != nil {
-			return err
-		}
-		if err := checkVersion(cur.Version, ifVersion); err != nil {
-			return err
-		}
 		in, err := change(cur.Input())
 		if err != nil {
 			return err
@@ -159,28 +153,6 @@ func (s *Service) PatchSignalement(ctx context.Context, id int64, change func(hu
 
 // DeleteSignalement implements hubapi.SignalementService.
 func (s *Service) DeleteSignalement(ctx context.Context, id int64, ifVersion int64) error {
-	p, err := allow(ctx, hubapi.ResourceSignalements, hubapi.ActionDelete)
-	if err != nil {
-		return err
-	}
-	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		cur, err := store.GetForUpdate[hubapi.Signalement](ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if err := hubapi.Can(p, hubapi.ResourceSignalements, hubapi.ActionDelete, signalementRow(cur)); err != nil {
-			return err
-		}
-		if err := checkVersion(cur.Version, ifVersion); err != nil {
-			return err
-		}
-		if err := store.DeleteVersioned[hubapi.Signalement](ctx, tx, id, cur.Version); err != nil {
-			return err
-		}
-		return s.emit(ctx, tx, p, hubapi.EventSignalementDeleted, "signalements", id, nil)
-	})
-	if err != nil {
-		return err
-	}
-	return nil
+	_, err := remove(ctx, s, signalementRows, hubapi.EventSignalementDeleted, id, ifVersion, nil)
+	return err
 }
