@@ -221,7 +221,7 @@ func shutdown(srv *server.Server, servers []*http.Server, grace time.Duration, i
 	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(again)
 	log.Info("shutting down: no new connections; waiting for in-flight requests",
-		slog.Int64("in_flight", inFlight.Load()), slog.Duration("grace", grace))
+		slog.Int64("in_flight", inFlight.Load()), slog.String("grace", grace.String()))
 	hard, cancel := context.WithTimeout(context.Background(), max(grace, writeTimeout))
 	defer cancel()
 	go func() {

@@ -247,7 +247,7 @@ func (s *Server) startJobs(ctx context.Context, log *slog.Logger) {
 	if err == nil {
 		return
 	}
-	log.Warn("job queue not started; retrying in the background", slog.Duration("every", JobStartRetry), slog.String("error", err.Error()))
+	log.Warn("job queue not started; retrying in the background", slog.String("every", JobStartRetry.String()), slog.String("error", err.Error()))
 	bctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopBG = stop
 	s.bg.Go(func() {
