@@ -101,17 +101,7 @@ func TestConcurrentConditionalPUT(t *testing.T) {
 			}(i)
 		}
 		wg.Wait()
-		ok, failed := 0, 0
-		for _, code := range codes {
-			switch code {
-			case 200:
-				ok++
-			case 412:
-				failed++
-			default:
-				t.Fatalf("unexpected status %d (%v)", code, codes)
-			}
-		}
+		ok, failed := tally(t, codes)
 		if ok != 1 || failed != n-1 {
 			t.Fatalf("ok=%d 412=%d", ok, failed)
 		}
@@ -197,4 +187,21 @@ func TestConcurrentUnconditionalPUTsAllSucceed(t *testing.T) {
 			t.Fatalf("version %d after %d writes (%v)", got.Version, n, codes)
 		}
 	})
+}
+
+// tally counts the 200 and 412 answers of concurrent conditional writes;
+// any other status fails the test.
+func tally(t *testing.T, codes []int) (ok, failed int) {
+	t.Helper()
+	for _, code := range codes {
+		switch code {
+		case 200:
+			ok++
+		case 412:
+			failed++
+		default:
+			t.Fatalf("unexpected status %d (%v)", code, codes)
+		}
+	}
+	return ok, failed
 }

@@ -95,17 +95,7 @@ func TestConcurrentConditionalPATCHesOneWins(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		ok, failed := 0, 0
-		for _, code := range codes {
-			switch code {
-			case 200:
-				ok++
-			case 412:
-				failed++
-			default:
-				t.Fatalf("unexpected status %d (%v)", code, codes)
-			}
-		}
+		ok, failed := tally(t, codes)
 		if ok != 1 || failed != patchers-1 {
 			t.Fatalf("200: %d, 412: %d", ok, failed)
 		}
