@@ -53,6 +53,9 @@ type Options struct {
 	// OnAuthFailure is told why a request was refused: missing, malformed,
 	// invalid or insufficient_scope (for metrics).
 	OnAuthFailure func(reason string)
+	// Batch, when set, serves POST /batch (hubapi/batch): any authenticated
+	// caller may send one; each operation needs its own route's scope.
+	Batch http.Handler
 }
 
 // Mount adds /api/v1 to r. Errors are configuration errors.
@@ -150,6 +153,9 @@ func Mount(r *mux.Router, o Options) error {
 	if o.Users != nil {
 		route(http.MethodGet, "/users/me", "", a.me)
 	}
+	if o.Batch != nil {
+		route(http.MethodPost, "/batch", "", o.Batch.ServeHTTP)
+	}
 	if o.APIKeys != nil {
 		route(http.MethodGet, "/admin/api-keys", hubapi.ScopeAdmin, a.listAPIKeys)
 		route(http.MethodPost, "/admin/api-keys", hubapi.ScopeAdmin, a.createAPIKey)
@@ -184,9 +190,15 @@ func RouteName(r *http.Request) string { return route.Name(r) }
 // ("/api/v1/chantiers/{id}"), or "" when none matched (see route.Template).
 func RouteTemplate(r *http.Request) string { return route.Template(r) }
 
-// authenticate resolves "Authorization: Bearer <key>" to a principal.
+// authenticate resolves "Authorization: Bearer <key>" to a principal. A
+// batch operation (hubapi.IsBatchOperation) was dispatched in-process with
+// the principal of its batch, authenticated once: it keeps it.
 func (a *API) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hubapi.IsBatchOperation(r.Context()) && hubapi.PrincipalFrom(r.Context()) != nil {
+			next.ServeHTTP(w, r)
+			return
+		}
 		h := r.Header.Get("Authorization")
 		scheme, token, ok := strings.Cut(h, " ")
 		if h == "" {

@@ -97,3 +97,10 @@ func Name(r *http.Request) string {
 	}
 	return ""
 }
+
+// Detach returns ctx with an empty record for the router to fill: a request
+// dispatched in-process from inside another (a batch operation) gets its
+// own route, never the one of the request that carries it.
+func Detach(ctx context.Context) context.Context {
+	return context.WithValue(ctx, recordKey{}, &record{})
+}

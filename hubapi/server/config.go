@@ -93,6 +93,10 @@ type Config struct {
 	// when the rate-limit store (Redis) fails (HUB_RATE_LIMIT_FAIL_CLOSED);
 	// /readyz then answers 503 too while Redis is unreachable.
 	RateLimitFailClosed bool
+	// BatchOperationLimits is the quota, in operations, that batches draw
+	// on per key (default BatchOperationPolicies): a batch costs its
+	// number of operations, on top of its own request quota.
+	BatchOperationLimits []ratelimit.Policy
 	// RedisBreaker tunes the circuit breaker that makes every Redis command
 	// fail at once while Redis is down (zero: 5 consecutive failures open
 	// it for 5 s). Embedders and tests only.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hubchantier/hubchantier/clientip"
 	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/batch"
 	"github.com/hubchantier/hubchantier/hubapi/metrics"
 	"github.com/hubchantier/hubchantier/hubapi/rest"
 	"github.com/hubchantier/hubchantier/hubapi/route"
@@ -27,6 +28,39 @@ var DefaultRateLimits = []ratelimit.Rule{
 	{Method: http.MethodGet, Route: "/api/v1/stats", Policies: []ratelimit.Policy{ratelimit.PerHour(1000)}},
 	{Method: http.MethodPost, Route: "/api/v1/documents", Policies: []ratelimit.Policy{ratelimit.PerMinute(60), ratelimit.PerDay(2000)}},
 	{Method: http.MethodPost, Route: "/api/v1/admin/api-keys", Policies: []ratelimit.Policy{ratelimit.PerMinute(10)}},
+	{Method: http.MethodPost, Route: "/api/v1/batch", Policies: []ratelimit.Policy{ratelimit.PerMinute(10)}},
+}
+
+// BatchOperationPolicies is the default quota of batch operations per key:
+// each batch is charged its number of operations (its operations are not
+// counted against their own routes' quotas). Ten full batches a minute.
+var BatchOperationPolicies = []ratelimit.Policy{ratelimit.PerMinute(10 * batch.MaxOperations)}
+
+// batchOperationsRoute names the quota of batch operations in the store
+// and in the response fields.
+const batchOperationsRoute = "/api/v1/batch (operations)"
+
+// newBatchLimiter returns the limiter of batch operations: the batch
+// handler raises its charge to its number of operations (ratelimit.SetCost).
+func newBatchLimiter(cfg Config, rdb *redis.Client, log *slog.Logger, m *metrics.Metrics) (*ratelimit.Limiter, error) {
+	policies := cfg.BatchOperationLimits
+	if len(policies) == 0 {
+		policies = BatchOperationPolicies
+	}
+	rc := ratelimit.Config{
+		Limits:       ratelimit.Limits{Default: policies},
+		Key:          rateLimitKey,
+		Route:        func(*http.Request) string { return batchOperationsRoute },
+		UnixReset:    true,
+		FailClosed:   cfg.RateLimitFailClosed,
+		Logger:       log,
+		OnExceeded:   func(_, route, _ string) { m.RateLimitExceeded(route) },
+		OnStoreError: func(_, _ string, _ error) { m.RateLimitStoreError() },
+	}
+	if rdb != nil {
+		rc.Store = redisstore.New(rdb, "hubchantier:ratelimit")
+	}
+	return ratelimit.New(rc)
 }
 
 // DefaultRoutePolicies apply to every other route, each route counted
@@ -84,6 +118,10 @@ func newRateLimiter(cfg Config, rdb *redis.Client, log *slog.Logger, m *metrics.
 // rateLimitKey counts per credential: the API key (or OAuth client), never
 // the secret itself; the client address for anything unauthenticated.
 func rateLimitKey(r *http.Request) (string, bool) {
+	if hubapi.IsBatchOperation(r.Context()) {
+		// charged with its batch (BatchOperationPolicies)
+		return "", false
+	}
 	if p := hubapi.PrincipalFrom(r.Context()); p != nil {
 		switch {
 		case p.APIKeyID != 0:

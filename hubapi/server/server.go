@@ -18,6 +18,7 @@ import (
 	"github.com/hubchantier/hubchantier/clientip"
 	"github.com/hubchantier/hubchantier/etag"
 	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/batch"
 	"github.com/hubchantier/hubchantier/hubapi/blob"
 	"github.com/hubchantier/hubchantier/hubapi/cache"
 	"github.com/hubchantier/hubchantier/hubapi/jobs"
@@ -132,7 +133,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.Cache != nil {
 		v1mw = append(v1mw, s.Cache.Middleware)
 	}
-	r, err := s.router(cfg, log, v1mw)
+	batchLimiter, err := newBatchLimiter(cfg, s.Redis, log, s.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.router(cfg, log, v1mw, batchLimiter.Middleware)
 	if err != nil {
 		return nil, err
 	}
@@ -359,8 +364,14 @@ func (s *Server) cursorCodec(ctx context.Context, cfg Config, log *slog.Logger) 
 
 // router builds the routes: health, docs, /metrics (unless on its own
 // listener) and /api/v1 with its middleware.
-func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc) (*mux.Router, error) {
+func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc, batchLimit func(http.Handler) http.Handler) (*mux.Router, error) {
 	r := mux.NewRouter()
+	// Batch operations are dispatched to r itself, inside authentication
+	// (the batch's principal is theirs) and the route's middleware.
+	bh, err := batch.New(batch.Config{Target: r, UnitOfWork: s.Service, Limit: batchLimit})
+	if err != nil {
+		return nil, err
+	}
 	r.Use(route.Record)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -396,7 +407,7 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc)
 	svc := s.Service
 	if err := rest.Mount(r, rest.Options{Chantiers: svc, Pointages: svc, Documents: svc, Signalements: svc,
 		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, Authenticator: s.Operator,
-		Logger: log, Middleware: v1mw, OnAuthFailure: s.Metrics.AuthFailure}); err != nil {
+		Logger: log, Middleware: v1mw, OnAuthFailure: s.Metrics.AuthFailure, Batch: bh}); err != nil {
 		return nil, err
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

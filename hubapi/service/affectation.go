@@ -23,7 +23,7 @@ func (s *Service) GetAffectation(ctx context.Context, id int64) (*hubapi.Affecta
 	if err != nil {
 		return nil, err
 	}
-	a, err := store.Get[hubapi.Affectation](ctx, s.db, id)
+	a, err := store.Get[hubapi.Affectation](ctx, s.idb(ctx), id)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func (s *Service) Planning(ctx context.Context, from, to hubapi.Date, userID int
 	if len(v) > 0 {
 		return nil, &hubapi.ValidationError{Fields: v}
 	}
-	q, _, _ := s.affectationQuery(p, hubapi.AffectationFilter{UserID: userID, From: from, To: to})
+	q, _, _ := s.affectationQuery(ctx, p, hubapi.AffectationFilter{UserID: userID, From: from, To: to})
 	var items []hubapi.Affectation
 	if err := q.OrderExpr("?TableAlias.date, ?TableAlias.heure_debut, ?TableAlias.id").Limit(10000).Scan(ctx, &items); err != nil {
 		return nil, err

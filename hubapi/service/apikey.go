@@ -174,7 +174,7 @@ func (s *deps) issueAPIKey(ctx context.Context, in hubapi.APIKeyInput) (*hubapi.
 	if _, bad := fields["expires_at"]; !bad && in.ExpiresAt != nil && !in.ExpiresAt.After(now) {
 		fields["expires_at"] = "must be in the future"
 	}
-	u, err := store.Get[hubapi.User](ctx, s.db, in.UserID)
+	u, err := store.Get[hubapi.User](ctx, s.idb(ctx), in.UserID)
 	if err != nil {
 		if !errors.Is(err, hubapi.ErrNotFound) {
 			return nil, "", err
@@ -202,7 +202,7 @@ func (s *deps) issueAPIKey(ctx context.Context, in hubapi.APIKeyInput) (*hubapi.
 		t := k.ExpiresAt.UTC().Truncate(time.Microsecond)
 		k.ExpiresAt = &t
 	}
-	if err := store.Insert(ctx, s.db, k); err != nil {
+	if err := store.Insert(ctx, s.idb(ctx), k); err != nil {
 		return nil, "", err
 	}
 	return k, secret, nil
@@ -214,7 +214,7 @@ func (s *Service) ListAPIKeys(ctx context.Context, userID int64) ([]hubapi.APIKe
 		return nil, err
 	}
 	var keys []hubapi.APIKey
-	q := s.db.NewSelect().Model(&keys).Order("id").Limit(1000)
+	q := s.idb(ctx).NewSelect().Model(&keys).Order("id").Limit(1000)
 	if userID != 0 {
 		q = q.Where("user_id = ?", userID)
 	}
@@ -255,7 +255,7 @@ func (s *Operator) APIKeysOf(ctx context.Context, userID int64) ([]hubapi.APIKey
 // announces the revocation to the other instances (EventAPIKeyRevoked).
 func (s *deps) revokeAPIKey(ctx context.Context, p *hubapi.Principal, id int64) error {
 	now := s.now()
-	res, err := s.db.NewUpdate().Model((*hubapi.APIKey)(nil)).
+	res, err := s.idb(ctx).NewUpdate().Model((*hubapi.APIKey)(nil)).
 		Set("revoked_at = ?", now).Set("updated_at = ?", now).Set("version = version + 1").
 		Where("id = ?", id).Where("revoked_at IS NULL").Exec(ctx)
 	if err != nil {
@@ -264,7 +264,7 @@ func (s *deps) revokeAPIKey(ctx context.Context, p *hubapi.Principal, id int64) 
 	s.forgetKey(id)
 	if n, _ := res.RowsAffected(); n == 0 {
 		// Already revoked or no such key.
-		ok, err := store.Exists[hubapi.APIKey](ctx, s.db, id)
+		ok, err := store.Exists[hubapi.APIKey](ctx, s.idb(ctx), id)
 		if err != nil {
 			return err
 		}

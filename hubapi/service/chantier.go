@@ -20,7 +20,7 @@ func (s *Service) GetChantier(ctx context.Context, id int64, sel *fields.Selecti
 	if err != nil {
 		return nil, err
 	}
-	c, err := store.Get[hubapi.Chantier](ctx, s.db, id)
+	c, err := store.Get[hubapi.Chantier](ctx, s.idb(ctx), id)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ func (s *Service) GetDocument(ctx context.Context, id int64) (*hubapi.Document, 
 	if err != nil {
 		return nil, err
 	}
-	d, err := store.Get[hubapi.Document](ctx, s.db, id)
+	d, err := store.Get[hubapi.Document](ctx, s.idb(ctx), id)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ func (s *Service) CreateDocument(ctx context.Context, in hubapi.DocumentInput, u
 		return nil, err
 	}
 	key := hex.EncodeToString(rnd[:])
-	if err := mustExist[hubapi.Chantier](ctx, s.db, in.ChantierID, "chantier_id"); err != nil {
+	if err := mustExist[hubapi.Chantier](ctx, s.idb(ctx), in.ChantierID, "chantier_id"); err != nil {
 		return nil, err
 	}
 	size, sum, err := s.blobs.Put(ctx, key, up.Body, s.maxUpload)

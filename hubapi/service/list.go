@@ -101,8 +101,8 @@ func (s *Service) ListChantiers(ctx context.Context, f hubapi.ChantierFilter, pr
 		return nil, err
 	}
 	pg, err := page(ctx, listing[hubapi.Chantier]{pager: s.pages.chantiers, filter: f,
-		query: store.ChantierQuery(s.db.NewSelect().Model((*hubapi.Chantier)(nil)), f),
-		count: func() (int, error) { return store.CountChantiers(ctx, s.db, f) }}, pr, sel)
+		query: store.ChantierQuery(s.idb(ctx).NewSelect().Model((*hubapi.Chantier)(nil)), f),
+		count: func() (int, error) { return store.CountChantiers(ctx, s.idb(ctx), f) }}, pr, sel)
 	if err != nil {
 		return nil, err
 	}
@@ -124,8 +124,8 @@ func (s *Service) ListPointages(ctx context.Context, f hubapi.PointageFilter, pr
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	q := s.db.NewSelect().Model((*hubapi.Pointage)(nil))
-	count := func() (int, error) { return store.CountPointages(ctx, s.db, f) }
+	q := s.idb(ctx).NewSelect().Model((*hubapi.Pointage)(nil))
+	count := func() (int, error) { return store.CountPointages(ctx, s.idb(ctx), f) }
 	var ok bool
 	if f.UserID, ok = ownScope(p, hubapi.ResourcePointages, f.UserID); !ok {
 		q, count = q.Where("1 = 0"), func() (int, error) { return 0, nil }
@@ -143,8 +143,8 @@ func (s *Service) ListDocuments(ctx context.Context, f hubapi.DocumentFilter, pr
 		return nil, err
 	}
 	return page(ctx, listing[hubapi.Document]{pager: s.pages.documents, filter: f,
-		query: store.DocumentQuery(s.db.NewSelect().Model((*hubapi.Document)(nil)), f),
-		count: func() (int, error) { return store.CountDocuments(ctx, s.db, f) }}, pr, sel)
+		query: store.DocumentQuery(s.idb(ctx).NewSelect().Model((*hubapi.Document)(nil)), f),
+		count: func() (int, error) { return store.CountDocuments(ctx, s.idb(ctx), f) }}, pr, sel)
 }
 
 // ListSignalements implements hubapi.SignalementService.
@@ -156,8 +156,8 @@ func (s *Service) ListSignalements(ctx context.Context, f hubapi.SignalementFilt
 		return nil, err
 	}
 	return page(ctx, listing[hubapi.Signalement]{pager: s.pages.signalements, filter: f,
-		query: store.SignalementQuery(s.db.NewSelect().Model((*hubapi.Signalement)(nil)), f),
-		count: func() (int, error) { return store.CountSignalements(ctx, s.db, f) }}, pr, sel)
+		query: store.SignalementQuery(s.idb(ctx).NewSelect().Model((*hubapi.Signalement)(nil)), f),
+		count: func() (int, error) { return store.CountSignalements(ctx, s.idb(ctx), f) }}, pr, sel)
 }
 
 // ListAffectations implements hubapi.AffectationService; a compagnon's list
@@ -170,21 +170,21 @@ func (s *Service) ListAffectations(ctx context.Context, f hubapi.AffectationFilt
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	q, f, visible := s.affectationQuery(p, f)
+	q, f, visible := s.affectationQuery(ctx, p, f)
 	return page(ctx, listing[hubapi.Affectation]{pager: s.pages.affectations, filter: f, query: q,
 		count: func() (int, error) {
 			if !visible {
 				return 0, nil
 			}
-			return store.CountAffectations(ctx, s.db, f)
+			return store.CountAffectations(ctx, s.idb(ctx), f)
 		}}, pr, sel)
 }
 
 // affectationQuery selects the affectations p may see among f, and returns
 // the filter narrowed to them; visible is false when f names another user
 // than a compagnon caller (nothing to see).
-func (s *Service) affectationQuery(p *hubapi.Principal, f hubapi.AffectationFilter) (q *bun.SelectQuery, scoped hubapi.AffectationFilter, visible bool) {
-	q = s.db.NewSelect().Model((*hubapi.Affectation)(nil))
+func (s *Service) affectationQuery(ctx context.Context, p *hubapi.Principal, f hubapi.AffectationFilter) (q *bun.SelectQuery, scoped hubapi.AffectationFilter, visible bool) {
+	q = s.idb(ctx).NewSelect().Model((*hubapi.Affectation)(nil))
 	if f.UserID, visible = ownScope(p, hubapi.ResourceAffectations, f.UserID); !visible {
 		q = q.Where("1 = 0")
 	}
@@ -214,7 +214,7 @@ func (s *Service) loadResponsables(ctx context.Context, rows []hubapi.Chantier) 
 		return nil
 	}
 	var users []hubapi.UserSummary
-	if err := s.db.NewSelect().Table("users").Column("id", "nom", "prenom").Where("id IN (?)", bun.List(ids)).Scan(ctx, &users); err != nil {
+	if err := s.idb(ctx).NewSelect().Table("users").Column("id", "nom", "prenom").Where("id IN (?)", bun.List(ids)).Scan(ctx, &users); err != nil {
 		return err
 	}
 	byID := make(map[int64]*hubapi.UserSummary, len(users))

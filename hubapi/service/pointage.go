@@ -21,7 +21,7 @@ func (s *Service) GetPointage(ctx context.Context, id int64) (*hubapi.Pointage, 
 	if err != nil {
 		return nil, err
 	}
-	pt, err := store.Get[hubapi.Pointage](ctx, s.db, id)
+	pt, err := store.Get[hubapi.Pointage](ctx, s.idb(ctx), id)
 	if err != nil {
 		return nil, err
 	}

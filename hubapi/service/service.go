@@ -96,6 +96,7 @@ var (
 	_ hubapi.UserService        = (*Service)(nil)
 	_ hubapi.StatsService       = (*Service)(nil)
 	_ hubapi.OperatorService    = (*Operator)(nil)
+	_ hubapi.UnitOfWork         = (*Service)(nil)
 )
 
 // allow returns the caller after checking that it may do a on some rows
@@ -126,34 +127,106 @@ type Outbox interface {
 func WithOutbox(o Outbox) Option { return func(d *deps) { d.outbox = o } }
 
 // pendingEvents collects the events of one transaction, published in-process
-// once it has committed.
-type pendingEvents struct{ events []hubapi.Event }
+// once it has committed, and what else must wait for the commit.
+type pendingEvents struct {
+	events []hubapi.Event
+	after  []func()
+}
 
 type pendingKey struct{}
 
+// unitOfWork is the transaction that the use cases called in an
+// Atomically context join, with what waits for its commit.
+type unitOfWork struct {
+	tx      bun.Tx
+	pending *pendingEvents
+}
+
+type unitOfWorkKey struct{}
+
+func unitOfWorkFrom(ctx context.Context) *unitOfWork {
+	u, _ := ctx.Value(unitOfWorkKey{}).(*unitOfWork)
+	return u
+}
+
+// Atomically implements hubapi.UnitOfWork: the use cases that fn calls with
+// the context it is given run in one transaction; their events are
+// published, and their announcements made, after its commit only. A call
+// inside another unit of work joins it.
+func (s *Service) Atomically(ctx context.Context, fn func(ctx context.Context) error) error {
+	if unitOfWorkFrom(ctx) != nil {
+		return fn(ctx)
+	}
+	pending := &pendingEvents{}
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		return fn(context.WithValue(ctx, unitOfWorkKey{}, &unitOfWork{tx: tx, pending: pending}))
+	})
+	if err != nil {
+		return err
+	}
+	s.flush(ctx, pending)
+	return nil
+}
+
+// flush publishes the events of a committed transaction and runs what
+// waited for the commit.
+func (s *deps) flush(ctx context.Context, pending *pendingEvents) {
+	for _, e := range pending.events {
+		s.pub.Publish(ctx, e)
+	}
+	for _, f := range pending.after {
+		f()
+	}
+}
+
+// idb is where a use case reads and writes outside s.tx: the transaction
+// of the unit of work in ctx (so that it sees what the unit wrote), or the
+// database.
+func (s *deps) idb(ctx context.Context) bun.IDB {
+	if u := unitOfWorkFrom(ctx); u != nil {
+		return u.tx
+	}
+	return s.db
+}
+
+// afterCommit runs f now, or, inside a unit of work, once it has committed
+// (never after a rollback).
+func (s *deps) afterCommit(ctx context.Context, f func()) {
+	if u := unitOfWorkFrom(ctx); u != nil {
+		u.pending.after = append(u.pending.after, f)
+		return
+	}
+	f()
+}
+
 // tx runs fn in a transaction. The events fn emits are recorded in the
 // outbox inside it, and published to the in-process subscribers (cache
-// invalidation) after the commit, never after a rollback.
+// invalidation) after the commit, never after a rollback. Inside a unit of
+// work, fn runs in the unit's transaction and its events wait for the
+// unit's commit.
 func (s *deps) tx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	if u := unitOfWorkFrom(ctx); u != nil {
+		return fn(context.WithValue(ctx, pendingKey{}, u.pending), u.tx)
+	}
 	pending := &pendingEvents{}
 	if err := s.db.RunInTx(context.WithValue(ctx, pendingKey{}, pending), nil, fn); err != nil {
 		return err
 	}
-	for _, e := range pending.events {
-		s.pub.Publish(ctx, e)
-	}
+	s.flush(ctx, pending)
 	return nil
 }
 
 // announce publishes event t in-process only, outside any transaction: for
 // the announcements that need no durability (a revocation already written;
-// the other instances forget their caches).
+// the other instances forget their caches). Inside a unit of work it waits
+// for the commit.
 func (s *deps) announce(ctx context.Context, p *hubapi.Principal, t hubapi.EventType, resource string, id int64) {
 	var actor int64
 	if p != nil {
 		actor = p.UserID
 	}
-	s.pub.Publish(ctx, hubapi.Event{ID: hubapi.NewEventID(), Type: t, Resource: resource, ResourceID: id, ActorID: actor, At: s.now()})
+	e := hubapi.Event{ID: hubapi.NewEventID(), Type: t, Resource: resource, ResourceID: id, ActorID: actor, At: s.now()}
+	s.afterCommit(ctx, func() { s.pub.Publish(ctx, e) })
 }
 
 // emit records event t in tx (the outbox) and queues it for the in-process

@@ -21,7 +21,7 @@ func (s *Service) GetSignalement(ctx context.Context, id int64) (*hubapi.Signale
 	if err != nil {
 		return nil, err
 	}
-	sg, err := store.Get[hubapi.Signalement](ctx, s.db, id)
+	sg, err := store.Get[hubapi.Signalement](ctx, s.idb(ctx), id)
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ func (s *Service) Stats(ctx context.Context) (*hubapi.Stats, error) {
 
 	// Counts come from the counters the store keeps exact in every write's
 	// transaction: a few rows read, whatever the size of the tables.
-	byStatut, err := store.Counters(ctx, s.db, "chantiers")
+	byStatut, err := store.Counters(ctx, s.idb(ctx), "chantiers")
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +36,7 @@ func (s *Service) Stats(ctx context.Context) (*hubapi.Stats, error) {
 		st.ChantiersParStatut[c.K1] += c.N
 		st.ChantiersTotal += c.N
 	}
-	bySignalement, err := store.Counters(ctx, s.db, "signalements")
+	bySignalement, err := store.Counters(ctx, s.idb(ctx), "signalements")
 	if err != nil {
 		return nil, err
 	}
@@ -51,11 +51,11 @@ func (s *Service) Stats(ctx context.Context) (*hubapi.Stats, error) {
 		var minutes int64
 		var err error
 		if p.ReadsOwnRowsOnly(hubapi.ResourcePointages) {
-			err = s.db.NewSelect().Table("pointages").ColumnExpr("COALESCE(SUM(minutes), 0)").
+			err = s.idb(ctx).NewSelect().Table("pointages").ColumnExpr("COALESCE(SUM(minutes), 0)").
 				Where("user_id = ?", p.UserID).Where("date >= ?", from).Where("date <= ?", today).
 				Where("statut <> ?", hubapi.PointageRejete).Scan(ctx, &minutes)
 		} else {
-			minutes, err = store.PointageMinutes(ctx, s.db, from, today)
+			minutes, err = store.PointageMinutes(ctx, s.idb(ctx), from, today)
 		}
 		if err != nil {
 			return 0, err

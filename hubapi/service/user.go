@@ -55,7 +55,7 @@ func (s *Service) Me(ctx context.Context) (*hubapi.User, error) {
 	if err := hubapi.Can(p, hubapi.ResourceUsers, hubapi.ActionRead, &hubapi.Row{Owner: p.UserID}); err != nil {
 		return nil, err
 	}
-	return store.Get[hubapi.User](ctx, s.db, p.UserID)
+	return store.Get[hubapi.User](ctx, s.idb(ctx), p.UserID)
 }
 
 // SetUserDisabled implements hubapi.OperatorService (the CLI). Disabling
