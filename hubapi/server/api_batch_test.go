@@ -295,8 +295,8 @@ func TestBatchRateLimits(t *testing.T) {
 		}
 		return map[string]any{"operations": ops}
 	}
-	wantStatuses(t, sendBatch(t, admin, me(5)), 200, 200, 200, 200, 200) // 5 > GET /users/me's 2/m: not counted there
-	admin.Post(t, v1+"/batch", me(4)).Problem(429, "rate-limit-exceeded")  // 5 + 4 > 8 operations
+	wantStatuses(t, sendBatch(t, admin, me(5)), 200, 200, 200, 200, 200)  // 5 > GET /users/me's 2/m: not counted there
+	admin.Post(t, v1+"/batch", me(4)).Problem(429, "rate-limit-exceeded") // 5 + 4 > 8 operations
 	wantStatuses(t, sendBatch(t, admin, me(3)), 200, 200, 200)            // 8 operations
 	admin.Post(t, v1+"/batch", me(1)).Problem(429, "rate-limit-exceeded") // 4th batch > 3/m
 	admin.Get(t, v1+"/users/me").Expect(200)

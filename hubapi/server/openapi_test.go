@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -41,7 +42,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	r := mux.NewRouter()
 	rest.MountDocs(r)
 	if err := rest.Mount(r, rest.Options{Chantiers: s, Pointages: s, Documents: s, Signalements: s, Affectations: s,
-		Users: s, Stats: s, APIKeys: s, Authenticator: s}); err != nil {
+		Users: s, Stats: s, APIKeys: s, Authenticator: s, Batch: http.NotFoundHandler()}); err != nil {
 		t.Fatal(err)
 	}
 	var routes []string

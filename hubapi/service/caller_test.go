@@ -18,6 +18,11 @@ import (
 // caller may use, whatever its scopes.
 var noScopeNeeded = []string{"Me"}
 
+// joinsOnly lists the operations that act through the use cases they are
+// given (a unit of work): they refuse a caller without a principal, and
+// leave scopes to those use cases.
+var joinsOnly = []string{"Atomically"}
+
 // Every exported operation of the caller-facing Service refuses a request
 // without a principal, and one whose principal holds no scope; the
 // operations that check no caller live on Operator.
@@ -52,6 +57,9 @@ func TestEveryServiceOperationChecksTheCaller(t *testing.T) {
 		operations = append(operations, m.Name)
 		for who, ctx := range callers {
 			t.Run(m.Name+"/"+who, func(t *testing.T) {
+				if who == "no scope" && slices.Contains(joinsOnly, m.Name) {
+					t.Skip("acts only through the use cases it is given")
+				}
 				args := []reflect.Value{reflect.ValueOf(ctx)}
 				for j := 2; j < ft.NumIn(); j++ {
 					args = append(args, reflect.Zero(ft.In(j)))

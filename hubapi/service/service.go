@@ -152,8 +152,13 @@ func unitOfWorkFrom(ctx context.Context) *unitOfWork {
 // Atomically implements hubapi.UnitOfWork: the use cases that fn calls with
 // the context it is given run in one transaction; their events are
 // published, and their announcements made, after its commit only. A call
-// inside another unit of work joins it.
+// inside another unit of work joins it. It serves callers only: without a
+// principal in ctx it refuses (hubapi.ErrUnauthenticated); the use cases fn
+// calls check their own permissions.
 func (s *Service) Atomically(ctx context.Context, fn func(ctx context.Context) error) error {
+	if hubapi.PrincipalFrom(ctx) == nil {
+		return hubapi.ErrUnauthenticated
+	}
 	if unitOfWorkFrom(ctx) != nil {
 		return fn(ctx)
 	}
