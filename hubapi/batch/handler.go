@@ -122,7 +122,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New(http.StatusBadRequest, "unreadable-body", "The request body could not be read."))
 		return
 	}
-	p, err := Parse(data)
+	p, err := parse(data)
 	if err != nil {
 		d, _ := problem.As(err)
 		problem.Write(w, r, d)

@@ -104,11 +104,11 @@ func invalid(o *op, format string, args ...any) *problem.Details {
 	return d
 }
 
-// Parse reads and checks a batch: its shape, its limits, every
+// parse reads and checks a batch: its shape, its limits, every
 // operation's method, path and headers, and the references between
 // operations (unknown, cyclic or forward references are refused). Errors
 // are *problem.Details with status 400 naming the operation at fault.
-func Parse(data []byte) (*plan, error) {
+func parse(data []byte) (*plan, error) {
 	if !utf8.Valid(data) {
 		return nil, invalid(nil, "the body is not valid UTF-8")
 	}

@@ -36,15 +36,29 @@ type EventHandler func(ctx context.Context, e EventArgs) error
 // Enqueue records e as a job in tx, the transaction of the write that
 // caused it (service.Outbox): the job exists exactly when tx commits.
 func (q *Queue) Enqueue(ctx context.Context, tx bun.Tx, e hubapi.Event) error {
-	args := EventArgs{ID: e.ID, Type: e.Type, Resource: e.Resource, ResourceID: e.ResourceID, ActorID: e.ActorID, At: e.At}
-	if e.Data != nil {
-		b, err := json.Marshal(e.Data)
-		if err != nil {
-			return fmt.Errorf("jobs: event data: %w", err)
+	return q.EnqueueMany(ctx, tx, []hubapi.Event{e})
+}
+
+// EnqueueMany records events in tx with one statement (the events of a
+// unit of work, written together before its commit).
+func (q *Queue) EnqueueMany(ctx context.Context, tx bun.Tx, events []hubapi.Event) error {
+	params := make([]river.InsertManyParams, 0, len(events))
+	for _, e := range events {
+		args := EventArgs{ID: e.ID, Type: e.Type, Resource: e.Resource, ResourceID: e.ResourceID, ActorID: e.ActorID, At: e.At}
+		if e.Data != nil {
+			b, err := json.Marshal(e.Data)
+			if err != nil {
+				return fmt.Errorf("jobs: event data: %w", err)
+			}
+			args.Data = b
 		}
-		args.Data = b
+		params = append(params, river.InsertManyParams{Args: args})
 	}
-	return q.InsertTx(ctx, tx, args, nil)
+	if len(params) == 0 {
+		return nil
+	}
+	_, err := q.client.InsertManyTx(ctx, tx.Tx, params)
+	return err
 }
 
 // eventWorker runs the handlers of every event job.

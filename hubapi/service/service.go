@@ -122,6 +122,12 @@ type Outbox interface {
 	Enqueue(ctx context.Context, tx bun.Tx, e hubapi.Event) error
 }
 
+// outboxMany is an Outbox that records several events with one statement:
+// a unit of work records its events together, before its commit.
+type outboxMany interface {
+	EnqueueMany(ctx context.Context, tx bun.Tx, events []hubapi.Event) error
+}
+
 // WithOutbox sets where events are recorded in each write's transaction
 // (default: nowhere; they are still published in-process after commit).
 func WithOutbox(o Outbox) Option { return func(d *deps) { d.outbox = o } }
@@ -140,6 +146,8 @@ type pendingKey struct{}
 type unitOfWork struct {
 	tx      bun.Tx
 	pending *pendingEvents
+	// outboxed are the events waiting to be recorded together (outboxMany)
+	outboxed []hubapi.Event
 }
 
 type unitOfWorkKey struct{}
@@ -164,7 +172,17 @@ func (s *Service) Atomically(ctx context.Context, fn func(ctx context.Context) e
 	}
 	pending := &pendingEvents{}
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		return fn(context.WithValue(ctx, unitOfWorkKey{}, &unitOfWork{tx: tx, pending: pending}))
+		u := &unitOfWork{tx: tx, pending: pending}
+		if err := fn(context.WithValue(ctx, unitOfWorkKey{}, u)); err != nil {
+			return err
+		}
+		if len(u.outboxed) == 0 {
+			return nil
+		}
+		if err := s.outbox.(outboxMany).EnqueueMany(ctx, tx, u.outboxed); err != nil {
+			return fmt.Errorf("recording %d events: %w", len(u.outboxed), err)
+		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -242,15 +260,29 @@ func (s *deps) emit(ctx context.Context, tx bun.Tx, p *hubapi.Principal, t hubap
 		actor = p.UserID
 	}
 	e := hubapi.Event{ID: hubapi.NewEventID(), Type: t, Resource: resource, ResourceID: id, ActorID: actor, At: s.now(), Data: data}
+	if _, many := s.outbox.(outboxMany); many {
+		if u := unitOfWorkFrom(ctx); u != nil {
+			// recorded with the unit's other events, in its transaction,
+			// before it commits
+			u.outboxed = append(u.outboxed, e)
+			s.queue(ctx, e)
+			return nil
+		}
+	}
 	if s.outbox != nil {
 		if err := s.outbox.Enqueue(ctx, tx, e); err != nil {
 			return fmt.Errorf("recording event %s: %w", t, err)
 		}
 	}
+	s.queue(ctx, e)
+	return nil
+}
+
+// queue keeps e for the in-process publication after the commit.
+func (s *deps) queue(ctx context.Context, e hubapi.Event) {
 	if pending, ok := ctx.Value(pendingKey{}).(*pendingEvents); ok {
 		pending.events = append(pending.events, e)
 	}
-	return nil
 }
 
 // checkVersion reports ErrPrecondition when the caller based its write on a
