@@ -2,10 +2,12 @@ package jobs_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/jobs"
@@ -474,4 +477,179 @@ func TestWebhookRepeatedEventDeliveredOnce(t *testing.T) {
 	if ds := deliveries(t, db, offSub.ID); off.count() != 0 || len(ds) != 1 || ds[0].Status != hubapi.DeliveryFailed || ds[0].Attempts != 0 {
 		t.Fatalf("disabled subscription: receiver got %d, deliveries %+v", off.count(), ds)
 	}
+}
+
+// eventTypes lists the types a receiver got, with the owner of each
+// pointage ("pointage.created/12").
+func eventTypes(t *testing.T, r *receiver) []string {
+	t.Helper()
+	var out []string
+	for _, got := range r.requests() {
+		var b struct {
+			Type string `json:"type"`
+			Data struct {
+				UserID int64 `json:"user_id"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(got.body, &b); err != nil {
+			t.Fatal(err)
+		}
+		if b.Data.UserID != 0 {
+			b.Type += "/" + itoa(b.Data.UserID)
+		}
+		out = append(out, b.Type)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// A subscription carries only what its owner could read through the API:
+// a compagnon's subscription gets the chantiers and their own pointages,
+// never another worker's; a chef de chantier's gets every pointage; a
+// disabled user's subscription gets nothing.
+func TestWebhookFanOutFollowsReadPermissions(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, tdb *testenv.DB) {
+		db := migrated(t, tdb)
+		keys := testKeys(t)
+		admin := newUser(t, db, "admin@example.com", hubapi.RoleAdmin)
+		compA := newUser(t, db, "a@example.com", hubapi.RoleCompagnon)
+		compB := newUser(t, db, "b@example.com", hubapi.RoleCompagnon)
+		chef := newUser(t, db, "chef@example.com", hubapi.RoleChefChantier)
+		gone := newUser(t, db, "gone@example.com", hubapi.RoleAdmin)
+		if _, err := db.NewUpdate().Model((*hubapi.User)(nil)).Set("disabled_at = ?", store.Now()).Where("id = ?", gone).Exec(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		rA, rChef, rGone := newReceiver(t, nil), newReceiver(t, nil), newReceiver(t, nil)
+		newSubscription(t, db, keys, compA, rA.URL, "*")
+		newSubscription(t, db, keys, chef, rChef.URL, "chantier.created,pointage.created")
+		newSubscription(t, db, keys, gone, rGone.URL, "*")
+		q := start(t, db, jobs.Config{Webhooks: webhookCfg(keys)})
+		svc := serviceWith(t, db, q)
+
+		c, err := svc.CreateChantier(adminCtx(admin), hubapi.ChantierInput{Code: "VIS-1", Nom: "Pont", Adresse: "2 quai"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range []int64{compB, compA} {
+			if _, err := svc.CreatePointage(asUser(u, hubapi.RoleCompagnon), hubapi.PointageInput{UserID: u, ChantierID: c.ID,
+				Date: hubapi.NewDate(2026, 3, 3), Minutes: 60}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitFor(t, "every event handled", func() bool {
+			var n int
+			_ = db.NewRaw("SELECT count(*) FROM river_job WHERE kind IN ('event', 'webhook_delivery') AND state <> 'completed'").Scan(context.Background(), &n)
+			return n == 0 && rChef.count() == 3
+		})
+		a := "pointage.created/" + itoa(compA)
+		b := "pointage.created/" + itoa(compB)
+		want := map[string][]string{
+			"compagnon A": sorted("chantier.created", a),
+			"chef":        sorted("chantier.created", a, b),
+			"disabled":    nil,
+		}
+		for name, r := range map[string]*receiver{"compagnon A": rA, "chef": rChef, "disabled": rGone} {
+			if got := eventTypes(t, r); !slices.Equal(got, want[name]) {
+				t.Errorf("%s got %v, want %v", name, got, want[name])
+			}
+		}
+	})
+}
+
+func sorted(s ...string) []string { slices.Sort(s); return s }
+
+// Deliveries to a receiver that hangs past the timeout, with a large
+// backlog queued first, do not hold up another subscription: the other's
+// deliveries all arrive while most of the slow backlog has not been tried
+// yet (each instance sends at most InFlight deliveries per subscription at
+// once; the rest wait without holding a worker).
+func TestWebhookSlowEndpointDoesNotDelayOthers(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, tdb *testenv.DB) {
+		db := migrated(t, tdb)
+		keys := testKeys(t)
+		release := make(chan struct{})
+		slow := newReceiver(t, func(w http.ResponseWriter, _ int) { <-release })
+		t.Cleanup(func() { close(release) })
+		fast := newReceiver(t, nil)
+		admin := newUser(t, db, "admin@example.com", hubapi.RoleAdmin)
+		slowSub, _ := newSubscription(t, db, keys, admin, slow.URL, "chantier.updated")
+		newSubscription(t, db, keys, admin, fast.URL, "chantier.created")
+		cfg := webhookCfg(keys)
+		cfg.Timeout = time.Second
+		cfg.Workers = 4
+		cfg.InFlight = 2
+		q := start(t, db, jobs.Config{Webhooks: cfg})
+		const backlog, quick = 40, 10
+		for i := range backlog {
+			enqueueEvent(t, db, q, hubapi.Event{ID: hubapi.NewEventID(), Type: hubapi.EventChantierUpdated, Resource: "chantiers", ResourceID: int64(i), At: time.Now()})
+		}
+		waitFor(t, "the slow backlog queued", func() bool { return len(deliveries(t, db, slowSub.ID)) == backlog })
+		for i := range quick {
+			enqueueEvent(t, db, q, hubapi.Event{ID: hubapi.NewEventID(), Type: hubapi.EventChantierCreated, Resource: "chantiers", ResourceID: int64(i), At: time.Now()})
+		}
+		waitFor(t, "the fast deliveries", func() bool { return fast.count() == quick })
+		var tried int
+		if err := db.NewRaw("SELECT count(*) FROM webhook_deliveries WHERE subscription_id = ? AND attempts > 0", slowSub.ID).Scan(context.Background(), &tried); err != nil {
+			t.Fatal(err)
+		}
+		// Sequentially, 40 hanging deliveries 2 at a time take 20 timeouts.
+		if tried >= backlog/2 || slow.count() >= backlog/2 {
+			t.Fatalf("the fast receiver waited for %d slow attempts (%d requests)", tried, slow.count())
+		}
+		t.Logf("slow deliveries tried when the fast ones were done: %d of %d", tried, backlog)
+	})
+}
+
+// Two instances on one PostgreSQL database: every message reaches the
+// receiver once, whichever instance sends it.
+func TestWebhookDeliveredOnceAcrossInstances(t *testing.T) {
+	tdb := testenv.Postgres(t)
+	db1 := migrated(t, tdb)
+	other, err := sql.Open("pgx", tdb.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db2 := store.Wrap(bun.NewDB(other, pgdialect.New()))
+	t.Cleanup(func() { _ = db2.Close() })
+	keys := testKeys(t)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	by := map[string]int{}
+	rcv := newReceiver(t, func(w http.ResponseWriter, n int) {})
+	rcv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[r.Header.Get("webhook-id")]++
+		by[r.Header.Get("User-Agent")]++
+		w.WriteHeader(http.StatusNoContent)
+	})
+	admin := newUser(t, db1, "admin@example.com", hubapi.RoleAdmin)
+	newSubscription(t, db1, keys, admin, rcv.URL, "*")
+	newSubscription(t, db1, keys, admin, rcv.URL+"/second", "chantier.created")
+	cfg1, cfg2 := webhookCfg(keys), webhookCfg(keys)
+	cfg1.UserAgent, cfg2.UserAgent = "one", "two"
+	q1 := start(t, db1, jobs.Config{Webhooks: cfg1})
+	start(t, db2, jobs.Config{Webhooks: cfg2})
+	const n = 150
+	for i := range n {
+		enqueueEvent(t, db1, q1, hubapi.Event{ID: hubapi.NewEventID(), Type: hubapi.EventChantierCreated, Resource: "chantiers", ResourceID: int64(i), At: time.Now()})
+	}
+	waitFor(t, "every message", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == 2*n
+	})
+	waitFor(t, "every job done", func() bool {
+		var left int
+		_ = db1.NewRaw("SELECT count(*) FROM river_job WHERE kind IN ('event', 'webhook_delivery') AND state <> 'completed'").Scan(context.Background(), &left)
+		return left == 0
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for id, c := range seen {
+		if c != 1 || !messageID.MatchString(id) {
+			t.Fatalf("message %q received %d times", id, c)
+		}
+	}
+	t.Logf("sent by instance: %v", by)
 }
