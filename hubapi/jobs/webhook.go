@@ -120,7 +120,7 @@ func newDeliverer(cfg WebhookConfig, db *store.DB, log *slog.Logger) (*deliverer
 
 // Timeout bounds a job: the attempt plus the bookkeeping around it.
 func (d *deliverer) Timeout(*river.Job[webhookDeliveryArgs]) time.Duration {
-	return d.cfg.Timeout + 30*time.Second
+	return d.cfg.Timeout + 5*time.Second
 }
 
 // acquire takes one of the subscription's in-flight slots of this instance.

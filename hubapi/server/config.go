@@ -22,6 +22,7 @@ import (
 	"github.com/hubchantier/hubchantier/pagination"
 	"github.com/hubchantier/hubchantier/ratelimit"
 	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
+	"github.com/hubchantier/hubchantier/secretbox"
 )
 
 // Defaults of the embedded mode.
@@ -133,6 +134,20 @@ type Config struct {
 	// smtp://user:password@host:587?from=hub@example.com (see
 	// notify.ParseSMTPURL). Unset: Server.Notifier is nil.
 	SMTPURL string
+	// SecretKeys seal the secrets the server reads back, such as webhook
+	// signing secrets. Unset: webhooks are not delivered.
+	SecretKeys *secretbox.Keyring
+	// WebhookAllowHTTP accepts http:// webhook targets, WebhookAllowPrivate
+	// targets on loopback and private networks (see webhooks.Guard).
+	WebhookAllowHTTP    bool
+	WebhookAllowPrivate bool
+	// WebhookTimeout bounds one delivery attempt (default
+	// webhooks.DefaultTimeout). Embedders and tests only.
+	WebhookTimeout time.Duration
+	// JobsRescueAfter (HUB_JOBS_RESCUE_AFTER, default one hour) is how long
+	// a job may run before it is taken for lost with its instance (killed)
+	// and run again; it must exceed the longest job.
+	JobsRescueAfter time.Duration
 	// UnknownEnv lists the HUB_* variables ConfigFromEnv found but does not
 	// know (a typo, or a variable of another version); New logs a warning
 	// naming each.
@@ -163,6 +178,7 @@ const (
 	EnvPublicHost          = "HUB_PUBLIC_HOST"
 	EnvShutdownGrace       = "HUB_SHUTDOWN_GRACE"
 	EnvSMTPURL             = "HUB_SMTP_URL"
+	EnvJobsRescueAfter     = "HUB_JOBS_RESCUE_AFTER"
 )
 
 // DefaultShutdownGrace is the default of Config.ShutdownGrace.
@@ -175,7 +191,7 @@ func EnvNames() []string {
 		EnvRateLimits, EnvRateLimitFailClosed, EnvCacheMaxMB, EnvCacheTTLLists, EnvCacheTTLStats, EnvCacheTTLPlanning,
 		EnvCursorKeys, EnvMetricsAddr,
 		EnvSMTPURL, metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash,
-		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace}
+		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace, EnvJobsRescueAfter}
 }
 
 // envTestPrefix marks variables of the test suites, never read by the server.
@@ -292,6 +308,7 @@ func ConfigFromEnv(environ []string) (Config, error) {
 			return prefixErr(EnvPublicHost, CheckPublicHost(c.PublicHost))
 		},
 		func() error { return readGrace(get(EnvShutdownGrace), &c.ShutdownGrace) },
+		func() error { return readRescueAfter(get(EnvJobsRescueAfter), &c.JobsRescueAfter) },
 	} {
 		if err := step(); err != nil {
 			return c, err
@@ -316,6 +333,24 @@ func CheckPublicHost(v string) error {
 	if !validHost(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")) {
 		return fmt.Errorf("%q is not host[:port] (a DNS name or an IP address, no scheme or path)", v)
 	}
+	return nil
+}
+
+// Bounds of HUB_JOBS_RESCUE_AFTER.
+const (
+	MinJobsRescueAfter = 20 * time.Second
+	MaxJobsRescueAfter = 24 * time.Hour
+)
+
+func readRescueAfter(v string, dst *time.Duration) error {
+	if v == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < MinJobsRescueAfter || d > MaxJobsRescueAfter {
+		return fmt.Errorf("%s: %q is not a duration from 20s to 24h (e.g. 5m, 1h)", EnvJobsRescueAfter, v)
+	}
+	*dst = d
 	return nil
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/hubchantier/hubchantier/pagination"
 	"github.com/hubchantier/hubchantier/problem"
 	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
+	"github.com/hubchantier/hubchantier/webhooks"
 )
 
 // Server is an assembled Hub Chantier server.
@@ -94,10 +95,6 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.newJobs(ctx, cfg, log); err != nil {
-		return nil, err
-	}
-	s.startService(cfg, blobs, codec)
 	if cfg.SMTPURL != "" {
 		n, err := notify.ParseSMTPURL(cfg.SMTPURL)
 		if err != nil {
@@ -105,6 +102,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 		s.Notifier = n
 	}
+	if err := s.newJobs(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	s.startService(cfg, blobs, codec)
 	s.startJobs(ctx, log)
 	clientIP, err := clientip.New(clientip.Config{TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
@@ -232,7 +233,12 @@ func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Cod
 // newJobs builds the job queue (periodic jobs, domain events), before the
 // use cases that record events in it.
 func (s *Server) newJobs(ctx context.Context, cfg Config, log *slog.Logger) error {
-	q, err := jobs.New(ctx, s.DB, jobs.Config{Logger: log, Periodic: counterCompaction(s.DB), EventHandlers: cfg.EventHandlers})
+	jc := jobs.Config{Logger: log, Periodic: counterCompaction(s.DB), EventHandlers: cfg.EventHandlers, RescueStuckJobsAfter: cfg.JobsRescueAfter}
+	if cfg.SecretKeys != nil {
+		jc.Webhooks = &jobs.WebhookConfig{Keys: cfg.SecretKeys, Notifier: s.Notifier, Timeout: cfg.WebhookTimeout,
+			Guard: webhooks.Guard{AllowHTTP: cfg.WebhookAllowHTTP, AllowPrivate: cfg.WebhookAllowPrivate}}
+	}
+	q, err := jobs.New(ctx, s.DB, jc)
 	if err != nil {
 		return err
 	}
