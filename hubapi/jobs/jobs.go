@@ -50,7 +50,9 @@ type Config struct {
 	Webhooks *WebhookConfig
 	// RescueStuckJobsAfter is how long a job may stay running before it is
 	// considered lost with its instance (killed) and run again (default:
-	// River's, one hour). It must exceed the longest job.
+	// River's, one hour). It must exceed the longest job: under a minute,
+	// it is also the time after which a job is cancelled (River's job
+	// timeout, otherwise a minute).
 	RescueStuckJobsAfter time.Duration
 	// testOnly shortens River's start-up staggering (tests in this package).
 	testOnly bool
@@ -138,6 +140,7 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 		FetchCooldown:               min(poll, river.FetchCooldownDefault),
 		CompletedJobRetentionPeriod: cmp.Or(cfg.CompletedRetention, DefaultCompletedRetention),
 		RescueStuckJobsAfter:        cfg.RescueStuckJobsAfter,
+		JobTimeout:                  jobTimeout(cfg.RescueStuckJobsAfter),
 		TestOnly:                    cfg.testOnly,
 	})
 	if err != nil {
@@ -146,6 +149,15 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 	}
 	q.client, q.closePool = client, closePool
 	return q, nil
+}
+
+// jobTimeout is River's job timeout: its default, or the rescue delay when
+// shorter (a job outliving it would run twice).
+func jobTimeout(rescueAfter time.Duration) time.Duration {
+	if rescueAfter > 0 && rescueAfter < river.JobTimeoutDefault {
+		return rescueAfter
+	}
+	return 0
 }
 
 // periodicJobs registers the worker of periodic jobs and returns River's
