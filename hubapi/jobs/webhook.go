@@ -32,7 +32,7 @@ const (
 	// DefaultWebhookWorkers is how many deliveries one instance sends at
 	// once, on their own River queue (QueueWebhooks), apart from the other
 	// jobs.
-	DefaultWebhookWorkers = 50
+	DefaultWebhookWorkers = 200
 	// DefaultWebhookInFlight is how many deliveries of one subscription one
 	// instance sends at once: a slow endpoint holds at most that many
 	// workers, whatever its backlog.
@@ -102,7 +102,7 @@ type deliverer struct {
 	now    func() time.Time
 
 	mu       sync.Mutex
-	inFlight map[int64]int // subscription → deliveries being sent by this instance
+	inFlight map[int64]*slots // subscription → its in-flight slots on this instance
 }
 
 func newDeliverer(cfg WebhookConfig, db *store.DB, log *slog.Logger) (*deliverer, error) {
@@ -115,7 +115,7 @@ func newDeliverer(cfg WebhookConfig, db *store.DB, log *slog.Logger) (*deliverer
 	cfg.DisableAfter = cmp.Or(cfg.DisableAfter, DefaultWebhookDisableAfter)
 	cfg.UserAgent = cmp.Or(cfg.UserAgent, "HubChantier-Webhooks/1")
 	return &deliverer{cfg: cfg, db: db, client: cfg.Guard.NewClient(cfg.Timeout), log: log, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
-		inFlight: map[int64]int{}}, nil
+		inFlight: map[int64]*slots{}}, nil
 }
 
 // Timeout bounds a job: the attempt plus the bookkeeping around it.
@@ -123,28 +123,55 @@ func (d *deliverer) Timeout(*river.Job[webhookDeliveryArgs]) time.Duration {
 	return d.cfg.Timeout + 5*time.Second
 }
 
-// acquire takes one of the subscription's in-flight slots of this instance.
-func (d *deliverer) acquire(sub int64) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.inFlight[sub] >= d.cfg.InFlight {
-		return false
-	}
-	d.inFlight[sub]++
-	return true
+// slots are the in-flight slots of one subscription on this instance.
+type slots struct {
+	ch   chan struct{}
+	refs int // jobs holding or waiting for a slot
 }
 
-func (d *deliverer) release(sub int64) {
+// slotWait is how long a delivery waits for a slot of its subscription
+// before it gives its worker back (snoozed): a fast endpoint frees one well
+// within it; a slow one makes its backlog wait off the workers.
+const slotWait = 200 * time.Millisecond
+
+// acquire takes one of the subscription's in-flight slots of this instance,
+// waiting up to slotWait; release gives it back.
+func (d *deliverer) acquire(ctx context.Context, sub int64) (release func(), ok bool) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.inFlight[sub]--; d.inFlight[sub] <= 0 {
-		delete(d.inFlight, sub)
+	s := d.inFlight[sub]
+	if s == nil {
+		s = &slots{ch: make(chan struct{}, d.cfg.InFlight)}
+		d.inFlight[sub] = s
 	}
+	s.refs++
+	d.mu.Unlock()
+	done := func() {
+		d.mu.Lock()
+		if s.refs--; s.refs == 0 {
+			delete(d.inFlight, sub)
+		}
+		d.mu.Unlock()
+	}
+	select {
+	case s.ch <- struct{}{}:
+		return func() { <-s.ch; done() }, true
+	default:
+	}
+	t := time.NewTimer(slotWait)
+	defer t.Stop()
+	select {
+	case s.ch <- struct{}{}:
+		return func() { <-s.ch; done() }, true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	done()
+	return nil, false
 }
 
-// busySnooze is how long a delivery whose subscription is at its in-flight
-// cap waits before it is tried again (jittered, so the backlog of a slow
-// endpoint does not come back in one wave).
+// busySnooze is how long a delivery whose subscription stays at its
+// in-flight cap waits before it is tried again (jittered, so the backlog of
+// a slow endpoint does not come back in one wave).
 func busySnooze() time.Duration {
 	return 500*time.Millisecond + rand.N(500*time.Millisecond) // #nosec G404 -- jitter, not a secret
 }
@@ -153,20 +180,20 @@ func busySnooze() time.Duration {
 // (snoozed per webhooks.RetryDelay, which keeps River's own attempts for
 // failures of the queue itself) or, once the schedule is exhausted, failure.
 func (d *deliverer) Work(ctx context.Context, j *river.Job[webhookDeliveryArgs]) error {
-	var del hubapi.WebhookDelivery
-	if err := d.db.NewSelect().Model(&del).Where("id = ?", j.Args.DeliveryID).Scan(ctx); errors.Is(err, sql.ErrNoRows) {
+	var row pendingDelivery
+	err := d.db.NewSelect().Model(&row).ModelTableExpr("webhook_deliveries AS d").
+		ColumnExpr("s.*").ColumnExpr("d.id AS d_id, d.message_id AS d_message_id, d.payload AS d_payload, d.status AS d_status, d.attempts AS d_attempts").
+		Join("JOIN webhook_subscriptions AS s ON s.id = d.subscription_id").Where("d.id = ?", j.Args.DeliveryID).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil // deleted with its subscription
 	} else if err != nil {
 		return err
 	}
+	sub := &row.WebhookSubscription
+	del := &hubapi.WebhookDelivery{ID: row.DeliveryID, SubscriptionID: sub.ID, MessageID: row.MessageID, Payload: row.Payload,
+		Status: row.Status, Attempts: row.Attempts}
 	if del.Status != hubapi.DeliveryPending {
 		return nil // sent already (a repeated job), or given up
-	}
-	var sub hubapi.WebhookSubscription
-	if err := d.db.NewSelect().Model(&sub).Where("id = ?", del.SubscriptionID).Scan(ctx); errors.Is(err, sql.ErrNoRows) {
-		return nil
-	} else if err != nil {
-		return err
 	}
 	if !sub.Enabled {
 		_, err := d.db.NewUpdate().Model((*hubapi.WebhookDelivery)(nil)).
@@ -174,14 +201,25 @@ func (d *deliverer) Work(ctx context.Context, j *river.Job[webhookDeliveryArgs])
 			Where("id = ? AND status = ?", del.ID, hubapi.DeliveryPending).Exec(ctx)
 		return err
 	}
-	if !d.acquire(sub.ID) {
+	release, ok := d.acquire(ctx, sub.ID)
+	if !ok {
 		return river.JobSnooze(busySnooze())
 	}
-	defer d.release(sub.ID)
+	defer release()
 
 	at := d.now()
-	res := d.send(ctx, &sub, &del, at)
-	return d.record(ctx, &sub, &del, at, res)
+	res := d.send(ctx, sub, del, at)
+	return d.record(ctx, sub, del, at, res)
+}
+
+// pendingDelivery is a delivery with its subscription, read in one query.
+type pendingDelivery struct {
+	hubapi.WebhookSubscription `bun:",extend"`
+	DeliveryID                 int64  `bun:"d_id"`
+	MessageID                  string `bun:"d_message_id"`
+	Payload                    string `bun:"d_payload"`
+	Status                     string `bun:"d_status"`
+	Attempts                   int    `bun:"d_attempts"`
 }
 
 // attemptResult is what one HTTP attempt gave.
@@ -304,16 +342,24 @@ func (d *deliverer) record(ctx context.Context, sub *hubapi.WebhookSubscription,
 			status = hubapi.DeliveryFailed
 		}
 	}
+	attempt := &hubapi.WebhookAttempt{DeliveryID: del.ID, Attempt: n, AttemptedAt: at,
+		DurationMS: int(res.duration.Milliseconds()), ResponseStatus: res.status, ResponseBody: res.body, Error: res.err}
+	update := func(db bun.IDB) *bun.UpdateQuery {
+		return db.NewUpdate().Model((*hubapi.WebhookDelivery)(nil)).
+			Set("status = ?", status).Set("attempts = ?", n).Set("last_attempt_at = ?", at).Set("updated_at = ?", d.now()).
+			Where("id = ?", del.ID)
+	}
+	if res.ok() && sub.FailingSince == nil && d.db.IsPostgres() {
+		// The common case in one statement: no transaction to open.
+		_, err := update(d.db).With("attempt", d.db.NewInsert().Model(attempt)).Exec(ctx)
+		return err
+	}
 	var disabled bool
 	err := d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		attempt := &hubapi.WebhookAttempt{DeliveryID: del.ID, Attempt: n, AttemptedAt: at,
-			DurationMS: int(res.duration.Milliseconds()), ResponseStatus: res.status, ResponseBody: res.body, Error: res.err}
 		if _, err := tx.NewInsert().Model(attempt).Exec(ctx); err != nil {
 			return err
 		}
-		if _, err := tx.NewUpdate().Model((*hubapi.WebhookDelivery)(nil)).
-			Set("status = ?", status).Set("attempts = ?", n).Set("last_attempt_at = ?", at).Set("updated_at = ?", d.now()).
-			Where("id = ?", del.ID).Exec(ctx); err != nil {
+		if _, err := update(tx).Exec(ctx); err != nil {
 			return err
 		}
 		if res.ok() {
