@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -335,6 +338,24 @@ func TestWebhookPrivateAddressRefusedAtDelivery(t *testing.T) {
 	}
 }
 
+// logBuffer collects log lines from several goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // mailbox is a notifier recording messages.
 type mailbox struct {
 	mu   sync.Mutex
@@ -384,7 +405,8 @@ func TestWebhookDisabledAfterFiveDaysOfFailures(t *testing.T) {
 		mail := &mailbox{}
 		cfg := webhookCfg(keys)
 		cfg.Notifier = mail
-		q := start(t, db, jobs.Config{Webhooks: cfg})
+		logs := &logBuffer{}
+		q := start(t, db, jobs.Config{Webhooks: cfg, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 		enqueueEvent(t, db, q, hubapi.Event{ID: hubapi.NewEventID(), Type: hubapi.EventChantierCreated, Resource: "chantiers", ResourceID: 1, At: time.Now()})
 
 		waitFor(t, "the webhook.disabled event", func() bool { return watcher.count() == 1 })
@@ -424,6 +446,11 @@ func TestWebhookDisabledAfterFiveDaysOfFailures(t *testing.T) {
 		})
 		if stranger.count() != 0 || failing.count() != 1 {
 			t.Fatalf("stranger got %d, failing receiver %d", stranger.count(), failing.count())
+		}
+		out := logs.String()
+		if !strings.Contains(out, "webhook subscription disabled") || strings.Contains(out, "s3cr3t") || strings.Contains(out, watchSecret) ||
+			strings.Contains(out, "whsec_") {
+			t.Fatalf("logs: %s", out)
 		}
 	})
 }
@@ -652,4 +679,35 @@ func TestWebhookDeliveredOnceAcrossInstances(t *testing.T) {
 		}
 	}
 	t.Logf("sent by instance: %v", by)
+}
+
+// docDuration writes d as docs/WEBHOOKS.md does: "4 min", "8 h", "1 h 4 min".
+func docDuration(d time.Duration) string {
+	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%d min", m)
+	case m == 0:
+		return fmt.Sprintf("%d h", h)
+	}
+	return fmt.Sprintf("%d h %d min", h, m)
+}
+
+// The retry table of docs/WEBHOOKS.md is the schedule the code follows.
+func TestRetryTableInWebhooksDoc(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/WEBHOOKS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total time.Duration
+	for i, d := range webhooks.RetrySchedule() {
+		total += d
+		row := fmt.Sprintf("| %d | %s | %s |", i+1, docDuration(d), docDuration(total))
+		if !strings.Contains(string(doc), row) {
+			t.Errorf("docs/WEBHOOKS.md lacks the row %q", row)
+		}
+	}
+	if want := fmt.Sprintf("After the %dth attempt", webhooks.MaxAttempts); !strings.Contains(string(doc), want) {
+		t.Errorf("docs/WEBHOOKS.md lacks %q", want)
+	}
 }
