@@ -78,6 +78,7 @@ type Queue struct {
 	closePool func() error
 	log       *slog.Logger
 	started   bool
+	postgres  bool
 }
 
 // periodicArgs are the arguments of a periodic job: its name (the unique
@@ -103,7 +104,7 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := &Queue{log: log}
+	q := &Queue{log: log, postgres: db.IsPostgres()}
 	handlers := cfg.EventHandlers
 	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmp.Or(cfg.MaxWorkers, DefaultMaxWorkers)}}
 	if cfg.Webhooks != nil {

@@ -88,7 +88,11 @@ func (webhookDeliveryArgs) InsertOpts() river.InsertOpts {
 // pending row of webhook_deliveries) in tx, the transaction that created or
 // reset it: the job exists exactly when tx commits.
 func (q *Queue) EnqueueWebhookDelivery(ctx context.Context, tx bun.Tx, deliveryID int64) error {
-	return q.InsertTx(ctx, tx, webhookDeliveryArgs{DeliveryID: deliveryID}, nil)
+	args := webhookDeliveryArgs{DeliveryID: deliveryID}
+	if q.postgres {
+		return q.insertPlain(ctx, tx, QueueWebhooks, args)
+	}
+	return q.InsertTx(ctx, tx, args, nil)
 }
 
 // deliverer sends webhook deliveries: the worker of "webhook_delivery" jobs.
