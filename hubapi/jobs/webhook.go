@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -129,17 +130,21 @@ func (d *deliverer) Timeout(*river.Job[webhookDeliveryArgs]) time.Duration {
 
 // slots are the in-flight slots of one subscription on this instance.
 type slots struct {
-	ch   chan struct{}
-	refs int // jobs holding or waiting for a slot
+	ch     chan struct{}
+	refs   int         // jobs holding or waiting for a slot
+	starts []time.Time // when each held slot was taken
 }
 
 // slotWait is how long a delivery waits for a slot of its subscription
-// before it gives its worker back (snoozed): a fast endpoint frees one well
-// within it; a slow one makes its backlog wait off the workers.
+// before it gives its worker back (snoozed). It waits only while the
+// subscription's requests in flight are younger than slotWait (a fast
+// endpoint frees a slot within it); behind older ones (a slow endpoint) it
+// gives its worker back at once, so a slow endpoint's backlog waits off the
+// workers.
 const slotWait = 200 * time.Millisecond
 
-// acquire takes one of the subscription's in-flight slots of this instance,
-// waiting up to slotWait; release gives it back.
+// acquire takes one of the subscription's in-flight slots of this instance;
+// release gives it back.
 func (d *deliverer) acquire(ctx context.Context, sub int64) (release func(), ok bool) {
 	d.mu.Lock()
 	s := d.inFlight[sub]
@@ -156,18 +161,38 @@ func (d *deliverer) acquire(ctx context.Context, sub int64) (release func(), ok 
 		}
 		d.mu.Unlock()
 	}
+	take := func() func() {
+		start := time.Now()
+		d.mu.Lock()
+		s.starts = append(s.starts, start)
+		d.mu.Unlock()
+		return func() {
+			d.mu.Lock()
+			if i := slices.Index(s.starts, start); i >= 0 {
+				s.starts = slices.Delete(s.starts, i, i+1)
+			}
+			d.mu.Unlock()
+			<-s.ch
+			done()
+		}
+	}
 	select {
 	case s.ch <- struct{}{}:
-		return func() { <-s.ch; done() }, true
+		return take(), true
 	default:
 	}
-	t := time.NewTimer(slotWait)
-	defer t.Stop()
-	select {
-	case s.ch <- struct{}{}:
-		return func() { <-s.ch; done() }, true
-	case <-t.C:
-	case <-ctx.Done():
+	d.mu.Lock()
+	slow := len(s.starts) > 0 && time.Since(slices.MinFunc(s.starts, func(a, b time.Time) int { return a.Compare(b) })) >= slotWait
+	d.mu.Unlock()
+	if !slow {
+		t := time.NewTimer(slotWait)
+		defer t.Stop()
+		select {
+		case s.ch <- struct{}{}:
+			return take(), true
+		case <-t.C:
+		case <-ctx.Done():
+		}
 	}
 	done()
 	return nil, false
