@@ -350,7 +350,10 @@ func (d *deliverer) attemptError(err error) string {
 // NUL and invalid UTF-8).
 func validUTF8(b []byte) string {
 	s := string(bytes.ToValidUTF8(bytes.ReplaceAll(b, []byte{0}, nil), []byte("\uFFFD")))
-	for !utf8.ValidString(s) {
+	if len(s) > maxLoggedBody {
+		s = s[:maxLoggedBody]
+	}
+	for !utf8.ValidString(s) { // a character cut by the bound
 		s = s[:len(s)-1]
 	}
 	return s

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/uptrace/bun"
@@ -715,4 +716,28 @@ func TestRetryTableInWebhooksDoc(t *testing.T) {
 	if want := fmt.Sprintf("After the %dth attempt", webhooks.MaxAttempts); !strings.Contains(string(doc), want) {
 		t.Errorf("docs/WEBHOOKS.md lacks %q", want)
 	}
+}
+
+// Whatever a receiver answers (NUL bytes, invalid UTF-8, a character cut by
+// the 1 KiB bound), the attempt is logged as valid text of at most 1 KiB.
+func TestWebhookAttemptLogKeepsAnyAnswer(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, tdb *testenv.DB) {
+		db := migrated(t, tdb)
+		keys := testKeys(t)
+		answer := append([]byte("a\x00b\xff\xfe"), []byte(strings.Repeat("€", 400))...)
+		rcv := newReceiver(t, func(w http.ResponseWriter, _ int) {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write(answer)
+		})
+		admin := newUser(t, db, "admin@example.com", hubapi.RoleAdmin)
+		sub, _ := newSubscription(t, db, keys, admin, rcv.URL, "*")
+		q := start(t, db, jobs.Config{Webhooks: webhookCfg(keys)})
+		enqueueEvent(t, db, q, hubapi.Event{ID: hubapi.NewEventID(), Type: hubapi.EventChantierCreated, Resource: "chantiers", ResourceID: 1, At: time.Now()})
+		waitFor(t, "the attempt", func() bool { d := deliveries(t, db, sub.ID); return len(d) == 1 && d[0].Attempts == 1 })
+		as := attempts(t, db, deliveries(t, db, sub.ID)[0].ID)
+		body := as[0].ResponseBody
+		if as[0].ResponseStatus != 400 || len(body) > 1024 || len(body) < 1000 || !utf8.ValidString(body) || strings.ContainsRune(body, 0) || !strings.HasPrefix(body, "ab") {
+			t.Fatalf("logged %d bytes: %q…", len(body), body[:min(len(body), 20)])
+		}
+	})
 }
