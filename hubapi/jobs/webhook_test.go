@@ -741,3 +741,26 @@ func TestWebhookAttemptLogKeepsAnyAnswer(t *testing.T) {
 		}
 	})
 }
+
+// A sealed secret opens only for its own subscription (the associated data
+// names it): a secret copied from another row's columns signs nothing; the
+// attempt logs why, without the secret, and nothing is sent.
+func TestWebhookSecretOfAnotherSubscriptionDoesNotOpen(t *testing.T) {
+	db := migrated(t, testenv.SQLite(t))
+	keys := testKeys(t)
+	rcv := newReceiver(t, nil)
+	admin := newUser(t, db, "admin@example.com", hubapi.RoleAdmin)
+	donor, secret := newSubscription(t, db, keys, admin, rcv.URL, "ping")
+	sub, _ := newSubscription(t, db, keys, admin, rcv.URL, "*")
+	if _, err := db.NewUpdate().Model(sub).Set("secret_key_id = ?", donor.SecretKeyID).Set("secret_sealed = ?", donor.SecretSealed).
+		WherePK().Exec(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	q := start(t, db, jobs.Config{Webhooks: webhookCfg(keys)})
+	enqueueEvent(t, db, q, hubapi.Event{ID: hubapi.NewEventID(), Type: hubapi.EventChantierCreated, Resource: "chantiers", ResourceID: 1, At: time.Now()})
+	waitFor(t, "the attempt", func() bool { d := deliveries(t, db, sub.ID); return len(d) == 1 && d[0].Attempts == 1 })
+	as := attempts(t, db, deliveries(t, db, sub.ID)[0].ID)
+	if len(as) != 1 || !strings.Contains(as[0].Error, "cannot be opened") || strings.Contains(as[0].Error, secret) || rcv.count() != 0 {
+		t.Fatalf("attempts %+v, receiver got %d", as, rcv.count())
+	}
+}
