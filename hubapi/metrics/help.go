@@ -23,6 +23,7 @@ var help = map[string]string{
 	"api_rate_limit_exceeded_total":     "Requests refused with 429 because a rate-limit quota was used up, by route template.",
 	"api_rate_limit_store_errors_total": "Failed or timed-out calls to the rate-limit counter store.",
 	"api_auth_failures_total":           "Refused authentications, by reason.",
+	"oauth_failures_total":              "Refused OAuth requests, by endpoint and OAuth error code.",
 
 	// Read at scrape time.
 	"active_api_keys":              "API keys that are neither revoked nor expired.",

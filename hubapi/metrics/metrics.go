@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,6 +83,7 @@ type Metrics struct {
 	cacheHits, cacheMisses, cacheEvictions, cacheErrors *vm.Counter
 	rateLimitStoreErrors                                *vm.Counter
 	authFailures                                        map[string]*vm.Counter
+	oauthFailures                                       map[string]*vm.Counter
 
 	apiKeys     atomic.Pointer[func() int]
 	apiKeysOnce sync.Once
@@ -133,10 +135,16 @@ func New(cfg Config) (*Metrics, error) {
 		cacheErrors:          s.NewCounter("api_cache_errors_total"),
 		rateLimitStoreErrors: s.NewCounter("api_rate_limit_store_errors_total"),
 		authFailures:         make(map[string]*vm.Counter, len(authReasons)),
+		oauthFailures:        map[string]*vm.Counter{},
 		otherRoute:           &routeSeries{label: RouteOther},
 	}
 	for _, reason := range authReasons {
 		m.authFailures[reason] = s.NewCounter(`api_auth_failures_total{reason="` + reason + `"}`)
+	}
+	for _, endpoint := range oauthEndpoints {
+		for _, code := range oauthCodes {
+			m.oauthFailures[endpoint+"|"+code] = s.NewCounter(`oauth_failures_total{endpoint="` + endpoint + `",error="` + code + `"}`)
+		}
 	}
 	routes := map[string]*routeSeries{}
 	m.routes.Store(&routes)
@@ -237,6 +245,31 @@ func (m *Metrics) AuthFailure(reason string) {
 		c = m.authFailures[AuthOther]
 	}
 	c.Inc()
+}
+
+// OAuth endpoints and error codes counted by OAuthFailure: a fixed label
+// set, whatever callers pass.
+var (
+	oauthEndpoints = []string{"authorize", "token", "revoke", "introspect", "bearer", "other"}
+	oauthCodes     = []string{"invalid_request", "invalid_client", "invalid_grant", "invalid_scope",
+		"unsupported_grant_type", "unsupported_response_type", "invalid_redirect_uri", "access_denied",
+		"bad_credentials", "csrf", "rate_limited", "invalid_token", "revoked", "missing", "server_error", "other"}
+)
+
+// OAuthFailure counts a refused OAuth request (oauth_failures_total) by
+// endpoint and OAuth error code; values outside the fixed lists count as
+// "other".
+func (m *Metrics) OAuthFailure(endpoint, code string) {
+	if m == nil {
+		return
+	}
+	if !slices.Contains(oauthEndpoints, endpoint) {
+		endpoint = "other"
+	}
+	if !slices.Contains(oauthCodes, code) {
+		code = "other"
+	}
+	m.oauthFailures[endpoint+"|"+code].Inc()
 }
 
 // SetActiveAPIKeys makes the active_api_keys gauge report count(), called at

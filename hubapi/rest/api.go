@@ -43,6 +43,9 @@ type Options struct {
 	Users        hubapi.UserService
 	Stats        hubapi.StatsService
 	APIKeys      hubapi.APIKeyService
+	// Authorizations serves the caller's OAuth authorizations (nil: no
+	// OAuth server, no routes).
+	Authorizations hubapi.AuthorizationService
 	// Authenticator resolves bearer tokens to principals (required).
 	Authenticator hubapi.Authenticator
 
@@ -155,6 +158,10 @@ func Mount(r *mux.Router, o Options) error {
 	}
 	if o.Batch != nil {
 		route(http.MethodPost, "/batch", "", o.Batch.ServeHTTP)
+	}
+	if o.Authorizations != nil {
+		route(http.MethodGet, "/users/me/authorizations", "", a.listAuthorizations)
+		route(http.MethodDelete, "/users/me/authorizations/{client_id}", "", a.revokeAuthorization)
 	}
 	if o.APIKeys != nil {
 		route(http.MethodGet, "/admin/api-keys", hubapi.ScopeAdmin, a.listAPIKeys)

@@ -148,6 +148,14 @@ type Config struct {
 	// a job may run before it is taken for lost with its instance (killed)
 	// and run again; it must exceed the longest job.
 	JobsRescueAfter time.Duration
+	// OAuthIssuer (HUB_OAUTH_ISSUER) is the public URL of the OAuth
+	// authorization server: the iss of its tokens and metadata. Empty:
+	// https://PublicHost when set, else http://localhost:<port of Addr>.
+	OAuthIssuer string
+	// OAuthRevocationPoll is how often each instance reads OAuth
+	// revocations from the database, in addition to the Redis broadcast
+	// (default oauth.DefaultRevocationPoll, one second). Tests only.
+	OAuthRevocationPoll time.Duration
 	// UnknownEnv lists the HUB_* variables ConfigFromEnv found but does not
 	// know (a typo, or a variable of another version); New logs a warning
 	// naming each.
@@ -179,6 +187,7 @@ const (
 	EnvShutdownGrace       = "HUB_SHUTDOWN_GRACE"
 	EnvSMTPURL             = "HUB_SMTP_URL"
 	EnvJobsRescueAfter     = "HUB_JOBS_RESCUE_AFTER"
+	EnvOAuthIssuer         = "HUB_OAUTH_ISSUER"
 )
 
 // DefaultShutdownGrace is the default of Config.ShutdownGrace.
@@ -191,7 +200,7 @@ func EnvNames() []string {
 		EnvRateLimits, EnvRateLimitFailClosed, EnvCacheMaxMB, EnvCacheTTLLists, EnvCacheTTLStats, EnvCacheTTLPlanning,
 		EnvCursorKeys, EnvMetricsAddr,
 		EnvSMTPURL, metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash,
-		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace, EnvJobsRescueAfter}
+		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace, EnvJobsRescueAfter, EnvOAuthIssuer}
 }
 
 // envTestPrefix marks variables of the test suites, never read by the server.
@@ -309,6 +318,10 @@ func ConfigFromEnv(environ []string) (Config, error) {
 		},
 		func() error { return readGrace(get(EnvShutdownGrace), &c.ShutdownGrace) },
 		func() error { return readRescueAfter(get(EnvJobsRescueAfter), &c.JobsRescueAfter) },
+		func() error {
+			c.OAuthIssuer = get(EnvOAuthIssuer)
+			return prefixErr(EnvOAuthIssuer, CheckOAuthIssuer(c.OAuthIssuer))
+		},
 	} {
 		if err := step(); err != nil {
 			return c, err

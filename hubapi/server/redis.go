@@ -11,6 +11,7 @@ import (
 
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/internal/broadcast"
+	"github.com/hubchantier/hubchantier/oauth"
 	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
 )
 
@@ -69,10 +70,13 @@ func (s *Server) redisReady(ctx context.Context) error {
 }
 
 // revocation is an announcement on RevocationChannel, as JSON:
-// {"key":42} (API key revoked) or {"user":7} (user disabled).
+// {"key":42} (API key revoked), {"user":7} (user disabled) or
+// {"oauth":{...}} (OAuth access tokens revoked).
 type revocation struct {
 	Key  int64 `json:"key,omitempty"`
 	User int64 `json:"user,omitempty"`
+	// OAuth carries revoked OAuth access tokens (oauth.Server's message).
+	OAuth json.RawMessage `json:"oauth,omitempty"`
 }
 
 // revocationOf returns the announcement of an event, if it is one.
@@ -100,7 +104,7 @@ func (s *Server) setupRevocations(log *slog.Logger) error {
 		Name:  RevocationChannel,
 		OnMessage: func(payload string) {
 			var r revocation
-			if len(payload) > 256 || json.Unmarshal([]byte(payload), &r) != nil {
+			if len(payload) > oauth.MaxRevocationMessage || json.Unmarshal([]byte(payload), &r) != nil {
 				log.Warn("malformed revocation announcement ignored")
 				return
 			}
@@ -109,6 +113,11 @@ func (s *Server) setupRevocations(log *slog.Logger) error {
 			}
 			if r.User > 0 {
 				s.Operator.ForgetUser(r.User)
+			}
+			if len(r.OAuth) > 0 && s.OAuth != nil {
+				if err := s.OAuth.ReceiveRevocation(r.OAuth); err != nil {
+					log.Warn("malformed OAuth revocation announcement ignored")
+				}
 			}
 		},
 		OnUp: func(bool) { s.Operator.ForgetAllAuthentications() },

@@ -29,6 +29,7 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/internal/broadcast"
 	"github.com/hubchantier/hubchantier/notify"
+	"github.com/hubchantier/hubchantier/oauth"
 	"github.com/hubchantier/hubchantier/pagination"
 	"github.com/hubchantier/hubchantier/problem"
 	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
@@ -56,6 +57,9 @@ type Server struct {
 	MetricsHandler http.Handler
 	// Notifier mails notifications (nil unless Config.SMTPURL is set).
 	Notifier notify.Notifier
+	// OAuth is the OAuth 2 authorization server (/oauth/..., and bearer
+	// access tokens on the API).
+	OAuth *oauth.Server
 	// Jobs is the durable job queue (periodic jobs, later event delivery),
 	// started by New and stopped by Close.
 	Jobs   *jobs.Queue
@@ -119,6 +123,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.failClosed = cfg.RateLimitFailClosed
 	if err := s.setupRevocations(log); err != nil {
+		return nil, err
+	}
+	if err := s.setupOAuth(ctx, cfg, log); err != nil {
 		return nil, err
 	}
 	limiter, err := newRateLimiter(cfg, s.Redis, log, s.Metrics)
@@ -410,9 +417,15 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 	if !cfg.MetricsOwnListener {
 		r.Handle("/metrics", s.MetricsHandler)
 	}
+	oh := s.OAuth.Handler()
+	for _, p := range oauth.Paths() {
+		r.Handle(p, oh)
+	}
 	svc := s.Service
 	if err := rest.Mount(r, rest.Options{Chantiers: svc, Pointages: svc, Documents: svc, Signalements: svc,
-		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, Authenticator: s.Operator,
+		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc,
+		Authenticator:  bearerAuthenticator{keys: s.Operator, oauth: s.OAuth, op: s.Operator},
+		Authorizations: oauthAuthorizations{s.OAuth},
 		Logger: log, Middleware: v1mw, OnAuthFailure: s.Metrics.AuthFailure, Batch: bh}); err != nil {
 		return nil, err
 	}
@@ -443,6 +456,9 @@ func (s *Server) Close() {
 	}
 	if s.Cache != nil {
 		_ = s.Cache.Close()
+	}
+	if s.OAuth != nil {
+		s.OAuth.Close()
 	}
 	if s.revocations != nil {
 		s.revocations.Close()

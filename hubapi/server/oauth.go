@@ -1,0 +1,199 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/service"
+	"github.com/hubchantier/hubchantier/oauth"
+	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
+)
+
+// oauthSessionKeyName is the server_secrets row of the key that signs the
+// OAuth login sessions and CSRF tokens.
+const oauthSessionKeyName = "oauth_session_key"
+
+// ScopeLabels describe the scopes on the OAuth consent page.
+var ScopeLabels = map[string]string{
+	string(hubapi.ScopeChantiersRead):     "Consulter les chantiers",
+	string(hubapi.ScopeChantiersWrite):    "Créer et modifier les chantiers",
+	string(hubapi.ScopePointagesRead):     "Consulter les pointages",
+	string(hubapi.ScopePointagesWrite):    "Saisir et modifier les pointages",
+	string(hubapi.ScopeDocumentsRead):     "Consulter et télécharger les documents",
+	string(hubapi.ScopeDocumentsWrite):    "Déposer et modifier les documents",
+	string(hubapi.ScopeSignalementsRead):  "Consulter les signalements",
+	string(hubapi.ScopeSignalementsWrite): "Créer et modifier les signalements",
+	string(hubapi.ScopePlanningRead):      "Consulter le planning",
+	string(hubapi.ScopePlanningWrite):     "Modifier le planning",
+	string(hubapi.ScopeStatsRead):         "Consulter les statistiques",
+	string(hubapi.ScopeAdmin):             "Administrer le compte (clés d'API)",
+}
+
+// OAuthIssuer returns the issuer of the OAuth server: cfg.OAuthIssuer, or
+// https://PublicHost, or http://localhost:<port of Addr> for a local try.
+func OAuthIssuer(cfg Config) string {
+	if cfg.OAuthIssuer != "" {
+		return strings.TrimSuffix(cfg.OAuthIssuer, "/")
+	}
+	if cfg.PublicHost != "" {
+		return "https://" + cfg.PublicHost
+	}
+	addr := cfg.Addr
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		port = "8080"
+	}
+	return "http://localhost:" + port
+}
+
+// CheckOAuthIssuer accepts "", an https URL, or an http URL on a loopback
+// host, without query or fragment.
+func CheckOAuthIssuer(v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil ||
+		!(u.Scheme == "https" || u.Scheme == "http" && (u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1" || u.Hostname() == "::1")) {
+		return errors.New("must be an https URL (http only for localhost) without query or fragment")
+	}
+	return nil
+}
+
+// revocationBroadcaster publishes OAuth revocations on the revocation
+// channel, inside the announcement envelope ({"oauth": ...}).
+type revocationBroadcaster struct{ s *Server }
+
+func (b revocationBroadcaster) Publish(ctx context.Context, payload []byte) error {
+	msg, _ := json.Marshal(revocation{OAuth: payload})
+	return b.s.revocations.Publish(ctx, msg)
+}
+
+// setupOAuth starts the OAuth authorization server: users log in with
+// their e-mail and password, and may grant what their role allows.
+func (s *Server) setupOAuth(ctx context.Context, cfg Config, log *slog.Logger) error {
+	key, err := s.DB.SharedSecret(ctx, oauthSessionKeyName, func() ([]byte, error) {
+		k := make([]byte, 32)
+		_, err := rand.Read(k)
+		return k, err
+	})
+	if err != nil {
+		return fmt.Errorf("oauth session key: %w", err)
+	}
+	scopes := make([]string, len(hubapi.AllScopes))
+	for i, sc := range hubapi.AllScopes {
+		scopes[i] = string(sc)
+	}
+	op := s.Operator
+	oc := oauth.Config{
+		DB:     s.DB.DB,
+		Issuer: OAuthIssuer(cfg),
+		Authenticator: oauth.AuthenticatorFunc(func(ctx context.Context, email, password string) (string, error) {
+			u, err := op.CheckPassword(ctx, email, password)
+			if err != nil {
+				if errors.Is(err, hubapi.ErrUnauthenticated) {
+					return "", oauth.ErrBadCredentials
+				}
+				return "", err
+			}
+			return strconv.FormatInt(u.ID, 10), nil
+		}),
+		AllowedScopes: func(ctx context.Context, subject string) ([]string, error) {
+			p, err := op.OAuthPrincipal(ctx, subject, "", scopes)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]string, len(p.Scopes))
+			for i, sc := range p.Scopes {
+				out[i] = string(sc)
+			}
+			return out, nil
+		},
+		Scopes:         scopes,
+		ScopeLabels:    ScopeLabels,
+		SessionKey:     key,
+		OnFailure:      s.Metrics.OAuthFailure,
+		Logger:         log,
+		RevocationPoll: cfg.OAuthRevocationPoll,
+	}
+	if s.revocations != nil {
+		oc.Broadcaster = revocationBroadcaster{s}
+		oc.RateLimitStore = redisstore.New(s.Redis, "hubchantier:oauth:ratelimit")
+	}
+	o, err := oauth.New(ctx, oc)
+	if err != nil {
+		return err
+	}
+	s.OAuth = o
+	return nil
+}
+
+// bearerAuthenticator resolves API keys (hck_...) with the key
+// authenticator and every other bearer token as an OAuth access token, to
+// the same kind of principal: rate limits, the response cache and audit
+// key on it unchanged.
+type bearerAuthenticator struct {
+	keys  hubapi.Authenticator
+	oauth *oauth.Server
+	op    *service.Operator
+}
+
+func (a bearerAuthenticator) Authenticate(ctx context.Context, secret string) (*hubapi.Principal, error) {
+	if a.oauth == nil || strings.HasPrefix(secret, hubapi.APIKeyPrefix) {
+		return a.keys.Authenticate(ctx, secret)
+	}
+	t, err := a.oauth.ValidateAccessToken(ctx, secret)
+	if err != nil {
+		return nil, hubapi.ErrUnauthenticated
+	}
+	return a.op.OAuthPrincipal(ctx, t.Subject, t.ClientID, t.Scopes)
+}
+
+// oauthAuthorizations serves the caller's OAuth authorizations
+// (hubapi.AuthorizationService).
+type oauthAuthorizations struct{ o *oauth.Server }
+
+func (a oauthAuthorizations) MyAuthorizations(ctx context.Context) ([]hubapi.OAuthAuthorization, error) {
+	p := hubapi.PrincipalFrom(ctx)
+	if p == nil {
+		return nil, hubapi.ErrUnauthenticated
+	}
+	list, err := a.o.Authorizations(ctx, strconv.FormatInt(p.UserID, 10))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]hubapi.OAuthAuthorization, len(list))
+	for i, x := range list {
+		sc := make([]hubapi.Scope, len(x.Scopes))
+		for j, s := range x.Scopes {
+			sc[j] = hubapi.Scope(s)
+		}
+		out[i] = hubapi.OAuthAuthorization{ClientID: x.ClientID, ClientName: x.ClientName, Scopes: sc,
+			CreatedAt: x.CreatedAt, UpdatedAt: x.UpdatedAt}
+	}
+	return out, nil
+}
+
+func (a oauthAuthorizations) RevokeMyAuthorization(ctx context.Context, clientID string) error {
+	p := hubapi.PrincipalFrom(ctx)
+	if p == nil {
+		return hubapi.ErrUnauthenticated
+	}
+	err := a.o.RevokeAuthorization(ctx, strconv.FormatInt(p.UserID, 10), clientID)
+	if errors.Is(err, oauth.ErrNotFound) {
+		return hubapi.ErrNotFound
+	}
+	return err
+}
