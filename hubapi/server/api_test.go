@@ -46,6 +46,7 @@ func TestAPIv1(t *testing.T) {
 			rs := sendBatch(t, env.As(hubapi.RoleAdmin), map[string]any{"operations": []any{map[string]any{"method": "GET", "path": "/users/me"}}})
 			wantStatuses(t, rs, 200)
 		})
+		t.Run("oauth access tokens and authorizations", func(t *testing.T) { testOAuth(t, env) })
 		t.Run("undocumented paths", func(t *testing.T) { testUndocumented(t, env) })
 		t.Run("openapi document", func(t *testing.T) { testOpenAPIEndpoint(t, env) })
 

@@ -8,13 +8,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/service"
 	"github.com/hubchantier/hubchantier/oauth"
+	"github.com/hubchantier/hubchantier/problem"
 	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
 )
 
@@ -136,8 +139,65 @@ func (s *Server) setupOAuth(ctx context.Context, cfg Config, log *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	s.OAuth = o
+	s.oauth.Store(&oauthState{srv: o, h: o.Handler()})
 	return nil
+}
+
+type oauthState struct {
+	srv *oauth.Server
+	h   http.Handler
+}
+
+// OAuth returns the OAuth authorization server, or nil until it has
+// started (it needs the database).
+func (s *Server) OAuth() *oauth.Server {
+	if st := s.oauth.Load(); st != nil {
+		return st.srv
+	}
+	return nil
+}
+
+// startOAuth starts the OAuth server. A server may start while its
+// database is unreachable: the OAuth endpoints answer 503, and OAuth
+// access tokens are refused, until it has started in the background.
+func (s *Server) startOAuth(ctx context.Context, cfg Config, log *slog.Logger) {
+	err := s.setupOAuth(ctx, cfg, log)
+	if err == nil {
+		return
+	}
+	log.Warn("OAuth server not started; retrying in the background", slog.String("every", JobStartRetry.String()),
+		slog.String("error", err.Error()))
+	bctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopOAuth = stop
+	s.bg.Go(func() {
+		t := time.NewTicker(JobStartRetry)
+		defer t.Stop()
+		for {
+			select {
+			case <-bctx.Done():
+				return
+			case <-t.C:
+				if err := s.setupOAuth(bctx, cfg, log); err == nil {
+					log.Info("OAuth server started")
+					return
+				}
+			}
+		}
+	})
+}
+
+// oauthHandler serves the OAuth endpoints, or 503 until the server has
+// started.
+func (s *Server) oauthHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := s.oauth.Load()
+		if st == nil {
+			w.Header().Set("Retry-After", "5")
+			problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "unavailable", "The authorization server is starting; try again shortly."))
+			return
+		}
+		st.h.ServeHTTP(w, r)
+	})
 }
 
 // bearerAuthenticator resolves API keys (hck_...) with the key
@@ -146,15 +206,16 @@ func (s *Server) setupOAuth(ctx context.Context, cfg Config, log *slog.Logger) e
 // key on it unchanged.
 type bearerAuthenticator struct {
 	keys  hubapi.Authenticator
-	oauth *oauth.Server
+	oauth func() *oauth.Server
 	op    *service.Operator
 }
 
 func (a bearerAuthenticator) Authenticate(ctx context.Context, secret string) (*hubapi.Principal, error) {
-	if a.oauth == nil || strings.HasPrefix(secret, hubapi.APIKeyPrefix) {
+	o := a.oauth()
+	if o == nil || strings.HasPrefix(secret, hubapi.APIKeyPrefix) {
 		return a.keys.Authenticate(ctx, secret)
 	}
-	t, err := a.oauth.ValidateAccessToken(ctx, secret)
+	t, err := o.ValidateAccessToken(ctx, secret)
 	if err != nil {
 		return nil, hubapi.ErrUnauthenticated
 	}
@@ -163,14 +224,18 @@ func (a bearerAuthenticator) Authenticate(ctx context.Context, secret string) (*
 
 // oauthAuthorizations serves the caller's OAuth authorizations
 // (hubapi.AuthorizationService).
-type oauthAuthorizations struct{ o *oauth.Server }
+type oauthAuthorizations struct{ o func() *oauth.Server }
 
 func (a oauthAuthorizations) MyAuthorizations(ctx context.Context) ([]hubapi.OAuthAuthorization, error) {
 	p := hubapi.PrincipalFrom(ctx)
 	if p == nil {
 		return nil, hubapi.ErrUnauthenticated
 	}
-	list, err := a.o.Authorizations(ctx, strconv.FormatInt(p.UserID, 10))
+	o := a.o()
+	if o == nil {
+		return nil, hubapi.ErrUnavailable
+	}
+	list, err := o.Authorizations(ctx, strconv.FormatInt(p.UserID, 10))
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +256,11 @@ func (a oauthAuthorizations) RevokeMyAuthorization(ctx context.Context, clientID
 	if p == nil {
 		return hubapi.ErrUnauthenticated
 	}
-	err := a.o.RevokeAuthorization(ctx, strconv.FormatInt(p.UserID, 10), clientID)
+	o := a.o()
+	if o == nil {
+		return hubapi.ErrUnavailable
+	}
+	err := o.RevokeAuthorization(ctx, strconv.FormatInt(p.UserID, 10), clientID)
 	if errors.Is(err, oauth.ErrNotFound) {
 		return hubapi.ErrNotFound
 	}

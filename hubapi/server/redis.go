@@ -114,8 +114,8 @@ func (s *Server) setupRevocations(log *slog.Logger) error {
 			if r.User > 0 {
 				s.Operator.ForgetUser(r.User)
 			}
-			if len(r.OAuth) > 0 && s.OAuth != nil {
-				if err := s.OAuth.ReceiveRevocation(r.OAuth); err != nil {
+			if o := s.OAuth(); len(r.OAuth) > 0 && o != nil {
+				if err := o.ReceiveRevocation(r.OAuth); err != nil {
 					log.Warn("malformed OAuth revocation announcement ignored")
 				}
 			}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -57,9 +58,9 @@ type Server struct {
 	MetricsHandler http.Handler
 	// Notifier mails notifications (nil unless Config.SMTPURL is set).
 	Notifier notify.Notifier
-	// OAuth is the OAuth 2 authorization server (/oauth/..., and bearer
-	// access tokens on the API).
-	OAuth *oauth.Server
+	// oauth is the OAuth 2 authorization server once started (see OAuth).
+	oauth     atomic.Pointer[oauthState]
+	stopOAuth context.CancelFunc
 	// Jobs is the durable job queue (periodic jobs, later event delivery),
 	// started by New and stopped by Close.
 	Jobs   *jobs.Queue
@@ -125,9 +126,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.setupRevocations(log); err != nil {
 		return nil, err
 	}
-	if err := s.setupOAuth(ctx, cfg, log); err != nil {
-		return nil, err
-	}
+	s.startOAuth(ctx, cfg, log)
 	limiter, err := newRateLimiter(cfg, s.Redis, log, s.Metrics)
 	if err != nil {
 		return nil, err
@@ -417,7 +416,7 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 	if !cfg.MetricsOwnListener {
 		r.Handle("/metrics", s.MetricsHandler)
 	}
-	oh := s.OAuth.Handler()
+	oh := s.oauthHandler()
 	for _, p := range oauth.Paths() {
 		r.Handle(p, oh)
 	}
@@ -426,7 +425,7 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc,
 		Authenticator:  bearerAuthenticator{keys: s.Operator, oauth: s.OAuth, op: s.Operator},
 		Authorizations: oauthAuthorizations{s.OAuth},
-		Logger: log, Middleware: v1mw, OnAuthFailure: s.Metrics.AuthFailure, Batch: bh}); err != nil {
+		Logger:         log, Middleware: v1mw, OnAuthFailure: s.Metrics.AuthFailure, Batch: bh}); err != nil {
 		return nil, err
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -447,8 +446,11 @@ const JobStopWait = 10 * time.Second
 func (s *Server) Close() {
 	if s.stopBG != nil {
 		s.stopBG()
-		s.bg.Wait()
 	}
+	if s.stopOAuth != nil {
+		s.stopOAuth()
+	}
+	s.bg.Wait()
 	if s.Jobs != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), JobStopWait)
 		_ = s.Jobs.Stop(ctx)
@@ -457,8 +459,8 @@ func (s *Server) Close() {
 	if s.Cache != nil {
 		_ = s.Cache.Close()
 	}
-	if s.OAuth != nil {
-		s.OAuth.Close()
+	if o := s.OAuth(); o != nil {
+		o.Close()
 	}
 	if s.revocations != nil {
 		s.revocations.Close()
