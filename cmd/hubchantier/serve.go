@@ -155,17 +155,28 @@ func serve(ctx context.Context, cfg server.Config, demo bool, st streams) error 
 		}
 	}()
 
+	if cfg.OAuthIssuer == "" && cfg.PublicHost == "" {
+		// The OAuth issuer is where this listener answers on this machine.
+		_, port, _ := net.SplitHostPort(ls.api.Addr().String())
+		cfg.OAuthIssuer = scheme + "://localhost:" + port
+	}
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
 	var demoKey string
+	var demoAuth *demoOAuth
 	if demo {
 		srv.SetUnready("seeding demo data")
 		handler.Store(srv.Handler)
 		if demoKey, err = seedDemo(ctx, srv.Service, srv.Operator); err != nil {
 			return fmt.Errorf("demo data: %w", err)
+		}
+		if o := srv.OAuth(); o != nil {
+			if demoAuth, err = seedDemoOAuth(ctx, srv.Operator, o, server.OAuthIssuer(cfg)); err != nil {
+				return fmt.Errorf("OAuth demo: %w", err)
+			}
 		}
 		srv.SetReady()
 	} else {
@@ -197,6 +208,9 @@ func serve(ctx context.Context, cfg server.Config, demo bool, st streams) error 
 	}
 	if demoKey != "" {
 		fmt.Fprintf(st.stdout, "Demo admin API key (shown once, valid 30 days; a rerun revokes it and prints a new one):\n%s\n", demoKey)
+	}
+	if demoAuth != nil {
+		demoAuth.print(st.stdout)
 	}
 	fmt.Fprintf(st.stdout, "Hub Chantier listening on %s://%s (API /api/v1, docs /docs)\n", scheme, ls.api.Addr())
 

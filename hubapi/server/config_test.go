@@ -51,6 +51,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_PUBLIC_HOST=api.example.com",
 		"HUB_SHUTDOWN_GRACE=2m",
 		"HUB_JOBS_RESCUE_AFTER=90s",
+		"HUB_OAUTH_ISSUER=https://api.example.com",
 		"HUB_ADDR=127.0.0.1:1", // a later duplicate is ignored, as by os.Getenv
 		"PATH=/usr/bin",
 	}
@@ -84,6 +85,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_PUBLIC_HOST":            c.PublicHost == "api.example.com",
 		"HUB_SHUTDOWN_GRACE":         c.ShutdownGrace == 2*time.Minute,
 		"HUB_JOBS_RESCUE_AFTER":      c.JobsRescueAfter == 90*time.Second,
+		"HUB_OAUTH_ISSUER":           c.OAuthIssuer == "https://api.example.com",
 	}
 	for _, name := range server.EnvNames() {
 		ok, tested := checks[name]

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/service"
+	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/oauth"
 	"github.com/hubchantier/hubchantier/problem"
 	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
@@ -95,10 +96,7 @@ func (s *Server) setupOAuth(ctx context.Context, cfg Config, log *slog.Logger) e
 	if err != nil {
 		return fmt.Errorf("oauth session key: %w", err)
 	}
-	scopes := make([]string, len(hubapi.AllScopes))
-	for i, sc := range hubapi.AllScopes {
-		scopes[i] = string(sc)
-	}
+	scopes := OAuthScopes()
 	op := s.Operator
 	oc := oauth.Config{
 		DB:     s.DB.DB,
@@ -265,4 +263,25 @@ func (a oauthAuthorizations) RevokeMyAuthorization(ctx context.Context, clientID
 		return hubapi.ErrNotFound
 	}
 	return err
+}
+
+// OAuthScopes lists the scopes OAuth clients may be registered with.
+func OAuthScopes() []string {
+	out := make([]string, len(hubapi.AllScopes))
+	for i, sc := range hubapi.AllScopes {
+		out[i] = string(sc)
+	}
+	return out
+}
+
+// OpenOAuthAdmin returns the OAuth server on db for administration
+// commands (clients), without serving anything: no one can log in through
+// it. Close it after use.
+func OpenOAuthAdmin(ctx context.Context, cfg Config, db *store.DB) (*oauth.Server, error) {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	return oauth.New(ctx, oauth.Config{DB: db.DB, Issuer: OAuthIssuer(cfg), Scopes: OAuthScopes(), SessionKey: key,
+		Authenticator: oauth.AuthenticatorFunc(func(context.Context, string, string) (string, error) {
+			return "", oauth.ErrBadCredentials
+		})})
 }

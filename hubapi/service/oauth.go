@@ -98,3 +98,24 @@ func (s *Operator) oauthUser(ctx context.Context, id int64) (*hubapi.Principal, 
 	}
 	return p, nil
 }
+
+// SetPassword sets or replaces a user's password (the OAuth login page);
+// it is stored as a bcrypt hash. Errors: ErrInvalid (length), ErrNotFound.
+func (s *Operator) SetPassword(ctx context.Context, userID int64, password string) error {
+	if len(password) < 12 || len(password) > 72 {
+		return &hubapi.ValidationError{Fields: map[string]string{"password": "between 12 and 72 bytes"}}
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return err
+	}
+	res, err := s.db.NewUpdate().Model((*hubapi.User)(nil)).Set("password_hash = ?", string(h)).
+		Set("updated_at = ?", s.now()).Set("version = version + 1").Where("id = ?", userID).Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return hubapi.ErrNotFound
+	}
+	return nil
+}
