@@ -165,7 +165,7 @@ func (s *store) GetByID(ctx context.Context, id string) (oauth2.ClientInfo, erro
 }
 
 func (s *store) client(ctx context.Context, id string) (*Client, error) {
-	if id == "" || len(id) > 128 {
+	if !validClientID(id) {
 		return nil, oerrors.ErrInvalidClient
 	}
 	var row clientRow
@@ -177,6 +177,21 @@ func (s *store) client(ctx context.Context, id string) (*Client, error) {
 		return nil, err
 	}
 	return row.client(), nil
+}
+
+// validClientID reports whether id could be a client id: 1 to 64
+// characters of [A-Za-z0-9_-] (others never reach the database).
+func validClientID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Create implements oauth2.TokenStore: an authorization code, or an access
