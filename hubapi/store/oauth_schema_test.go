@@ -13,8 +13,8 @@ import (
 // schema, byte for byte, for each dialect: one definition, one path.
 func TestOAuthMigrationIsThePackageSchema(t *testing.T) {
 	for d, file := range map[dialect.Name]string{
-		dialect.PG:     "migrations/postgres/20261207050000_oauth.up.sql",
-		dialect.SQLite: "migrations/sqlite/20261207050000_oauth.up.sql",
+		dialect.PG:     "migrations/postgres/20261207060000_oauth.up.sql",
+		dialect.SQLite: "migrations/sqlite/20261207060000_oauth.up.sql",
 	} {
 		b, err := os.ReadFile(file)
 		if err != nil {
