@@ -25,7 +25,7 @@ func TestFlowWithCertifiedClientLibrary(t *testing.T) {
 		t.Fatal(err)
 	}
 	conf := &oauth2.Config{ClientID: e.conf.ID, ClientSecret: e.secret, RedirectURL: redirectA,
-		Scopes: strings.Fields(testScopes),
+		Scopes:   strings.Fields(testScopes),
 		Endpoint: oauth2.Endpoint{AuthURL: disc.AuthorizationEndpoint, TokenURL: disc.TokenEndpoint, AuthStyle: oauth2.AuthStyleInHeader}}
 	party, err := rp.NewRelyingPartyOAuth(conf)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
@@ -85,7 +84,10 @@ func TestAccessTokenIsRFC9068JWT(t *testing.T) {
 	k := set.Keys[0]
 	x, _ := base64.RawURLEncoding.DecodeString(k["x"])
 	y, _ := base64.RawURLEncoding.DecodeString(k["y"])
-	pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+	if err != nil {
+		t.Fatal(err)
+	}
 	claims := jwt.MapClaims{}
 	tok, err := jwt.ParseWithClaims(m["access_token"].(string), claims, func(*jwt.Token) (any, error) { return pub, nil },
 		jwt.WithValidMethods([]string{"ES256"}))

@@ -382,16 +382,6 @@ func (s *store) findToken(ctx context.Context, tok string) (*tokenRow, error) {
 	return &row, nil
 }
 
-// tokenByJTI returns the row of an access token.
-func (s *store) tokenByJTI(ctx context.Context, jti string) (*tokenRow, error) {
-	var row tokenRow
-	err := s.db.NewSelect().Model(&row).Where("jti = ?", jti).Limit(1).Scan(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &row, nil
-}
-
 func (s *store) insertClient(ctx context.Context, row *clientRow) error {
 	_, err := s.db.NewInsert().Model(row).Exec(ctx)
 	return err

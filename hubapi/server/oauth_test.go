@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"html"
 	"io"
 	"net/http"
@@ -245,5 +246,42 @@ func TestOAuthIssuerFromEnv(t *testing.T) {
 	}
 	if got := server.OAuthIssuer(server.Config{Addr: "0.0.0.0:9000"}); got != "http://localhost:9000" {
 		t.Error(got)
+	}
+}
+
+// The login page's password check: the right password of an enabled user
+// only; an unknown e-mail or a user without a password still costs a
+// bcrypt comparison (no timing difference to tell which e-mails exist).
+func TestCheckPassword(t *testing.T) {
+	env := apitest.Start(t, testenv.SQLite(t), apitest.Config{})
+	op := env.Server.Operator
+	ctx := context.Background()
+	u := newPasswordUser(t, env.Server, hubapi.RoleChefChantier)
+	if got, err := op.CheckPassword(ctx, strings.ToUpper(u.Email), oauthPassword); err != nil || got.ID != u.ID {
+		t.Fatalf("right password: %v %v", got, err)
+	}
+	keyOnly := env.User(hubapi.RoleAdmin) // created without a password
+	for name, c := range map[string][2]string{
+		"wrong password":   {u.Email, oauthPassword + "x"},
+		"unknown e-mail":   {"nobody@test.hubchantier.fr", oauthPassword},
+		"no password set":  {keyOnly.Email, ""},
+		"too long":         {u.Email, strings.Repeat("p", 73)},
+		"empty everything": {"", ""},
+	} {
+		if _, err := op.CheckPassword(ctx, c[0], c[1]); !errors.Is(err, hubapi.ErrUnauthenticated) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := op.SetUserDisabled(ctx, u.Email, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := op.CheckPassword(ctx, u.Email, oauthPassword); !errors.Is(err, hubapi.ErrUnauthenticated) {
+		t.Fatalf("disabled user: %v", err)
+	}
+	if err := op.SetPassword(ctx, u.ID, "short"); err == nil {
+		t.Fatal("short password accepted")
+	}
+	if err := op.SetPassword(ctx, 987654, oauthPassword); !errors.Is(err, hubapi.ErrNotFound) {
+		t.Fatalf("unknown user: %v", err)
 	}
 }
