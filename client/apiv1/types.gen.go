@@ -20,22 +20,6 @@ const (
 	ChantierStatutReceptionne ChantierStatut = "receptionne"
 )
 
-// Valid indicates whether the value is a known member of the ChantierStatut enum.
-func (e ChantierStatut) Valid() bool {
-	switch e {
-	case ChantierStatutEnCours:
-		return true
-	case ChantierStatutFerme:
-		return true
-	case ChantierStatutOuvert:
-		return true
-	case ChantierStatutReceptionne:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for ChantierInputStatut.
 const (
 	ChantierInputStatutEnCours     ChantierInputStatut = "en_cours"
@@ -43,22 +27,6 @@ const (
 	ChantierInputStatutOuvert      ChantierInputStatut = "ouvert"
 	ChantierInputStatutReceptionne ChantierInputStatut = "receptionne"
 )
-
-// Valid indicates whether the value is a known member of the ChantierInputStatut enum.
-func (e ChantierInputStatut) Valid() bool {
-	switch e {
-	case ChantierInputStatutEnCours:
-		return true
-	case ChantierInputStatutFerme:
-		return true
-	case ChantierInputStatutOuvert:
-		return true
-	case ChantierInputStatutReceptionne:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for ChantierPatchStatut.
 const (
@@ -68,22 +36,6 @@ const (
 	ChantierPatchStatutReceptionne ChantierPatchStatut = "receptionne"
 )
 
-// Valid indicates whether the value is a known member of the ChantierPatchStatut enum.
-func (e ChantierPatchStatut) Valid() bool {
-	switch e {
-	case ChantierPatchStatutEnCours:
-		return true
-	case ChantierPatchStatutFerme:
-		return true
-	case ChantierPatchStatutOuvert:
-		return true
-	case ChantierPatchStatutReceptionne:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for ChantierSelectionStatut.
 const (
 	ChantierSelectionStatutEnCours     ChantierSelectionStatut = "en_cours"
@@ -91,22 +43,6 @@ const (
 	ChantierSelectionStatutOuvert      ChantierSelectionStatut = "ouvert"
 	ChantierSelectionStatutReceptionne ChantierSelectionStatut = "receptionne"
 )
-
-// Valid indicates whether the value is a known member of the ChantierSelectionStatut enum.
-func (e ChantierSelectionStatut) Valid() bool {
-	switch e {
-	case ChantierSelectionStatutEnCours:
-		return true
-	case ChantierSelectionStatutFerme:
-		return true
-	case ChantierSelectionStatutOuvert:
-		return true
-	case ChantierSelectionStatutReceptionne:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for DocumentCategorie.
 const (
@@ -119,28 +55,6 @@ const (
 	DocumentCategorieRapport DocumentCategorie = "rapport"
 )
 
-// Valid indicates whether the value is a known member of the DocumentCategorie enum.
-func (e DocumentCategorie) Valid() bool {
-	switch e {
-	case DocumentCategorieAutre:
-		return true
-	case DocumentCategorieContrat:
-		return true
-	case DocumentCategorieFacture:
-		return true
-	case DocumentCategoriePhoto:
-		return true
-	case DocumentCategoriePlan:
-		return true
-	case DocumentCategoriePv:
-		return true
-	case DocumentCategorieRapport:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for DocumentInputCategorie.
 const (
 	DocumentInputCategorieAutre   DocumentInputCategorie = "autre"
@@ -151,28 +65,6 @@ const (
 	DocumentInputCategoriePv      DocumentInputCategorie = "pv"
 	DocumentInputCategorieRapport DocumentInputCategorie = "rapport"
 )
-
-// Valid indicates whether the value is a known member of the DocumentInputCategorie enum.
-func (e DocumentInputCategorie) Valid() bool {
-	switch e {
-	case DocumentInputCategorieAutre:
-		return true
-	case DocumentInputCategorieContrat:
-		return true
-	case DocumentInputCategorieFacture:
-		return true
-	case DocumentInputCategoriePhoto:
-		return true
-	case DocumentInputCategoriePlan:
-		return true
-	case DocumentInputCategoriePv:
-		return true
-	case DocumentInputCategorieRapport:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for DocumentPatchCategorie.
 const (
@@ -185,28 +77,6 @@ const (
 	DocumentPatchCategorieRapport DocumentPatchCategorie = "rapport"
 )
 
-// Valid indicates whether the value is a known member of the DocumentPatchCategorie enum.
-func (e DocumentPatchCategorie) Valid() bool {
-	switch e {
-	case DocumentPatchCategorieAutre:
-		return true
-	case DocumentPatchCategorieContrat:
-		return true
-	case DocumentPatchCategorieFacture:
-		return true
-	case DocumentPatchCategoriePhoto:
-		return true
-	case DocumentPatchCategoriePlan:
-		return true
-	case DocumentPatchCategoriePv:
-		return true
-	case DocumentPatchCategorieRapport:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for DocumentSelectionCategorie.
 const (
 	DocumentSelectionCategorieAutre   DocumentSelectionCategorie = "autre"
@@ -217,28 +87,6 @@ const (
 	DocumentSelectionCategoriePv      DocumentSelectionCategorie = "pv"
 	DocumentSelectionCategorieRapport DocumentSelectionCategorie = "rapport"
 )
-
-// Valid indicates whether the value is a known member of the DocumentSelectionCategorie enum.
-func (e DocumentSelectionCategorie) Valid() bool {
-	switch e {
-	case DocumentSelectionCategorieAutre:
-		return true
-	case DocumentSelectionCategorieContrat:
-		return true
-	case DocumentSelectionCategorieFacture:
-		return true
-	case DocumentSelectionCategoriePhoto:
-		return true
-	case DocumentSelectionCategoriePlan:
-		return true
-	case DocumentSelectionCategoriePv:
-		return true
-	case DocumentSelectionCategorieRapport:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for DocumentUploadCategorie.
 const (
@@ -251,28 +99,6 @@ const (
 	DocumentUploadCategorieRapport DocumentUploadCategorie = "rapport"
 )
 
-// Valid indicates whether the value is a known member of the DocumentUploadCategorie enum.
-func (e DocumentUploadCategorie) Valid() bool {
-	switch e {
-	case DocumentUploadCategorieAutre:
-		return true
-	case DocumentUploadCategorieContrat:
-		return true
-	case DocumentUploadCategorieFacture:
-		return true
-	case DocumentUploadCategoriePhoto:
-		return true
-	case DocumentUploadCategoriePlan:
-		return true
-	case DocumentUploadCategoriePv:
-		return true
-	case DocumentUploadCategorieRapport:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for PointageStatut.
 const (
 	PointageStatutBrouillon PointageStatut = "brouillon"
@@ -280,22 +106,6 @@ const (
 	PointageStatutSoumis    PointageStatut = "soumis"
 	PointageStatutValide    PointageStatut = "valide"
 )
-
-// Valid indicates whether the value is a known member of the PointageStatut enum.
-func (e PointageStatut) Valid() bool {
-	switch e {
-	case PointageStatutBrouillon:
-		return true
-	case PointageStatutRejete:
-		return true
-	case PointageStatutSoumis:
-		return true
-	case PointageStatutValide:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for PointageType.
 const (
@@ -305,39 +115,11 @@ const (
 	PointageTypeWeekend PointageType = "weekend"
 )
 
-// Valid indicates whether the value is a known member of the PointageType enum.
-func (e PointageType) Valid() bool {
-	switch e {
-	case PointageTypeFerie:
-		return true
-	case PointageTypeNormal:
-		return true
-	case PointageTypeNuit:
-		return true
-	case PointageTypeWeekend:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for PointageInputStatut.
 const (
 	PointageInputStatutBrouillon PointageInputStatut = "brouillon"
 	PointageInputStatutSoumis    PointageInputStatut = "soumis"
 )
-
-// Valid indicates whether the value is a known member of the PointageInputStatut enum.
-func (e PointageInputStatut) Valid() bool {
-	switch e {
-	case PointageInputStatutBrouillon:
-		return true
-	case PointageInputStatutSoumis:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for PointageInputType.
 const (
@@ -347,39 +129,11 @@ const (
 	PointageInputTypeWeekend PointageInputType = "weekend"
 )
 
-// Valid indicates whether the value is a known member of the PointageInputType enum.
-func (e PointageInputType) Valid() bool {
-	switch e {
-	case PointageInputTypeFerie:
-		return true
-	case PointageInputTypeNormal:
-		return true
-	case PointageInputTypeNuit:
-		return true
-	case PointageInputTypeWeekend:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for PointagePatchStatut.
 const (
 	PointagePatchStatutBrouillon PointagePatchStatut = "brouillon"
 	PointagePatchStatutSoumis    PointagePatchStatut = "soumis"
 )
-
-// Valid indicates whether the value is a known member of the PointagePatchStatut enum.
-func (e PointagePatchStatut) Valid() bool {
-	switch e {
-	case PointagePatchStatutBrouillon:
-		return true
-	case PointagePatchStatutSoumis:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for PointagePatchType.
 const (
@@ -389,22 +143,6 @@ const (
 	PointagePatchTypeWeekend PointagePatchType = "weekend"
 )
 
-// Valid indicates whether the value is a known member of the PointagePatchType enum.
-func (e PointagePatchType) Valid() bool {
-	switch e {
-	case PointagePatchTypeFerie:
-		return true
-	case PointagePatchTypeNormal:
-		return true
-	case PointagePatchTypeNuit:
-		return true
-	case PointagePatchTypeWeekend:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for PointageSelectionStatut.
 const (
 	PointageSelectionStatutBrouillon PointageSelectionStatut = "brouillon"
@@ -412,22 +150,6 @@ const (
 	PointageSelectionStatutSoumis    PointageSelectionStatut = "soumis"
 	PointageSelectionStatutValide    PointageSelectionStatut = "valide"
 )
-
-// Valid indicates whether the value is a known member of the PointageSelectionStatut enum.
-func (e PointageSelectionStatut) Valid() bool {
-	switch e {
-	case PointageSelectionStatutBrouillon:
-		return true
-	case PointageSelectionStatutRejete:
-		return true
-	case PointageSelectionStatutSoumis:
-		return true
-	case PointageSelectionStatutValide:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for PointageSelectionType.
 const (
@@ -437,42 +159,12 @@ const (
 	PointageSelectionTypeWeekend PointageSelectionType = "weekend"
 )
 
-// Valid indicates whether the value is a known member of the PointageSelectionType enum.
-func (e PointageSelectionType) Valid() bool {
-	switch e {
-	case PointageSelectionTypeFerie:
-		return true
-	case PointageSelectionTypeNormal:
-		return true
-	case PointageSelectionTypeNuit:
-		return true
-	case PointageSelectionTypeWeekend:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for ProblemPrecondition.
 const (
 	ProblemPreconditionIfMatch           ProblemPrecondition = "If-Match"
 	ProblemPreconditionIfNoneMatch       ProblemPrecondition = "If-None-Match"
 	ProblemPreconditionIfUnmodifiedSince ProblemPrecondition = "If-Unmodified-Since"
 )
-
-// Valid indicates whether the value is a known member of the ProblemPrecondition enum.
-func (e ProblemPrecondition) Valid() bool {
-	switch e {
-	case ProblemPreconditionIfMatch:
-		return true
-	case ProblemPreconditionIfNoneMatch:
-		return true
-	case ProblemPreconditionIfUnmodifiedSince:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for Role.
 const (
@@ -481,22 +173,6 @@ const (
 	RoleCompagnon    Role = "compagnon"
 	RoleConducteur   Role = "conducteur"
 )
-
-// Valid indicates whether the value is a known member of the Role enum.
-func (e Role) Valid() bool {
-	switch e {
-	case RoleAdmin:
-		return true
-	case RoleChefChantier:
-		return true
-	case RoleCompagnon:
-		return true
-	case RoleConducteur:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for Scope.
 const (
@@ -514,38 +190,6 @@ const (
 	ScopeStatsRead         Scope = "stats:read"
 )
 
-// Valid indicates whether the value is a known member of the Scope enum.
-func (e Scope) Valid() bool {
-	switch e {
-	case ScopeAdmin:
-		return true
-	case ScopeChantiersRead:
-		return true
-	case ScopeChantiersWrite:
-		return true
-	case ScopeDocumentsRead:
-		return true
-	case ScopeDocumentsWrite:
-		return true
-	case ScopePlanningRead:
-		return true
-	case ScopePlanningWrite:
-		return true
-	case ScopePointagesRead:
-		return true
-	case ScopePointagesWrite:
-		return true
-	case ScopeSignalementsRead:
-		return true
-	case ScopeSignalementsWrite:
-		return true
-	case ScopeStatsRead:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for SignalementGravite.
 const (
 	SignalementGraviteBasse   SignalementGravite = "basse"
@@ -553,22 +197,6 @@ const (
 	SignalementGraviteMoyenne SignalementGravite = "moyenne"
 	SignalementGraviteUrgente SignalementGravite = "urgente"
 )
-
-// Valid indicates whether the value is a known member of the SignalementGravite enum.
-func (e SignalementGravite) Valid() bool {
-	switch e {
-	case SignalementGraviteBasse:
-		return true
-	case SignalementGraviteHaute:
-		return true
-	case SignalementGraviteMoyenne:
-		return true
-	case SignalementGraviteUrgente:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for SignalementStatut.
 const (
@@ -578,22 +206,6 @@ const (
 	SignalementStatutResolu  SignalementStatut = "resolu"
 )
 
-// Valid indicates whether the value is a known member of the SignalementStatut enum.
-func (e SignalementStatut) Valid() bool {
-	switch e {
-	case SignalementStatutEnCours:
-		return true
-	case SignalementStatutFerme:
-		return true
-	case SignalementStatutOuvert:
-		return true
-	case SignalementStatutResolu:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for SignalementInputGravite.
 const (
 	SignalementInputGraviteBasse   SignalementInputGravite = "basse"
@@ -601,22 +213,6 @@ const (
 	SignalementInputGraviteMoyenne SignalementInputGravite = "moyenne"
 	SignalementInputGraviteUrgente SignalementInputGravite = "urgente"
 )
-
-// Valid indicates whether the value is a known member of the SignalementInputGravite enum.
-func (e SignalementInputGravite) Valid() bool {
-	switch e {
-	case SignalementInputGraviteBasse:
-		return true
-	case SignalementInputGraviteHaute:
-		return true
-	case SignalementInputGraviteMoyenne:
-		return true
-	case SignalementInputGraviteUrgente:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for SignalementInputStatut.
 const (
@@ -626,22 +222,6 @@ const (
 	SignalementInputStatutResolu  SignalementInputStatut = "resolu"
 )
 
-// Valid indicates whether the value is a known member of the SignalementInputStatut enum.
-func (e SignalementInputStatut) Valid() bool {
-	switch e {
-	case SignalementInputStatutEnCours:
-		return true
-	case SignalementInputStatutFerme:
-		return true
-	case SignalementInputStatutOuvert:
-		return true
-	case SignalementInputStatutResolu:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for SignalementPatchGravite.
 const (
 	SignalementPatchGraviteBasse   SignalementPatchGravite = "basse"
@@ -649,22 +229,6 @@ const (
 	SignalementPatchGraviteMoyenne SignalementPatchGravite = "moyenne"
 	SignalementPatchGraviteUrgente SignalementPatchGravite = "urgente"
 )
-
-// Valid indicates whether the value is a known member of the SignalementPatchGravite enum.
-func (e SignalementPatchGravite) Valid() bool {
-	switch e {
-	case SignalementPatchGraviteBasse:
-		return true
-	case SignalementPatchGraviteHaute:
-		return true
-	case SignalementPatchGraviteMoyenne:
-		return true
-	case SignalementPatchGraviteUrgente:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for SignalementPatchStatut.
 const (
@@ -674,22 +238,6 @@ const (
 	SignalementPatchStatutResolu  SignalementPatchStatut = "resolu"
 )
 
-// Valid indicates whether the value is a known member of the SignalementPatchStatut enum.
-func (e SignalementPatchStatut) Valid() bool {
-	switch e {
-	case SignalementPatchStatutEnCours:
-		return true
-	case SignalementPatchStatutFerme:
-		return true
-	case SignalementPatchStatutOuvert:
-		return true
-	case SignalementPatchStatutResolu:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for SignalementSelectionGravite.
 const (
 	SignalementSelectionGraviteBasse   SignalementSelectionGravite = "basse"
@@ -697,22 +245,6 @@ const (
 	SignalementSelectionGraviteMoyenne SignalementSelectionGravite = "moyenne"
 	SignalementSelectionGraviteUrgente SignalementSelectionGravite = "urgente"
 )
-
-// Valid indicates whether the value is a known member of the SignalementSelectionGravite enum.
-func (e SignalementSelectionGravite) Valid() bool {
-	switch e {
-	case SignalementSelectionGraviteBasse:
-		return true
-	case SignalementSelectionGraviteHaute:
-		return true
-	case SignalementSelectionGraviteMoyenne:
-		return true
-	case SignalementSelectionGraviteUrgente:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for SignalementSelectionStatut.
 const (
@@ -722,22 +254,6 @@ const (
 	SignalementSelectionStatutResolu  SignalementSelectionStatut = "resolu"
 )
 
-// Valid indicates whether the value is a known member of the SignalementSelectionStatut enum.
-func (e SignalementSelectionStatut) Valid() bool {
-	switch e {
-	case SignalementSelectionStatutEnCours:
-		return true
-	case SignalementSelectionStatutFerme:
-		return true
-	case SignalementSelectionStatutOuvert:
-		return true
-	case SignalementSelectionStatutResolu:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for ListChantiersParamsStatut.
 const (
 	ListChantiersParamsStatutEnCours     ListChantiersParamsStatut = "en_cours"
@@ -745,22 +261,6 @@ const (
 	ListChantiersParamsStatutOuvert      ListChantiersParamsStatut = "ouvert"
 	ListChantiersParamsStatutReceptionne ListChantiersParamsStatut = "receptionne"
 )
-
-// Valid indicates whether the value is a known member of the ListChantiersParamsStatut enum.
-func (e ListChantiersParamsStatut) Valid() bool {
-	switch e {
-	case ListChantiersParamsStatutEnCours:
-		return true
-	case ListChantiersParamsStatutFerme:
-		return true
-	case ListChantiersParamsStatutOuvert:
-		return true
-	case ListChantiersParamsStatutReceptionne:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for ListDocumentsParamsCategorie.
 const (
@@ -773,42 +273,10 @@ const (
 	ListDocumentsParamsCategorieRapport ListDocumentsParamsCategorie = "rapport"
 )
 
-// Valid indicates whether the value is a known member of the ListDocumentsParamsCategorie enum.
-func (e ListDocumentsParamsCategorie) Valid() bool {
-	switch e {
-	case ListDocumentsParamsCategorieAutre:
-		return true
-	case ListDocumentsParamsCategorieContrat:
-		return true
-	case ListDocumentsParamsCategorieFacture:
-		return true
-	case ListDocumentsParamsCategoriePhoto:
-		return true
-	case ListDocumentsParamsCategoriePlan:
-		return true
-	case ListDocumentsParamsCategoriePv:
-		return true
-	case ListDocumentsParamsCategorieRapport:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for GetOpenApiDocument200JSONResponseBodyOpenapi.
 const (
 	N310 GetOpenApiDocument200JSONResponseBodyOpenapi = "3.1.0"
 )
-
-// Valid indicates whether the value is a known member of the GetOpenApiDocument200JSONResponseBodyOpenapi enum.
-func (e GetOpenApiDocument200JSONResponseBodyOpenapi) Valid() bool {
-	switch e {
-	case N310:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for ListPointagesParamsStatut.
 const (
@@ -818,22 +286,6 @@ const (
 	ListPointagesParamsStatutValide    ListPointagesParamsStatut = "valide"
 )
 
-// Valid indicates whether the value is a known member of the ListPointagesParamsStatut enum.
-func (e ListPointagesParamsStatut) Valid() bool {
-	switch e {
-	case ListPointagesParamsStatutBrouillon:
-		return true
-	case ListPointagesParamsStatutRejete:
-		return true
-	case ListPointagesParamsStatutSoumis:
-		return true
-	case ListPointagesParamsStatutValide:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for ListSignalementsParamsStatut.
 const (
 	ListSignalementsParamsStatutEnCours ListSignalementsParamsStatut = "en_cours"
@@ -842,22 +294,6 @@ const (
 	ListSignalementsParamsStatutResolu  ListSignalementsParamsStatut = "resolu"
 )
 
-// Valid indicates whether the value is a known member of the ListSignalementsParamsStatut enum.
-func (e ListSignalementsParamsStatut) Valid() bool {
-	switch e {
-	case ListSignalementsParamsStatutEnCours:
-		return true
-	case ListSignalementsParamsStatutFerme:
-		return true
-	case ListSignalementsParamsStatutOuvert:
-		return true
-	case ListSignalementsParamsStatutResolu:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for ListSignalementsParamsGravite.
 const (
 	ListSignalementsParamsGraviteBasse   ListSignalementsParamsGravite = "basse"
@@ -865,22 +301,6 @@ const (
 	ListSignalementsParamsGraviteMoyenne ListSignalementsParamsGravite = "moyenne"
 	ListSignalementsParamsGraviteUrgente ListSignalementsParamsGravite = "urgente"
 )
-
-// Valid indicates whether the value is a known member of the ListSignalementsParamsGravite enum.
-func (e ListSignalementsParamsGravite) Valid() bool {
-	switch e {
-	case ListSignalementsParamsGraviteBasse:
-		return true
-	case ListSignalementsParamsGraviteHaute:
-		return true
-	case ListSignalementsParamsGraviteMoyenne:
-		return true
-	case ListSignalementsParamsGraviteUrgente:
-		return true
-	default:
-		return false
-	}
-}
 
 // Affectation A user assigned to a site on a date and time slot (planning).
 type Affectation struct {

@@ -58,7 +58,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return errors.New("set -url (or HUB_URL) and HUB_API_KEY")
 	}
 	st := apiv1.ChantierPatchStatut(*statut)
-	if *statut != "" && !st.Valid() {
+	switch st {
+	case "", apiv1.ChantierPatchStatutOuvert, apiv1.ChantierPatchStatutEnCours,
+		apiv1.ChantierPatchStatutReceptionne, apiv1.ChantierPatchStatutFerme:
+	default:
 		return fmt.Errorf("-statut %q: want ouvert, en_cours, receptionne or ferme", *statut)
 	}
 	c, err := client.New(*baseURL, client.WithAPIKey(*key), client.WithUserAgent("hubchantier-example/1"))
