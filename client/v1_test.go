@@ -250,6 +250,18 @@ func TestIfMatchConflictIsATyped412(t *testing.T) {
 			}
 		})
 
+		t.Run("If-Unmodified-Since before the last write → 412", func(t *testing.T) {
+			_, err := c.V1.Chantiers.Update(ctx, ch.Id, &apiv1.ChantierPatch{Nom: ptr("Late")}, client.IfUnmodifiedSince(ch.CreatedAt.Add(-time.Hour)))
+			var perr *client.Error
+			var header string
+			if !errors.As(err, &perr) || perr.Status != 412 {
+				t.Fatalf("→ %v, want 412", err)
+			}
+			if _, _ = perr.Extension("precondition", &header); header != "If-Unmodified-Since" {
+				t.Errorf("precondition = %q, want If-Unmodified-Since", header)
+			}
+		})
+
 		t.Run("replace and delete take the precondition too", func(t *testing.T) {
 			_, err := c.V1.Chantiers.Replace(ctx, ch.Id, &apiv1.ChantierInput{Code: ch.Code, Nom: "Put", Adresse: "2 rue"}, client.IfVersion(1))
 			if !errors.Is(err, client.ErrPreconditionFailed) {
