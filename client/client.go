@@ -41,6 +41,9 @@ type Client struct {
 	onRetry   func(RetryEvent)
 	sleep     func(context.Context, time.Duration) error
 
+	onDeprecation func(Deprecation)
+	deprecations  deprecationNotes
+
 	// V1 is REST API v1 (/api/v1).
 	V1 *V1
 }
@@ -304,6 +307,11 @@ func (c *Client) send(ctx context.Context, r *request, target string, cached *ca
 		return nil, fmt.Errorf("hubchantier: %s %s: %w", r.method, r.path, scrubURLError(err))
 	}
 	defer res.Body.Close()
+	if c.onDeprecation != nil {
+		if d, ok := deprecationOf(r.method, r.path, res.Header); ok {
+			c.deprecations.note(d, c.onDeprecation)
+		}
+	}
 	b, err := io.ReadAll(io.LimitReader(res.Body, c.maxBody+1))
 	if err != nil {
 		return nil, fmt.Errorf("hubchantier: %s %s: reading the response: %w", r.method, r.path, err)
