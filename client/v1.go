@@ -8,8 +8,8 @@ import (
 )
 
 // V1 is REST API v1 (/api/v1): French snake_case members, the types of
-// package apiv1. v1 is deprecated in favour of v2 (its answers carry
-// Deprecation and Sunset headers).
+// package apiv1. A server that deprecates v1 says so in the Deprecation and
+// Sunset headers of its answers (see WithOnDeprecation).
 type V1 struct {
 	c *Client
 
