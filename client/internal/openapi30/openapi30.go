@@ -8,7 +8,9 @@
 // starts using a new construct fails generation instead of producing a
 // silently wrong client:
 //
-//   - `"type": [T, "null"]` becomes `"type": T, "nullable": true`;
+//   - `"type": [T, "null"]` becomes `"type": T, "nullable": true`; a type
+//     array naming every kind of JSON value drops `type` (any value), one
+//     naming some becomes `anyOf` of one schema per type;
 //   - `null` is removed from `enum` (the schema is already nullable);
 //   - `"const": v` becomes `"enum": [v]`;
 //   - a schema's `examples` array becomes `example` (its first element);
@@ -132,11 +134,21 @@ func (c *converter) schema(node any, path string) {
 			}
 			rest = append(rest, ts)
 		}
-		switch len(rest) {
-		case 1:
+		switch {
+		case len(rest) == 1:
 			s["type"] = rest[0]
+		case anyJSON(rest):
+			// Every kind of JSON value: 3.0 says so by omitting type.
+			delete(s, "type")
+		case len(rest) > 1 && s["anyOf"] == nil:
+			alts := make([]any, len(rest))
+			for i, t := range rest {
+				alts[i] = map[string]any{"type": t}
+			}
+			delete(s, "type")
+			s["anyOf"] = alts
 		default:
-			c.fail(path, "type %v: only [T] or [T, \"null\"] convert", types)
+			c.fail(path, "type %v has no OpenAPI 3.0 equivalent here", types)
 		}
 		if nullable {
 			s["nullable"] = true
@@ -192,4 +204,13 @@ func (c *converter) schema(node any, path string) {
 			c.schema(sub, path+"/properties/"+name)
 		}
 	}
+}
+
+// anyJSON reports whether types admit every JSON value (null aside).
+func anyJSON(types []string) bool {
+	has := map[string]bool{}
+	for _, t := range types {
+		has[t] = true
+	}
+	return has["object"] && has["array"] && has["string"] && has["boolean"] && has["number"]
 }

@@ -62,7 +62,9 @@ func TestConvert(t *testing.T) {
 	    "n": {"type": "number", "exclusiveMinimum": 0},
 	    "o": {"type": ["object", "null"], "properties": {"d": {"type": ["string", "null"], "format": "date"}}},
 	    "l": {"type": "array", "items": {"anyOf": [{"type": ["integer", "null"]}]}},
-	    "f": {"type": "string", "format": "binary", "contentMediaType": "application/octet-stream"}
+	    "f": {"type": "string", "format": "binary", "contentMediaType": "application/octet-stream"},
+	    "any": {"type": ["object", "array", "string", "number", "boolean", "null"], "description": "d"},
+	    "some": {"type": ["string", "integer"]}
 	  }}}}
 	}`)
 	get := func(path ...string) any {
@@ -90,6 +92,8 @@ func TestConvert(t *testing.T) {
 	check(get(append(props, "o", "properties", "d")...), map[string]any{"type": "string", "format": "date", "nullable": true}, "nested")
 	check(get(append(props, "l", "items", "anyOf")...), []any{map[string]any{"type": "integer", "nullable": true}}, "anyOf")
 	check(get(append(props, "f")...), map[string]any{"type": "string", "format": "binary"}, "contentMediaType")
+	check(get(append(props, "any")...), map[string]any{"description": "d", "nullable": true}, "any JSON value")
+	check(get(append(props, "some")...), map[string]any{"anyOf": []any{map[string]any{"type": "string"}, map[string]any{"type": "integer"}}}, "some types")
 	resp := []string{"paths", "/a", "get", "responses", "200"}
 	check(get(append(resp, "headers", "X", "schema")...), map[string]any{"type": "string", "enum": []any{"bytes"}}, "const")
 	check(get(append(resp, "content", "application/json", "examples", "e", "value")...),
@@ -102,7 +106,8 @@ func TestConvertRefuses(t *testing.T) {
 	for name, doc := range map[string]string{
 		"not JSON":               `{`,
 		"3.0 input":              `{"openapi": "3.0.3"}`,
-		"two types":              `{"openapi": "3.1.0", "components": {"schemas": {"S": {"type": ["string", "integer"]}}}}`,
+		"types beside anyOf":     `{"openapi": "3.1.0", "components": {"schemas": {"S": {"type": ["string", "integer"], "anyOf": []}}}}`,
+		"only null":              `{"openapi": "3.1.0", "components": {"schemas": {"S": {"type": ["null"]}}}}`,
 		"type null":              `{"openapi": "3.1.0", "components": {"schemas": {"S": {"type": "null"}}}}`,
 		"prefixItems":            `{"openapi": "3.1.0", "components": {"schemas": {"S": {"type": "array", "prefixItems": []}}}}`,
 		"null enum not nullable": `{"openapi": "3.1.0", "components": {"schemas": {"S": {"type": "string", "enum": ["a", null]}}}}`,
