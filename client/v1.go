@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 
 	"github.com/hubchantier/hubchantier/client/apiv1"
@@ -65,4 +66,16 @@ func (v *V1) Stats(ctx context.Context) (*apiv1.Stats, error) {
 // Planning returns the affectations of a date range.
 func (v *V1) Planning(ctx context.Context, params apiv1.GetPlanningParams) (*apiv1.Planning, error) {
 	return get[apiv1.Planning](ctx, v.c, v1Prefix+"/planning", params, nil)
+}
+
+// Batch runs up to 100 operations in one request (POST /api/v1/batch);
+// each operation has its own result (status, headers, body), and an atomic
+// batch runs in one transaction. As a POST without precondition it is
+// retried on 429 only.
+func (v *V1) Batch(ctx context.Context, b *apiv1.BatchRequest) (*apiv1.BatchResponse, error) {
+	req, err := jsonRequest(http.MethodPost, v1Prefix+"/batch", "application/json", b, nil)
+	if err != nil {
+		return nil, err
+	}
+	return call[apiv1.BatchResponse](ctx, v.c, req)
 }

@@ -639,6 +639,16 @@ func TestOtherV1Resources(t *testing.T) {
 		if _, err := c.V1.Stats(ctx); err != nil {
 			t.Error(err)
 		}
+		res, err := c.V1.Batch(ctx, &apiv1.BatchRequest{Atomic: ptr(true), Operations: []apiv1.BatchOperation{
+			{Id: ptr("new"), Method: "POST", Path: "/chantiers", Body: map[string]any{"code": "OR-B", "nom": "Batch", "adresse": "3 rue"}},
+			{Method: "GET", Path: "/chantiers/{new.body.id}"},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Results) != 2 || res.Results[0].Status != 201 || res.Results[1].Status != 200 {
+			t.Errorf("batch results %+v, want 201 then 200", res.Results)
+		}
 		if _, err := c.V1.Planning(ctx, apiv1.GetPlanningParams{From: dateOf(t, "2026-03-01"), To: dateOf(t, "2026-03-31")}); err != nil {
 			t.Error(err)
 		}
