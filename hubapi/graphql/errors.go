@@ -101,15 +101,15 @@ func presenter(log *slog.Logger) gql.ErrorPresenterFunc {
 			return gerr
 		}
 		out := &gqlerror.Error{Path: gql.GetPath(ctx)}
+		if gerr != nil && gerr.Err != nil {
+			// a resolver's error, wrapped by gqlgen with its position
+			err = gerr.Err
+		}
 		code, msg, ext := classify(ctx, log, err)
 		out.Message = msg
 		out.Extensions = map[string]any{"code": code}
 		for k, v := range ext {
 			out.Extensions[k] = v
-		}
-		if errors.As(err, &gerr) && code == CodeBadUserInput && gerr.Message != "" {
-			// gqlgen's own input errors (a scalar that does not parse)
-			out.Message = gerr.Message
 		}
 		return out
 	}

@@ -120,7 +120,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	}
-	st := &requestState{header: w.Header()}
+	st := &requestState{header: w.Header(), get: r.Method == http.MethodGet}
 	ctx := withState(r.Context(), st)
 	ctx = withLoaders(ctx, newLoaders(h.refs))
 	sw := &statusWriter{ResponseWriter: w, st: st}
@@ -147,6 +147,12 @@ func (w *statusWriter) WriteHeader(code int) {
 		return
 	}
 	w.wrote = true
+	if code == http.StatusNotAcceptable && w.st.get {
+		// gqlgen's answer to a mutation over GET: GraphQL over HTTP
+		// wants 405 and the method that is allowed.
+		code = http.StatusMethodNotAllowed
+		w.Header().Set("Allow", http.MethodPost)
+	}
 	if s := w.st.status; s != 0 && code == http.StatusOK {
 		if s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable ||
 			w.Header().Get("Content-Type") == "application/graphql-response+json" {

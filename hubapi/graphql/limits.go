@@ -86,6 +86,7 @@ func (l Limits) withDefaults() (Limits, error) {
 type requestState struct {
 	header http.Header // the response's: the rate limiter's fields
 	status int         // a request error's status, set by the guard
+	get    bool        // the request is a GET
 
 	points, units int64
 	// items asked for and returned by the connections of the request
@@ -138,11 +139,6 @@ func (g *guard) MutateOperationContext(ctx context.Context, oc *gql.OperationCon
 		return nil // gqlgen reports the missing operation
 	}
 	w := walker{max: l.MaxDepth}
-	roots := w.rootFields(op.SelectionSet)
-	if roots > l.MaxRootFields {
-		return g.limitError(ctx, http.StatusBadRequest, CodeRootFieldLimit,
-			fmt.Sprintf("The operation has %d root fields; at most %d are allowed.", roots, l.MaxRootFields))
-	}
 	w.walk(op.SelectionSet, 1)
 	switch {
 	case w.visited > maxWalk:
@@ -154,6 +150,10 @@ func (g *guard) MutateOperationContext(ctx context.Context, oc *gql.OperationCon
 	case w.aliases > l.MaxAliases:
 		return g.limitError(ctx, http.StatusBadRequest, CodeAliasLimit,
 			fmt.Sprintf("The operation has %d aliases; at most %d are allowed.", w.aliases, l.MaxAliases))
+	}
+	if roots := w.rootFields(op.SelectionSet); roots > l.MaxRootFields {
+		return g.limitError(ctx, http.StatusBadRequest, CodeRootFieldLimit,
+			fmt.Sprintf("The operation has %d root fields; at most %d are allowed.", roots, l.MaxRootFields))
 	}
 	points := complexity.Calculate(ctx, g.es, op, oc.Variables)
 	if points > l.MaxComplexity {

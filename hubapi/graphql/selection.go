@@ -15,38 +15,38 @@ import (
 // needs its id column; "responsable" also asks the use case to load the
 // responsables of the page in one query.
 var (
-	chantierFields = newFieldSet(
-		fields.F("id", "id"), fields.F("code", "code"), fields.F("nom", "nom"), fields.F("adresse", "adresse"),
-		fields.F("ville", "ville"), fields.F("codePostal", "code_postal"), fields.F("statut", "statut"),
-		fields.F("clientNom", "client_nom"), fields.F("responsableId", "responsable_id"),
-		fields.F("responsable", "responsable_id"),
-		fields.F("budgetCents", "budget_cents"), fields.F("dateDebut", "date_debut"), fields.F("dateFin", "date_fin"),
-		fields.F("latitude", "latitude"), fields.F("longitude", "longitude"), fields.F("description", "description"),
-		fields.F("createdAt", "created_at"), fields.F("updatedAt", "updated_at"), fields.F("version", "version"),
-	)
-	pointageFields = newFieldSet(
-		fields.F("id", "id"), fields.F("userId", "user_id"), fields.F("chantierId", "chantier_id"), fields.F("chantier", "chantier_id"),
-		fields.F("date", "date"), fields.F("minutes", "minutes"), fields.F("type", "type"), fields.F("statut", "statut"),
-		fields.F("commentaire", "commentaire"), fields.F("createdAt", "created_at"), fields.F("updatedAt", "updated_at"),
-		fields.F("version", "version"),
-	)
-	documentFields = newFieldSet(
-		fields.F("id", "id"), fields.F("chantierId", "chantier_id"), fields.F("chantier", "chantier_id"), fields.F("nom", "nom"),
-		fields.F("categorie", "categorie"), fields.F("mimeType", "mime_type"), fields.F("size", "size"), fields.F("sha256", "sha256"),
-		fields.F("uploadedBy", "uploaded_by"), fields.F("createdAt", "created_at"), fields.F("updatedAt", "updated_at"),
-		fields.F("version", "version"),
-	)
-	signalementFields = newFieldSet(
-		fields.F("id", "id"), fields.F("chantierId", "chantier_id"), fields.F("chantier", "chantier_id"), fields.F("titre", "titre"),
-		fields.F("description", "description"), fields.F("gravite", "gravite"), fields.F("statut", "statut"),
-		fields.F("createdBy", "created_by"), fields.F("assignedTo", "assigned_to"), fields.F("resolvedAt", "resolved_at"),
-		fields.F("createdAt", "created_at"), fields.F("updatedAt", "updated_at"), fields.F("version", "version"),
-	)
-	affectationFields = newFieldSet(
-		fields.F("id", "id"), fields.F("userId", "user_id"), fields.F("chantierId", "chantier_id"), fields.F("chantier", "chantier_id"),
-		fields.F("date", "date"), fields.F("heureDebut", "heure_debut"), fields.F("heureFin", "heure_fin"), fields.F("note", "note"),
-		fields.F("createdAt", "created_at"), fields.F("updatedAt", "updated_at"), fields.F("version", "version"),
-	)
+	chantierFields = newFieldSet([]pair{
+		{"id", "id"}, {"code", "code"}, {"nom", "nom"}, {"adresse", "adresse"},
+		{"ville", "ville"}, {"codePostal", "code_postal"}, {"statut", "statut"},
+		{"clientNom", "client_nom"}, {"responsableId", "responsable_id"},
+		{"responsable", "responsable_id"},
+		{"budgetCents", "budget_cents"}, {"dateDebut", "date_debut"}, {"dateFin", "date_fin"},
+		{"latitude", "latitude"}, {"longitude", "longitude"}, {"description", "description"},
+		{"createdAt", "created_at"}, {"updatedAt", "updated_at"}, {"version", "version"},
+	}...)
+	pointageFields = newFieldSet([]pair{
+		{"id", "id"}, {"userId", "user_id"}, {"chantierId", "chantier_id"}, {"chantier", "chantier_id"},
+		{"date", "date"}, {"minutes", "minutes"}, {"type", "type"}, {"statut", "statut"},
+		{"commentaire", "commentaire"}, {"createdAt", "created_at"}, {"updatedAt", "updated_at"},
+		{"version", "version"},
+	}...)
+	documentFields = newFieldSet([]pair{
+		{"id", "id"}, {"chantierId", "chantier_id"}, {"chantier", "chantier_id"}, {"nom", "nom"},
+		{"categorie", "categorie"}, {"mimeType", "mime_type"}, {"size", "size"}, {"sha256", "sha256"},
+		{"uploadedBy", "uploaded_by"}, {"createdAt", "created_at"}, {"updatedAt", "updated_at"},
+		{"version", "version"},
+	}...)
+	signalementFields = newFieldSet([]pair{
+		{"id", "id"}, {"chantierId", "chantier_id"}, {"chantier", "chantier_id"}, {"titre", "titre"},
+		{"description", "description"}, {"gravite", "gravite"}, {"statut", "statut"},
+		{"createdBy", "created_by"}, {"assignedTo", "assigned_to"}, {"resolvedAt", "resolved_at"},
+		{"createdAt", "created_at"}, {"updatedAt", "updated_at"}, {"version", "version"},
+	}...)
+	affectationFields = newFieldSet([]pair{
+		{"id", "id"}, {"userId", "user_id"}, {"chantierId", "chantier_id"}, {"chantier", "chantier_id"},
+		{"date", "date"}, {"heureDebut", "heure_debut"}, {"heureFin", "heure_fin"}, {"note", "note"},
+		{"createdAt", "created_at"}, {"updatedAt", "updated_at"}, {"version", "version"},
+	}...)
 )
 
 // nodeSelection returns the field selection of a connection's nodes (under
@@ -63,9 +63,9 @@ func nodeSelection(ctx context.Context, fs *fieldSet) *fields.Selection {
 	names := []string{"id"}
 	add := func(set []gql.CollectedField) {
 		for _, f := range set {
-			if !seen[f.Name] && fs.names[f.Name] {
-				seen[f.Name] = true
-				names = append(names, f.Name)
+			if n, ok := fs.names[f.Name]; ok && !seen[n] {
+				seen[n] = true
+				names = append(names, n)
 			}
 		}
 	}
@@ -90,19 +90,41 @@ func nodeSelection(ctx context.Context, fs *fieldSet) *fields.Selection {
 	return sel
 }
 
+type pair = [2]string
+
 // fieldSet is a field schema and the set of its names.
 type fieldSet struct {
 	schema *fields.Schema
-	names  map[string]bool
+	names  map[string]string // GraphQL field → selection name
 }
 
-func newFieldSet(fs ...fields.Field) *fieldSet {
-	s := fields.MustSchema(fs...)
-	out := &fieldSet{schema: s, names: map[string]bool{}}
-	for _, n := range s.Names() {
-		out.names[n] = true
+// newFieldSet builds the schema of {GraphQL field, column} pairs; the
+// selection names are the snake_case forms of the GraphQL names.
+func newFieldSet(pairs ...pair) *fieldSet {
+	out := &fieldSet{names: map[string]string{}}
+	fs := make([]fields.Field, len(pairs))
+	for i, p := range pairs {
+		name := snake(p[0])
+		out.names[p[0]] = name
+		fs[i] = fields.F(name, p[1])
 	}
+	out.schema = fields.MustSchema(fs...)
 	return out
+}
+
+// snake turns a camelCase GraphQL name into snake_case.
+func snake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // selectsNodeField reports whether the connection field being resolved

@@ -190,6 +190,25 @@ func RouteName(r *http.Request) string { return route.Name(r) }
 // ("/api/v1/chantiers/{id}"), or "" when none matched (see route.Template).
 func RouteTemplate(r *http.Request) string { return route.Template(r) }
 
+// Authenticate is the bearer authentication of /api/v1 as a middleware for
+// the server's other APIs (/graphql): the same credentials (API keys, and
+// whatever else o.Authenticator accepts), the same 401 answers and the
+// same OnAuthFailure reasons, with the principal put in the request's
+// context. o.Authenticator is required.
+func Authenticate(o Options) (func(http.Handler) http.Handler, error) {
+	if o.Authenticator == nil {
+		return nil, errors.New("rest: Options.Authenticator is required")
+	}
+	a := &API{o: o, log: o.Logger, onAuth: o.OnAuthFailure}
+	if a.onAuth == nil {
+		a.onAuth = func(string) {}
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	return a.authenticate, nil
+}
+
 // authenticate resolves "Authorization: Bearer <key>" to a principal. A
 // batch operation (hubapi.IsBatchOperation) was dispatched in-process with
 // the principal of its batch, authenticated once: it keeps it.

@@ -148,6 +148,13 @@ type Config struct {
 	// a job may run before it is taken for lost with its instance (killed)
 	// and run again; it must exceed the longest job.
 	JobsRescueAfter time.Duration
+	// Env (HUB_ENV) is EnvDevelopment (the default) or EnvProduction. In
+	// production the GraphQL playground is off, and so is introspection
+	// unless GraphQLIntrospection is set.
+	Env string
+	// GraphQLIntrospection (HUB_GRAPHQL_INTROSPECTION=1) allows GraphQL
+	// introspection in production (it is always allowed in development).
+	GraphQLIntrospection bool
 	// UnknownEnv lists the HUB_* variables ConfigFromEnv found but does not
 	// know (a typo, or a variable of another version); New logs a warning
 	// naming each.
@@ -157,29 +164,40 @@ type Config struct {
 // Environment variables read by ConfigFromEnv: every HUB_* variable the
 // server and cmd/hubchantier use.
 const (
-	EnvAddr                = "HUB_ADDR"
-	EnvDatabaseURL         = "HUB_DATABASE_URL"
-	EnvBlobDir             = "HUB_BLOB_DIR"
-	EnvCORSOrigins         = "HUB_CORS_ORIGINS"
-	EnvTrustedProxies      = "HUB_TRUSTED_PROXIES"
-	EnvRedisURL            = "HUB_REDIS_URL"
-	EnvRateLimits          = "HUB_RATE_LIMITS"
-	EnvRateLimitFailClosed = "HUB_RATE_LIMIT_FAIL_CLOSED"
-	EnvCacheMaxMB          = "HUB_CACHE_MAX_MB"
-	EnvCacheTTLLists       = "HUB_CACHE_TTL_LISTS"
-	EnvCacheTTLStats       = "HUB_CACHE_TTL_STATS"
-	EnvCacheTTLPlanning    = "HUB_CACHE_TTL_PLANNING"
-	EnvCursorKeys          = "HUB_CURSOR_KEYS"
-	EnvStatementTimeout    = "HUB_DB_STATEMENT_TIMEOUT"
-	EnvMetricsAddr         = "HUB_METRICS_ADDR"
-	EnvTLSCert             = "HUB_TLS_CERT"
-	EnvTLSKey              = "HUB_TLS_KEY"
-	EnvRedirectAddr        = "HUB_REDIRECT_ADDR"
-	EnvPublicHost          = "HUB_PUBLIC_HOST"
-	EnvShutdownGrace       = "HUB_SHUTDOWN_GRACE"
-	EnvSMTPURL             = "HUB_SMTP_URL"
-	EnvJobsRescueAfter     = "HUB_JOBS_RESCUE_AFTER"
+	EnvAddr                 = "HUB_ADDR"
+	EnvDatabaseURL          = "HUB_DATABASE_URL"
+	EnvBlobDir              = "HUB_BLOB_DIR"
+	EnvCORSOrigins          = "HUB_CORS_ORIGINS"
+	EnvTrustedProxies       = "HUB_TRUSTED_PROXIES"
+	EnvRedisURL             = "HUB_REDIS_URL"
+	EnvRateLimits           = "HUB_RATE_LIMITS"
+	EnvRateLimitFailClosed  = "HUB_RATE_LIMIT_FAIL_CLOSED"
+	EnvCacheMaxMB           = "HUB_CACHE_MAX_MB"
+	EnvCacheTTLLists        = "HUB_CACHE_TTL_LISTS"
+	EnvCacheTTLStats        = "HUB_CACHE_TTL_STATS"
+	EnvCacheTTLPlanning     = "HUB_CACHE_TTL_PLANNING"
+	EnvCursorKeys           = "HUB_CURSOR_KEYS"
+	EnvStatementTimeout     = "HUB_DB_STATEMENT_TIMEOUT"
+	EnvMetricsAddr          = "HUB_METRICS_ADDR"
+	EnvTLSCert              = "HUB_TLS_CERT"
+	EnvTLSKey               = "HUB_TLS_KEY"
+	EnvRedirectAddr         = "HUB_REDIRECT_ADDR"
+	EnvPublicHost           = "HUB_PUBLIC_HOST"
+	EnvShutdownGrace        = "HUB_SHUTDOWN_GRACE"
+	EnvSMTPURL              = "HUB_SMTP_URL"
+	EnvJobsRescueAfter      = "HUB_JOBS_RESCUE_AFTER"
+	EnvEnv                  = "HUB_ENV"
+	EnvGraphQLIntrospection = "HUB_GRAPHQL_INTROSPECTION"
 )
+
+// Values of HUB_ENV.
+const (
+	EnvDevelopment = "development"
+	EnvProduction  = "production"
+)
+
+// Production reports whether the server runs with HUB_ENV=production.
+func (c Config) Production() bool { return c.Env == EnvProduction }
 
 // DefaultShutdownGrace is the default of Config.ShutdownGrace.
 const DefaultShutdownGrace = 30 * time.Second
@@ -187,11 +205,11 @@ const DefaultShutdownGrace = 30 * time.Second
 // EnvNames returns the names of every environment variable ConfigFromEnv
 // reads, in the order of the documentation.
 func EnvNames() []string {
-	return []string{EnvAddr, EnvDatabaseURL, EnvStatementTimeout, EnvBlobDir, EnvCORSOrigins, EnvTrustedProxies, EnvRedisURL,
+	return []string{EnvEnv, EnvAddr, EnvDatabaseURL, EnvStatementTimeout, EnvBlobDir, EnvCORSOrigins, EnvTrustedProxies, EnvRedisURL,
 		EnvRateLimits, EnvRateLimitFailClosed, EnvCacheMaxMB, EnvCacheTTLLists, EnvCacheTTLStats, EnvCacheTTLPlanning,
 		EnvCursorKeys, EnvMetricsAddr,
 		EnvSMTPURL, metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash,
-		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace, EnvJobsRescueAfter}
+		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace, EnvJobsRescueAfter, EnvGraphQLIntrospection}
 }
 
 // envTestPrefix marks variables of the test suites, never read by the server.
@@ -226,9 +244,23 @@ func ConfigFromEnv(environ []string) (Config, error) {
 	}
 	get := func(k string) string { return strings.TrimSpace(env[k]) }
 	c := Config{Addr: DefaultAddr, DatabaseURL: store.DefaultURL, BlobDir: DefaultBlobDir, UnknownEnv: unknown,
-		ShutdownGrace: DefaultShutdownGrace}
+		ShutdownGrace: DefaultShutdownGrace, Env: EnvDevelopment}
 	var err error
 	for _, step := range []func() error{
+		func() error {
+			switch v := get(EnvEnv); v {
+			case "":
+			case EnvDevelopment, EnvProduction:
+				c.Env = v
+			default:
+				return fmt.Errorf("%s: must be %s or %s", EnvEnv, EnvDevelopment, EnvProduction)
+			}
+			return nil
+		},
+		func() error {
+			c.GraphQLIntrospection, err = parseBool(EnvGraphQLIntrospection, get(EnvGraphQLIntrospection))
+			return err
+		},
 		func() error { return readAddr(get(EnvAddr), EnvAddr, &c.Addr) },
 		func() error { return readAddr(get(EnvMetricsAddr), EnvMetricsAddr, &c.MetricsAddr) },
 		func() error { return readDatabaseURL(get(EnvDatabaseURL), &c.DatabaseURL) },

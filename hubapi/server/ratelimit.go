@@ -29,6 +29,9 @@ var DefaultRateLimits = []ratelimit.Rule{
 	{Method: http.MethodPost, Route: "/api/v1/documents", Policies: []ratelimit.Policy{ratelimit.PerMinute(60), ratelimit.PerDay(2000)}},
 	{Method: http.MethodPost, Route: "/api/v1/admin/api-keys", Policies: []ratelimit.Policy{ratelimit.PerMinute(10)}},
 	{Method: http.MethodPost, Route: "/api/v1/batch", Policies: []ratelimit.Policy{ratelimit.PerMinute(10)}},
+	// GET and POST /graphql share one quota, in cost units (see
+	// graphql.Limits.PointsPerUnit).
+	{Method: ratelimit.AnyMethod, Route: GraphQLPath, Policies: []ratelimit.Policy{ratelimit.PerMinute(1200)}},
 }
 
 // BatchOperationPolicies is the default quota of batch operations per key:

@@ -138,7 +138,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.router(cfg, log, v1mw, batchLimiter.Middleware)
+	r, err := s.router(cfg, log, v1mw, batchLimiter.Middleware, limiter.Middleware)
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +370,7 @@ func (s *Server) cursorCodec(ctx context.Context, cfg Config, log *slog.Logger) 
 
 // router builds the routes: health, docs, /metrics (unless on its own
 // listener) and /api/v1 with its middleware.
-func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc, batchLimit func(http.Handler) http.Handler) (*mux.Router, error) {
+func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc, batchLimit func(http.Handler) http.Handler, limit mux.MiddlewareFunc) (*mux.Router, error) {
 	r := mux.NewRouter()
 	// Batch operations are dispatched to r itself, inside authentication
 	// (the batch's principal is theirs) and the route's middleware.
@@ -414,6 +414,9 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 	if err := rest.Mount(r, rest.Options{Chantiers: svc, Pointages: svc, Documents: svc, Signalements: svc,
 		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, Authenticator: s.Operator,
 		Logger: log, Middleware: v1mw, OnAuthFailure: s.Metrics.AuthFailure, Batch: bh}); err != nil {
+		return nil, err
+	}
+	if err := s.mountGraphQL(r, cfg, log, limit); err != nil {
 		return nil, err
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

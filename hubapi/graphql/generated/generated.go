@@ -1663,19 +1663,22 @@ input AffectationFilter {
 }
 
 type Query {
-  "Chantiers, a page at a time: first (1-100) with after, or last (1-100) with before."
-  chantiers(first: Int, after: String, last: Int, before: String, filter: ChantierFilter, orderBy: [ChantierOrder!]): ChantierConnection!
+  """
+Chantiers, a page at a time: first (1-100) with after, or last (1-100) with
+before. A list is null, with an error, when the caller may not read it.
+"""
+  chantiers(first: Int, after: String, last: Int, before: String, filter: ChantierFilter, orderBy: [ChantierOrder!]): ChantierConnection
   chantier(id: ID!): Chantier
-  pointages(first: Int, after: String, last: Int, before: String, filter: PointageFilter): PointageConnection!
+  pointages(first: Int, after: String, last: Int, before: String, filter: PointageFilter): PointageConnection
   pointage(id: ID!): Pointage
-  documents(first: Int, after: String, last: Int, before: String, filter: DocumentFilter): DocumentConnection!
+  documents(first: Int, after: String, last: Int, before: String, filter: DocumentFilter): DocumentConnection
   document(id: ID!): Document
-  signalements(first: Int, after: String, last: Int, before: String, filter: SignalementFilter): SignalementConnection!
+  signalements(first: Int, after: String, last: Int, before: String, filter: SignalementFilter): SignalementConnection
   signalement(id: ID!): Signalement
-  affectations(first: Int, after: String, last: Int, before: String, filter: AffectationFilter): AffectationConnection!
+  affectations(first: Int, after: String, last: Int, before: String, filter: AffectationFilter): AffectationConnection
   affectation(id: ID!): Affectation
-  me: Me!
-  stats: Stats!
+  me: Me
+  stats: Stats
 }
 
 input ChantierInput {
@@ -5541,10 +5544,10 @@ func (ec *executionContext) _Query_chantiers(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ChantierConnection) graphql.Marshaler {
-			return ec.marshalNChantierConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐChantierConnection(ctx, selections, v)
+			return ec.marshalOChantierConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐChantierConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_chantiers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5629,10 +5632,10 @@ func (ec *executionContext) _Query_pointages(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PointageConnection) graphql.Marshaler {
-			return ec.marshalNPointageConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐPointageConnection(ctx, selections, v)
+			return ec.marshalOPointageConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐPointageConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_pointages(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5717,10 +5720,10 @@ func (ec *executionContext) _Query_documents(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DocumentConnection) graphql.Marshaler {
-			return ec.marshalNDocumentConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐDocumentConnection(ctx, selections, v)
+			return ec.marshalODocumentConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐDocumentConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_documents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5805,10 +5808,10 @@ func (ec *executionContext) _Query_signalements(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SignalementConnection) graphql.Marshaler {
-			return ec.marshalNSignalementConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐSignalementConnection(ctx, selections, v)
+			return ec.marshalOSignalementConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐSignalementConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_signalements(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5893,10 +5896,10 @@ func (ec *executionContext) _Query_affectations(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AffectationConnection) graphql.Marshaler {
-			return ec.marshalNAffectationConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐAffectationConnection(ctx, selections, v)
+			return ec.marshalOAffectationConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐAffectationConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_affectations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5980,10 +5983,10 @@ func (ec *executionContext) _Query_me(ctx context.Context, field graphql.Collect
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *hubapi.User) graphql.Marshaler {
-			return ec.marshalNMe2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚐUser(ctx, selections, v)
+			return ec.marshalOMe2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚐUser(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -6012,10 +6015,10 @@ func (ec *executionContext) _Query_stats(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *hubapi.Stats) graphql.Marshaler {
-			return ec.marshalNStats2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚐStats(ctx, selections, v)
+			return ec.marshalOStats2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚐStats(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_stats(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -9600,7 +9603,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			out.Values[i] = graphql.MarshalString("Query")
 		case "chantiers":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_chantiers(ctx, field)
 				})
@@ -9612,7 +9615,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				})
 		case "pointages":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_pointages(ctx, field)
 				})
@@ -9624,7 +9627,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				})
 		case "documents":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_documents(ctx, field)
 				})
@@ -9636,7 +9639,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				})
 		case "signalements":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_signalements(ctx, field)
 				})
@@ -9648,7 +9651,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				})
 		case "affectations":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_affectations(ctx, field)
 				})
@@ -9660,13 +9663,13 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				})
 		case "me":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_me(ctx, field)
 				})
 		case "stats":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_stats(ctx, field)
 				})
@@ -10371,14 +10374,6 @@ func (ec *executionContext) marshalNAffectation2ᚖgithubᚗcomᚋhubchantierᚋ
 	return ec._Affectation(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAffectationConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐAffectationConnection(ctx context.Context, sel ast.SelectionSet, v *model.AffectationConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "AffectationConnection!")
-		return graphql.Null
-	}
-	return ec._AffectationConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNAffectationEdge2ᚕᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐAffectationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AffectationEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -10444,14 +10439,6 @@ func (ec *executionContext) marshalNChantier2ᚖgithubᚗcomᚋhubchantierᚋhub
 		return graphql.Null
 	}
 	return ec._Chantier(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNChantierConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐChantierConnection(ctx context.Context, sel ast.SelectionSet, v *model.ChantierConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "ChantierConnection!")
-		return graphql.Null
-	}
-	return ec._ChantierConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNChantierEdge2ᚕᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐChantierEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ChantierEdge) graphql.Marshaler {
@@ -10558,14 +10545,6 @@ func (ec *executionContext) marshalNDocument2ᚖgithubᚗcomᚋhubchantierᚋhub
 		return graphql.Null
 	}
 	return ec._Document(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNDocumentConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐDocumentConnection(ctx context.Context, sel ast.SelectionSet, v *model.DocumentConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "DocumentConnection!")
-		return graphql.Null
-	}
-	return ec._DocumentConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDocumentEdge2ᚕᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐDocumentEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DocumentEdge) graphql.Marshaler {
@@ -10678,14 +10657,6 @@ func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.Selec
 	return res
 }
 
-func (ec *executionContext) marshalNMe2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚐUser(ctx context.Context, sel ast.SelectionSet, v *hubapi.User) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "Me!")
-		return graphql.Null
-	}
-	return ec._Me(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNPageInfo2githubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
 }
@@ -10712,14 +10683,6 @@ func (ec *executionContext) marshalNPointage2ᚖgithubᚗcomᚋhubchantierᚋhub
 		return graphql.Null
 	}
 	return ec._Pointage(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNPointageConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐPointageConnection(ctx context.Context, sel ast.SelectionSet, v *model.PointageConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "PointageConnection!")
-		return graphql.Null
-	}
-	return ec._PointageConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPointageEdge2ᚕᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐPointageEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PointageEdge) graphql.Marshaler {
@@ -10775,14 +10738,6 @@ func (ec *executionContext) marshalNSignalement2ᚖgithubᚗcomᚋhubchantierᚋ
 	return ec._Signalement(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNSignalementConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐSignalementConnection(ctx context.Context, sel ast.SelectionSet, v *model.SignalementConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "SignalementConnection!")
-		return graphql.Null
-	}
-	return ec._SignalementConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNSignalementEdge2ᚕᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐSignalementEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SignalementEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -10810,14 +10765,6 @@ func (ec *executionContext) marshalNSignalementEdge2ᚖgithubᚗcomᚋhubchantie
 func (ec *executionContext) unmarshalNSignalementInput2githubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐSignalementInput(ctx context.Context, v any) (model.SignalementInput, error) {
 	res, err := ec.unmarshalInputSignalementInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNStats2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚐStats(ctx context.Context, sel ast.SelectionSet, v *hubapi.Stats) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "Stats!")
-		return graphql.Null
-	}
-	return ec._Stats(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNStatutChantier2githubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚐChantierStatut(ctx context.Context, v any) (hubapi.ChantierStatut, error) {
@@ -11117,6 +11064,13 @@ func (ec *executionContext) marshalOAffectation2ᚖgithubᚗcomᚋhubchantierᚋ
 	return ec._Affectation(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOAffectationConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐAffectationConnection(ctx context.Context, sel ast.SelectionSet, v *model.AffectationConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AffectationConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOAffectationFilter2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐAffectationFilter(ctx context.Context, v any) (*model.AffectationFilter, error) {
 	if v == nil {
 		return nil, nil
@@ -11160,6 +11114,13 @@ func (ec *executionContext) marshalOChantier2ᚖgithubᚗcomᚋhubchantierᚋhub
 		return graphql.Null
 	}
 	return ec._Chantier(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOChantierConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐChantierConnection(ctx context.Context, sel ast.SelectionSet, v *model.ChantierConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ChantierConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOChantierFilter2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐChantierFilter(ctx context.Context, v any) (*model.ChantierFilter, error) {
@@ -11222,6 +11183,13 @@ func (ec *executionContext) marshalODocument2ᚖgithubᚗcomᚋhubchantierᚋhub
 		return graphql.Null
 	}
 	return ec._Document(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODocumentConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐDocumentConnection(ctx context.Context, sel ast.SelectionSet, v *model.DocumentConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DocumentConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalODocumentFilter2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐDocumentFilter(ctx context.Context, v any) (*model.DocumentFilter, error) {
@@ -11319,6 +11287,13 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
+func (ec *executionContext) marshalOMe2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚐUser(ctx context.Context, sel ast.SelectionSet, v *hubapi.User) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Me(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOOrderDirection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐOrderDirection(ctx context.Context, v any) (*model.OrderDirection, error) {
 	if v == nil {
 		return nil, nil
@@ -11342,6 +11317,13 @@ func (ec *executionContext) marshalOPointage2ᚖgithubᚗcomᚋhubchantierᚋhub
 	return ec._Pointage(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOPointageConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐPointageConnection(ctx context.Context, sel ast.SelectionSet, v *model.PointageConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PointageConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOPointageFilter2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐPointageFilter(ctx context.Context, v any) (*model.PointageFilter, error) {
 	if v == nil {
 		return nil, nil
@@ -11357,12 +11339,26 @@ func (ec *executionContext) marshalOSignalement2ᚖgithubᚗcomᚋhubchantierᚋ
 	return ec._Signalement(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOSignalementConnection2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐSignalementConnection(ctx context.Context, sel ast.SelectionSet, v *model.SignalementConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SignalementConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOSignalementFilter2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐSignalementFilter(ctx context.Context, v any) (*model.SignalementFilter, error) {
 	if v == nil {
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputSignalementFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOStats2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚐStats(ctx context.Context, sel ast.SelectionSet, v *hubapi.Stats) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Stats(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOStatutChantier2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚐChantierStatut(ctx context.Context, v any) (*hubapi.ChantierStatut, error) {
