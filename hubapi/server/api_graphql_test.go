@@ -311,7 +311,10 @@ func TestGraphQL(t *testing.T) {
 			code := uniq("GQM-")
 			r := gql(t, env, admin, `mutation($in: ChantierInput!) { createChantier(input: $in) { id code version statut } }`,
 				map[string]any{"in": map[string]any{"code": code, "nom": "Gymnase", "adresse": "3 avenue Jean Jaurès", "statut": "EN_COURS"}})
-			var created struct{ ID, Code, Statut string; Version int }
+			var created struct {
+				ID, Code, Statut string
+				Version          int
+			}
 			if err := json.Unmarshal(r.Data["createChantier"], &created); err != nil || created.Version != 1 || created.Statut != "EN_COURS" {
 				t.Fatalf("%v %s", err, r.Raw)
 			}

@@ -19,7 +19,8 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 		c.MetricsAddr != "" || c.RateLimitFailClosed || c.CacheMaxMB != 0 || len(c.CORSOrigins) != 0 ||
 		len(c.TrustedProxies) != 0 || len(c.CursorKeys) != 0 || len(c.UnknownEnv) != 0 || c.CacheTTL != (server.CacheTTL{}) ||
 		c.StatementTimeout != 0 ||
-		c.TLSCertFile != "" || c.RedirectAddr != "" || c.ShutdownGrace != server.DefaultShutdownGrace {
+		c.TLSCertFile != "" || c.RedirectAddr != "" || c.ShutdownGrace != server.DefaultShutdownGrace ||
+		c.Env != server.EnvDevelopment || c.Production() || c.GraphQLIntrospection {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -51,6 +52,8 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_PUBLIC_HOST=api.example.com",
 		"HUB_SHUTDOWN_GRACE=2m",
 		"HUB_JOBS_RESCUE_AFTER=90s",
+		"HUB_ENV=production",
+		"HUB_GRAPHQL_INTROSPECTION=1",
 		"HUB_ADDR=127.0.0.1:1", // a later duplicate is ignored, as by os.Getenv
 		"PATH=/usr/bin",
 	}
@@ -84,6 +87,8 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_PUBLIC_HOST":            c.PublicHost == "api.example.com",
 		"HUB_SHUTDOWN_GRACE":         c.ShutdownGrace == 2*time.Minute,
 		"HUB_JOBS_RESCUE_AFTER":      c.JobsRescueAfter == 90*time.Second,
+		"HUB_ENV":                    c.Production(),
+		"HUB_GRAPHQL_INTROSPECTION":  c.GraphQLIntrospection,
 	}
 	for _, name := range server.EnvNames() {
 		ok, tested := checks[name]
@@ -95,6 +100,17 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 	}
 	if len(checks) != len(server.EnvNames()) {
 		t.Errorf("%d checks for %d variables", len(checks), len(server.EnvNames()))
+	}
+}
+
+func TestConfigFromEnvHubEnv(t *testing.T) {
+	for _, v := range []string{"prod", "Production", "staging"} {
+		if _, err := server.ConfigFromEnv([]string{"HUB_ENV=" + v}); err == nil || !strings.Contains(err.Error(), "HUB_ENV") {
+			t.Errorf("HUB_ENV=%s: %v", v, err)
+		}
+	}
+	if _, err := server.ConfigFromEnv([]string{"HUB_GRAPHQL_INTROSPECTION=yes"}); err == nil {
+		t.Error("HUB_GRAPHQL_INTROSPECTION=yes accepted")
 	}
 }
 
