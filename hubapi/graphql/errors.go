@@ -11,27 +11,29 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/graphql/model"
 	"github.com/hubchantier/hubchantier/pagination"
 	"github.com/hubchantier/hubchantier/ratelimit"
 )
 
 // Error codes, in extensions.code of each error.
 const (
-	CodeBadUserInput       = "BAD_USER_INPUT"
-	CodeNotFound           = "NOT_FOUND"
-	CodeForbidden          = "FORBIDDEN"
-	CodeUnauthenticated    = "UNAUTHENTICATED"
-	CodeConflict           = "CONFLICT"
-	CodePreconditionFailed = "PRECONDITION_FAILED"
-	CodeUnavailable        = "SERVICE_UNAVAILABLE"
-	CodeRateLimited        = "RATE_LIMITED"
-	CodeInternal           = "INTERNAL"
-	CodeDepthLimit         = "DEPTH_LIMIT_EXCEEDED"
-	CodeComplexityLimit    = "COMPLEXITY_LIMIT_EXCEEDED"
-	CodeAliasLimit         = "ALIAS_LIMIT_EXCEEDED"
-	CodeRootFieldLimit     = "ROOT_FIELD_LIMIT_EXCEEDED"
-	CodeOperationLimit     = "OPERATION_LIMIT_EXCEEDED"
-	CodeNotServed          = "NOT_SERVED"
+	CodeBadUserInput          = "BAD_USER_INPUT"
+	CodeNotFound              = "NOT_FOUND"
+	CodeForbidden             = "FORBIDDEN"
+	CodeUnauthenticated       = "UNAUTHENTICATED"
+	CodeConflict              = "CONFLICT"
+	CodePreconditionFailed    = "PRECONDITION_FAILED"
+	CodeUnavailable           = "SERVICE_UNAVAILABLE"
+	CodeRateLimited           = "RATE_LIMITED"
+	CodeInternal              = "INTERNAL"
+	CodeDepthLimit            = "DEPTH_LIMIT_EXCEEDED"
+	CodeComplexityLimit       = "COMPLEXITY_LIMIT_EXCEEDED"
+	CodeAliasLimit            = "ALIAS_LIMIT_EXCEEDED"
+	CodeRootFieldLimit        = "ROOT_FIELD_LIMIT_EXCEEDED"
+	CodeOperationLimit        = "OPERATION_LIMIT_EXCEEDED"
+	CodeNotServed             = "NOT_SERVED"
+	CodeIntrospectionDisabled = "INTROSPECTION_DISABLED"
 )
 
 // errNotServed answers a field whose use case the server was not given.
@@ -101,9 +103,25 @@ func presenter(log *slog.Logger) gql.ErrorPresenterFunc {
 			return gerr
 		}
 		out := &gqlerror.Error{Path: gql.GetPath(ctx)}
+		var ie *model.InputError
+		if errors.As(err, &ie) {
+			// a scalar of the request that does not parse: gqlgen's
+			// message names the argument or variable
+			out.Message = ie.Msg
+			if gerr != nil {
+				out.Message, out.Path, out.Locations = gerr.Message, gerr.Path, gerr.Locations
+			}
+			out.Extensions = map[string]any{"code": CodeBadUserInput}
+			return out
+		}
 		if gerr != nil && gerr.Err != nil {
 			// a resolver's error, wrapped by gqlgen with its position
 			err = gerr.Err
+		}
+		if err.Error() == "introspection disabled" {
+			out.Message = "Introspection is disabled on this server."
+			out.Extensions = map[string]any{"code": CodeIntrospectionDisabled}
+			return out
 		}
 		code, msg, ext := classify(ctx, log, err)
 		out.Message = msg

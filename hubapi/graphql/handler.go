@@ -14,10 +14,13 @@
 package graphql
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
@@ -87,8 +90,11 @@ func New(o Options) (*Handler, error) {
 	es := generated.NewExecutableSchema(cfg)
 
 	srv := handler.New(es)
-	srv.AddTransport(transport.GET{UseGrapQLResponseJsonByDefault: true})
-	srv.AddTransport(transport.POST{UseGrapQLResponseJsonByDefault: true})
+	// application/graphql-response+json when the client accepts it;
+	// application/json (the legacy media type, always 200) for "*/*" or no
+	// Accept, as GraphQL over HTTP recommends.
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(lim.MaxTokens)
 	srv.SetErrorPresenter(presenter(log))
@@ -118,7 +124,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				writeRequestError(w, http.StatusRequestEntityTooLarge, "The request body is over 1 MiB.")
+			} else {
+				writeRequestError(w, http.StatusBadRequest, "The request body could not be read.")
+			}
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	st := &requestState{header: w.Header(), get: r.Method == http.MethodGet}
 	ctx := withState(r.Context(), st)
@@ -152,6 +168,11 @@ func (w *statusWriter) WriteHeader(code int) {
 		// wants 405 and the method that is allowed.
 		code = http.StatusMethodNotAllowed
 		w.Header().Set("Allow", http.MethodPost)
+	}
+	if code == http.StatusUnprocessableEntity && strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") {
+		// gqlgen answers a document that does not parse or validate 422;
+		// with application/json, GraphQL over HTTP wants 200.
+		code = http.StatusOK
 	}
 	if s := w.st.status; s != 0 && code == http.StatusOK {
 		if s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable ||

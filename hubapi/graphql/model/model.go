@@ -5,8 +5,6 @@ package model
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"strconv"
 
@@ -112,11 +110,11 @@ func UnmarshalInt64ID(v any) (int64, error) {
 	case int64:
 		s = strconv.FormatInt(v, 10)
 	default:
-		return 0, errors.New("must be a positive integer id")
+		return 0, &InputError{"must be a positive integer id"}
 	}
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, errors.New("must be a positive integer id")
+		return 0, &InputError{"must be a positive integer id"}
 	}
 	return id, nil
 }
@@ -136,14 +134,19 @@ func MarshalDate(d hubapi.Date) Marshaler {
 func UnmarshalDate(v any) (hubapi.Date, error) {
 	s, ok := v.(string)
 	if !ok {
-		return hubapi.Date{}, fmt.Errorf("must be a date, YYYY-MM-DD")
+		return hubapi.Date{}, &InputError{"must be a date, YYYY-MM-DD"}
 	}
 	d, err := hubapi.ParseDate(s)
 	if err != nil {
-		return hubapi.Date{}, fmt.Errorf("must be a date, YYYY-MM-DD")
+		return hubapi.Date{}, &InputError{"must be a date, YYYY-MM-DD"}
 	}
 	return d, nil
 }
+
+// InputError is a scalar value the client sent that does not parse.
+type InputError struct{ Msg string }
+
+func (e *InputError) Error() string { return e.Msg }
 
 // Marshaler is what gqlgen expects of a scalar marshaler (graphql.Marshaler).
 type Marshaler interface{ MarshalGQL(w io.Writer) }
