@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hubchantier/hubchantier/fields"
 	"github.com/hubchantier/hubchantier/hubapi"
@@ -24,6 +25,7 @@ type fake struct {
 	refCalls               atomic.Int64
 	err                    error // returned by ListChantiers when set
 	panics                 bool
+	loadResponsables       bool
 	lastSel                *fields.Selection
 	chantiers              []hubapi.Chantier
 }
@@ -32,7 +34,8 @@ func newFake(n int) *fake {
 	f := &fake{}
 	for i := range n {
 		id := int64(i%3 + 1)
-		f.chantiers = append(f.chantiers, hubapi.Chantier{ID: int64(i + 1), Code: fmt.Sprintf("C%d", i+1), Nom: "n", Statut: hubapi.ChantierOuvert, ResponsableID: &id, Version: 1})
+		f.chantiers = append(f.chantiers, hubapi.Chantier{ID: int64(i + 1), Code: fmt.Sprintf("C%d", i+1), Nom: "n", Statut: hubapi.ChantierOuvert, ResponsableID: &id, Version: 1,
+			CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)})
 	}
 	return f
 }
@@ -47,7 +50,14 @@ func (f *fake) ListChantiers(_ context.Context, _ hubapi.ChantierFilter, p hubap
 		return nil, f.err
 	}
 	n := min(p.Limit, len(f.chantiers))
-	return &hubapi.Page[hubapi.Chantier]{Items: append([]hubapi.Chantier(nil), f.chantiers[:n]...), NextCursor: "next", Total: -1, Limit: p.Limit}, nil
+	items := append([]hubapi.Chantier(nil), f.chantiers[:n]...)
+	if f.loadResponsables && sel.Has("responsable") {
+		// as service.ListChantiers does: one batch with the page
+		for i := range items {
+			items[i].Responsable = &hubapi.UserSummary{ID: *items[i].ResponsableID, Nom: fmt.Sprintf("U%d", *items[i].ResponsableID)}
+		}
+	}
+	return &hubapi.Page[hubapi.Chantier]{Items: items, NextCursor: "next", Total: -1, Limit: p.Limit}, nil
 }
 
 func (f *fake) GetChantier(_ context.Context, id int64, _ *fields.Selection) (*hubapi.Chantier, error) {

@@ -17,7 +17,10 @@ func (r *mutationResolver) CreateChantier(ctx context.Context, in model.Chantier
 		return nil, errNotServed
 	}
 	c, err := r.o.Chantiers.CreateChantier(ctx, chantierInput(in))
-	return c, inArgument(err, "input")
+	if err != nil {
+		return nil, inArgument(err, "input")
+	}
+	return withResponsable(ctx, c)
 }
 
 func (r *mutationResolver) UpdateChantier(ctx context.Context, id int64, in model.ChantierInput, version *int) (*hubapi.Chantier, error) {
@@ -29,7 +32,10 @@ func (r *mutationResolver) UpdateChantier(ctx context.Context, id int64, in mode
 		return nil, err
 	}
 	c, err := r.o.Chantiers.UpdateChantier(ctx, id, chantierInput(in), v)
-	return c, inArgument(err, "input")
+	if err != nil {
+		return nil, inArgument(err, "input")
+	}
+	return withResponsable(ctx, c)
 }
 
 func (r *mutationResolver) DeleteChantier(ctx context.Context, id int64, version *int) (int64, error) {

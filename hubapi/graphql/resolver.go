@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hubchantier/hubchantier/fields"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/graphql/generated"
 	"github.com/hubchantier/hubchantier/hubapi/graphql/model"
@@ -18,7 +19,6 @@ func (r *resolver) Affectation() generated.AffectationResolver { return &affecta
 func (r *resolver) AffectationConnection() generated.AffectationConnectionResolver {
 	return &affectationConnResolver{}
 }
-func (r *resolver) Chantier() generated.ChantierResolver { return &chantierResolver{r} }
 func (r *resolver) ChantierConnection() generated.ChantierConnectionResolver {
 	return &chantierConnResolver{}
 }
@@ -73,7 +73,12 @@ func (r *queryResolver) Chantier(ctx context.Context, id int64) (*hubapi.Chantie
 	if r.o.Chantiers == nil {
 		return nil, errNotServed
 	}
-	return nullIfNotFound(r.o.Chantiers.GetChantier(ctx, id, nil))
+	var sel *fields.Selection
+	if selectsField(ctx, "responsable") {
+		// the use case reads the responsable along
+		sel = responsableSelection
+	}
+	return nullIfNotFound(r.o.Chantiers.GetChantier(ctx, id, sel))
 }
 
 func (r *queryResolver) Pointages(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.PointageFilter) (*model.PointageConnection, error) {
@@ -229,28 +234,39 @@ func chantierSort(orderBy []*model.ChantierOrder) (string, error) {
 
 // ---- references
 
-type chantierResolver struct{ *resolver }
-
-// Responsable is the one the list use case loaded with the page when the
-// query selected it, or else comes from the request's loader (one query
-// for every chantier of the response).
-func (r *chantierResolver) Responsable(ctx context.Context, obj *hubapi.Chantier) (*hubapi.UserSummary, error) {
-	if obj.Responsable != nil || obj.ResponsableID == nil {
-		return obj.Responsable, nil
-	}
-	l := loadersFrom(ctx)
-	if l == nil {
-		return nil, errNotServed
-	}
-	return l.users.Load(ctx, *obj.ResponsableID)
-}
-
+// chantierRef is a referenced chantier, from the request's loader (one
+// query for every reference of the response), with its responsable when
+// the query selects it.
 func chantierRef(ctx context.Context, id int64) (*hubapi.Chantier, error) {
 	l := loadersFrom(ctx)
 	if l == nil {
 		return nil, errNotServed
 	}
-	return l.chantiers.Load(ctx, id)
+	c, err := l.chantiers.Load(ctx, id)
+	if err != nil || c == nil {
+		return c, err
+	}
+	return withResponsable(ctx, c)
+}
+
+// withResponsable returns c with its responsable when the field being
+// resolved selects it and c lacks it: a copy (c may be shared by the
+// loader's cache), the user read through the request's loader.
+func withResponsable(ctx context.Context, c *hubapi.Chantier) (*hubapi.Chantier, error) {
+	if c == nil || c.ResponsableID == nil || c.Responsable != nil || !selectsField(ctx, "responsable") {
+		return c, nil
+	}
+	l := loadersFrom(ctx)
+	if l == nil {
+		return nil, errNotServed
+	}
+	u, err := l.users.Load(ctx, *c.ResponsableID)
+	if err != nil {
+		return nil, err
+	}
+	cp := *c
+	cp.Responsable = u
+	return &cp, nil
 }
 
 type pointageResolver struct{ *resolver }

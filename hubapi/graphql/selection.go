@@ -159,3 +159,28 @@ func selectsNodeField(ctx context.Context, name string) bool {
 	}
 	return false
 }
+
+// responsableSelection asks a Get use case for the responsable.
+var responsableSelection = func() *fields.Selection {
+	sel, err := fields.Parse("id,responsable", chantierFields.schema)
+	if err != nil {
+		panic(err)
+	}
+	return sel
+}()
+
+// selectsField reports whether the field being resolved selects name
+// (fragments included).
+func selectsField(ctx context.Context, name string) bool {
+	fc := gql.GetFieldContext(ctx)
+	oc := gql.GetOperationContext(ctx)
+	if fc == nil || oc == nil {
+		return false
+	}
+	for _, f := range gql.CollectFields(oc, fc.Field.Selections, nil) {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}

@@ -32,7 +32,6 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Affectation() AffectationResolver
 	AffectationConnection() AffectationConnectionResolver
-	Chantier() ChantierResolver
 	ChantierConnection() ChantierConnectionResolver
 	Document() DocumentResolver
 	DocumentConnection() DocumentConnectionResolver
@@ -261,9 +260,6 @@ type AffectationResolver interface {
 }
 type AffectationConnectionResolver interface {
 	Edges(ctx context.Context, obj *model.AffectationConnection) ([]*model.AffectationEdge, error)
-}
-type ChantierResolver interface {
-	Responsable(ctx context.Context, obj *hubapi.Chantier) (*hubapi.UserSummary, error)
 }
 type ChantierConnectionResolver interface {
 	Edges(ctx context.Context, obj *model.ChantierConnection) ([]*model.ChantierEdge, error)
@@ -3498,7 +3494,7 @@ func (ec *executionContext) _Chantier_responsable(ctx context.Context, field gra
 			return ec.fieldContext_Chantier_responsable(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Chantier().Responsable(ctx, obj)
+			return obj.Responsable, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *hubapi.UserSummary) graphql.Marshaler {
@@ -3512,8 +3508,8 @@ func (ec *executionContext) fieldContext_Chantier_responsable(_ context.Context,
 	fc = &graphql.FieldContext{
 		Object:     "Chantier",
 		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
@@ -8791,98 +8787,97 @@ func (ec *executionContext) _Chantier(ctx context.Context, sel ast.SelectionSet,
 		case "id":
 			out.Values[i] = ec._Chantier_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "code":
 			out.Values[i] = ec._Chantier_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "nom":
 			out.Values[i] = ec._Chantier_nom(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "adresse":
 			out.Values[i] = ec._Chantier_adresse(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "ville":
 			out.Values[i] = ec._Chantier_ville(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "codePostal":
 			out.Values[i] = ec._Chantier_codePostal(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "statut":
 			out.Values[i] = ec._Chantier_statut(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "clientNom":
 			out.Values[i] = ec._Chantier_clientNom(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "responsableId":
 			out.Values[i] = ec._Chantier_responsableId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "responsable":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Chantier_responsable(ctx, field, obj)
-				})
+			out.Values[i] = ec._Chantier_responsable(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "budgetCents":
 			out.Values[i] = ec._Chantier_budgetCents(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "dateDebut":
 			out.Values[i] = ec._Chantier_dateDebut(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "dateFin":
 			out.Values[i] = ec._Chantier_dateFin(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "latitude":
 			out.Values[i] = ec._Chantier_latitude(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "longitude":
 			out.Values[i] = ec._Chantier_longitude(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "description":
 			out.Values[i] = ec._Chantier_description(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._Chantier_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "updatedAt":
 			out.Values[i] = ec._Chantier_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "version":
 			out.Values[i] = ec._Chantier_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

@@ -1,0 +1,31 @@
+package graphql_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/hubchantier/hubchantier/hubapi/graphql"
+)
+
+// BenchmarkPage50 serves a page of 50 chantiers with their responsable
+// from an in-memory use case: the cost of the GraphQL layer alone
+// (parsing from the cache, limits, execution, JSON).
+func BenchmarkPage50(b *testing.B) {
+	f := newFake(50)
+	f.loadResponsables = true
+	h := newHandler(b, f, graphql.Options{})
+	body := `{"query":"query($after: String) { chantiers(first: 50, after: $after) { nodes { id code nom statut ville updatedAt responsable { id nom prenom } } pageInfo { hasNextPage endCursor } } }","variables":{}}`
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatal(rec.Code)
+		}
+	}
+}
