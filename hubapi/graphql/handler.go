@@ -94,7 +94,7 @@ func New(o Options) (*Handler, error) {
 	// application/json (the legacy media type, always 200) for "*/*" or no
 	// Accept, as GraphQL over HTTP recommends.
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(postTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(lim.MaxTokens)
 	srv.SetErrorPresenter(presenter(log))

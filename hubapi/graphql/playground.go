@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/hubchantier/hubchantier/problem"
 )
@@ -48,12 +49,19 @@ var playgroundFiles = map[string]struct{ file, contentType string }{
 // /graphql for browsers (Accept: text/html), outside production. The page
 // holds no credential: the user types an API key in its Headers tab.
 func Playground() http.Handler {
-	assets := map[string]*asset{}
-	for name, f := range playgroundFiles {
-		assets[name] = loadAsset(f.file, f.contentType)
-	}
-	page := loadAsset("playground/index.html", "text/html; charset=utf-8")
+	// The files are decompressed on the first request, not when the
+	// server is built: most servers never serve the playground.
+	var once sync.Once
+	var assets map[string]*asset
+	var page *asset
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() {
+			assets = map[string]*asset{}
+			for name, f := range playgroundFiles {
+				assets[name] = loadAsset(f.file, f.contentType)
+			}
+			page = loadAsset("playground/index.html", "text/html; charset=utf-8")
+		})
 		a := page
 		if name, ok := strings.CutPrefix(r.URL.Path, PlaygroundAssets); ok {
 			if a = assets[name]; a == nil {
@@ -86,7 +94,7 @@ func Playground() http.Handler {
 }
 
 // loadAsset reads an embedded file; a missing or corrupt one is a build
-// defect, caught when the handler is built.
+// defect (a panic, which TestGraphQL's playground request would show).
 func loadAsset(file, contentType string) *asset {
 	b, err := playgroundFS.ReadFile(file)
 	if err != nil {

@@ -66,6 +66,9 @@ func (r *queryResolver) Chantiers(ctx context.Context, first *int, after *string
 		return nil, inArgument(err, "filter")
 	}
 	recordPage(ctx, pr.Limit, len(pg.Items))
+	if err := fillResponsables(ctx, pg.Items); err != nil {
+		return nil, err
+	}
 	return &model.ChantierConnection{Nodes: model.Pointers(pg.Items), PageInfo: model.NewPageInfo(pg)}, nil
 }
 
@@ -247,6 +250,34 @@ func chantierRef(ctx context.Context, id int64) (*hubapi.Chantier, error) {
 		return c, err
 	}
 	return withResponsable(ctx, c)
+}
+
+// fillResponsables sets the responsables the list use case did not load
+// (it loads them when the selection names them: then this reads nothing),
+// in one batch of the request's loader.
+func fillResponsables(ctx context.Context, items []hubapi.Chantier) error {
+	var ids []int64
+	for i := range items {
+		if items[i].ResponsableID != nil && items[i].Responsable == nil {
+			ids = append(ids, *items[i].ResponsableID)
+		}
+	}
+	l := loadersFrom(ctx)
+	if len(ids) == 0 || l == nil || !selectsNodeField(ctx, "responsable") {
+		return nil
+	}
+	users, err := l.users.LoadAll(ctx, ids)
+	if err != nil {
+		return err
+	}
+	j := 0
+	for i := range items {
+		if items[i].ResponsableID != nil && items[i].Responsable == nil {
+			items[i].Responsable = users[j]
+			j++
+		}
+	}
+	return nil
 }
 
 // withResponsable returns c with its responsable when the field being

@@ -87,13 +87,17 @@ func Pointers[T any](s []T) []*T {
 }
 
 // MarshalInt64ID writes an int64 id as a GraphQL ID (a string).
-func MarshalInt64ID(id int64) Marshaler {
-	return marshalFunc(func(w io.Writer) {
-		var b [24]byte
-		out := append(b[:0], '"')
-		out = strconv.AppendInt(out, id, 10)
-		_, _ = w.Write(append(out, '"'))
-	})
+func MarshalInt64ID(id int64) Marshaler { return int64ID(id) }
+
+// int64ID marshals without a closure: ids are the most common value of a
+// page.
+type int64ID int64
+
+func (id int64ID) MarshalGQL(w io.Writer) {
+	var b [24]byte
+	out := append(b[:0], '"')
+	out = strconv.AppendInt(out, int64(id), 10)
+	_, _ = w.Write(append(out, '"'))
 }
 
 // UnmarshalInt64ID reads a GraphQL ID: a positive integer, as a string or a
