@@ -259,6 +259,41 @@ func TestTransport(t *testing.T) {
 			t.Fatalf("%s", r.body)
 		}
 	})
+	t.Run("a document that does not parse: 400 without data, or 200 with application/json", func(t *testing.T) {
+		for _, tc := range []struct {
+			accept, ct string
+			status     int
+		}{
+			{"application/graphql-response+json", "application/graphql-response+json", 400},
+			{"application/json", "application/json", 200},
+			{"", "application/json", 200},
+			{"*/*", "application/json", 200},
+			{"text/html, application/graphql-response+json;q=0.9", "application/graphql-response+json", 400},
+		} {
+			req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ chantiers { "}`))
+			req.Header.Set("Content-Type", "application/json")
+			if tc.accept != "" {
+				req.Header.Set("Accept", tc.accept)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			var body map[string]json.RawMessage
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != tc.status ||
+				rec.Header().Get("Content-Type") != tc.ct || body["errors"] == nil {
+				t.Errorf("Accept %q: %d %s %s", tc.accept, rec.Code, rec.Header().Get("Content-Type"), rec.Body.String())
+			}
+			if _, ok := body["data"]; ok {
+				t.Errorf("Accept %q: a request error carries data: %s", tc.accept, rec.Body.String())
+			}
+		}
+		req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":`))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 400 || !json.Valid(rec.Body.Bytes()) {
+			t.Errorf("a body that is not JSON: %d %s", rec.Code, rec.Body.String())
+		}
+	})
 	t.Run("services not given answer NOT_SERVED", func(t *testing.T) {
 		r := post(t, h, map[string]any{"query": `{ me { id } }`})
 		if r.code() != "NOT_SERVED" {

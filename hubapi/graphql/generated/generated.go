@@ -10413,7 +10413,7 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 }
 
 func (ec *executionContext) marshalNChantier2ᚕᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚐChantierᚄ(ctx context.Context, sel ast.SelectionSet, v []*hubapi.Chantier) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNChantier2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚐChantier(ctx, sel, v[i])
@@ -10437,7 +10437,7 @@ func (ec *executionContext) marshalNChantier2ᚖgithubᚗcomᚋhubchantierᚋhub
 }
 
 func (ec *executionContext) marshalNChantierEdge2ᚕᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐChantierEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ChantierEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNChantierEdge2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐChantierEdge(ctx, sel, v[i])
@@ -10481,7 +10481,7 @@ func (ec *executionContext) marshalNChantierOrderField2githubᚗcomᚋhubchantie
 }
 
 func (ec *executionContext) marshalNCountByKey2ᚕᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐCountByKeyᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CountByKey) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCountByKey2ᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐCountByKey(ctx, sel, v[i])
