@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ type fake struct {
 	err                    error // returned by ListChantiers when set
 	panics                 bool
 	loadResponsables       bool
+	mu                     sync.Mutex
 	lastSel                *fields.Selection
 	chantiers              []hubapi.Chantier
 }
@@ -42,7 +44,9 @@ func newFake(n int) *fake {
 
 func (f *fake) ListChantiers(_ context.Context, _ hubapi.ChantierFilter, p hubapi.PageRequest, sel *fields.Selection) (*hubapi.Page[hubapi.Chantier], error) {
 	f.calls.Add(1)
+	f.mu.Lock()
 	f.lastSel = sel
+	f.mu.Unlock()
 	if f.panics {
 		panic("boom: SELECT * FROM users")
 	}
