@@ -488,3 +488,172 @@ func TestGraphQLCostChargedToRateLimit(t *testing.T) {
 		t.Errorf("a refused query ran %d statements", n)
 	}
 }
+
+// introspectionQuery is the query GraphiQL sends to draw its docs.
+const introspectionQuery = `query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }`
+
+// TestGraphQLEveryFieldAndMutation reads every field of every type, runs
+// every mutation and the introspection query GraphiQL sends: each answers
+// without error and with the values the use cases hold.
+func TestGraphQLEveryFieldAndMutation(t *testing.T) {
+	env := apitest.Start(t, testenv.SQLite(t), apitest.Config{RateLimits: apitest.LiftedRateLimits})
+	admin := env.Key(hubapi.RoleAdmin)
+	worker := env.User(hubapi.RoleCompagnon)
+	boss := env.User(hubapi.RoleConducteur)
+	ctx := hubapi.WithPrincipal(context.Background(), &hubapi.Principal{UserID: env.User(hubapi.RoleAdmin).ID, Role: hubapi.RoleAdmin, Scopes: hubapi.AllScopes})
+	svc := env.Server.Service
+	c := seedChantiers(t, env, 1, []*hubapi.User{boss})[0]
+	p, err := svc.CreatePointage(ctx, hubapi.PointageInput{UserID: worker.ID, ChantierID: c.ID, Date: hubapi.NewDate(2026, 3, 2), Minutes: 90, Commentaire: "coffrage"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := svc.CreateDocument(ctx, hubapi.DocumentInput{ChantierID: c.ID, Nom: "plan.pdf", Categorie: "plan"},
+		hubapi.Upload{MimeType: "application/pdf", Body: strings.NewReader("%PDF-1.4 plan")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := svc.CreateSignalement(ctx, hubapi.SignalementInput{ChantierID: c.ID, Titre: "Fuite", Description: "toiture", Gravite: hubapi.GraviteHaute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := svc.CreateAffectation(ctx, hubapi.AffectationInput{UserID: worker.ID, ChantierID: c.ID, Date: hubapi.NewDate(2026, 3, 3), HeureDebut: "08:00", HeureFin: "12:00", Note: "dalle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]any{"cid": c.ID, "pid": p.ID, "did": d.ID, "sid": s.ID, "aid": a.ID}
+
+	t.Run("every field of every type", func(t *testing.T) {
+		q := `query($cid: ID!, $pid: ID!, $did: ID!, $sid: ID!, $aid: ID!) {
+			chantier(id: $cid) { ...C }
+			chantiers(first: 5, orderBy: [{field: CODE, direction: DESC}, {field: CREATED_AT}], filter: {statut: OUVERT, ville: "Lyon"}) {
+				edges { node { ...C } } nodes { id } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } }
+			pointage(id: $pid) { ...P }
+			pointages(first: 5, filter: {chantierId: $cid, statut: BROUILLON, from: "2026-03-01", to: "2026-03-31"}) {
+				edges { node { ...P } } nodes { id } pageInfo { hasNextPage } }
+			document(id: $did) { ...D }
+			documents(first: 5, filter: {chantierId: $cid, categorie: "plan"}) { edges { node { ...D } } nodes { id } pageInfo { endCursor } }
+			signalement(id: $sid) { ...S }
+			signalements(first: 5, filter: {chantierId: $cid, statut: OUVERT, gravite: HAUTE}) { edges { node { ...S } } nodes { id } pageInfo { startCursor } }
+			affectation(id: $aid) { ...A }
+			affectations(first: 5, filter: {chantierId: $cid, from: "2026-03-01", to: "2026-03-31"}) { edges { node { ...A } } nodes { id } pageInfo { hasPreviousPage } }
+		}
+		fragment C on Chantier { id code nom adresse ville codePostal statut clientNom responsableId responsable { id nom prenom }
+			budgetCents dateDebut dateFin latitude longitude description createdAt updatedAt version }
+		fragment P on Pointage { id userId chantierId chantier { id code } date minutes type statut commentaire createdAt updatedAt version }
+		fragment D on Document { id chantierId chantier { nom } nom categorie mimeType size sha256 uploadedBy createdAt updatedAt version }
+		fragment S on Signalement { id chantierId chantier { nom } titre description gravite statut createdBy assignedTo resolvedAt createdAt updatedAt version }
+		fragment A on Affectation { id userId chantierId chantier { nom } date heureDebut heureFin note createdAt updatedAt version }`
+		r := gql(t, env, admin, q, ids)
+		if r.Status != 200 || len(r.Errors) != 0 {
+			t.Fatalf("%d %s", r.Status, r.Raw)
+		}
+		for _, want := range []string{`"responsable":{"id":"` + fmt.Sprint(boss.ID), `"commentaire":"coffrage"`, `"type":"NORMAL"`,
+			`"mimeType":"application/pdf"`, `"gravite":"HAUTE"`, `"heureDebut":"08:00"`, `"date":"2026-03-03"`, `"categorie":"plan"`} {
+			if !bytes.Contains(r.Raw, []byte(want)) {
+				t.Errorf("no %s in %s", want, r.Raw)
+			}
+		}
+		for _, k := range []string{"chantiers", "pointages", "documents", "signalements", "affectations"} {
+			var page struct{ Nodes []struct{ ID string } }
+			if err := json.Unmarshal(r.Data[k], &page); err != nil || len(page.Nodes) != 1 {
+				t.Errorf("%s: %v %s", k, err, r.Data[k])
+			}
+		}
+		r = gql(t, env, admin, `{ me { id email nom prenom role createdAt } stats { chantiersTotal chantiersParStatut { key count } heuresSemaine heuresMois signalementsOuverts signalementsOuvertsParGravite { key count } semaine mois } }`, nil)
+		if r.Status != 200 || len(r.Errors) != 0 || !bytes.Contains(r.Raw, []byte(`"role":"admin"`)) || !bytes.Contains(r.Raw, []byte(`{"key":"ouvert","count":`)) {
+			t.Fatalf("%s", r.Raw)
+		}
+	})
+
+	t.Run("the introspection query of GraphiQL", func(t *testing.T) {
+		r := gql(t, env, admin, introspectionQuery, nil)
+		if r.Status != 200 || len(r.Errors) != 0 || !bytes.Contains(r.Raw, []byte(`"name":"ChantierConnection"`)) {
+			t.Fatalf("%d %.500s", r.Status, r.Raw)
+		}
+	})
+
+	t.Run("every mutation", func(t *testing.T) {
+		run := func(q string, vars map[string]any, field string, out any) {
+			t.Helper()
+			r := gql(t, env, admin, q, vars)
+			if r.Status != 200 || len(r.Errors) != 0 {
+				t.Fatalf("%s: %d %s", field, r.Status, r.Raw)
+			}
+			if out != nil {
+				if err := json.Unmarshal(r.Data[field], out); err != nil {
+					t.Fatalf("%s: %v %s", field, err, r.Raw)
+				}
+			}
+		}
+		type obj struct {
+			ID      string
+			Version int
+		}
+		var pt obj
+		pin := map[string]any{"userId": worker.ID, "chantierId": c.ID, "date": "2026-03-04", "minutes": 120, "type": "NUIT", "statut": "SOUMIS", "commentaire": "nuit"}
+		run(`mutation($in: PointageInput!) { createPointage(input: $in) { id version type } }`, map[string]any{"in": pin}, "createPointage", &pt)
+		pin["minutes"] = 150
+		run(`mutation($id: ID!, $in: PointageInput!, $v: Int) { updatePointage(id: $id, input: $in, version: $v) { id version minutes } }`,
+			map[string]any{"id": pt.ID, "in": pin, "v": pt.Version}, "updatePointage", &pt)
+		run(`mutation($id: ID!, $v: Int) { validatePointage(id: $id, version: $v) { id version statut } }`, map[string]any{"id": pt.ID, "v": pt.Version}, "validatePointage", &pt)
+		var other obj
+		run(`mutation($in: PointageInput!) { createPointage(input: $in) { id version } }`, map[string]any{"in": pin}, "createPointage", &other)
+		run(`mutation($id: ID!, $v: Int) { deletePointage(id: $id, version: $v) }`, map[string]any{"id": other.ID, "v": other.Version}, "deletePointage", nil)
+
+		var sg obj
+		sin := map[string]any{"chantierId": c.ID, "titre": "Chute", "description": "échafaudage", "gravite": "URGENTE", "statut": "OUVERT", "assignedTo": boss.ID}
+		run(`mutation($in: SignalementInput!) { createSignalement(input: $in) { id version } }`, map[string]any{"in": sin}, "createSignalement", &sg)
+		sin["statut"] = "EN_COURS"
+		run(`mutation($id: ID!, $in: SignalementInput!, $v: Int) { updateSignalement(id: $id, input: $in, version: $v) { id version statut } }`,
+			map[string]any{"id": sg.ID, "in": sin, "v": sg.Version}, "updateSignalement", &sg)
+		run(`mutation($id: ID!, $v: Int) { deleteSignalement(id: $id, version: $v) }`, map[string]any{"id": sg.ID, "v": sg.Version}, "deleteSignalement", nil)
+
+		var af obj
+		ain := map[string]any{"userId": worker.ID, "chantierId": c.ID, "date": "2026-03-05", "heureDebut": "13:00", "heureFin": "17:00", "note": "finitions"}
+		run(`mutation($in: AffectationInput!) { createAffectation(input: $in) { id version } }`, map[string]any{"in": ain}, "createAffectation", &af)
+		ain["heureFin"] = "18:00"
+		run(`mutation($id: ID!, $in: AffectationInput!, $v: Int) { updateAffectation(id: $id, input: $in, version: $v) { id version heureFin } }`,
+			map[string]any{"id": af.ID, "in": ain, "v": af.Version}, "updateAffectation", &af)
+		run(`mutation($id: ID!, $v: Int) { deleteAffectation(id: $id, version: $v) }`, map[string]any{"id": af.ID, "v": af.Version}, "deleteAffectation", nil)
+
+		var ch obj
+		cin := map[string]any{"code": uniq("GQA-"), "nom": "Collège", "adresse": "5 rue Haute", "ville": "Lyon", "codePostal": "69001",
+			"statut": "OUVERT", "clientNom": "Métropole", "responsableId": boss.ID, "budgetCents": 1000000, "dateDebut": "2026-04-01",
+			"dateFin": "2026-09-30", "latitude": 45.76, "longitude": 4.83, "description": "Extension"}
+		run(`mutation($in: ChantierInput!) { createChantier(input: $in) { id version responsable { nom } } }`, map[string]any{"in": cin}, "createChantier", &ch)
+		cin["statut"] = "EN_COURS"
+		run(`mutation($id: ID!, $in: ChantierInput!) { updateChantier(id: $id, input: $in) { id version responsable { prenom } } }`,
+			map[string]any{"id": ch.ID, "in": cin}, "updateChantier", &ch)
+		if ch.Version != 2 {
+			t.Errorf("chantier version %d after one update", ch.Version)
+		}
+		r := gql(t, env, admin, `mutation($id: ID!) { validatePointage(id: $id, version: 99) { id } }`, map[string]any{"id": pt.ID})
+		if r.code(0) != "PRECONDITION_FAILED" && r.code(0) != "CONFLICT" && r.code(0) != "BAD_USER_INPUT" {
+			t.Errorf("validate a validated pointage with a stale version: %s", r.Raw)
+		}
+		r = gql(t, env, admin, `mutation { deleteSignalement(id: "999999") }`, nil)
+		if r.code(0) != "NOT_FOUND" {
+			t.Errorf("delete a missing signalement: %s", r.Raw)
+		}
+		r = gql(t, env, admin, `mutation { deleteChantier(id: 1, version: 0) }`, nil)
+		if r.code(0) != "BAD_USER_INPUT" || r.Errors[0].Extensions["argument"] != "version" {
+			t.Errorf("version 0: %s", r.Raw)
+		}
+	})
+}
