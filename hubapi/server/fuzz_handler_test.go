@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	encjson "encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -149,6 +150,11 @@ func FuzzHandler(f *testing.F) {
 		{0, "/api/v1//chantiers", "", "", "", 0, "", nil},
 		{7, "/api/v1/chantiers", "", "", "", 0, "", nil},
 		{5, "/api/v1/chantiers/{id}", "1", "", "", 0, "", nil},
+		{1, "/graphql", "", "", json, 0, "", []byte(`{"query":"{ chantiers(first: 3) { nodes { id responsable { nom } } pageInfo { endCursor } } }"}`)},
+		{1, "/graphql", "", "", json, 0, "", []byte(`{"query":"mutation($i: ChantierInput!) { createChantier(input: $i) { id } }","variables":{"i":{"code":"G\u0000","nom":"n","adresse":"a","dateDebut":"0000-01-01","responsableId":"-1"}}}`)}, // #nosec G101 -- not a credential
+		{1, "/graphql", "", "", json, 0, "", []byte(`{"query":"{ chantiers(first: 100, after: \"%00\") { edges { node { id } } } }","operationName":7}`)},
+		{0, "/graphql", "", "query=%7B%20me%20%7B%20id%20%7D%20%7D&variables=%7B", "", 0, "", nil},
+		{0, "/graphql", "", "extensions=%7B%22persistedQuery%22%3A%7B%22version%22%3A1%2C%22sha256Hash%22%3A%22zz%22%7D%7D", "", 0, "", nil},
 	}
 	routeIndex := func(route string) uint8 {
 		for i, r := range routes {
@@ -237,7 +243,17 @@ func FuzzHandler(f *testing.F) {
 				t.Fatalf("%s: %s %q → %d\n%s", tg.name, m, target, res.StatusCode, rec.Body.Bytes())
 			}
 			if res.StatusCode >= 400 {
-				if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt != problem.ContentType {
+				mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
+				if req.URL.Path == "/graphql" && (mt == "application/json" || mt == "application/graphql-response+json") {
+					// GraphQL over HTTP answers request errors in its own
+					// format: a JSON object with errors
+					var gr struct{ Errors []encjson.RawMessage }
+					if err := encjson.Unmarshal(rec.Body.Bytes(), &gr); err != nil || len(gr.Errors) == 0 {
+						t.Fatalf("%s: %s %q → %d without GraphQL errors: %s", tg.name, m, target, res.StatusCode, rec.Body.Bytes())
+					}
+					return
+				}
+				if mt != problem.ContentType {
 					t.Fatalf("%s: %s %q → %d with Content-Type %q, not a problem", tg.name, m, target, res.StatusCode, res.Header.Get("Content-Type"))
 				}
 			}
