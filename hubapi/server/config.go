@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/hubchantier/hubchantier/clientip"
 	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/apiversion"
 	"github.com/hubchantier/hubchantier/hubapi/jobs"
 	"github.com/hubchantier/hubchantier/hubapi/metrics"
 	"github.com/hubchantier/hubchantier/hubapi/store"
@@ -148,6 +150,13 @@ type Config struct {
 	// a job may run before it is taken for lost with its instance (killed)
 	// and run again; it must exceed the longest job.
 	JobsRescueAfter time.Duration
+	// V1Deprecation and V1Sunset (HUB_V1_DEPRECATION, HUB_V1_SUNSET: RFC
+	// 3339 times, dates, or HTTP-dates) are when API v1 was deprecated and
+	// when it stops being served, sent on every v1 response as Deprecation
+	// (RFC 9745) and Sunset (RFC 8594). Zero: apiversion.DefaultDeprecation
+	// and apiversion.DefaultSunset. The sunset must not be earlier than
+	// the deprecation.
+	V1Deprecation, V1Sunset time.Time
 	// UnknownEnv lists the HUB_* variables ConfigFromEnv found but does not
 	// know (a typo, or a variable of another version); New logs a warning
 	// naming each.
@@ -179,6 +188,8 @@ const (
 	EnvShutdownGrace       = "HUB_SHUTDOWN_GRACE"
 	EnvSMTPURL             = "HUB_SMTP_URL"
 	EnvJobsRescueAfter     = "HUB_JOBS_RESCUE_AFTER"
+	EnvV1Deprecation       = "HUB_V1_DEPRECATION"
+	EnvV1Sunset            = "HUB_V1_SUNSET"
 )
 
 // DefaultShutdownGrace is the default of Config.ShutdownGrace.
@@ -191,7 +202,7 @@ func EnvNames() []string {
 		EnvRateLimits, EnvRateLimitFailClosed, EnvCacheMaxMB, EnvCacheTTLLists, EnvCacheTTLStats, EnvCacheTTLPlanning,
 		EnvCursorKeys, EnvMetricsAddr,
 		EnvSMTPURL, metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash,
-		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace, EnvJobsRescueAfter}
+		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace, EnvJobsRescueAfter, EnvV1Deprecation, EnvV1Sunset}
 }
 
 // envTestPrefix marks variables of the test suites, never read by the server.
@@ -309,6 +320,9 @@ func ConfigFromEnv(environ []string) (Config, error) {
 		},
 		func() error { return readGrace(get(EnvShutdownGrace), &c.ShutdownGrace) },
 		func() error { return readRescueAfter(get(EnvJobsRescueAfter), &c.JobsRescueAfter) },
+		func() error { return readVersionTime(EnvV1Deprecation, get(EnvV1Deprecation), false, &c.V1Deprecation) },
+		func() error { return readVersionTime(EnvV1Sunset, get(EnvV1Sunset), true, &c.V1Sunset) },
+		func() error { _, err := c.v1Policy(); return err },
 	} {
 		if err := step(); err != nil {
 			return c, err
@@ -512,3 +526,48 @@ func warnUnknownEnv(log *slog.Logger, names []string) {
 		log.Warn("unknown environment variable ignored (check its spelling against the documented HUB_* variables)", slog.String("variable", n))
 	}
 }
+
+// readVersionTime reads a deprecation or sunset time: RFC 3339, an
+// HTTP-date, or a date (the start of the day for a deprecation, its last
+// second for a sunset), in UTC.
+func readVersionTime(name, v string, endOfDay bool, dst *time.Time) error {
+	if v == "" {
+		return nil
+	}
+	for _, layout := range []string{time.RFC3339, http.TimeFormat} {
+		if t, err := time.Parse(layout, v); err == nil {
+			*dst = t.UTC()
+			return nil
+		}
+	}
+	t, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		return fmt.Errorf("%s: want an RFC 3339 time (2026-12-31T23:59:59Z), a date (2026-12-31) or an HTTP-date", name)
+	}
+	if endOfDay {
+		t = t.Add(24*time.Hour - time.Second)
+	}
+	*dst = t
+	return nil
+}
+
+// v1Policy is the deprecation policy of API v1: the configured times or
+// their defaults, checked.
+func (c Config) v1Policy() (apiversion.Policy, error) {
+	p := apiversion.Policy{Deprecation: c.V1Deprecation, Sunset: c.V1Sunset, Link: MigrationGuidePath}
+	if p.Deprecation.IsZero() {
+		p.Deprecation = apiversion.DefaultDeprecation
+	}
+	if p.Sunset.IsZero() {
+		p.Sunset = apiversion.DefaultSunset
+	}
+	if err := p.Validate(); err != nil {
+		return p, fmt.Errorf("%s %s, %s %s: %w", EnvV1Deprecation, p.Deprecation.Format(time.RFC3339),
+			EnvV1Sunset, p.Sunset.Format(time.RFC3339), err)
+	}
+	return p, nil
+}
+
+// MigrationGuidePath is where the v1 to v2 migration guide is served, the
+// target of v1's deprecation and sunset links.
+const MigrationGuidePath = "/docs/migration-v1-v2"

@@ -324,8 +324,6 @@ func goldenMultipart(parts [][3]string) string {
 	return b.String()
 }
 
-
-
 // marshalIndent encodes v indented, without escaping <, > and &.
 func marshalIndent(v any) ([]byte, error) {
 	var b bytes.Buffer

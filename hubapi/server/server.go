@@ -18,6 +18,7 @@ import (
 	"github.com/hubchantier/hubchantier/clientip"
 	"github.com/hubchantier/hubchantier/etag"
 	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/apiversion"
 	"github.com/hubchantier/hubchantier/hubapi/batch"
 	"github.com/hubchantier/hubchantier/hubapi/blob"
 	"github.com/hubchantier/hubchantier/hubapi/cache"
@@ -138,6 +139,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	v1Policy, err := cfg.v1Policy()
+	if err != nil {
+		return nil, err
+	}
 	r, err := s.router(cfg, log, v1mw, batchLimiter.Middleware)
 	if err != nil {
 		return nil, err
@@ -163,6 +168,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		corsMW,
 		s.Metrics.Middleware(route.Template), // in front of the router: 404 and 405 count too ("unmatched")
 		clientIP.Middleware,
+		// Every v1 answer, errors and 404s included, carries the policy.
+		apiversion.Middleware,
+		apiversion.Headers(apiversion.V1, v1Policy),
 	)
 	return s, nil
 }
@@ -411,9 +419,18 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 		r.Handle("/metrics", s.MetricsHandler)
 	}
 	svc := s.Service
-	if err := rest.Mount(r, rest.Options{Chantiers: svc, Pointages: svc, Documents: svc, Signalements: svc,
+	// v1 and v2 share the use cases and the middleware (quotas per route,
+	// hence per version; conditional requests; the cache, keyed by route).
+	mw := append([]mux.MiddlewareFunc{s.countVersion}, v1mw...)
+	opts := rest.Options{Chantiers: svc, Pointages: svc, Documents: svc, Signalements: svc,
 		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, Authenticator: s.Operator,
-		Logger: log, Middleware: v1mw, OnAuthFailure: s.Metrics.AuthFailure, Batch: bh}); err != nil {
+		Logger: log, Middleware: mw, OnAuthFailure: s.Metrics.AuthFailure, Batch: bh}
+	if err := rest.Mount(r, opts); err != nil {
+		return nil, err
+	}
+	// Batches address v1 routes: v2 has none.
+	opts.Batch = nil
+	if err := rest.MountV2(r, opts); err != nil {
 		return nil, err
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -423,6 +440,19 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 		problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "The method is not allowed on this endpoint."))
 	})
 	return r, nil
+}
+
+// countVersion counts an authenticated API request by version, and v1
+// requests by API key.
+func (s *Server) countVersion(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var keyID int64
+		if p := hubapi.PrincipalFrom(r.Context()); p != nil {
+			keyID = p.APIKeyID
+		}
+		s.Metrics.APIRequest(string(apiversion.From(r.Context())), keyID)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // JobStopWait is how long Close waits for running jobs before cancelling
