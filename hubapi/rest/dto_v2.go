@@ -270,6 +270,21 @@ func v1Expression(expr string) string {
 	})
 }
 
+// v1SortExpression renames the keys of a v2 sort expression to v1 names.
+// A v1 name that v2 renamed is not a v2 sort key: it is marked so that the
+// sort parser rejects it (400 naming sort).
+func v1SortExpression(expr string) string {
+	return nameRe.ReplaceAllStringFunc(expr, func(n string) string {
+		if v1, ok := v1Names[n]; ok {
+			return v1
+		}
+		if _, renamed := V2Names[n]; renamed {
+			return n + "?"
+		}
+		return n
+	})
+}
+
 // v2Expression is the reverse of v1Expression for the names of one
 // resource's sort whitelist (not users).
 func v2Expression(expr string) string {

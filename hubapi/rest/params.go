@@ -57,7 +57,7 @@ func newQuery(r *http.Request, allowed ...string) *query {
 			if name == "sort" {
 				vs = append([]string(nil), vs...)
 				for i := range vs {
-					vs[i] = v1Expression(vs[i])
+					vs[i] = v1SortExpression(vs[i])
 				}
 			}
 			v[name] = vs

@@ -51,13 +51,14 @@ type Env struct {
 	Server *server.Server
 	// URL is the base URL of the listening server ("http://127.0.0.1:port").
 	URL string
-	// Spec validates every request and response of the clients.
-	Spec *Spec
+	// Spec validates every request and response of the clients under
+	// /api/v1 (and elsewhere); SpecV2 those under /api/v2.
+	Spec, SpecV2 *Spec
 
 	http     *http.Client
 	users    map[hubapi.Role]*hubapi.User
 	keys     map[hubapi.Role]string
-	coverage *Coverage
+	coverage, coverageV2 *Coverage
 
 	mu   sync.Mutex
 	seq  int
@@ -73,8 +74,12 @@ func Start(t testing.TB, db *testenv.DB, cfg Config) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &Env{Spec: spec, users: map[hubapi.Role]*hubapi.User{}, keys: map[hubapi.Role]string{},
-		coverage: newCoverage(spec), logT: t}
+	specV2, err := V2()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Env{Spec: spec, SpecV2: specV2, users: map[hubapi.Role]*hubapi.User{}, keys: map[hubapi.Role]string{},
+		coverage: newCoverage(spec), coverageV2: newCoverage(specV2), logT: t}
 	ctx := context.Background()
 	cursorKey := make([]byte, 32)
 	if _, err := rand.Read(cursorKey); err != nil {
@@ -175,3 +180,6 @@ func (e *Env) Anonymous() *Client { return &Client{env: e} }
 
 // Coverage returns what the clients of e have exercised so far.
 func (e *Env) Coverage() *Coverage { return e.coverage }
+
+// CoverageV2 returns what the clients of e have exercised of v2.
+func (e *Env) CoverageV2() *Coverage { return e.coverageV2 }
