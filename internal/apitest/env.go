@@ -55,9 +55,9 @@ type Env struct {
 	// /api/v1 (and elsewhere); SpecV2 those under /api/v2.
 	Spec, SpecV2 *Spec
 
-	http     *http.Client
-	users    map[hubapi.Role]*hubapi.User
-	keys     map[hubapi.Role]string
+	http                 *http.Client
+	users                map[hubapi.Role]*hubapi.User
+	keys                 map[hubapi.Role]string
 	coverage, coverageV2 *Coverage
 
 	mu   sync.Mutex
