@@ -201,3 +201,29 @@ func TestConfigFromEnvListsUnknownVariables(t *testing.T) {
 		t.Fatalf("unknown %v", c.UnknownEnv)
 	}
 }
+
+func TestConfigV1DeprecationPolicy(t *testing.T) {
+	c, err := server.ConfigFromEnv([]string{"HUB_V1_DEPRECATION=2026-11-01", "HUB_V1_SUNSET=Fri, 30 Apr 2027 23:59:59 GMT"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.V1Deprecation.Format(time.RFC3339); got != "2026-11-01T00:00:00Z" {
+		t.Errorf("deprecation %s", got)
+	}
+	if got := c.V1Sunset.Format(time.RFC3339); got != "2027-04-30T23:59:59Z" {
+		t.Errorf("sunset %s", got)
+	}
+	if c, err = server.ConfigFromEnv([]string{"HUB_V1_SUNSET=2027-01-31"}); err != nil || c.V1Sunset.Format(time.RFC3339) != "2027-01-31T23:59:59Z" {
+		t.Errorf("a sunset date is its last second: %v %v", c.V1Sunset, err)
+	}
+	for _, env := range [][]string{
+		{"HUB_V1_SUNSET=2026-06-30"}, // before the default deprecation
+		{"HUB_V1_DEPRECATION=2027-02-01T00:00:00Z", "HUB_V1_SUNSET=2027-01-31T23:59:59Z"},
+		{"HUB_V1_DEPRECATION=next week"},
+		{"HUB_V1_SUNSET=31/12/2026"},
+	} {
+		if _, err := server.ConfigFromEnv(env); err == nil || !strings.Contains(err.Error(), "HUB_V1_") {
+			t.Errorf("%v: error %v, want one naming the variable", env, err)
+		}
+	}
+}
