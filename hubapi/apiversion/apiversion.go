@@ -101,7 +101,7 @@ func (p Policy) Validate() error {
 //
 //	Deprecation: @1764547200
 //	Sunset: Thu, 31 Dec 2026 23:59:59 GMT
-//	Link: </docs/migration-v1-v2>; rel="deprecation"; type="text/html", </docs/migration-v1-v2>; rel="sunset"; type="text/html"
+//	Link: </docs/migration-v1-v2>; rel="deprecation"; type="text/markdown", </docs/migration-v1-v2>; rel="sunset"; type="text/markdown"
 //	X-API-Deprecation: v1 deprecated, migrate to v2
 //
 // The links are appended to a Link field the handler wrote (pagination's).
@@ -112,7 +112,7 @@ func Headers(v Version, p Policy) func(http.Handler) http.Handler {
 	}
 	deprecation := "@" + strconv.FormatInt(p.Deprecation.Unix(), 10)
 	sunset := p.Sunset.UTC().Format(http.TimeFormat)
-	links := `<` + p.Link + `>; rel="deprecation"; type="text/html", <` + p.Link + `>; rel="sunset"; type="text/html"`
+	links := `<` + p.Link + `>; rel="deprecation"; type="text/markdown", <` + p.Link + `>; rel="sunset"; type="text/markdown"`
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if Of(r.URL.Path) != v {

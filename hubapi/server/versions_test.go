@@ -80,7 +80,7 @@ func TestV1DeprecationHeaders(t *testing.T) {
 func TestNewRefusesASunsetBeforeTheDeprecation(t *testing.T) {
 	db := testenv.SQLite(t)
 	_, err := server.New(context.Background(), server.Config{DB: store.Wrap(db.DB), BlobDir: t.TempDir(), CursorKeys: [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		V1Deprecation: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)})
 	if !errors.Is(err, apiversion.ErrSunsetBeforeDeprecation) {
 		t.Fatalf("New: %v, want ErrSunsetBeforeDeprecation", err)
