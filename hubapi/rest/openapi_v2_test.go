@@ -131,6 +131,18 @@ func generateV2Document(v1 []byte) ([]byte, error) {
 	for p, item := range paths {
 		paths[p] = v2Value(item)
 	}
+	// The shared fields example names chantier members: /users/me gets
+	// its own, which Swagger UI fills in when the operation is tried.
+	me := paths["/users/me"].(map[string]any)["get"].(map[string]any)
+	for i, p := range me["parameters"].([]any) {
+		if m, ok := p.(map[string]any); ok && m["$ref"] == "#/components/parameters/Fields" {
+			var own map[string]any
+			b, _ := json.Marshal(comps["parameters"].(map[string]any)["Fields"])
+			_ = json.Unmarshal(b, &own)
+			own["examples"] = map[string]any{"summary": map[string]any{"value": "id,lastName,firstName,scopes"}}
+			me["parameters"].([]any)[i] = own
+		}
+	}
 	var b bytes.Buffer
 	e := json.NewEncoder(&b)
 	e.SetEscapeHTML(false)
