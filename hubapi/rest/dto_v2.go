@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/hubchantier/hubchantier/problem"
@@ -289,16 +288,6 @@ func v1SortExpression(expr string) string {
 // resource's sort whitelist (not users).
 func v2Expression(expr string) string {
 	return nameRe.ReplaceAllStringFunc(expr, v2Name)
-}
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // isV2 reports whether r was routed under /api/v2.
