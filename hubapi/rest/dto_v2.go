@@ -3,6 +3,7 @@ package rest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -128,68 +129,167 @@ func listDTO(item *dto) *dto {
 	return newDTO([]string{"data"}, nil, map[string]*dto{"data": item})
 }
 
-// toV2 appends to dst the v2 form of the v1 JSON value src: members
-// renamed, in their order. A member the shape does not know is an error
-// (a v1 member without a v2 name would otherwise leak into v2).
+// toV2 appends to dst the v2 form of the v1 JSON value src (as
+// encoding/json writes it): members renamed, in their order. A member the
+// shape does not know is an error (a v1 member without a v2 name would
+// otherwise leak into v2). It scans the bytes once, without decoding.
 func (d *dto) toV2(dst, src []byte) ([]byte, error) {
-	src = bytes.TrimSpace(src)
-	if len(src) == 0 {
-		return dst, fmt.Errorf("rest: empty JSON value")
+	dst, i, err := d.renameValue(dst, src, skipWS(src, 0))
+	if err != nil {
+		return dst, err
 	}
-	switch src[0] {
-	case '[':
-		var items []json.RawMessage
-		if err := json.Unmarshal(src, &items); err != nil {
-			return dst, err
-		}
-		dst = append(dst, '[')
-		for i, it := range items {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			var err error
-			if dst, err = d.toV2(dst, it); err != nil {
-				return dst, err
-			}
-		}
-		return append(dst, ']'), nil
+	if skipWS(src, i) != len(src) {
+		return dst, errors.New("rest: data after the JSON value")
+	}
+	return dst, nil
+}
+
+var errBadJSON = errors.New("rest: malformed JSON")
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// renameValue renames the value at src[i] and returns the index after it.
+func (d *dto) renameValue(dst, src []byte, i int) ([]byte, int, error) {
+	if i >= len(src) {
+		return dst, i, errBadJSON
+	}
+	switch src[i] {
 	case '{':
-		dec := json.NewDecoder(bytes.NewReader(src))
-		if _, err := dec.Token(); err != nil {
-			return dst, err
-		}
 		dst = append(dst, '{')
-		for n := 0; dec.More(); n++ {
-			t, err := dec.Token()
+		i = skipWS(src, i+1)
+		if i < len(src) && src[i] == '}' {
+			return append(dst, '}'), i + 1, nil
+		}
+		for {
+			if i >= len(src) || src[i] != '"' {
+				return dst, i, errBadJSON
+			}
+			end, err := skipString(src, i)
 			if err != nil {
-				return dst, err
+				return dst, i, err
 			}
-			k, _ := t.(string)
-			var v json.RawMessage
-			if err := dec.Decode(&v); err != nil {
-				return dst, err
-			}
-			name, ok := d.names[k]
+			key := src[i+1 : end-1]
+			name, ok := d.names[string(key)]
 			if !ok {
-				return dst, fmt.Errorf("rest: member %q has no v2 name", k)
-			}
-			if n > 0 {
-				dst = append(dst, ',')
+				return dst, i, fmt.Errorf("rest: member %q has no v2 name", key)
 			}
 			dst = append(dst, '"')
 			dst = append(dst, name...)
 			dst = append(dst, '"', ':')
-			if c := d.children[k]; c != nil && len(v) > 0 && (v[0] == '{' || v[0] == '[') {
-				if dst, err = c.toV2(dst, v); err != nil {
-					return dst, err
-				}
-				continue
+			i = skipWS(src, end)
+			if i >= len(src) || src[i] != ':' {
+				return dst, i, errBadJSON
 			}
-			dst = append(dst, v...)
+			i = skipWS(src, i+1)
+			if c := d.children[string(key)]; c != nil {
+				if dst, i, err = c.renameValue(dst, src, i); err != nil {
+					return dst, i, err
+				}
+			} else {
+				start := i
+				if i, err = skipValue(src, i); err != nil {
+					return dst, i, err
+				}
+				dst = append(dst, src[start:i]...)
+			}
+			i = skipWS(src, i)
+			if i >= len(src) {
+				return dst, i, errBadJSON
+			}
+			if src[i] == '}' {
+				return append(dst, '}'), i + 1, nil
+			}
+			if src[i] != ',' {
+				return dst, i, errBadJSON
+			}
+			dst = append(dst, ',')
+			i = skipWS(src, i+1)
 		}
-		return append(dst, '}'), nil
+	case '[':
+		dst = append(dst, '[')
+		i = skipWS(src, i+1)
+		if i < len(src) && src[i] == ']' {
+			return append(dst, ']'), i + 1, nil
+		}
+		for {
+			var err error
+			if dst, i, err = d.renameValue(dst, src, i); err != nil {
+				return dst, i, err
+			}
+			i = skipWS(src, i)
+			if i >= len(src) {
+				return dst, i, errBadJSON
+			}
+			if src[i] == ']' {
+				return append(dst, ']'), i + 1, nil
+			}
+			if src[i] != ',' {
+				return dst, i, errBadJSON
+			}
+			dst = append(dst, ',')
+			i = skipWS(src, i+1)
+		}
 	}
-	return append(dst, src...), nil
+	start := i
+	i, err := skipValue(src, i)
+	return append(dst, src[start:i]...), i, err
+}
+
+// skipString returns the index after the string starting at b[i] ('"').
+func skipString(b []byte, i int) (int, error) {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, nil
+		}
+	}
+	return len(b), errBadJSON
+}
+
+// skipValue returns the index after the JSON value starting at b[i].
+func skipValue(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return i, errBadJSON
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end, err := skipString(b, j)
+				if err != nil {
+					return end, err
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1, nil
+				}
+			}
+		}
+		return len(b), errBadJSON
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\t' && b[j] != '\r' {
+		j++
+	}
+	if j == i {
+		return i, errBadJSON
+	}
+	return j, nil
 }
 
 // inputToV1 renames the top-level members of a v2 request body (an object)

@@ -66,3 +66,19 @@ func FuzzV2Body(f *testing.F) {
 		_ = v1SortExpression(string(body))
 	})
 }
+
+// FuzzV2Rename renames arbitrary JSON with the chantier page shape: never a
+// panic; from valid JSON, either an error or valid JSON.
+func FuzzV2Rename(f *testing.F) {
+	for _, s := range []string{`{"data":[{"id":1,"nom":"a\"}","responsable":{"nom":"x","prenom":"y"}}],"pagination":{"has_more":true}}`,
+		`{"data":[]}`, `[{"nom":1},{"adresse":[1,{"a":"]"}]}]`, `{"nom":"x"} `, `{"nom"}`, `{"x":1}`, `"s"`, `1e5`, `{`, `[1,`, ``} {
+		f.Add([]byte(s))
+	}
+	d := pageDTO(chantierDTO)
+	f.Fuzz(func(t *testing.T, src []byte) {
+		out, err := d.toV2(nil, src)
+		if err == nil && json.Valid(src) && !json.Valid(out) {
+			t.Fatalf("%q renamed to invalid JSON %q", src, out)
+		}
+	})
+}
