@@ -51,6 +51,8 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_PUBLIC_HOST=api.example.com",
 		"HUB_SHUTDOWN_GRACE=2m",
 		"HUB_JOBS_RESCUE_AFTER=90s",
+		"HUB_V1_DEPRECATION=2026-11-15T00:00:00Z",
+		"HUB_V1_SUNSET=2027-06-30",
 		"HUB_ADDR=127.0.0.1:1", // a later duplicate is ignored, as by os.Getenv
 		"PATH=/usr/bin",
 	}
@@ -84,6 +86,8 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_PUBLIC_HOST":            c.PublicHost == "api.example.com",
 		"HUB_SHUTDOWN_GRACE":         c.ShutdownGrace == 2*time.Minute,
 		"HUB_JOBS_RESCUE_AFTER":      c.JobsRescueAfter == 90*time.Second,
+		"HUB_V1_DEPRECATION":         c.V1Deprecation.Equal(time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)),
+		"HUB_V1_SUNSET":              c.V1Sunset.Equal(time.Date(2027, 6, 30, 23, 59, 59, 0, time.UTC)),
 	}
 	for _, name := range server.EnvNames() {
 		ok, tested := checks[name]
