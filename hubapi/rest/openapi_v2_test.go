@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"regexp"
 	"sort"
@@ -106,7 +107,22 @@ func generateV2Document(v1 []byte) ([]byte, error) {
 	info["description"] = v2Text(desc)
 	doc["servers"] = []any{map[string]any{"url": "/api/v2", "description": "This server"}}
 
+	// Batches address v1 routes (relative to /api/v1): v2 has no /batch.
+	delete(doc["paths"].(map[string]any), "/batch")
 	comps := doc["components"].(map[string]any)
+	for _, name := range []string{"BatchOperation", "BatchRequest", "BatchResponse", "BatchResult"} {
+		delete(comps["schemas"].(map[string]any), name)
+	}
+	if tags, ok := doc["tags"].([]any); ok {
+		var keep []any
+		for _, tg := range tags {
+			if m, ok := tg.(map[string]any); ok && strings.EqualFold(fmt.Sprint(m["name"]), "batch") {
+				continue
+			}
+			keep = append(keep, tg)
+		}
+		doc["tags"] = keep
+	}
 	delete(comps["parameters"].(map[string]any), "Page")
 	schemas := comps["schemas"].(map[string]any)
 	delete(schemas, "OffsetPagination")
