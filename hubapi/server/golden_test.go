@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/internal/apitest"
@@ -112,6 +113,10 @@ func normaliseJSON(b []byte) ([]byte, bool, error) {
 			if timestampRe.MatchString(x) {
 				changed = true
 				return "<timestamp>"
+			}
+			if _, err := time.Parse(http.TimeFormat, x); err == nil { // a batch result's Last-Modified
+				changed = true
+				return "<http-date>"
 			}
 			if retryInRe.MatchString(x) {
 				return retryInRe.ReplaceAllString(x, "retry in <window> s")

@@ -19,7 +19,7 @@ const goldenRateLimits = apitest.LiftedRateLimits + ";GET /api/v1/planning=2/d"
 // TestGoldenV1 replays the recorded v1 exchanges (testdata/golden/v1) and
 // compares every response, errors included, with its recording: the v1
 // contract is frozen. Every v1 route is there, and every error status the
-// server can give (400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 429;
+// server can give (400, 401, 403, 404, 405, 409, 412, 413, 415, 416, 422, 429;
 // no v1 route requires a precondition, so 428 is not reachable). See
 // testdata/golden/README.md for the normalisation and for -update.
 func TestGoldenV1(t *testing.T) {
@@ -186,6 +186,17 @@ func goldenV1Steps() []goldenStep {
 
 		// the document
 		{name: "openapi-document", method: http.MethodHead, path: v + "/openapi.json"},
+
+		// batches (recorded when they joined v1)
+		// (an API key: its ids are the same on every database; a chantier's
+		// are not, PostgreSQL's sequence having been used by refused inserts)
+		{name: "batch-atomic", method: http.MethodPost, path: v + "/batch", as: admin,
+			body: `{"atomic":true,"operations":[{"id":"k","method":"POST","path":"/admin/api-keys","body":{"user_id":3,"name":"Lot","scopes":["stats:read"]}},` +
+				`{"method":"DELETE","path":"/admin/api-keys/{k.body.id}"},{"method":"GET","path":"/chantiers/1?fields=id,nom"}]}`},
+		{name: "batch-best-effort-403-inside", method: http.MethodPost, path: v + "/batch", as: worker,
+			body: `{"operations":[{"method":"GET","path":"/chantiers/1?fields=code"},{"method":"DELETE","path":"/chantiers/1"}]}`},
+		{name: "batch-invalid-400", method: http.MethodPost, path: v + "/batch", as: admin,
+			body: `{"operations":[{"method":"POST","path":"/batch","body":{}}]}`},
 	}
 }
 
