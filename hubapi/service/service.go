@@ -38,6 +38,7 @@ type deps struct {
 	blobs     hubapi.BlobStore
 	pub       hubapi.Publisher
 	outbox    Outbox
+	webhooks  WebhookQueue
 	now       func() time.Time
 	maxUpload int64
 	codec     *pagination.Codec
