@@ -43,6 +43,7 @@ type Options struct {
 	Users        hubapi.UserService
 	Stats        hubapi.StatsService
 	APIKeys      hubapi.APIKeyService
+	Webhooks     hubapi.WebhookService
 	// Authenticator resolves bearer tokens to principals (required).
 	Authenticator hubapi.Authenticator
 
@@ -160,6 +161,9 @@ func Mount(r *mux.Router, o Options) error {
 		route(http.MethodGet, "/admin/api-keys", hubapi.ScopeAdmin, a.listAPIKeys)
 		route(http.MethodPost, "/admin/api-keys", hubapi.ScopeAdmin, a.createAPIKey)
 		route(http.MethodDelete, "/admin/api-keys/{id}", hubapi.ScopeAdmin, a.revokeAPIKey)
+	}
+	if o.Webhooks != nil {
+		a.mountWebhooks(route)
 	}
 
 	// After every method route: a request whose path exists but whose

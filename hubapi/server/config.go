@@ -22,6 +22,7 @@ import (
 	"github.com/hubchantier/hubchantier/pagination"
 	"github.com/hubchantier/hubchantier/ratelimit"
 	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
+	"github.com/hubchantier/hubchantier/secretbox"
 )
 
 // Defaults of the embedded mode.
@@ -106,6 +107,20 @@ type Config struct {
 	// a key generated once and kept in the database (table server_secrets),
 	// shared by every instance on that database and kept across restarts.
 	CursorKeys [][]byte
+	// SecretKeys seal the secrets the server must read back, such as
+	// webhook signing secrets (HUB_SECRET_KEYS: "id:base64key,..." of
+	// 32-byte AES-256 keys, see secretbox.ParseKeyring; the first seals,
+	// all open). Empty: a key generated once and kept in the database
+	// (table server_secrets), with a warning at start-up — whoever reads the
+	// database can then open the secrets.
+	SecretKeys string
+	// WebhookAllowHTTP accepts http:// webhook targets
+	// (HUB_WEBHOOK_ALLOW_HTTP=1; tests and on-premises receivers).
+	WebhookAllowHTTP bool
+	// WebhookAllowPrivate accepts webhook targets on loopback, private and
+	// link-local addresses (HUB_WEBHOOK_ALLOW_PRIVATE=1; tests and
+	// on-premises receivers).
+	WebhookAllowPrivate bool
 	// Metrics receives the server's metrics (default: a new set).
 	Metrics *metrics.Metrics
 	// MetricsAccess protects /metrics (default: loopback only). Its
@@ -163,6 +178,9 @@ const (
 	EnvPublicHost          = "HUB_PUBLIC_HOST"
 	EnvShutdownGrace       = "HUB_SHUTDOWN_GRACE"
 	EnvSMTPURL             = "HUB_SMTP_URL"
+	EnvSecretKeys          = "HUB_SECRET_KEYS"
+	EnvWebhookAllowHTTP    = "HUB_WEBHOOK_ALLOW_HTTP"
+	EnvWebhookAllowPrivate = "HUB_WEBHOOK_ALLOW_PRIVATE"
 )
 
 // DefaultShutdownGrace is the default of Config.ShutdownGrace.
@@ -173,8 +191,8 @@ const DefaultShutdownGrace = 30 * time.Second
 func EnvNames() []string {
 	return []string{EnvAddr, EnvDatabaseURL, EnvStatementTimeout, EnvBlobDir, EnvCORSOrigins, EnvTrustedProxies, EnvRedisURL,
 		EnvRateLimits, EnvRateLimitFailClosed, EnvCacheMaxMB, EnvCacheTTLLists, EnvCacheTTLStats, EnvCacheTTLPlanning,
-		EnvCursorKeys, EnvMetricsAddr,
-		EnvSMTPURL, metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash,
+		EnvCursorKeys, EnvSecretKeys, EnvMetricsAddr,
+		EnvSMTPURL, EnvWebhookAllowHTTP, EnvWebhookAllowPrivate, metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash,
 		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace}
 }
 
@@ -188,8 +206,8 @@ const MaxCacheMB = 64 << 10
 // "NAME=value" entries as os.Environ returns; an empty value is the same as
 // an unset one, and the first entry of a name wins, as with os.Getenv. Each
 // value is checked here, and the error names the variable; it never quotes
-// the value of a secret (database, Redis and SMTP URLs, cursor keys, the metrics
-// password hash). Unknown HUB_* names (other than HUB_TEST_*) are listed in
+// the value of a secret (database, Redis and SMTP URLs, cursor and secret keys,
+// the metrics password hash). Unknown HUB_* names (other than HUB_TEST_*) are listed in
 // Config.UnknownEnv.
 func ConfigFromEnv(environ []string) (Config, error) {
 	env := map[string]string{}
@@ -257,6 +275,23 @@ func ConfigFromEnv(environ []string) (Config, error) {
 				}
 			}
 			return nil
+		},
+		func() error {
+			if c.SecretKeys = get(EnvSecretKeys); c.SecretKeys != "" {
+				if _, err := secretbox.ParseKeyring(c.SecretKeys); err != nil {
+					// secretbox's errors name key ids, never key material.
+					return fmt.Errorf("%s: %w (want id:base64key,... of 32-byte keys, current first)", EnvSecretKeys, err)
+				}
+			}
+			return nil
+		},
+		func() error {
+			c.WebhookAllowHTTP, err = parseBool(EnvWebhookAllowHTTP, get(EnvWebhookAllowHTTP))
+			return err
+		},
+		func() error {
+			c.WebhookAllowPrivate, err = parseBool(EnvWebhookAllowPrivate, get(EnvWebhookAllowPrivate))
+			return err
 		},
 		func() error {
 			if c.SMTPURL = get(EnvSMTPURL); c.SMTPURL != "" {

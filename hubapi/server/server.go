@@ -32,6 +32,8 @@ import (
 	"github.com/hubchantier/hubchantier/pagination"
 	"github.com/hubchantier/hubchantier/problem"
 	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
+	"github.com/hubchantier/hubchantier/secretbox"
+	"github.com/hubchantier/hubchantier/webhooks"
 )
 
 // Server is an assembled Hub Chantier server.
@@ -55,6 +57,12 @@ type Server struct {
 	MetricsHandler http.Handler
 	// Notifier mails notifications (nil unless Config.SMTPURL is set).
 	Notifier notify.Notifier
+	// Secrets seals and opens the secrets the server reads back (webhook
+	// signing secrets): Config.SecretKeys, or the key kept in the database.
+	Secrets *secretbox.Keyring
+	// WebhookGuard holds the rules for webhook targets (Config.WebhookAllowHTTP,
+	// Config.WebhookAllowPrivate), at registration and at delivery.
+	WebhookGuard webhooks.Guard
 	// Jobs is the durable job queue (periodic jobs, later event delivery),
 	// started by New and stopped by Close.
 	Jobs   *jobs.Queue
@@ -94,6 +102,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.Secrets, err = SecretKeyring(ctx, s.DB, cfg.SecretKeys, log); err != nil {
+		return nil, err
+	}
+	s.WebhookGuard = webhooks.Guard{AllowHTTP: cfg.WebhookAllowHTTP, AllowPrivate: cfg.WebhookAllowPrivate}
 	if err := s.newJobs(ctx, cfg, log); err != nil {
 		return nil, err
 	}
@@ -221,7 +233,8 @@ func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Cod
 	if cfg.Publisher != nil {
 		s.Bus.Subscribe(cfg.Publisher.Publish)
 	}
-	opts := []service.Option{service.WithPublisher(s.Bus), service.WithCursorCodec(codec), service.WithOutbox(s.Jobs)}
+	opts := []service.Option{service.WithPublisher(s.Bus), service.WithCursorCodec(codec), service.WithOutbox(s.Jobs),
+		service.WithSecretKeyring(s.Secrets), service.WithWebhookGuard(s.WebhookGuard)}
 	if cfg.MaxUploadBytes > 0 {
 		opts = append(opts, service.WithMaxUpload(cfg.MaxUploadBytes))
 	}
@@ -406,7 +419,7 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 	}
 	svc := s.Service
 	if err := rest.Mount(r, rest.Options{Chantiers: svc, Pointages: svc, Documents: svc, Signalements: svc,
-		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, Authenticator: s.Operator,
+		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, Webhooks: svc, Authenticator: s.Operator,
 		Logger: log, Middleware: v1mw, OnAuthFailure: s.Metrics.AuthFailure, Batch: bh}); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,74 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/store"
+	"github.com/hubchantier/hubchantier/secretbox"
+)
+
+// secretKeyName is the server_secrets row of the generated secret key, and
+// StoredSecretKeyID the id it has in the keyring.
+const (
+	secretKeyName     = "secret_key"
+	StoredSecretKeyID = "db"
+)
+
+// SecretKeyring returns the keyring that seals the secrets the server reads
+// back (webhook signing secrets):
+//   - configured (HUB_SECRET_KEYS) empty: a key generated once and kept in
+//     the database (server_secrets), shared by every instance and command on
+//     that database; a warning says that production should set
+//     HUB_SECRET_KEYS, since whoever reads the database can then open the
+//     secrets;
+//   - configured set: its keys (the first seals), plus the key kept in the
+//     database when there is one and the list does not name the id "db", so
+//     that secrets sealed before HUB_SECRET_KEYS was set still open until
+//     `hubchantier secrets reseal` has moved them to the current key.
+//
+// cmd/hubchantier uses it too, so that the CLI and the servers agree.
+func SecretKeyring(ctx context.Context, db *store.DB, configured string, log *slog.Logger) (*secretbox.Keyring, error) {
+	if configured == "" {
+		k, err := db.SharedSecret(ctx, secretKeyName, func() ([]byte, error) {
+			b, err := base64.StdEncoding.DecodeString(secretbox.GenerateKey())
+			return b, err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("secret key (set %s, or let the server keep one in the database): %w", EnvSecretKeys, err)
+		}
+		log.Warn("secrets (webhook signing secrets) sealed with a key kept in the database (server_secrets): whoever reads the database can open them; set " +
+			EnvSecretKeys + " in production (see docs/OPERATIONS.md)")
+		return secretbox.NewKeyring(secretbox.Key{ID: StoredSecretKeyID, Key: k})
+	}
+	spec := configured
+	stored, err := db.StoredSecret(ctx, secretKeyName)
+	switch {
+	case errors.Is(err, hubapi.ErrNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("secret key kept in the database (server_secrets): %w", err)
+	case !namesKeyID(configured, StoredSecretKeyID):
+		spec += "," + StoredSecretKeyID + ":" + base64.StdEncoding.EncodeToString(stored)
+	}
+	ring, err := secretbox.ParseKeyring(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvSecretKeys, err)
+	}
+	log.Info("secrets sealed with "+EnvSecretKeys, slog.String("current_key_id", ring.CurrentKeyID()))
+	return ring, nil
+}
+
+// namesKeyID reports whether a keyring list has an entry with id.
+func namesKeyID(spec, id string) bool {
+	for _, part := range strings.Split(spec, ",") {
+		if k, _, ok := strings.Cut(strings.TrimSpace(part), ":"); ok && k == id {
+			return true
+		}
+	}
+	return false
+}
