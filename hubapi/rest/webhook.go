@@ -151,23 +151,12 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// noBody refuses a body on the action routes, which take none.
-func noBody(r *http.Request) error {
-	if r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
-		return badRequest("unexpected-body", "This operation takes no request body.")
-	}
-	return nil
-}
-
 func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
 	if err := newQuery(r).err(); err != nil {
-		return err
-	}
-	if err := noBody(r); err != nil {
 		return err
 	}
 	sub, secret, err := a.o.Webhooks.RotateWebhookSecret(r.Context(), id)
@@ -219,9 +208,6 @@ func (a *API) redeliverWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err := newQuery(r).err(); err != nil {
 		return err
 	}
-	if err := noBody(r); err != nil {
-		return err
-	}
 	d, err := a.o.Webhooks.RedeliverWebhook(r.Context(), id, did)
 	if err != nil {
 		return err
@@ -236,9 +222,6 @@ func (a *API) testWebhook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := newQuery(r).err(); err != nil {
-		return err
-	}
-	if err := noBody(r); err != nil {
 		return err
 	}
 	d, err := a.o.Webhooks.TestWebhook(r.Context(), id)

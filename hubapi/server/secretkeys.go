@@ -51,7 +51,11 @@ func SecretKeyring(ctx context.Context, db *store.DB, configured string, log *sl
 	switch {
 	case errors.Is(err, hubapi.ErrNotFound):
 	case err != nil:
-		return nil, fmt.Errorf("secret key kept in the database (server_secrets): %w", err)
+		// The server starts while the database is down (it answers 503
+		// until it is back): the listed keys are enough for the secrets
+		// sealed since HUB_SECRET_KEYS was set.
+		log.Warn("the secret key kept in the database could not be read; secrets sealed with it (key id "+StoredSecretKeyID+
+			") do not open until a restart", slog.String("error", err.Error()))
 	case !namesKeyID(configured, StoredSecretKeyID):
 		spec += "," + StoredSecretKeyID + ":" + base64.StdEncoding.EncodeToString(stored)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/server"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/internal/testenv"
+	"github.com/hubchantier/hubchantier/secretbox"
 )
 
 // Config tunes the server under test. Zero values are the server defaults.
@@ -87,6 +88,7 @@ func Start(t testing.TB, db *testenv.DB, cfg Config) *Env {
 	scfg := server.Config{
 		DB:             store.Wrap(db.DB),
 		CursorKeys:     [][]byte{cursorKey},
+		SecretKeys:     "test:" + secretbox.GenerateKey(),
 		BlobDir:        t.TempDir(),
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		RateLimits:     cfg.RateLimits,
