@@ -57,7 +57,7 @@ func TestWebhookCommands(t *testing.T) {
 		t.Fatalf("stored %+v", row)
 	}
 	t.Run("a server on the database opens what the CLI sealed", func(t *testing.T) {
-		ring, err := server.SecretKeyring(ctx, db, "", slog.New(slog.DiscardHandler))
+		ring, err := server.SecretKeyring(ctx, db, nil, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}

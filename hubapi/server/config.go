@@ -113,7 +113,7 @@ type Config struct {
 	// all open). Empty: a key generated once and kept in the database
 	// (table server_secrets), with a warning at start-up — whoever reads the
 	// database can then open the secrets.
-	SecretKeys string
+	SecretKeys *secretbox.Keyring
 	// WebhookAllowHTTP accepts http:// webhook targets
 	// (HUB_WEBHOOK_ALLOW_HTTP=1; tests and on-premises receivers).
 	WebhookAllowHTTP bool
@@ -277,9 +277,9 @@ func ConfigFromEnv(environ []string) (Config, error) {
 			return nil
 		},
 		func() error {
-			if c.SecretKeys = get(EnvSecretKeys); c.SecretKeys != "" {
-				if _, err := secretbox.ParseKeyring(c.SecretKeys); err != nil {
-					// secretbox's errors name key ids, never key material.
+			if v := get(EnvSecretKeys); v != "" {
+				// secretbox's errors name key ids, never key material.
+				if c.SecretKeys, err = secretbox.ParseKeyring(v); err != nil {
 					return fmt.Errorf("%s: %w (want id:base64key,... of 32-byte keys, current first)", EnvSecretKeys, err)
 				}
 			}

@@ -17,7 +17,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	}
 	if c.Addr != server.DefaultAddr || c.DatabaseURL != store.DefaultURL || c.BlobDir != server.DefaultBlobDir ||
 		c.MetricsAddr != "" || c.RateLimitFailClosed || c.CacheMaxMB != 0 || len(c.CORSOrigins) != 0 ||
-		len(c.TrustedProxies) != 0 || len(c.CursorKeys) != 0 || c.SecretKeys != "" || c.WebhookAllowHTTP || c.WebhookAllowPrivate || len(c.UnknownEnv) != 0 || c.CacheTTL != (server.CacheTTL{}) ||
+		len(c.TrustedProxies) != 0 || len(c.CursorKeys) != 0 || c.SecretKeys != nil || c.WebhookAllowHTTP || c.WebhookAllowPrivate || len(c.UnknownEnv) != 0 || c.CacheTTL != (server.CacheTTL{}) ||
 		c.StatementTimeout != 0 ||
 		c.TLSCertFile != "" || c.RedirectAddr != "" || c.ShutdownGrace != server.DefaultShutdownGrace {
 		t.Fatalf("defaults: %+v", c)
@@ -77,7 +77,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_CACHE_TTL_PLANNING":     c.CacheTTL.Planning == 24*time.Hour,
 		"HUB_CURSOR_KEYS":            len(c.CursorKeys) == 1 && len(c.CursorKeys[0]) == 32,
 		"HUB_SMTP_URL":               c.SMTPURL == "smtp://hub:pw@mail:587?from=hub@example.com",
-		"HUB_SECRET_KEYS":            strings.HasPrefix(c.SecretKeys, "k2:") && strings.Contains(c.SecretKeys, "k1:"),
+		"HUB_SECRET_KEYS":            c.SecretKeys != nil && c.SecretKeys.CurrentKeyID() == "k2" && c.SecretKeys.Has("k1"),
 		"HUB_WEBHOOK_ALLOW_HTTP":     c.WebhookAllowHTTP,
 		"HUB_WEBHOOK_ALLOW_PRIVATE":  c.WebhookAllowPrivate,
 		"HUB_METRICS_ALLOWED_CIDRS":  len(c.MetricsAccess.AllowedNetworks) == 1,

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/store"
@@ -22,22 +21,21 @@ const (
 
 // SecretKeyring returns the keyring that seals the secrets the server reads
 // back (webhook signing secrets):
-//   - configured (HUB_SECRET_KEYS) empty: a key generated once and kept in
-//     the database (server_secrets), shared by every instance and command on
+//   - configured (HUB_SECRET_KEYS) nil: a key generated once and kept in the
+//     database (server_secrets), shared by every instance and command on
 //     that database; a warning says that production should set
 //     HUB_SECRET_KEYS, since whoever reads the database can then open the
 //     secrets;
-//   - configured set: its keys (the first seals), plus the key kept in the
-//     database when there is one and the list does not name the id "db", so
-//     that secrets sealed before HUB_SECRET_KEYS was set still open until
-//     `hubchantier secrets reseal` has moved them to the current key.
+//   - configured set: its keys (its current key seals), plus the key kept in
+//     the database when there is one and configured has no key of id "db",
+//     to open (never seal) what was sealed before HUB_SECRET_KEYS was set,
+//     until `hubchantier secrets reseal` has moved it to the current key.
 //
 // cmd/hubchantier uses it too, so that the CLI and the servers agree.
-func SecretKeyring(ctx context.Context, db *store.DB, configured string, log *slog.Logger) (*secretbox.Keyring, error) {
-	if configured == "" {
+func SecretKeyring(ctx context.Context, db *store.DB, configured *secretbox.Keyring, log *slog.Logger) (*secretbox.Keyring, error) {
+	if configured == nil {
 		k, err := db.SharedSecret(ctx, secretKeyName, func() ([]byte, error) {
-			b, err := base64.StdEncoding.DecodeString(secretbox.GenerateKey())
-			return b, err
+			return base64.StdEncoding.DecodeString(secretbox.GenerateKey())
 		})
 		if err != nil {
 			return nil, fmt.Errorf("secret key (set %s, or let the server keep one in the database): %w", EnvSecretKeys, err)
@@ -46,33 +44,23 @@ func SecretKeyring(ctx context.Context, db *store.DB, configured string, log *sl
 			EnvSecretKeys + " in production (see docs/OPERATIONS.md)")
 		return secretbox.NewKeyring(secretbox.Key{ID: StoredSecretKeyID, Key: k})
 	}
-	spec := configured
-	stored, err := db.StoredSecret(ctx, secretKeyName)
-	switch {
-	case errors.Is(err, hubapi.ErrNotFound):
-	case err != nil:
-		// The server starts while the database is down (it answers 503
-		// until it is back): the listed keys are enough for the secrets
-		// sealed since HUB_SECRET_KEYS was set.
-		log.Warn("the secret key kept in the database could not be read; secrets sealed with it (key id "+StoredSecretKeyID+
-			") do not open until a restart", slog.String("error", err.Error()))
-	case !namesKeyID(configured, StoredSecretKeyID):
-		spec += "," + StoredSecretKeyID + ":" + base64.StdEncoding.EncodeToString(stored)
-	}
-	ring, err := secretbox.ParseKeyring(spec)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", EnvSecretKeys, err)
+	ring := configured
+	if !configured.Has(StoredSecretKeyID) {
+		stored, err := db.StoredSecret(ctx, secretKeyName)
+		switch {
+		case errors.Is(err, hubapi.ErrNotFound):
+		case err != nil:
+			// The server starts while the database is down (it answers 503
+			// until it is back): the configured keys open what was sealed
+			// since HUB_SECRET_KEYS was set.
+			log.Warn("the secret key kept in the database could not be read; secrets sealed with it (key id "+StoredSecretKeyID+
+				") do not open until a restart", slog.String("error", err.Error()))
+		default:
+			if ring, err = configured.WithOpeners(secretbox.Key{ID: StoredSecretKeyID, Key: stored}); err != nil {
+				return nil, fmt.Errorf("secret key kept in the database (server_secrets): %w", err)
+			}
+		}
 	}
 	log.Info("secrets sealed with "+EnvSecretKeys, slog.String("current_key_id", ring.CurrentKeyID()))
 	return ring, nil
-}
-
-// namesKeyID reports whether a keyring list has an entry with id.
-func namesKeyID(spec, id string) bool {
-	for _, part := range strings.Split(spec, ",") {
-		if k, _, ok := strings.Cut(strings.TrimSpace(part), ":"); ok && k == id {
-			return true
-		}
-	}
-	return false
 }

@@ -81,6 +81,10 @@ func Start(t testing.TB, db *testenv.DB, cfg Config) *Env {
 	if _, err := rand.Read(cursorKey); err != nil {
 		t.Fatal(err)
 	}
+	secretKeys, err := secretbox.ParseKeyring("test:" + secretbox.GenerateKey())
+	if err != nil {
+		t.Fatal(err)
+	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewJSONHandler(testLogWriter{e}, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -88,7 +92,7 @@ func Start(t testing.TB, db *testenv.DB, cfg Config) *Env {
 	scfg := server.Config{
 		DB:             store.Wrap(db.DB),
 		CursorKeys:     [][]byte{cursorKey},
-		SecretKeys:     "test:" + secretbox.GenerateKey(),
+		SecretKeys:     secretKeys,
 		BlobDir:        t.TempDir(),
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		RateLimits:     cfg.RateLimits,
