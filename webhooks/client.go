@@ -181,7 +181,7 @@ func (g Guard) NewClient(timeout time.Duration) *http.Client {
 		},
 		ForceAttemptHTTP2:      true,
 		MaxIdleConns:           100,
-		MaxIdleConnsPerHost:    4,
+		MaxIdleConnsPerHost:    32,
 		IdleConnTimeout:        90 * time.Second,
 		TLSHandshakeTimeout:    timeout,
 		ResponseHeaderTimeout:  timeout,

@@ -12,6 +12,16 @@
 // records each in the transaction of its write through Queue.Enqueue, and
 // Config.EventHandlers handle them at least once, on any instance.
 //
+// Webhooks (Config.Webhooks): an event handler turns each event into one
+// delivery per matching subscription whose owner may read the resource
+// (table webhook_deliveries, with a stable webhook-id), each with a
+// "webhook_delivery" job on its own queue (QueueWebhooks). The worker signs
+// and posts it through the SSRF-guarded client, logs the attempt, and
+// retries on the schedule of webhooks.RetryDelay (snoozing the job); a
+// subscription failing for 5 days is disabled. Each instance sends at most
+// WebhookConfig.InFlight deliveries of one subscription at a time, so a slow
+// endpoint never holds the workers of the others.
+//
 // Periodic jobs run on one instance of the cluster: River elects a leader
 // among the instances sharing the database, and only the leader enqueues
 // them; a uniqueness key per job and period guards the hand-over between two

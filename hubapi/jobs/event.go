@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -57,7 +58,40 @@ func (q *Queue) EnqueueMany(ctx context.Context, tx bun.Tx, events []hubapi.Even
 	if len(params) == 0 {
 		return nil
 	}
+	if q.postgres {
+		args := make([]river.JobArgs, len(params))
+		for i, p := range params {
+			args[i] = p.Args
+		}
+		return q.insertPlain(ctx, tx, river.QueueDefault, args...)
+	}
 	_, err := q.client.InsertManyTx(ctx, tx.Tx, params)
+	return err
+}
+
+// insertPlain inserts jobs of default options (no uniqueness, River's
+// default priority and attempts) with one plain statement on PostgreSQL:
+// the rows River's own insert writes, for a fraction of its cost (River's
+// insert through database/sql allocates ~780 times per job), in the hot
+// path of every write. Without LISTEN (database/sql) River polls for new
+// jobs either way, so nothing else is skipped.
+func (q *Queue) insertPlain(ctx context.Context, tx bun.Tx, queue string, jobs ...river.JobArgs) error {
+	var sql strings.Builder
+	sql.WriteString(`INSERT INTO river_job (args, kind, max_attempts, priority, queue, state, scheduled_at) VALUES `)
+	vals := make([]any, 0, 5*len(jobs))
+	for i, args := range jobs {
+		b, err := json.Marshal(args)
+		if err != nil {
+			return fmt.Errorf("jobs: %s arguments: %w", args.Kind(), err)
+		}
+		if i > 0 {
+			sql.WriteString(", ")
+		}
+		n := len(vals)
+		fmt.Fprintf(&sql, "($%d::jsonb, $%d, $%d, $%d, $%d, 'available', now())", n+1, n+2, n+3, n+4, n+5)
+		vals = append(vals, string(b), args.Kind(), river.MaxAttemptsDefault, river.PriorityDefault, queue)
+	}
+	_, err := tx.Tx.ExecContext(ctx, sql.String(), vals...)
 	return err
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
@@ -44,6 +45,15 @@ type Config struct {
 	PollInterval time.Duration
 	// CompletedRetention (default DefaultCompletedRetention).
 	CompletedRetention time.Duration
+	// Webhooks, when set, delivers the events to the webhook subscriptions:
+	// a fan-out event handler, and the delivery jobs on their own queue.
+	Webhooks *WebhookConfig
+	// RescueStuckJobsAfter is how long a job may stay running before it is
+	// considered lost with its instance (killed) and run again (default:
+	// River's, one hour). It must exceed the longest job: under a minute,
+	// it is also the time after which a job is cancelled (River's job
+	// timeout, otherwise a minute).
+	RescueStuckJobsAfter time.Duration
 	// testOnly shortens River's start-up staggering (tests in this package).
 	testOnly bool
 }
@@ -68,6 +78,7 @@ type Queue struct {
 	closePool func() error
 	log       *slog.Logger
 	started   bool
+	postgres  bool
 }
 
 // periodicArgs are the arguments of a periodic job: its name (the unique
@@ -93,7 +104,22 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := river.AddWorkerSafely(workers, eventWorker(cfg.EventHandlers)); err != nil {
+	q := &Queue{log: log, postgres: db.IsPostgres()}
+	handlers := cfg.EventHandlers
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmp.Or(cfg.MaxWorkers, DefaultMaxWorkers)}}
+	if cfg.Webhooks != nil {
+		d, err := newDeliverer(*cfg.Webhooks, db, log)
+		if err != nil {
+			return nil, err
+		}
+		d.queue = q
+		if err := river.AddWorkerSafely(workers, river.Worker[webhookDeliveryArgs](d)); err != nil {
+			return nil, fmt.Errorf("jobs: %w", err)
+		}
+		queues[QueueWebhooks] = river.QueueConfig{MaxWorkers: d.cfg.Workers}
+		handlers = append(slices.Clip(handlers), q.fanOut(db))
+	}
+	if err := river.AddWorkerSafely(workers, eventWorker(handlers)); err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
 	if cfg.Register != nil {
@@ -108,19 +134,31 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 	poll := cmp.Or(cfg.PollInterval, DefaultPollInterval)
 	client, err := river.NewClient(db.RiverDriver(pool), &river.Config{
 		Logger:                      log,
-		Queues:                      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmp.Or(cfg.MaxWorkers, DefaultMaxWorkers)}},
+		Queues:                      queues,
 		Workers:                     workers,
 		PeriodicJobs:                periodic,
 		FetchPollInterval:           poll,
 		FetchCooldown:               min(poll, river.FetchCooldownDefault),
 		CompletedJobRetentionPeriod: cmp.Or(cfg.CompletedRetention, DefaultCompletedRetention),
+		RescueStuckJobsAfter:        cfg.RescueStuckJobsAfter,
+		JobTimeout:                  jobTimeout(cfg.RescueStuckJobsAfter),
 		TestOnly:                    cfg.testOnly,
 	})
 	if err != nil {
 		_ = closePool()
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
-	return &Queue{client: client, closePool: closePool, log: log}, nil
+	q.client, q.closePool = client, closePool
+	return q, nil
+}
+
+// jobTimeout is River's job timeout: its default, or the rescue delay when
+// shorter (a job outliving it would run twice).
+func jobTimeout(rescueAfter time.Duration) time.Duration {
+	if rescueAfter > 0 && rescueAfter < river.JobTimeoutDefault {
+		return rescueAfter
+	}
+	return 0
 }
 
 // periodicJobs registers the worker of periodic jobs and returns River's

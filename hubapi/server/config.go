@@ -148,6 +148,13 @@ type Config struct {
 	// smtp://user:password@host:587?from=hub@example.com (see
 	// notify.ParseSMTPURL). Unset: Server.Notifier is nil.
 	SMTPURL string
+	// WebhookTimeout bounds one delivery attempt (default
+	// webhooks.DefaultTimeout). Embedders and tests only.
+	WebhookTimeout time.Duration
+	// JobsRescueAfter (HUB_JOBS_RESCUE_AFTER, default one hour) is how long
+	// a job may run before it is taken for lost with its instance (killed)
+	// and run again; it must exceed the longest job.
+	JobsRescueAfter time.Duration
 	// UnknownEnv lists the HUB_* variables ConfigFromEnv found but does not
 	// know (a typo, or a variable of another version); New logs a warning
 	// naming each.
@@ -181,6 +188,7 @@ const (
 	EnvSecretKeys          = "HUB_SECRET_KEYS"
 	EnvWebhookAllowHTTP    = "HUB_WEBHOOK_ALLOW_HTTP"
 	EnvWebhookAllowPrivate = "HUB_WEBHOOK_ALLOW_PRIVATE"
+	EnvJobsRescueAfter     = "HUB_JOBS_RESCUE_AFTER"
 )
 
 // DefaultShutdownGrace is the default of Config.ShutdownGrace.
@@ -193,7 +201,7 @@ func EnvNames() []string {
 		EnvRateLimits, EnvRateLimitFailClosed, EnvCacheMaxMB, EnvCacheTTLLists, EnvCacheTTLStats, EnvCacheTTLPlanning,
 		EnvCursorKeys, EnvSecretKeys, EnvMetricsAddr,
 		EnvSMTPURL, EnvWebhookAllowHTTP, EnvWebhookAllowPrivate, metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash,
-		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace}
+		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace, EnvJobsRescueAfter}
 }
 
 // envTestPrefix marks variables of the test suites, never read by the server.
@@ -327,6 +335,7 @@ func ConfigFromEnv(environ []string) (Config, error) {
 			return prefixErr(EnvPublicHost, CheckPublicHost(c.PublicHost))
 		},
 		func() error { return readGrace(get(EnvShutdownGrace), &c.ShutdownGrace) },
+		func() error { return readRescueAfter(get(EnvJobsRescueAfter), &c.JobsRescueAfter) },
 	} {
 		if err := step(); err != nil {
 			return c, err
@@ -351,6 +360,24 @@ func CheckPublicHost(v string) error {
 	if !validHost(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")) {
 		return fmt.Errorf("%q is not host[:port] (a DNS name or an IP address, no scheme or path)", v)
 	}
+	return nil
+}
+
+// Bounds of HUB_JOBS_RESCUE_AFTER.
+const (
+	MinJobsRescueAfter = 20 * time.Second
+	MaxJobsRescueAfter = 24 * time.Hour
+)
+
+func readRescueAfter(v string, dst *time.Duration) error {
+	if v == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < MinJobsRescueAfter || d > MaxJobsRescueAfter {
+		return fmt.Errorf("%s: %q is not a duration from 20s to 24h (e.g. 5m, 1h)", EnvJobsRescueAfter, v)
+	}
+	*dst = d
 	return nil
 }
 

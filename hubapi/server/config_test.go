@@ -53,6 +53,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_REDIRECT_ADDR=:80",
 		"HUB_PUBLIC_HOST=api.example.com",
 		"HUB_SHUTDOWN_GRACE=2m",
+		"HUB_JOBS_RESCUE_AFTER=90s",
 		"HUB_ADDR=127.0.0.1:1", // a later duplicate is ignored, as by os.Getenv
 		"PATH=/usr/bin",
 	}
@@ -88,6 +89,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_REDIRECT_ADDR":          c.RedirectAddr == ":80",
 		"HUB_PUBLIC_HOST":            c.PublicHost == "api.example.com",
 		"HUB_SHUTDOWN_GRACE":         c.ShutdownGrace == 2*time.Minute,
+		"HUB_JOBS_RESCUE_AFTER":      c.JobsRescueAfter == 90*time.Second,
 	}
 	for _, name := range server.EnvNames() {
 		ok, tested := checks[name]
@@ -178,6 +180,8 @@ func TestConfigFromEnvRefusesBadValues(t *testing.T) {
 		{"grace not a duration", "HUB_SHUTDOWN_GRACE=30", "HUB_SHUTDOWN_GRACE", "duration"},
 		{"grace zero", "HUB_SHUTDOWN_GRACE=0s", "HUB_SHUTDOWN_GRACE", "positive"},
 		{"grace over an hour", "HUB_SHUTDOWN_GRACE=2h", "HUB_SHUTDOWN_GRACE", "up to 1h"},
+		{"rescue under 20s", "HUB_JOBS_RESCUE_AFTER=5s", "HUB_JOBS_RESCUE_AFTER", "20s to 24h"},
+		{"rescue not a duration", "HUB_JOBS_RESCUE_AFTER=60", "HUB_JOBS_RESCUE_AFTER", "20s to 24h"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

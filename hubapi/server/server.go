@@ -106,10 +106,6 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.WebhookGuard = webhooks.Guard{AllowHTTP: cfg.WebhookAllowHTTP, AllowPrivate: cfg.WebhookAllowPrivate}
-	if err := s.newJobs(ctx, cfg, log); err != nil {
-		return nil, err
-	}
-	s.startService(cfg, blobs, codec)
 	if cfg.SMTPURL != "" {
 		n, err := notify.ParseSMTPURL(cfg.SMTPURL)
 		if err != nil {
@@ -117,6 +113,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 		s.Notifier = n
 	}
+	if err := s.newJobs(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	s.startService(cfg, blobs, codec)
 	s.startJobs(ctx, log)
 	clientIP, err := clientip.New(clientip.Config{TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
@@ -234,7 +234,7 @@ func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Cod
 		s.Bus.Subscribe(cfg.Publisher.Publish)
 	}
 	opts := []service.Option{service.WithPublisher(s.Bus), service.WithCursorCodec(codec), service.WithOutbox(s.Jobs),
-		service.WithSecretKeyring(s.Secrets), service.WithWebhookGuard(s.WebhookGuard)}
+		service.WithSecretKeyring(s.Secrets), service.WithWebhookGuard(s.WebhookGuard), service.WithWebhookQueue(s.Jobs)}
 	if cfg.MaxUploadBytes > 0 {
 		opts = append(opts, service.WithMaxUpload(cfg.MaxUploadBytes))
 	}
@@ -245,7 +245,9 @@ func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Cod
 // newJobs builds the job queue (periodic jobs, domain events), before the
 // use cases that record events in it.
 func (s *Server) newJobs(ctx context.Context, cfg Config, log *slog.Logger) error {
-	q, err := jobs.New(ctx, s.DB, jobs.Config{Logger: log, Periodic: counterCompaction(s.DB), EventHandlers: cfg.EventHandlers})
+	jc := jobs.Config{Logger: log, Periodic: counterCompaction(s.DB), EventHandlers: cfg.EventHandlers, RescueStuckJobsAfter: cfg.JobsRescueAfter}
+	jc.Webhooks = &jobs.WebhookConfig{Keys: s.Secrets, Notifier: s.Notifier, Timeout: cfg.WebhookTimeout, Guard: s.WebhookGuard}
+	q, err := jobs.New(ctx, s.DB, jc)
 	if err != nil {
 		return err
 	}
