@@ -46,6 +46,7 @@ type Options struct {
 	Users        hubapi.UserService
 	Stats        hubapi.StatsService
 	APIKeys      hubapi.APIKeyService
+	Webhooks     hubapi.WebhookService
 	// Authenticator resolves bearer tokens to principals (required).
 	Authenticator hubapi.Authenticator
 
@@ -181,6 +182,9 @@ func mount(r *mux.Router, o Options, base string) error {
 		route(http.MethodGet, "/admin/api-keys", hubapi.ScopeAdmin, a.listAPIKeys)
 		route(http.MethodPost, "/admin/api-keys", hubapi.ScopeAdmin, a.createAPIKey)
 		route(http.MethodDelete, "/admin/api-keys/{id}", hubapi.ScopeAdmin, a.revokeAPIKey)
+	}
+	if o.Webhooks != nil {
+		a.mountWebhooks(route)
 	}
 
 	// After every method route: a request whose path exists but whose

@@ -115,8 +115,11 @@ var (
 	apiKeyDTO = newDTO(append([]string{"id", "user_id", "name", "prefix", "scopes", "last_used_at", "expires_at", "revoked_at", "key"},
 		timestamps...), nil, nil)
 	apiKeyInputDTO = newDTO([]string{"user_id", "name", "scopes", "expires_at"}, nil, nil)
-	planningDTO    = newDTO([]string{"from", "to", "data"}, nil, map[string]*dto{"data": affectationDTO})
-	paginationDTO  = newDTO([]string{"next_cursor", "prev_cursor", "has_more"}, nil, nil)
+	// webhookInputDTO names the members of a webhook subscription input
+	// (v1 only so far).
+	webhookInputDTO = newDTO([]string{"url", "event_types", "description", "enabled"}, nil, nil)
+	planningDTO     = newDTO([]string{"from", "to", "data"}, nil, map[string]*dto{"data": affectationDTO})
+	paginationDTO   = newDTO([]string{"next_cursor", "prev_cursor", "has_more"}, nil, nil)
 )
 
 // pageDTO is the shape of a list page of items.

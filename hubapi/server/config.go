@@ -109,6 +109,20 @@ type Config struct {
 	// a key generated once and kept in the database (table server_secrets),
 	// shared by every instance on that database and kept across restarts.
 	CursorKeys [][]byte
+	// SecretKeys seal the secrets the server must read back, such as
+	// webhook signing secrets (HUB_SECRET_KEYS: "id:base64key,..." of
+	// 32-byte AES-256 keys, see secretbox.ParseKeyring; the first seals,
+	// all open). Empty: a key generated once and kept in the database
+	// (table server_secrets), with a warning at start-up — whoever reads the
+	// database can then open the secrets.
+	SecretKeys *secretbox.Keyring
+	// WebhookAllowHTTP accepts http:// webhook targets
+	// (HUB_WEBHOOK_ALLOW_HTTP=1; tests and on-premises receivers).
+	WebhookAllowHTTP bool
+	// WebhookAllowPrivate accepts webhook targets on loopback, private and
+	// link-local addresses (HUB_WEBHOOK_ALLOW_PRIVATE=1; tests and
+	// on-premises receivers).
+	WebhookAllowPrivate bool
 	// Metrics receives the server's metrics (default: a new set).
 	Metrics *metrics.Metrics
 	// MetricsAccess protects /metrics (default: loopback only). Its
@@ -136,13 +150,6 @@ type Config struct {
 	// smtp://user:password@host:587?from=hub@example.com (see
 	// notify.ParseSMTPURL). Unset: Server.Notifier is nil.
 	SMTPURL string
-	// SecretKeys seal the secrets the server reads back, such as webhook
-	// signing secrets. Unset: webhooks are not delivered.
-	SecretKeys *secretbox.Keyring
-	// WebhookAllowHTTP accepts http:// webhook targets, WebhookAllowPrivate
-	// targets on loopback and private networks (see webhooks.Guard).
-	WebhookAllowHTTP    bool
-	WebhookAllowPrivate bool
 	// WebhookTimeout bounds one delivery attempt (default
 	// webhooks.DefaultTimeout). Embedders and tests only.
 	WebhookTimeout time.Duration
@@ -187,6 +194,9 @@ const (
 	EnvPublicHost          = "HUB_PUBLIC_HOST"
 	EnvShutdownGrace       = "HUB_SHUTDOWN_GRACE"
 	EnvSMTPURL             = "HUB_SMTP_URL"
+	EnvSecretKeys          = "HUB_SECRET_KEYS"
+	EnvWebhookAllowHTTP    = "HUB_WEBHOOK_ALLOW_HTTP"
+	EnvWebhookAllowPrivate = "HUB_WEBHOOK_ALLOW_PRIVATE"
 	EnvJobsRescueAfter     = "HUB_JOBS_RESCUE_AFTER"
 	EnvV1Deprecation       = "HUB_V1_DEPRECATION"
 	EnvV1Sunset            = "HUB_V1_SUNSET"
@@ -200,8 +210,8 @@ const DefaultShutdownGrace = 30 * time.Second
 func EnvNames() []string {
 	return []string{EnvAddr, EnvDatabaseURL, EnvStatementTimeout, EnvBlobDir, EnvCORSOrigins, EnvTrustedProxies, EnvRedisURL,
 		EnvRateLimits, EnvRateLimitFailClosed, EnvCacheMaxMB, EnvCacheTTLLists, EnvCacheTTLStats, EnvCacheTTLPlanning,
-		EnvCursorKeys, EnvMetricsAddr,
-		EnvSMTPURL, metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash,
+		EnvCursorKeys, EnvSecretKeys, EnvMetricsAddr,
+		EnvSMTPURL, EnvWebhookAllowHTTP, EnvWebhookAllowPrivate, metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash,
 		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace, EnvJobsRescueAfter, EnvV1Deprecation, EnvV1Sunset}
 }
 
@@ -215,8 +225,8 @@ const MaxCacheMB = 64 << 10
 // "NAME=value" entries as os.Environ returns; an empty value is the same as
 // an unset one, and the first entry of a name wins, as with os.Getenv. Each
 // value is checked here, and the error names the variable; it never quotes
-// the value of a secret (database, Redis and SMTP URLs, cursor keys, the metrics
-// password hash). Unknown HUB_* names (other than HUB_TEST_*) are listed in
+// the value of a secret (database, Redis and SMTP URLs, cursor and secret keys,
+// the metrics password hash). Unknown HUB_* names (other than HUB_TEST_*) are listed in
 // Config.UnknownEnv.
 func ConfigFromEnv(environ []string) (Config, error) {
 	env := map[string]string{}
@@ -284,6 +294,23 @@ func ConfigFromEnv(environ []string) (Config, error) {
 				}
 			}
 			return nil
+		},
+		func() error {
+			if v := get(EnvSecretKeys); v != "" {
+				// secretbox's errors name key ids, never key material.
+				if c.SecretKeys, err = secretbox.ParseKeyring(v); err != nil {
+					return fmt.Errorf("%s: %w (want id:base64key,... of 32-byte keys, current first)", EnvSecretKeys, err)
+				}
+			}
+			return nil
+		},
+		func() error {
+			c.WebhookAllowHTTP, err = parseBool(EnvWebhookAllowHTTP, get(EnvWebhookAllowHTTP))
+			return err
+		},
+		func() error {
+			c.WebhookAllowPrivate, err = parseBool(EnvWebhookAllowPrivate, get(EnvWebhookAllowPrivate))
+			return err
 		},
 		func() error {
 			if c.SMTPURL = get(EnvSMTPURL); c.SMTPURL != "" {

@@ -17,7 +17,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	}
 	if c.Addr != server.DefaultAddr || c.DatabaseURL != store.DefaultURL || c.BlobDir != server.DefaultBlobDir ||
 		c.MetricsAddr != "" || c.RateLimitFailClosed || c.CacheMaxMB != 0 || len(c.CORSOrigins) != 0 ||
-		len(c.TrustedProxies) != 0 || len(c.CursorKeys) != 0 || len(c.UnknownEnv) != 0 || c.CacheTTL != (server.CacheTTL{}) ||
+		len(c.TrustedProxies) != 0 || len(c.CursorKeys) != 0 || c.SecretKeys != nil || c.WebhookAllowHTTP || c.WebhookAllowPrivate || len(c.UnknownEnv) != 0 || c.CacheTTL != (server.CacheTTL{}) ||
 		c.StatementTimeout != 0 ||
 		c.TLSCertFile != "" || c.RedirectAddr != "" || c.ShutdownGrace != server.DefaultShutdownGrace {
 		t.Fatalf("defaults: %+v", c)
@@ -42,6 +42,9 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_CACHE_TTL_PLANNING=86400",
 		"HUB_CURSOR_KEYS=" + strings.Repeat("A", 43),
 		"HUB_SMTP_URL=smtp://hub:pw@mail:587?from=hub@example.com",
+		"HUB_SECRET_KEYS=k2:" + strings.Repeat("B", 43) + ", k1:" + strings.Repeat("A", 43),
+		"HUB_WEBHOOK_ALLOW_HTTP=1",
+		"HUB_WEBHOOK_ALLOW_PRIVATE=true",
 		"HUB_METRICS_ALLOWED_CIDRS=172.30.0.10",
 		"HUB_METRICS_USER=prometheus",
 		"HUB_METRICS_PASSWORD_HASH=$2a$12$abcdefghijklmnopqrstuu5sxbnvJK9WZ4ZNp7JmB3Kdgbz1z9ETm",
@@ -77,6 +80,9 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_CACHE_TTL_PLANNING":     c.CacheTTL.Planning == 24*time.Hour,
 		"HUB_CURSOR_KEYS":            len(c.CursorKeys) == 1 && len(c.CursorKeys[0]) == 32,
 		"HUB_SMTP_URL":               c.SMTPURL == "smtp://hub:pw@mail:587?from=hub@example.com",
+		"HUB_SECRET_KEYS":            c.SecretKeys != nil && c.SecretKeys.CurrentKeyID() == "k2" && c.SecretKeys.Has("k1"),
+		"HUB_WEBHOOK_ALLOW_HTTP":     c.WebhookAllowHTTP,
+		"HUB_WEBHOOK_ALLOW_PRIVATE":  c.WebhookAllowPrivate,
 		"HUB_METRICS_ALLOWED_CIDRS":  len(c.MetricsAccess.AllowedNetworks) == 1,
 		"HUB_METRICS_USER":           c.MetricsAccess.Username == "prometheus",
 		"HUB_METRICS_PASSWORD_HASH":  len(c.MetricsAccess.PasswordHash) == 60,
@@ -158,6 +164,11 @@ func TestConfigFromEnvRefusesBadValues(t *testing.T) {
 		{"Redis URL of another kind", "HUB_REDIS_URL=http://:" + secret + "@redis:6379", "HUB_REDIS_URL", "redis://"},
 		{"cursor keys not base64", "HUB_CURSOR_KEYS=" + secret + "!!", "HUB_CURSOR_KEYS", "32 bytes"},
 		{"cursor key too short", "HUB_CURSOR_KEYS=" + secret, "HUB_CURSOR_KEYS", "32 bytes"},
+		{"secret keys without ids", "HUB_SECRET_KEYS=" + secret, "HUB_SECRET_KEYS", "id:base64key"},
+		{"secret key too short", "HUB_SECRET_KEYS=k1:" + secret, "HUB_SECRET_KEYS", "32-byte"},
+		{"secret key ids twice", "HUB_SECRET_KEYS=k1:" + strings.Repeat("A", 43) + ",k1:" + strings.Repeat("B", 43), "HUB_SECRET_KEYS", "twice"},
+		{"webhook allow-http yes → refused", "HUB_WEBHOOK_ALLOW_HTTP=yes", "HUB_WEBHOOK_ALLOW_HTTP", "boolean"},
+		{"webhook allow-private on → refused", "HUB_WEBHOOK_ALLOW_PRIVATE=on", "HUB_WEBHOOK_ALLOW_PRIVATE", "boolean"},
 		{"statement timeout without a unit", "HUB_DB_STATEMENT_TIMEOUT=5", "HUB_DB_STATEMENT_TIMEOUT", "e.g. 5s"},
 		{"statement timeout negative", "HUB_DB_STATEMENT_TIMEOUT=-1s", "HUB_DB_STATEMENT_TIMEOUT", "0 to disable"},
 		{"statement timeout too long", "HUB_DB_STATEMENT_TIMEOUT=2h", "HUB_DB_STATEMENT_TIMEOUT", "1h0m0s"},

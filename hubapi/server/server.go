@@ -33,6 +33,7 @@ import (
 	"github.com/hubchantier/hubchantier/pagination"
 	"github.com/hubchantier/hubchantier/problem"
 	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
+	"github.com/hubchantier/hubchantier/secretbox"
 	"github.com/hubchantier/hubchantier/webhooks"
 )
 
@@ -57,6 +58,12 @@ type Server struct {
 	MetricsHandler http.Handler
 	// Notifier mails notifications (nil unless Config.SMTPURL is set).
 	Notifier notify.Notifier
+	// Secrets seals and opens the secrets the server reads back (webhook
+	// signing secrets): Config.SecretKeys, or the key kept in the database.
+	Secrets *secretbox.Keyring
+	// WebhookGuard holds the rules for webhook targets (Config.WebhookAllowHTTP,
+	// Config.WebhookAllowPrivate), at registration and at delivery.
+	WebhookGuard webhooks.Guard
 	// Jobs is the durable job queue (periodic jobs, later event delivery),
 	// started by New and stopped by Close.
 	Jobs   *jobs.Queue
@@ -96,6 +103,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.Secrets, err = SecretKeyring(ctx, s.DB, cfg.SecretKeys, log); err != nil {
+		return nil, err
+	}
+	s.WebhookGuard = webhooks.Guard{AllowHTTP: cfg.WebhookAllowHTTP, AllowPrivate: cfg.WebhookAllowPrivate}
 	if cfg.SMTPURL != "" {
 		n, err := notify.ParseSMTPURL(cfg.SMTPURL)
 		if err != nil {
@@ -230,7 +241,8 @@ func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Cod
 	if cfg.Publisher != nil {
 		s.Bus.Subscribe(cfg.Publisher.Publish)
 	}
-	opts := []service.Option{service.WithPublisher(s.Bus), service.WithCursorCodec(codec), service.WithOutbox(s.Jobs)}
+	opts := []service.Option{service.WithPublisher(s.Bus), service.WithCursorCodec(codec), service.WithOutbox(s.Jobs),
+		service.WithSecretKeyring(s.Secrets), service.WithWebhookGuard(s.WebhookGuard), service.WithWebhookQueue(s.Jobs)}
 	if cfg.MaxUploadBytes > 0 {
 		opts = append(opts, service.WithMaxUpload(cfg.MaxUploadBytes))
 	}
@@ -242,10 +254,7 @@ func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Cod
 // use cases that record events in it.
 func (s *Server) newJobs(ctx context.Context, cfg Config, log *slog.Logger) error {
 	jc := jobs.Config{Logger: log, Periodic: counterCompaction(s.DB), EventHandlers: cfg.EventHandlers, RescueStuckJobsAfter: cfg.JobsRescueAfter}
-	if cfg.SecretKeys != nil {
-		jc.Webhooks = &jobs.WebhookConfig{Keys: cfg.SecretKeys, Notifier: s.Notifier, Timeout: cfg.WebhookTimeout,
-			Guard: webhooks.Guard{AllowHTTP: cfg.WebhookAllowHTTP, AllowPrivate: cfg.WebhookAllowPrivate}}
-	}
+	jc.Webhooks = &jobs.WebhookConfig{Keys: s.Secrets, Notifier: s.Notifier, Timeout: cfg.WebhookTimeout, Guard: s.WebhookGuard}
 	q, err := jobs.New(ctx, s.DB, jc)
 	if err != nil {
 		return err
@@ -423,13 +432,14 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 	// hence per version; conditional requests; the cache, keyed by route).
 	mw := append([]mux.MiddlewareFunc{s.countVersion}, v1mw...)
 	opts := rest.Options{Chantiers: svc, Pointages: svc, Documents: svc, Signalements: svc,
-		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, Authenticator: s.Operator,
+		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, Webhooks: svc, Authenticator: s.Operator,
 		Logger: log, Middleware: mw, OnAuthFailure: s.Metrics.AuthFailure, Batch: bh}
 	if err := rest.Mount(r, opts); err != nil {
 		return nil, err
 	}
-	// Batches address v1 routes: v2 has none.
-	opts.Batch = nil
+	// Batches address v1 routes, and webhook subscriptions have no v2
+	// names yet: v2 has neither.
+	opts.Batch, opts.Webhooks = nil, nil
 	if err := rest.MountV2(r, opts); err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/server"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/internal/testenv"
+	"github.com/hubchantier/hubchantier/secretbox"
 )
 
 // Config tunes the server under test. Zero values are the server defaults.
@@ -85,6 +86,10 @@ func Start(t testing.TB, db *testenv.DB, cfg Config) *Env {
 	if _, err := rand.Read(cursorKey); err != nil {
 		t.Fatal(err)
 	}
+	secretKeys, err := secretbox.ParseKeyring("test:" + secretbox.GenerateKey())
+	if err != nil {
+		t.Fatal(err)
+	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewJSONHandler(testLogWriter{e}, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -92,6 +97,7 @@ func Start(t testing.TB, db *testenv.DB, cfg Config) *Env {
 	scfg := server.Config{
 		DB:             store.Wrap(db.DB),
 		CursorKeys:     [][]byte{cursorKey},
+		SecretKeys:     secretKeys,
 		BlobDir:        t.TempDir(),
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		RateLimits:     cfg.RateLimits,
