@@ -107,16 +107,24 @@ func generateV2Document(v1 []byte) ([]byte, error) {
 	info["description"] = v2Text(desc)
 	doc["servers"] = []any{map[string]any{"url": "/api/v2", "description": "This server"}}
 
-	// Batches address v1 routes (relative to /api/v1): v2 has no /batch.
-	delete(doc["paths"].(map[string]any), "/batch")
+	// Batches address v1 routes (relative to /api/v1), and webhook
+	// subscriptions have no v2 names yet: v2 has neither.
+	paths := doc["paths"].(map[string]any)
+	for p := range paths {
+		if p == "/batch" || p == "/webhooks" || strings.HasPrefix(p, "/webhooks/") {
+			delete(paths, p)
+		}
+	}
 	comps := doc["components"].(map[string]any)
-	for _, name := range []string{"BatchOperation", "BatchRequest", "BatchResponse", "BatchResult"} {
-		delete(comps["schemas"].(map[string]any), name)
+	for name := range comps["schemas"].(map[string]any) {
+		if strings.HasPrefix(name, "Batch") || strings.HasPrefix(name, "Webhook") {
+			delete(comps["schemas"].(map[string]any), name)
+		}
 	}
 	if tags, ok := doc["tags"].([]any); ok {
 		var keep []any
 		for _, tg := range tags {
-			if m, ok := tg.(map[string]any); ok && strings.EqualFold(fmt.Sprint(m["name"]), "batch") {
+			if m, ok := tg.(map[string]any); ok && (strings.EqualFold(fmt.Sprint(m["name"]), "batch") || strings.EqualFold(fmt.Sprint(m["name"]), "webhooks")) {
 				continue
 			}
 			keep = append(keep, tg)
@@ -143,7 +151,7 @@ func generateV2Document(v1 []byte) ([]byte, error) {
 			r[name] = v2Value(v)
 		}
 	}
-	paths := doc["paths"].(map[string]any)
+	paths = doc["paths"].(map[string]any)
 	for p, item := range paths {
 		paths[p] = v2Value(item)
 	}
