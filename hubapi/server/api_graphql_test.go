@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -237,6 +238,23 @@ func TestGraphQL(t *testing.T) {
 					Date: hubapi.NewDate(2026, 3, 2+i), Minutes: 60}); err != nil {
 					t.Fatal(err)
 				}
+			}
+			// The events of these writes are handled in the background
+			// (webhook fan-out): let them finish so only the query counts.
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				var pending int
+				if err := env.Server.DB.NewRaw("SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'discarded', 'cancelled')").
+					Scan(context.Background(), &pending); err != nil {
+					t.Fatal(err)
+				}
+				if pending == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d jobs still pending", pending)
+				}
+				time.Sleep(20 * time.Millisecond)
 			}
 			pq := `query($n: Int) { pointages(first: $n) { nodes { id chantier { code responsable { nom } } } } }`
 			pcount := func(n int) int64 {
