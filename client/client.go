@@ -44,7 +44,9 @@ type Client struct {
 	onDeprecation func(Deprecation)
 	deprecations  deprecationNotes
 
-	// V1 is REST API v1 (/api/v1).
+	// V2 is REST API v2 (/api/v2).
+	V2 *V2
+	// V1 is REST API v1 (/api/v1), deprecated: see WithOnDeprecation.
 	V1 *V1
 }
 
@@ -185,6 +187,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	c.budget = newRetryBudget(c.retry.Budget)
 	c.V1 = newV1(c)
+	c.V2 = newV2(c)
 	return c, nil
 }
 

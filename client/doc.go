@@ -2,14 +2,15 @@
 // server package: import it alone.
 //
 //	c, err := client.New("https://hub.example.com", client.WithAPIKey(os.Getenv("HUB_API_KEY")))
-//	for ch, err := range c.V1.Chantiers.List(ctx, &apiv1.ListChantiersParams{Statut: &enCours}) {
+//	for ch, err := range c.V2.Chantiers.List(ctx, &apiv2.ListChantiersParams{Status: &enCours}) {
 //		if err != nil { return err }
-//		fmt.Println(ch.Code, ch.Nom)
+//		fmt.Println(ch.Code, ch.Name)
 //	}
 //
-// The types (apiv1.Chantier, apiv1.ChantierPatch, ...) are generated from
-// the API's OpenAPI document, so they follow it exactly. On top of them the
-// client adds:
+// c.V2 is API v2 with the types of package apiv2; c.V1 the deprecated v1
+// with those of apiv1. The types (apiv2.Chantier, apiv2.ChantierPatch, ...)
+// are generated from each version's OpenAPI document, so they follow it
+// exactly. On top of them the client adds:
 //
 //   - iterators (iter.Seq2) over every element or every page of a list,
 //     following the pages' cursors (Link rel="next", next_cursor);
@@ -26,6 +27,8 @@
 //     (WithTokenSource), never over clear-text HTTP to another host;
 //   - errors as *Error, the RFC 9457 problem the server answered, usable
 //     with errors.As and errors.Is;
+//   - a report of the Deprecation and Sunset of a version still in use
+//     (WithOnDeprecation);
 //   - a context on every call, a configurable http.Client and base URL, a
 //     User-Agent naming the SDK and, optionally, the application.
 package client

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/hubchantier/hubchantier/client"
-	"github.com/hubchantier/hubchantier/client/apiv1"
+	"github.com/hubchantier/hubchantier/client/apiv2"
 )
 
 func ExampleNew() {
@@ -24,7 +24,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	me, err := c.V1.Me(context.Background())
+	me, err := c.V2.Me(context.Background())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -49,20 +49,20 @@ func ExampleWithTokenSource() {
 
 func ExampleResource_List() {
 	c, _ := client.New("https://hub.example.com", client.WithAPIKey(os.Getenv("HUB_API_KEY")))
-	statut := apiv1.ListChantiersParamsStatut("en_cours")
-	params := &apiv1.ListChantiersParams{Statut: &statut, Sort: ptr("-updated_at")}
+	status := apiv2.ListChantiersParamsStatus("en_cours")
+	params := &apiv2.ListChantiersParams{Status: &status, Sort: ptr("-updatedAt")}
 	// Pages are fetched as the loop goes; break stops fetching.
-	for ch, err := range c.V1.Chantiers.List(context.Background(), params) {
+	for ch, err := range c.V2.Chantiers.List(context.Background(), params) {
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Println(ch.Code, ch.Nom, ch.UpdatedAt)
+		fmt.Println(ch.Code, ch.Name, ch.UpdatedAt)
 	}
 }
 
 func ExampleResource_Pages() {
 	c, _ := client.New("https://hub.example.com", client.WithAPIKey(os.Getenv("HUB_API_KEY")))
-	for page, err := range c.V1.Pointages.Pages(context.Background(), &apiv1.ListPointagesParams{Limit: ptr(100)}) {
+	for page, err := range c.V2.Pointages.Pages(context.Background(), &apiv2.ListPointagesParams{Limit: ptr(100)}) {
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -73,12 +73,12 @@ func ExampleResource_Pages() {
 func ExampleIfVersion() {
 	c, _ := client.New("https://hub.example.com", client.WithAPIKey(os.Getenv("HUB_API_KEY")))
 	ctx := context.Background()
-	ch, err := c.V1.Chantiers.Get(ctx, 42) // a second Get is answered 304 from the cache
+	ch, err := c.V2.Chantiers.Get(ctx, 42) // a second Get is answered 304 from the cache
 	if err != nil {
 		log.Fatal(err)
 	}
-	patch := &apiv1.ChantierPatch{Nom: ptr(ch.Nom + " (phase 2)")}
-	_, err = c.V1.Chantiers.Update(ctx, ch.Id, patch, client.IfVersion(ch.Version))
+	patch := &apiv2.ChantierPatch{Name: ptr(ch.Name + " (phase 2)")}
+	_, err = c.V2.Chantiers.Update(ctx, ch.Id, patch, client.IfVersion(ch.Version))
 	if errors.Is(err, client.ErrPreconditionFailed) {
 		fmt.Println("changed since it was read: read it again and redo the change")
 	}
@@ -86,7 +86,7 @@ func ExampleIfVersion() {
 
 func ExampleError() {
 	c, _ := client.New("https://hub.example.com", client.WithAPIKey(os.Getenv("HUB_API_KEY")))
-	_, err := c.V1.Chantiers.Create(context.Background(), &apiv1.ChantierInput{Code: "CH-1", Nom: "Les Tilleuls", Adresse: ""})
+	_, err := c.V2.Chantiers.Create(context.Background(), &apiv2.ChantierInput{Code: "CH-1", Name: "Les Tilleuls", Location: ""})
 	var perr *client.Error
 	if errors.As(err, &perr) {
 		fmt.Println(perr.Status, perr.Code(), perr.Detail, perr.RequestID)
@@ -108,8 +108,17 @@ func ExampleWithRetryPolicy() {
 			log.Printf("%s %s: %d, retry in %v", ev.Method, ev.Path, ev.Status, ev.Wait)
 		}),
 	)
-	_, err := c.V1.Stats(context.Background())
+	_, err := c.V2.Stats(context.Background())
 	if errors.Is(err, client.ErrRetryBudgetExhausted) {
 		log.Print("the server keeps refusing: back off")
 	}
+}
+
+func ExampleWithOnDeprecation() {
+	c, _ := client.New("https://hub.example.com",
+		client.WithAPIKey(os.Getenv("HUB_API_KEY")),
+		client.WithOnDeprecation(func(d client.Deprecation) {
+			log.Printf("%s is deprecated since %s and stops on %s: see %s", d.Path, d.Since, d.Sunset, d.Link)
+		}))
+	_, _ = c.V1.Me(context.Background()) // logs once for v1
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -27,9 +28,9 @@ type exchange struct {
 // the OpenAPI document, and can answer in the server's place (a 503 of an
 // overloaded instance, in the server's problem format).
 type front struct {
-	t    testing.TB
-	spec *apitest.Spec
-	next http.Handler
+	t            testing.TB
+	spec, specV2 *apitest.Spec
+	next         http.Handler
 
 	mu      sync.Mutex
 	log     []exchange
@@ -59,7 +60,11 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	full := r.Clone(r.Context())
 	full.URL.Scheme, full.URL.Host = "http", r.Host
 	full.RequestURI = ""
-	m, err := f.spec.CheckRequest(full, body)
+	spec := f.spec
+	if strings.HasPrefix(r.URL.Path, "/api/v2/") {
+		spec = f.specV2
+	}
+	m, err := spec.CheckRequest(full, body)
 	switch {
 	case invalid && err == nil:
 		f.t.Errorf("a request sent invalid on purpose passes the OpenAPI document: %s %s", r.Method, r.URL.Path)
@@ -69,7 +74,7 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := httptest.NewRecorder()
 	f.next.ServeHTTP(rec, r)
 	if m != nil {
-		if err := f.spec.CheckResponse(full, m, rec.Code, rec.Header(), rec.Body.Bytes()); err != nil {
+		if err := spec.CheckResponse(full, m, rec.Code, rec.Header(), rec.Body.Bytes()); err != nil {
 			f.t.Errorf("answer outside the OpenAPI document: %v", err)
 		}
 	}
@@ -126,7 +131,7 @@ type sdkEnv struct {
 func startEnv(t *testing.T, db *testenv.DB, cfg apitest.Config) *sdkEnv {
 	t.Helper()
 	e := apitest.Start(t, db, cfg)
-	f := &front{t: t, spec: e.Spec, next: e.Server.Handler}
+	f := &front{t: t, spec: e.Spec, specV2: e.SpecV2, next: e.Server.Handler}
 	hs := httptest.NewServer(f)
 	t.Cleanup(hs.Close)
 	return &sdkEnv{Env: e, front: f, URL: hs.URL}

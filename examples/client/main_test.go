@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/hubchantier/hubchantier/client"
-	"github.com/hubchantier/hubchantier/client/apiv1"
+	"github.com/hubchantier/hubchantier/client/apiv2"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/internal/apitest"
 	"github.com/hubchantier/hubchantier/internal/testenv"
@@ -30,9 +30,9 @@ func TestListsTodayAndPatches(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var made []*apiv1.Chantier
+		var made []*apiv2.Chantier
 		for i := range 3 {
-			ch, err := c.V1.Chantiers.Create(ctx, &apiv1.ChantierInput{Code: fmt.Sprintf("EX-%d", i), Nom: fmt.Sprintf("Site %d", i), Adresse: "1 rue"})
+			ch, err := c.V2.Chantiers.Create(ctx, &apiv2.ChantierInput{Code: fmt.Sprintf("EX-%d", i), Name: fmt.Sprintf("Site %d", i), Location: "1 rue"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,19 +57,19 @@ func TestListsTodayAndPatches(t *testing.T) {
 		}
 
 		out.Reset()
-		if err := run(ctx, []string{"-statut", "receptionne", "-id", fmt.Sprint(made[0].Id)}, vars, &out, time.Now()); err != nil {
+		if err := run(ctx, []string{"-status", "receptionne", "-id", fmt.Sprint(made[0].Id)}, vars, &out, time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		got, err := c.V1.Chantiers.Get(ctx, made[0].Id)
+		got, err := c.V2.Chantiers.Get(ctx, made[0].Id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Statut != apiv1.ChantierStatutReceptionne || got.Version != 2 || !strings.Contains(out.String(), "is now receptionne, version 2") {
-			t.Errorf("after -statut receptionne: %s v%d\n%s", got.Statut, got.Version, out.String())
+		if got.Status != apiv2.ChantierStatusReceptionne || got.Version != 2 || !strings.Contains(out.String(), "is now receptionne, version 2") {
+			t.Errorf("after -status receptionne: %s v%d\n%s", got.Status, got.Version, out.String())
 		}
 
 		out.Reset()
-		if err := run(ctx, []string{"-statut", "ferme"}, vars, &out, time.Now()); err != nil {
+		if err := run(ctx, []string{"-status", "ferme"}, vars, &out, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(out.String(), fmt.Sprintf("chantier %d (EX-0) is now ferme", made[0].Id)) {
@@ -81,10 +81,10 @@ func TestListsTodayAndPatches(t *testing.T) {
 			vars map[string]string
 		}{
 			{nil, map[string]string{"HUB_URL": e.URL}},
-			{[]string{"-statut", "demoli"}, map[string]string{"HUB_URL": e.URL, "HUB_API_KEY": key}},
+			{[]string{"-status", "demoli"}, map[string]string{"HUB_URL": e.URL, "HUB_API_KEY": key}},
 			{[]string{"-nope"}, nil},
 			{[]string{"-key", "not-a-key", "-url", e.URL}, nil},
-			{[]string{"-statut", "ferme"}, map[string]string{"HUB_URL": e.URL, "HUB_API_KEY": key, "": ""}},
+			{[]string{"-status", "ferme"}, map[string]string{"HUB_URL": e.URL, "HUB_API_KEY": key, "": ""}},
 		} {
 			now := time.Now()
 			if len(tc.args) == 2 && tc.args[1] == "ferme" {
@@ -107,7 +107,7 @@ func TestListsTodayAndPatches(t *testing.T) {
 			rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 				if r.Method == http.MethodPatch {
 					if patches++; patches == 1 {
-						if _, err := other.V1.Chantiers.Update(r.Context(), made[1].Id, &apiv1.ChantierPatch{Nom: ptr("Renamed")}); err != nil {
+						if _, err := other.V2.Chantiers.Update(r.Context(), made[1].Id, &apiv2.ChantierPatch{Name: ptr("Renamed")}); err != nil {
 							return nil, err
 						}
 					}
@@ -118,11 +118,11 @@ func TestListsTodayAndPatches(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ch, err := setStatut(ctx, cc, made[1].Id, apiv1.ChantierPatchStatutEnCours)
-			if err != nil || ch.Statut != apiv1.ChantierStatutEnCours || ch.Nom != "Renamed" || ch.Version != 3 || patches != 2 {
+			ch, err := setStatus(ctx, cc, made[1].Id, apiv2.ChantierPatchStatusEnCours)
+			if err != nil || ch.Status != apiv2.ChantierStatusEnCours || ch.Name != "Renamed" || ch.Version != 3 || patches != 2 {
 				t.Fatalf("→ %+v %v after %d patches, want en_cours on top of the rename (v3) after 2 patches", ch, err, patches)
 			}
-			if _, err := setStatut(ctx, c, 999999, apiv1.ChantierPatchStatutEnCours); !errors.Is(err, client.ErrNotFound) {
+			if _, err := setStatus(ctx, c, 999999, apiv2.ChantierPatchStatusEnCours); !errors.Is(err, client.ErrNotFound) {
 				t.Errorf("missing chantier → %v", err)
 			}
 		})

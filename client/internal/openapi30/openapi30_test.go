@@ -15,7 +15,8 @@ import (
 // run `go generate ./client/...`.
 func TestGeneratedCopyIsCurrent(t *testing.T) {
 	for src, dst := range map[string]string{
-		"../../../hubapi/rest/openapi/openapi.json": "../../apiv1/openapi30.json",
+		"../../../hubapi/rest/openapi/openapi.json":    "../../apiv1/openapi30.json",
+		"../../../hubapi/rest/openapi/openapi-v2.json": "../../apiv2/openapi30.json",
 	} {
 		doc, err := os.ReadFile(src)
 		if err != nil {
