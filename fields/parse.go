@@ -39,7 +39,7 @@ func (l Limits) withDefaults() Limits {
 //
 //	selection = item *( "," item )
 //	item      = "*" / name [ "." item ] / name "(" selection ")"
-//	name      = %x61-7A *( %x61-7A / DIGIT / "_" )   ; [a-z][a-z0-9_]*
+//	name      = %x61-7A *( ALPHA / DIGIT / "_" )   ; [a-z][a-zA-Z0-9_]*
 //
 // so "id,nom,responsable.nom", "id,nom,responsable(nom)" and
 // "nom,responsable(nom,id)" all select the same members. A nested member named
@@ -159,7 +159,7 @@ func (p *parser) item(b *builder, depth int, at *pathNode) error {
 	return nil
 }
 
-// name scans [a-z][a-z0-9_]* at p.pos.
+// name scans [a-z][a-zA-Z0-9_]* at p.pos.
 func (p *parser) name() (string, error) {
 	start := p.pos
 	if start == len(p.in) {
@@ -181,7 +181,7 @@ func (p *parser) name() (string, error) {
 	if p.pos < len(p.in) {
 		switch p.in[p.pos] {
 		case ',', '.', '(', ')':
-		default: // report "nOm" as a bad character, not as the unknown "n"
+		default: // report "n-om" as a bad character, not as the unknown "n"
 			return "", p.unexpected()
 		}
 	}

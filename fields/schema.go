@@ -22,7 +22,7 @@ type Field struct {
 type FieldOption func(*Field)
 
 // F declares a scalar member named name (the JSON member name, matching
-// [a-z][a-z0-9_]*), read from the given SQL columns. A member computed in Go
+// [a-z][a-zA-Z0-9_]*), read from the given SQL columns. A member computed in Go
 // needs no column; a member assembled from several columns lists them all.
 //
 // Columns are trusted strings written by the developer, never derived from
@@ -95,7 +95,7 @@ var (
 
 // NewSchema builds a schema from its fields, in the order the members appear
 // in the full representation. It reports an error for an empty schema, a name
-// that does not match [a-z][a-z0-9_]*, a duplicate name, a nil nested schema,
+// that does not match [a-z][a-zA-Z0-9_]*, a duplicate name, a nil nested schema,
 // or an empty column or join name. A field named "id" is always selected.
 func NewSchema(fields ...Field) (*Schema, error) {
 	if len(fields) == 0 {
@@ -104,7 +104,7 @@ func NewSchema(fields ...Field) (*Schema, error) {
 	s := &Schema{fields: make([]Field, len(fields)), index: make(map[string]int, len(fields))}
 	for i, f := range fields {
 		if !validName(f.name) {
-			return nil, fmt.Errorf("%w: field name %q does not match [a-z][a-z0-9_]*", ErrInvalidSchema, f.name)
+			return nil, fmt.Errorf("%w: field name %q does not match [a-z][a-zA-Z0-9_]*", ErrInvalidSchema, f.name)
 		}
 		if _, dup := s.index[f.name]; dup {
 			return nil, fmt.Errorf("%w: field %q declared twice", ErrInvalidSchema, f.name)
@@ -198,7 +198,8 @@ func (s *Schema) Nested(name string) *Schema {
 	return nil
 }
 
-// validName reports whether name matches [a-z][a-z0-9_]*.
+// validName reports whether name matches [a-z][a-zA-Z0-9_]*: snake_case
+// and camelCase names.
 func validName(name string) bool {
 	if name == "" || name[0] < 'a' || name[0] > 'z' {
 		return false
@@ -212,7 +213,7 @@ func validName(name string) bool {
 }
 
 func isNameByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_'
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }
 
 func hasControl(s string) bool {

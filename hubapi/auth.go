@@ -40,23 +40,34 @@ const (
 	ScopePlanningRead      Scope = "planning:read"
 	ScopePlanningWrite     Scope = "planning:write"
 	ScopeStatsRead         Scope = "stats:read"
-	ScopeAdmin             Scope = "admin"
+	// ScopeWebhooksManage creates, reads, changes and deletes webhook
+	// subscriptions (the caller's own; every one for an admin).
+	ScopeWebhooksManage Scope = "webhooks:manage"
+	ScopeAdmin          Scope = "admin"
 )
 
 // AllScopes lists every scope.
 var AllScopes = []Scope{
 	ScopeChantiersRead, ScopeChantiersWrite, ScopePointagesRead, ScopePointagesWrite,
 	ScopeDocumentsRead, ScopeDocumentsWrite, ScopeSignalementsRead, ScopeSignalementsWrite,
-	ScopePlanningRead, ScopePlanningWrite, ScopeStatsRead, ScopeAdmin,
+	ScopePlanningRead, ScopePlanningWrite, ScopeStatsRead, ScopeWebhooksManage, ScopeAdmin,
 }
 
 // roleScopes bounds what a key owned by a user of each role may ever do.
+//
+// webhooks:manage goes to admins and conducteurs only: a subscription sends
+// the company's events (every chantier, pointage, document, signalement and
+// affectation of the types it names) to an outside URL, which is an
+// integration decision of the office, not of a site. A compagnon, who reads
+// only their own pointages and affectations, would receive more than they may
+// read; chefs de chantier read everything on site but do not set up
+// integrations (least privilege).
 var roleScopes = map[Role][]Scope{
 	RoleAdmin: AllScopes,
 	RoleConducteur: {
 		ScopeChantiersRead, ScopeChantiersWrite, ScopePointagesRead, ScopePointagesWrite,
 		ScopeDocumentsRead, ScopeDocumentsWrite, ScopeSignalementsRead, ScopeSignalementsWrite,
-		ScopePlanningRead, ScopePlanningWrite, ScopeStatsRead,
+		ScopePlanningRead, ScopePlanningWrite, ScopeStatsRead, ScopeWebhooksManage,
 	},
 	RoleChefChantier: {
 		ScopeChantiersRead, ScopePointagesRead, ScopePointagesWrite, ScopeDocumentsRead,

@@ -18,11 +18,12 @@ const (
 	ResourceStats        Resource = "stats"
 	ResourceUsers        Resource = "users"
 	ResourceAPIKeys      Resource = "api_keys"
+	ResourceWebhooks     Resource = "webhooks"
 )
 
 // Resources lists every resource of the matrix.
 var Resources = []Resource{ResourceChantiers, ResourcePointages, ResourceDocuments, ResourceSignalements,
-	ResourceAffectations, ResourceStats, ResourceUsers, ResourceAPIKeys}
+	ResourceAffectations, ResourceStats, ResourceUsers, ResourceAPIKeys, ResourceWebhooks}
 
 // Action is what a caller does to a row.
 type Action string
@@ -46,7 +47,8 @@ type Grant uint8
 
 // Grants. Ownership is per resource: a pointage or an affectation belongs
 // to its user_id, a signalement to created_by, a document to uploaded_by,
-// an API key to its user, the current user to itself. A row is closed when
+// an API key or a webhook subscription to its user, the current user to
+// itself. A row is closed when
 // it is a resolved or closed signalement (no other closed state is a
 // permission matter: a validated pointage is frozen for everybody, 409).
 const (
@@ -125,6 +127,11 @@ var Permissions = []Rule{
 	{ResourceAPIKeys, ActionRead, [4]Grant{GrantAny, GrantNone, GrantNone, GrantNone}},
 	{ResourceAPIKeys, ActionCreate, [4]Grant{GrantAny, GrantNone, GrantNone, GrantNone}},
 	{ResourceAPIKeys, ActionDelete, [4]Grant{GrantAny, GrantNone, GrantNone, GrantNone}},
+
+	{ResourceWebhooks, ActionRead, [4]Grant{GrantAny, GrantOwn, GrantNone, GrantNone}},
+	{ResourceWebhooks, ActionCreate, [4]Grant{GrantAny, GrantOwn, GrantNone, GrantNone}},
+	{ResourceWebhooks, ActionChange, [4]Grant{GrantAny, GrantOwn, GrantNone, GrantNone}},
+	{ResourceWebhooks, ActionDelete, [4]Grant{GrantAny, GrantOwn, GrantNone, GrantNone}},
 }
 
 // resourceScopes are the scopes an action needs besides the role's grant:
@@ -138,6 +145,7 @@ var resourceScopes = map[Resource][2]Scope{
 	ResourceStats:        {ScopeStatsRead, ScopeStatsRead},
 	ResourceUsers:        {"", ""}, // the current user: any authenticated caller
 	ResourceAPIKeys:      {ScopeAdmin, ScopeAdmin},
+	ResourceWebhooks:     {ScopeWebhooksManage, ScopeWebhooksManage},
 }
 
 // ScopeFor returns the scope a caller's credential needs for a on r ("" for

@@ -2,6 +2,8 @@ package hubapi
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -122,3 +124,102 @@ type WebhookInput struct {
 type WebhookFilter struct {
 	UserID int64
 }
+
+// WebhookEventTypes are the event types a subscription may name (besides
+// "*", every type): the domain events of the resources, and
+// webhook.disabled. The credential announcements (api_key.revoked,
+// user.disabled) stay inside the servers; ping is sent to one subscription
+// on request, whatever its types.
+var WebhookEventTypes = []EventType{
+	EventChantierCreated, EventChantierUpdated, EventChantierDeleted,
+	EventPointageCreated, EventPointageUpdated, EventPointageDeleted, EventPointageValidated,
+	EventDocumentCreated, EventDocumentUpdated, EventDocumentDeleted,
+	EventSignalementCreated, EventSignalementUpdated, EventSignalementDeleted, EventSignalementUrgent,
+	EventAffectationCreated, EventAffectationUpdated, EventAffectationDeleted,
+	EventWebhookDisabled,
+}
+
+// WebhookAllEvents, alone in a subscription's event types, selects every
+// type of WebhookEventTypes, present and future.
+const WebhookAllEvents = "*"
+
+// MaxWebhookDescription bounds a subscription's description, in characters.
+const MaxWebhookDescription = 500
+
+// MaxWebhookURL bounds a subscription's URL, in bytes.
+const MaxWebhookURL = 2048
+
+// EventTypeList returns the event types of s as a list (["*"] for all).
+func (s *WebhookSubscription) EventTypeList() []string {
+	if s.EventTypes == "" {
+		return []string{}
+	}
+	return strings.Split(s.EventTypes, ",")
+}
+
+// Wants reports whether s subscribes to events of type t.
+func (s *WebhookSubscription) Wants(t EventType) bool {
+	return s.EventTypes == WebhookAllEvents || slices.Contains(s.EventTypeList(), string(t))
+}
+
+// Input returns the writable fields of s, the base a PATCH merges onto.
+func (s *WebhookSubscription) Input() WebhookInput {
+	enabled := s.Enabled
+	return WebhookInput{UserID: s.UserID, URL: s.URL, EventTypes: s.EventTypeList(), Description: s.Description, Enabled: &enabled}
+}
+
+// Normalize trims the URL and the event types, and sorts and deduplicates
+// the event types.
+func (in *WebhookInput) Normalize() {
+	in.URL = strings.TrimSpace(in.URL)
+	types := make([]string, 0, len(in.EventTypes))
+	for _, t := range in.EventTypes {
+		if t = strings.TrimSpace(t); !slices.Contains(types, t) {
+			types = append(types, t)
+		}
+	}
+	slices.Sort(types)
+	in.EventTypes = types
+}
+
+// Validate checks the fields that need no network: the URL's length and
+// text (the SSRF policy is the use case's, after DNS), the event types
+// (known types, or "*" alone) and the description.
+func (in *WebhookInput) Validate() error {
+	var v validator
+	switch {
+	case in.URL == "":
+		v.add("url", "is required")
+	case len(in.URL) > MaxWebhookURL:
+		v.add("url", "must be at most %d bytes", MaxWebhookURL)
+	default:
+		if p := TextProblem(in.URL); p != "" {
+			v.add("url", "%s", p)
+		}
+	}
+	switch {
+	case len(in.EventTypes) == 0:
+		v.add("event_types", "at least one event type is required (or \"*\" for every type)")
+	case slices.Contains(in.EventTypes, WebhookAllEvents) && len(in.EventTypes) > 1:
+		v.add("event_types", "\"*\" selects every type and cannot be combined with others")
+	default:
+		for _, t := range in.EventTypes {
+			if t != WebhookAllEvents && !slices.Contains(WebhookEventTypes, EventType(t)) {
+				v.add("event_types", "unknown event type %q", strings.ToValidUTF8(truncate(t, 64), "?"))
+				break
+			}
+		}
+	}
+	checkLines(&v, "description", in.Description, 0, MaxWebhookDescription)
+	return v.err()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// JoinEventTypes is the stored form of a list of event types.
+func JoinEventTypes(types []string) string { return strings.Join(types, ",") }

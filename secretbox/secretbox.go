@@ -157,3 +157,30 @@ func (r *Keyring) Reseal(kid string, sealed, ad []byte) (string, []byte, error) 
 	defer clear(plain)
 	return r.Seal(plain, ad)
 }
+
+// Has reports whether the keyring holds a key with id kid.
+func (r *Keyring) Has(kid string) bool {
+	_, ok := r.aeads[kid]
+	return ok
+}
+
+// WithOpeners returns a keyring with the keys of r and keys, which open but
+// never seal (r's current key stays current): for keys being retired, such
+// as a key kept elsewhere that the configured keys replace.
+func (r *Keyring) WithOpeners(keys ...Key) (*Keyring, error) {
+	out := &Keyring{current: r.current, aeads: make(map[string]cipher.AEAD, len(r.aeads)+len(keys))}
+	for id, a := range r.aeads {
+		out.aeads[id] = a
+	}
+	extra, err := NewKeyring(keys...)
+	if err != nil {
+		return nil, err
+	}
+	for id, a := range extra.aeads {
+		if _, dup := out.aeads[id]; dup {
+			return nil, fmt.Errorf("secretbox: key id %q twice", id)
+		}
+		out.aeads[id] = a
+	}
+	return out, nil
+}

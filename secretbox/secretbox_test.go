@@ -2,6 +2,7 @@ package secretbox_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -125,4 +126,40 @@ func FuzzParseKeyring(f *testing.F) {
 			t.Fatal(p, err)
 		}
 	})
+}
+
+func TestWithOpeners(t *testing.T) {
+	a, err := secretbox.ParseKeyring("a:" + secretbox.GenerateKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldText := secretbox.GenerateKey()
+	old, err := secretbox.ParseKeyring("old:" + oldText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid, sealed, err := old.Seal([]byte("s"), []byte("ad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKey, err := base64.StdEncoding.DecodeString(oldText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, err := a.WithOpeners(secretbox.Key{ID: "old", Key: oldKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if both.CurrentKeyID() != "a" || !both.Has("old") || !both.Has("a") || a.Has("old") {
+		t.Fatalf("current %q", both.CurrentKeyID())
+	}
+	if plain, err := both.Open(kid, sealed, []byte("ad")); err != nil || string(plain) != "s" {
+		t.Fatalf("open with the opener: %v", err)
+	}
+	if k, _, _ := both.Seal([]byte("s"), nil); k != "a" {
+		t.Fatalf("sealed under %q", k)
+	}
+	if _, err := a.WithOpeners(secretbox.Key{ID: "a", Key: oldKey}); err == nil {
+		t.Fatal("a duplicate id was accepted")
+	}
 }

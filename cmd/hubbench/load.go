@@ -68,6 +68,7 @@ type workload struct {
 	walks    chan *walk
 	writes   chan *writeSlot
 	patchSeq atomic.Int64
+	p50      *page50
 }
 
 // scenario is one kind of request of the mix.
@@ -109,6 +110,12 @@ var scenarios = map[string][]scenario{
 	"keyset-lists": {
 		{"list-next", 550, (*workload).listNext},
 		{"list-deep", 450, (*workload).listDeep},
+	},
+	// page50 compares GraphQL with REST on the same page of 50 chantiers
+	// (with their responsable), interleaved in one run.
+	"page50": {
+		{"rest-page50", 500, (*workload).restPage50},
+		{"graphql-page50", 500, (*workload).graphqlPage50},
 	},
 }
 
@@ -436,6 +443,7 @@ func prepareWorkload(ctx context.Context, t *target, fx *fixtures, c *config, cl
 	for _, id := range fx.writeIDs {
 		w.writes <- &writeSlot{id: id}
 	}
+	w.preparePage50(nw)
 	return w, nil
 }
 

@@ -22,7 +22,7 @@
 // Usage:
 //
 //	hubbench [--database-url URL] [--chantiers N] [--concurrency C | --rate R]
-//	         [--duration D] [--mix mix|keyset|lists|keyset-lists] [--bare] [--cache on|off|both]
+//	         [--duration D] [--mix mix|keyset|lists|keyset-lists|page50] [--bare] [--cache on|off|both]
 //	         [--json FILE] [--cpuprofile FILE]
 //	hubbench --url http://127.0.0.1:8080 --key hck_... [--allow-remote]
 package main
@@ -104,7 +104,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.Warmup, "warmup", 2*time.Second, "unmeasured load before each phase")
 	fs.Int64Var(&c.MaxRequests, "max-requests", 10_000_000, "stop a phase after this many measured requests")
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Second, "per-request timeout")
-	fs.StringVar(&c.Mix, "mix", "mix", "request mix: mix (every scenario), keyset (mix without cursorless first pages), lists (list scenarios only: the cache comparison) or keyset-lists")
+	fs.StringVar(&c.Mix, "mix", "mix", "request mix: mix (every scenario), keyset (mix without cursorless first pages), lists (list scenarios only: the cache comparison), keyset-lists, or page50 (GraphQL and REST on the same page of 50 chantiers)")
 	skip := fs.String("skip", "", "comma-separated scenarios to leave out of the mix (e.g. stats)")
 	fs.BoolVar(&c.Bare, "bare", false, "also run the same queries on a plain net/http + bun handler (no middleware)")
 	fs.StringVar(&c.Cache, "cache", "off", "full server's response cache: on, off or both (two phases)")
@@ -145,7 +145,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		errs = append(errs, "--timeout must be positive and at most 1m")
 	}
 	if mix, ok := scenarios[c.Mix]; !ok {
-		errs = append(errs, "--mix must be mix, keyset, lists or keyset-lists")
+		errs = append(errs, "--mix must be mix, keyset, lists, keyset-lists or page50")
 	} else if *skip != "" {
 		c.Skip = strings.Split(*skip, ",")
 		left := 0
@@ -162,6 +162,9 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		if left == 0 {
 			errs = append(errs, "--skip leaves no scenario")
 		}
+	}
+	if c.Mix == "page50" && c.Bare {
+		errs = append(errs, "--mix page50 needs the full server (GraphQL): drop --bare")
 	}
 	if c.Cache != "on" && c.Cache != "off" && c.Cache != "both" {
 		errs = append(errs, "--cache must be on, off or both")

@@ -25,7 +25,7 @@ import (
 // counts every request).
 var benchRoutes = []string{
 	"GET /api/v1/chantiers", "GET /api/v1/chantiers/{id}", "PATCH /api/v1/chantiers/{id}",
-	"GET /api/v1/stats", "GET /api/v1/planning", "GET /api/v1/affectations",
+	"GET /api/v1/stats", "GET /api/v1/planning", "GET /api/v1/affectations", "* /graphql",
 }
 
 // benchRateLimits is the HUB_RATE_LIMITS value the in-process server runs

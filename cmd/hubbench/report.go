@@ -167,6 +167,19 @@ func (rep *report) compare() {
 		rep.Comparisons = append(rep.Comparisons, comparison{Name: name + "/bare throughput", Value: round2(full.Overall.RPS / bare.Overall.RPS),
 			Detail: fmt.Sprintf("%.0f vs %.0f req/s", full.Overall.RPS, bare.Overall.RPS)})
 	}
+	// GraphQL against REST on the same page of 50 (mix page50)
+	for _, name := range []string{"full", "full+cache"} {
+		rest, gql := rep.phase(name+"/rest"), rep.phase(name+"/graphql")
+		if rest == nil || gql == nil || rest.Overall.RPS == 0 {
+			continue
+		}
+		rep.Comparisons = append(rep.Comparisons, comparison{Name: name + " graphql/rest throughput (page of 50)", Value: round2(gql.Overall.RPS / rest.Overall.RPS),
+			Detail: fmt.Sprintf("%.0f vs %.0f pages/s", gql.Overall.RPS, rest.Overall.RPS)})
+		if rest.CPUPerRequestUS > 0 {
+			rep.Comparisons = append(rep.Comparisons, comparison{Name: name + " graphql/rest CPU per page", Value: round2(gql.CPUPerRequestUS / rest.CPUPerRequestUS),
+				Detail: fmt.Sprintf("%.0f vs %.0f µs", gql.CPUPerRequestUS, rest.CPUPerRequestUS)})
+		}
+	}
 	// Deep pages against the first page (offset mode, counted) and against
 	// the early keyset pages 2 to 50 of the walks.
 	for _, p := range rep.Phases {

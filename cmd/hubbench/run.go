@@ -12,6 +12,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hubchantier/hubchantier/hubapi"
@@ -81,6 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		name  string
 		bare  bool
 		cache bool
+		mix   []scenario // nil: the run's mix
 	}
 	var phases []phase
 	if c.Bare {
@@ -91,6 +93,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if c.Cache == "on" || c.Cache == "both" {
 		phases = append(phases, phase{name: "full+cache", cache: true})
+	}
+	if c.Mix == "page50" {
+		// one phase per API on the same server settings, so that each
+		// gets the whole closed loop: req/s and CPU per request compare
+		var split []phase
+		for _, ph := range phases {
+			for _, sc := range mix {
+				split = append(split, phase{name: ph.name + "/" + strings.TrimSuffix(sc.name, "-page50"), cache: ph.cache, mix: []scenario{sc}})
+			}
+		}
+		phases = split
 	}
 	blobDir, err := os.MkdirTemp("", "hubbench-blobs-*")
 	if err != nil {
@@ -136,14 +149,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				desc = "full pipeline, response cache on"
 			}
 		}
-		res, before, after, err := runPhase(ctx, c, t, fx, mix, uint64(i)+c.Seed, stderr)
+		phMix := mix
+		if ph.mix != nil {
+			phMix = ph.mix
+		}
+		res, before, after, err := runPhase(ctx, c, t, fx, phMix, uint64(i)+c.Seed, stderr)
 		if stopServer != nil {
 			stopServer()
 		}
 		if err != nil {
 			return err
 		}
-		rep.addPhase(ph.name, desc, mix, res, before, after)
+		rep.addPhase(ph.name, desc, phMix, res, before, after)
 	}
 	rep.compare()
 	rep.print(stdout)

@@ -8,6 +8,9 @@
 //	hubchantier apikey create --user E --name N --scopes a,b [--expires 720h]
 //	hubchantier apikey list --user E
 //	hubchantier apikey revoke --id N
+//	hubchantier webhook create --user E --url U --events a,b [--description D]
+//	hubchantier webhook list
+//	hubchantier secrets reseal
 //	hubchantier seed --chantiers N
 //	hubchantier counters check|rebuild
 //	hubchantier jobs status

@@ -531,10 +531,10 @@ func eventTypes(t *testing.T, r *receiver) []string {
 	return out
 }
 
-// A subscription carries only what its owner could read through the API:
-// a compagnon's subscription gets the chantiers and their own pointages,
-// never another worker's; a chef de chantier's gets every pointage; a
-// disabled user's subscription gets nothing.
+// A subscription carries only what its owner may receive: a conducteur's
+// subscription gets every chantier and pointage; subscriptions of roles
+// without webhooks:manage (compagnon, chef de chantier: rows written
+// directly, the use cases refuse them) and of a disabled user get nothing.
 func TestWebhookFanOutFollowsReadPermissions(t *testing.T) {
 	testenv.EachDB(t, func(t *testing.T, tdb *testenv.DB) {
 		db := migrated(t, tdb)
@@ -543,13 +543,15 @@ func TestWebhookFanOutFollowsReadPermissions(t *testing.T) {
 		compA := newUser(t, db, "a@example.com", hubapi.RoleCompagnon)
 		compB := newUser(t, db, "b@example.com", hubapi.RoleCompagnon)
 		chef := newUser(t, db, "chef@example.com", hubapi.RoleChefChantier)
+		cond := newUser(t, db, "cond@example.com", hubapi.RoleConducteur)
 		gone := newUser(t, db, "gone@example.com", hubapi.RoleAdmin)
 		if _, err := db.NewUpdate().Model((*hubapi.User)(nil)).Set("disabled_at = ?", store.Now()).Where("id = ?", gone).Exec(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		rA, rChef, rGone := newReceiver(t, nil), newReceiver(t, nil), newReceiver(t, nil)
+		rA, rChef, rCond, rGone := newReceiver(t, nil), newReceiver(t, nil), newReceiver(t, nil), newReceiver(t, nil)
 		newSubscription(t, db, keys, compA, rA.URL, "*")
 		newSubscription(t, db, keys, chef, rChef.URL, "chantier.created,pointage.created")
+		newSubscription(t, db, keys, cond, rCond.URL, "chantier.created,pointage.created")
 		newSubscription(t, db, keys, gone, rGone.URL, "*")
 		q := start(t, db, jobs.Config{Webhooks: webhookCfg(keys)})
 		svc := serviceWith(t, db, q)
@@ -567,16 +569,17 @@ func TestWebhookFanOutFollowsReadPermissions(t *testing.T) {
 		waitFor(t, "every event handled", func() bool {
 			var n int
 			_ = db.NewRaw("SELECT count(*) FROM river_job WHERE kind IN ('event', 'webhook_delivery') AND state <> 'completed'").Scan(context.Background(), &n)
-			return n == 0 && rChef.count() == 3
+			return n == 0 && rCond.count() == 3
 		})
 		a := "pointage.created/" + itoa(compA)
 		b := "pointage.created/" + itoa(compB)
 		want := map[string][]string{
-			"compagnon A": sorted("chantier.created", a),
-			"chef":        sorted("chantier.created", a, b),
+			"compagnon A": nil,
+			"chef":        nil,
+			"conducteur":  sorted("chantier.created", a, b),
 			"disabled":    nil,
 		}
-		for name, r := range map[string]*receiver{"compagnon A": rA, "chef": rChef, "disabled": rGone} {
+		for name, r := range map[string]*receiver{"compagnon A": rA, "chef": rChef, "conducteur": rCond, "disabled": rGone} {
 			if got := eventTypes(t, r); !slices.Equal(got, want[name]) {
 				t.Errorf("%s got %v, want %v", name, got, want[name])
 			}

@@ -54,6 +54,8 @@ func withTraffic(t *testing.T, db *sql.DB) *metrics.Metrics {
 	for _, reason := range []string{metrics.AuthMissing, metrics.AuthInvalid, "made-up"} {
 		m.AuthFailure(reason)
 	}
+	m.APIRequest(metrics.VersionV1, 7)
+	m.APIRequest(metrics.VersionV2, 7)
 	m.SetActiveAPIKeys(func() int { return 4 })
 	m.ObserveDB(db)
 	return m

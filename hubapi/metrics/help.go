@@ -24,6 +24,8 @@ var help = map[string]string{
 	"api_rate_limit_store_errors_total": "Failed or timed-out calls to the rate-limit counter store.",
 	"api_auth_failures_total":           "Refused authentications, by reason.",
 	"oauth_failures_total":              "Refused OAuth requests, by endpoint and OAuth error code.",
+	"api_version_requests_total":        "API requests, by API version (v1, v2).",
+	"api_v1_requests_by_key_total":      "Requests to the deprecated API v1, by API key id (who still has to migrate to v2).",
 
 	// Read at scrape time.
 	"active_api_keys":              "API keys that are neither revoked nor expired.",

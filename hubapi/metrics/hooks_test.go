@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
@@ -181,4 +182,31 @@ func TestObserveDBReportsPoolStats(t *testing.T) {
 			t.Error("pool series still exposed after ObserveDB(nil)")
 		}
 	})
+}
+
+func TestAPIRequestCountsVersionsAndV1Keys(t *testing.T) {
+	m := newMetrics(t, metrics.Config{})
+	m.APIRequest(metrics.VersionV1, 3)
+	m.APIRequest(metrics.VersionV1, 3)
+	m.APIRequest(metrics.VersionV1, 0) // no key (OAuth, anonymous): by version only
+	m.APIRequest(metrics.VersionV2, 3) // v2 is not counted by key
+	m.APIRequest("v9", 3)
+	var b strings.Builder
+	m.WritePrometheus(&b)
+	out := b.String()
+	for _, want := range []string{
+		`api_version_requests_total{version="v1"} 3`,
+		`api_version_requests_total{version="v2"} 1`,
+		`api_version_requests_total{version="other"} 1`,
+		`api_v1_requests_by_key_total{key_id="3"} 2`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("exposition lacks %s", want)
+		}
+	}
+	if strings.Contains(out, `key_id="0"`) {
+		t.Error("a request without a key is counted under a key")
+	}
+	var nilM *metrics.Metrics
+	nilM.APIRequest(metrics.VersionV1, 1) // no-op, no panic
 }

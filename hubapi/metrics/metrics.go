@@ -84,6 +84,8 @@ type Metrics struct {
 	rateLimitStoreErrors                                *vm.Counter
 	authFailures                                        map[string]*vm.Counter
 	oauthFailures                                       map[string]*vm.Counter
+	versions                                            map[string]*vm.Counter
+	v1Keys                                              atomic.Pointer[map[int64]*vm.Counter]
 
 	apiKeys     atomic.Pointer[func() int]
 	apiKeysOnce sync.Once
@@ -138,6 +140,12 @@ func New(cfg Config) (*Metrics, error) {
 		oauthFailures:        map[string]*vm.Counter{},
 		otherRoute:           &routeSeries{label: RouteOther},
 	}
+	m.versions = map[string]*vm.Counter{}
+	for _, v := range []string{VersionV1, VersionV2, VersionOther} {
+		m.versions[v] = s.NewCounter(`api_version_requests_total{version="` + v + `"}`)
+	}
+	v1Keys := map[int64]*vm.Counter{}
+	m.v1Keys.Store(&v1Keys)
 	for _, reason := range authReasons {
 		m.authFailures[reason] = s.NewCounter(`api_auth_failures_total{reason="` + reason + `"}`)
 	}

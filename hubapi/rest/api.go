@@ -1,6 +1,8 @@
-// Package rest is the REST v1 adapter of Hub Chantier on gorilla/mux: routes,
-// request decoding, problem+json errors, API-key authentication and the
-// OpenAPI document.
+// Package rest is the REST adapter of Hub Chantier on gorilla/mux: routes
+// of v1 and v2, request decoding, problem+json errors, API-key
+// authentication and the OpenAPI documents. Both versions share every
+// handler and use case; v2 differs only in its representations (see
+// V2Names) and pages by cursor only.
 package rest
 
 import (
@@ -19,11 +21,12 @@ import (
 	"github.com/hubchantier/hubchantier/problem"
 )
 
-// API serves /api/v1.
+// API serves /api/v1 or /api/v2.
 type API struct {
 	o      Options
 	log    *slog.Logger
-	base   string                  // "/api/v1"
+	v2     bool
+	base   string                  // "/api/v1" or "/api/v2"
 	scopes map[string]hubapi.Scope // "METHOD /api/v1/template" → required scope
 	onAuth func(reason string)
 }
@@ -46,6 +49,7 @@ type Options struct {
 	// Authorizations serves the caller's OAuth authorizations (nil: no
 	// OAuth server, no routes).
 	Authorizations hubapi.AuthorizationService
+	Webhooks       hubapi.WebhookService
 	// Authenticator resolves bearer tokens to principals (required).
 	Authenticator hubapi.Authenticator
 
@@ -62,11 +66,24 @@ type Options struct {
 }
 
 // Mount adds /api/v1 to r. Errors are configuration errors.
-func Mount(r *mux.Router, o Options) error {
+func Mount(r *mux.Router, o Options) error { return mount(r, o, "/api/v1") }
+
+// MountV2 adds /api/v2 to r: the routes of v1 with the v2 representations.
+func MountV2(r *mux.Router, o Options) error { return mount(r, o, "/api/v2") }
+
+// pick returns the v1 or v2 variant.
+func pick[T any](a *API, v1, v2 T) T {
+	if a.v2 {
+		return v2
+	}
+	return v1
+}
+
+func mount(r *mux.Router, o Options, base string) error {
 	if o.Authenticator == nil {
 		return errors.New("rest: Options.Authenticator is required")
 	}
-	a := &API{o: o, log: o.Logger, base: "/api/v1", scopes: map[string]hubapi.Scope{}, onAuth: o.OnAuthFailure}
+	a := &API{o: o, log: o.Logger, base: base, v2: base == "/api/v2", scopes: map[string]hubapi.Scope{}, onAuth: o.OnAuthFailure}
 	if a.onAuth == nil {
 		a.onAuth = func(string) {}
 	}
@@ -106,6 +123,7 @@ func Mount(r *mux.Router, o Options) error {
 			update: s.UpdateChantier, patch: s.PatchChantier, remove: s.DeleteChantier,
 			id: func(m *hubapi.Chantier) int64 { return m.ID }, version: func(m *hubapi.Chantier) int64 { return m.Version },
 			updated: func(m *hubapi.Chantier) time.Time { return m.UpdatedAt }, schema: chantierSchema,
+			schemaV2: chantierSchemaV2, dto: chantierDTO,
 			view: func(m *hubapi.Chantier, sel *fields.Selection) any {
 				if !sel.Has("responsable") {
 					return m
@@ -119,7 +137,8 @@ func Mount(r *mux.Router, o Options) error {
 		pt := &resource[hubapi.Pointage, hubapi.PointageInput]{name: "pointages", get: withoutSelection(s.GetPointage),
 			create: s.CreatePointage, update: s.UpdatePointage, patch: s.PatchPointage, remove: s.DeletePointage,
 			id: func(m *hubapi.Pointage) int64 { return m.ID }, version: func(m *hubapi.Pointage) int64 { return m.Version },
-			updated: func(m *hubapi.Pointage) time.Time { return m.UpdatedAt }, schema: pointageSchema}
+			updated: func(m *hubapi.Pointage) time.Time { return m.UpdatedAt }, schema: pointageSchema,
+			schemaV2: pointageSchemaV2, dto: pointageDTO}
 		crud("pointages", hubapi.ScopePointagesRead, hubapi.ScopePointagesWrite, a.pointageLister(),
 			pt.handleGet(a), pt.handleCreate(a), pt.handlePut(a), pt.handlePatch(a), pt.handleDelete(a))
 		route(http.MethodPost, "/pointages/{id}/validate", hubapi.ScopePointagesWrite, a.validatePointage(pt))
@@ -128,7 +147,8 @@ func Mount(r *mux.Router, o Options) error {
 		doc := &resource[hubapi.Document, hubapi.DocumentInput]{name: "documents", get: withoutSelection(s.GetDocument),
 			update: s.UpdateDocument, patch: s.PatchDocument, remove: s.DeleteDocument,
 			id: func(m *hubapi.Document) int64 { return m.ID }, version: func(m *hubapi.Document) int64 { return m.Version },
-			updated: func(m *hubapi.Document) time.Time { return m.UpdatedAt }, schema: documentSchema}
+			updated: func(m *hubapi.Document) time.Time { return m.UpdatedAt }, schema: documentSchema,
+			schemaV2: documentSchemaV2, dto: documentDTO}
 		crud("documents", hubapi.ScopeDocumentsRead, hubapi.ScopeDocumentsWrite, a.documentLister(),
 			doc.handleGet(a), a.uploadDocument, doc.handlePut(a), doc.handlePatch(a), doc.handleDelete(a))
 		route(http.MethodGet, "/documents/{id}/content", hubapi.ScopeDocumentsRead, a.documentContent)
@@ -137,7 +157,8 @@ func Mount(r *mux.Router, o Options) error {
 		sg := &resource[hubapi.Signalement, hubapi.SignalementInput]{name: "signalements", get: withoutSelection(s.GetSignalement),
 			create: s.CreateSignalement, update: s.UpdateSignalement, patch: s.PatchSignalement, remove: s.DeleteSignalement,
 			id: func(m *hubapi.Signalement) int64 { return m.ID }, version: func(m *hubapi.Signalement) int64 { return m.Version },
-			updated: func(m *hubapi.Signalement) time.Time { return m.UpdatedAt }, schema: signalementSchema}
+			updated: func(m *hubapi.Signalement) time.Time { return m.UpdatedAt }, schema: signalementSchema,
+			schemaV2: signalementSchemaV2, dto: signalementDTO}
 		crud("signalements", hubapi.ScopeSignalementsRead, hubapi.ScopeSignalementsWrite, a.signalementLister(),
 			sg.handleGet(a), sg.handleCreate(a), sg.handlePut(a), sg.handlePatch(a), sg.handleDelete(a))
 	}
@@ -145,7 +166,8 @@ func Mount(r *mux.Router, o Options) error {
 		af := &resource[hubapi.Affectation, hubapi.AffectationInput]{name: "affectations", get: withoutSelection(s.GetAffectation),
 			create: s.CreateAffectation, update: s.UpdateAffectation, patch: s.PatchAffectation, remove: s.DeleteAffectation,
 			id: func(m *hubapi.Affectation) int64 { return m.ID }, version: func(m *hubapi.Affectation) int64 { return m.Version },
-			updated: func(m *hubapi.Affectation) time.Time { return m.UpdatedAt }, schema: affectationSchema}
+			updated: func(m *hubapi.Affectation) time.Time { return m.UpdatedAt }, schema: affectationSchema,
+			schemaV2: affectationSchemaV2, dto: affectationDTO}
 		crud("affectations", hubapi.ScopePlanningRead, hubapi.ScopePlanningWrite, a.affectationLister(),
 			af.handleGet(a), af.handleCreate(a), af.handlePut(a), af.handlePatch(a), af.handleDelete(a))
 		route(http.MethodGet, "/planning", hubapi.ScopePlanningRead, a.planning)
@@ -167,6 +189,9 @@ func Mount(r *mux.Router, o Options) error {
 		route(http.MethodGet, "/admin/api-keys", hubapi.ScopeAdmin, a.listAPIKeys)
 		route(http.MethodPost, "/admin/api-keys", hubapi.ScopeAdmin, a.createAPIKey)
 		route(http.MethodDelete, "/admin/api-keys/{id}", hubapi.ScopeAdmin, a.revokeAPIKey)
+	}
+	if o.Webhooks != nil {
+		a.mountWebhooks(route)
 	}
 
 	// After every method route: a request whose path exists but whose
@@ -196,6 +221,25 @@ func RouteName(r *http.Request) string { return route.Name(r) }
 // RouteTemplate returns the path template of the matched route
 // ("/api/v1/chantiers/{id}"), or "" when none matched (see route.Template).
 func RouteTemplate(r *http.Request) string { return route.Template(r) }
+
+// Authenticate is the bearer authentication of /api/v1 as a middleware for
+// the server's other APIs (/graphql): the same credentials (API keys, and
+// whatever else o.Authenticator accepts), the same 401 answers and the
+// same OnAuthFailure reasons, with the principal put in the request's
+// context. o.Authenticator is required.
+func Authenticate(o Options) (func(http.Handler) http.Handler, error) {
+	if o.Authenticator == nil {
+		return nil, errors.New("rest: Options.Authenticator is required")
+	}
+	a := &API{o: o, log: o.Logger, onAuth: o.OnAuthFailure}
+	if a.onAuth == nil {
+		a.onAuth = func(string) {}
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	return a.authenticate, nil
+}
 
 // authenticate resolves "Authorization: Bearer <key>" to a principal. A
 // batch operation (hubapi.IsBatchOperation) was dispatched in-process with
@@ -241,7 +285,7 @@ func (a *API) authorize(next http.Handler) http.Handler {
 				a.onAuth("insufficient_scope")
 				d := problem.New(http.StatusForbidden, "insufficient-scope", "This operation needs the "+string(sc)+" scope, which the credential or its owner's role does not grant.")
 				w.Header().Set("WWW-Authenticate", `Bearer realm="hubchantier", error="insufficient_scope", scope="`+string(sc)+`"`)
-				problem.Write(w, r, d.With("required_scope", string(sc)))
+				problem.Write(w, r, d.With(pick(a, "required_scope", v2Name("required_scope")), string(sc)))
 				return
 			}
 		}

@@ -21,7 +21,7 @@ import (
 // Apache-2.0), vendored gzip-compressed under openapi/vendor/swagger-ui so
 // the page works offline; see openapi/README.md for its provenance.
 //
-//go:embed openapi/openapi.json openapi/docs.html openapi/docs.js openapi/docs.css
+//go:embed openapi/openapi.json openapi/openapi-v2.json openapi/migration-v1-v2.md openapi/docs.html openapi/docs.js openapi/docs.css
 //go:embed openapi/vendor/swagger-ui/swagger-ui-bundle.js.gz openapi/vendor/swagger-ui/swagger-ui.css.gz
 //go:embed openapi/vendor/swagger-ui/LICENSE openapi/vendor/swagger-ui/NOTICE openapi/vendor/swagger-ui/swagger-ui-bundle.js.LICENSE.txt
 var docsFS embed.FS
@@ -29,6 +29,13 @@ var docsFS embed.FS
 // OpenAPIDocument returns the embedded OpenAPI 3.1 document of v1.
 func OpenAPIDocument() []byte {
 	b, _ := docsFS.ReadFile("openapi/openapi.json")
+	return b
+}
+
+// OpenAPIDocumentV2 returns the embedded OpenAPI 3.1 document of v2,
+// generated from the v1 document and V2Names (see openapi/README.md).
+func OpenAPIDocumentV2() []byte {
+	b, _ := docsFS.ReadFile("openapi/openapi-v2.json")
 	return b
 }
 
@@ -86,7 +93,9 @@ func loadDocsAssets() map[string]*docsAsset {
 	return out
 }
 
-// MountDocs serves /api/v1/openapi.json, the /docs page and its assets
+// MountDocs serves /api/v1/openapi.json, /api/v2/openapi.json, the /docs
+// page (both versions, with a version switcher), the migration guide at
+// /docs/migration-v1-v2 (the target of v1's deprecation links) and its assets
 // under /docs/assets/ (no authentication: the document describes the API,
 // it holds no data).
 func MountDocs(r *mux.Router) {
@@ -95,17 +104,30 @@ func MountDocs(r *mux.Router) {
 	if err != nil {
 		panic("rest: embedded docs page missing")
 	}
-	r.HandleFunc("/api/v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "public, max-age=300")
-		_, _ = w.Write(OpenAPIDocument())
-	}).Methods(http.MethodGet, http.MethodHead)
+	for path, doc := range map[string][]byte{"/api/v1/openapi.json": OpenAPIDocument(), "/api/v2/openapi.json": OpenAPIDocumentV2()} {
+		r.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "public, max-age=300")
+			_, _ = w.Write(doc)
+		}).Methods(http.MethodGet, http.MethodHead)
+	}
 	r.HandleFunc("/docs", func(w http.ResponseWriter, _ *http.Request) {
 		h := w.Header()
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Content-Security-Policy", docsCSP)
 		h.Set("Cache-Control", "no-cache")
 		_, _ = w.Write(page)
+	}).Methods(http.MethodGet, http.MethodHead)
+	guide, err := docsFS.ReadFile("openapi/migration-v1-v2.md")
+	if err != nil {
+		panic("rest: embedded migration guide missing")
+	}
+	r.HandleFunc("/docs/migration-v1-v2", func(w http.ResponseWriter, _ *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/markdown; charset=utf-8")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(guide)
 	}).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/docs/assets/{name}", func(w http.ResponseWriter, req *http.Request) {
 		a := assets[mux.Vars(req)["name"]]

@@ -25,6 +25,9 @@ const retryAfterUnavailable = "2"
 // client any SQL or driver text.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if d, ok := problem.As(err); ok {
+		if isV2(r) {
+			d = renameFieldErrors(d)
+		}
 		problem.Write(w, r, d)
 		return
 	}
@@ -43,6 +46,9 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		sort.Strings(keys)
 		for _, k := range keys {
 			d.Errors = append(d.Errors, problem.FieldError{Field: k, Message: ve.Fields[k]})
+		}
+		if isV2(r) {
+			d = renameFieldErrors(d)
 		}
 		problem.Write(w, r, d)
 	case errors.Is(err, hubapi.ErrNotFound):

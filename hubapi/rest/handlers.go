@@ -18,7 +18,7 @@ import (
 
 func (a *API) chantierLister() http.HandlerFunc {
 	return (&lister[hubapi.Chantier, hubapi.ChantierFilter]{
-		schema: chantierSchema, filters: []string{"statut", "ville", "responsable_id"},
+		schema: chantierSchema, schemaV2: chantierSchemaV2, dto: chantierDTO, filters: []string{"statut", "ville", "responsable_id"},
 		filter: func(q *query) hubapi.ChantierFilter {
 			return hubapi.ChantierFilter{Statut: enumParam(q, "statut", hubapi.ChantierStatuts), Ville: q.get("ville"),
 				ResponsableID: q.int64("responsable_id", true)}
@@ -36,7 +36,7 @@ func (a *API) chantierLister() http.HandlerFunc {
 
 func (a *API) pointageLister() http.HandlerFunc {
 	return (&lister[hubapi.Pointage, hubapi.PointageFilter]{
-		schema: pointageSchema, filters: []string{"chantier_id", "user_id", "statut", "date_from", "date_to"},
+		schema: pointageSchema, schemaV2: pointageSchemaV2, dto: pointageDTO, filters: []string{"chantier_id", "user_id", "statut", "date_from", "date_to"},
 		filter: func(q *query) hubapi.PointageFilter {
 			return hubapi.PointageFilter{ChantierID: q.int64("chantier_id", true), UserID: q.int64("user_id", true),
 				Statut: enumParam(q, "statut", hubapi.PointageStatuts), From: q.date("date_from"), To: q.date("date_to")}
@@ -48,7 +48,7 @@ func (a *API) pointageLister() http.HandlerFunc {
 
 func (a *API) documentLister() http.HandlerFunc {
 	return (&lister[hubapi.Document, hubapi.DocumentFilter]{
-		schema: documentSchema, filters: []string{"chantier_id", "categorie"},
+		schema: documentSchema, schemaV2: documentSchemaV2, dto: documentDTO, filters: []string{"chantier_id", "categorie"},
 		filter: func(q *query) hubapi.DocumentFilter {
 			return hubapi.DocumentFilter{ChantierID: q.int64("chantier_id", true), Categorie: enumParam(q, "categorie", hubapi.DocumentCategories)}
 		},
@@ -59,7 +59,7 @@ func (a *API) documentLister() http.HandlerFunc {
 
 func (a *API) signalementLister() http.HandlerFunc {
 	return (&lister[hubapi.Signalement, hubapi.SignalementFilter]{
-		schema: signalementSchema, filters: []string{"chantier_id", "statut", "gravite"},
+		schema: signalementSchema, schemaV2: signalementSchemaV2, dto: signalementDTO, filters: []string{"chantier_id", "statut", "gravite"},
 		filter: func(q *query) hubapi.SignalementFilter {
 			return hubapi.SignalementFilter{ChantierID: q.int64("chantier_id", true), Statut: enumParam(q, "statut", hubapi.SignalementStatuts),
 				Gravite: enumParam(q, "gravite", hubapi.Gravites)}
@@ -71,7 +71,7 @@ func (a *API) signalementLister() http.HandlerFunc {
 
 func (a *API) affectationLister() http.HandlerFunc {
 	return (&lister[hubapi.Affectation, hubapi.AffectationFilter]{
-		schema: affectationSchema, filters: []string{"chantier_id", "user_id", "date_from", "date_to"},
+		schema: affectationSchema, schemaV2: affectationSchemaV2, dto: affectationDTO, filters: []string{"chantier_id", "user_id", "date_from", "date_to"},
 		filter: func(q *query) hubapi.AffectationFilter {
 			return hubapi.AffectationFilter{ChantierID: q.int64("chantier_id", true), UserID: q.int64("user_id", true),
 				From: q.date("date_from"), To: q.date("date_to")}
@@ -119,7 +119,7 @@ func (a *API) validatePointage(pt *resource[hubapi.Pointage, hubapi.PointageInpu
 			return
 		}
 		pt.setValidators(w, p)
-		writeJSON(w, http.StatusOK, p)
+		a.writeJSON(w, r, http.StatusOK, p, pointageDTO)
 	}
 }
 
@@ -153,8 +153,10 @@ func (a *API) uploadDocument(w http.ResponseWriter, r *http.Request) {
 	}
 	defer func() { _ = r.MultipartForm.RemoveAll() }()
 	form := r.MultipartForm
+	// part names: v1's, or their v2 names
+	part := func(v1 string) string { return pick(a, v1, v2Name(v1)) }
 	for k := range form.Value {
-		if k != "chantier_id" && k != "nom" && k != "categorie" {
+		if k != part("chantier_id") && k != part("nom") && k != part("categorie") {
 			a.writeError(w, r, badRequest("unknown-field", fmt.Sprintf("Unknown form field %q.", sanitize(k))))
 			return
 		}
@@ -166,7 +168,7 @@ func (a *API) uploadDocument(w http.ResponseWriter, r *http.Request) {
 	}
 	// Parts are text in UTF-8 without NUL (the domain checks the rest).
 	for _, k := range []string{"chantier_id", "nom", "categorie"} {
-		for _, v := range form.Value[k] {
+		for _, v := range form.Value[part(k)] {
 			if msg := rawTextProblem(v); msg != "" {
 				a.writeError(w, r, &hubapi.ValidationError{Fields: map[string]string{k: msg}})
 				return
@@ -180,7 +182,7 @@ func (a *API) uploadDocument(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	val := func(k string) string {
-		if v := form.Value[k]; len(v) > 0 {
+		if v := form.Value[part(k)]; len(v) > 0 {
 			return v[0]
 		}
 		return ""
@@ -211,7 +213,7 @@ func (a *API) uploadDocument(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", a.base+"/documents/"+strconv.FormatInt(d.ID, 10))
 	w.Header().Set("ETag", etag.VersionTag(d.Version).String())
-	writeJSON(w, http.StatusCreated, d)
+	a.writeJSON(w, r, http.StatusCreated, d, documentDTO)
 }
 
 // documentContent serves the file as an attachment, with Range support.
@@ -283,7 +285,7 @@ func (a *API) planning(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"from": from, "to": to, "data": items})
+	a.writeJSON(w, r, http.StatusOK, map[string]any{"from": from, "to": to, "data": items}, planningDTO)
 }
 
 func (a *API) stats(w http.ResponseWriter, r *http.Request) {
@@ -296,18 +298,15 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	a.writeJSON(w, r, http.StatusOK, st, statsDTO)
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request) {
 	q := newQuery(r, "fields")
-	var sel *fields.Selection
-	if _, ok := q.v["fields"]; ok {
-		var err error
-		if sel, err = fields.Parse(q.get("fields"), meSchema); err != nil {
-			a.writeError(w, r, fields.Problem(err))
-			return
-		}
+	_, sel, err := a.selection(q, meSchema, meSchemaV2)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
 	}
 	if err := q.err(); err != nil {
 		a.writeError(w, r, err)
@@ -322,7 +321,7 @@ func (a *API) me(w http.ResponseWriter, r *http.Request) {
 	writeSelected(w, r, a, struct {
 		*hubapi.User
 		Scopes []hubapi.Scope `json:"scopes"`
-	}{u, p.Scopes}, sel, selfProjector)
+	}{u, p.Scopes}, sel, selfProjector, meDTO)
 }
 
 // apiKeyView is an API key as listed (never the secret or its hash).
@@ -347,11 +346,11 @@ func (a *API) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 	for i := range keys {
 		out[i] = apiKeyView{&keys[i], keys[i].ScopeList()}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": out})
+	a.writeJSON(w, r, http.StatusOK, map[string]any{"data": out}, listDTO(apiKeyDTO))
 }
 
 func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) {
-	in, err := decodeInput[hubapi.APIKeyInput](w, r)
+	in, err := decodeInput[hubapi.APIKeyInput](w, r, apiKeyInputDTO)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -363,10 +362,10 @@ func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", a.base+"/admin/api-keys/"+strconv.FormatInt(k.ID, 10))
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, struct {
+	a.writeJSON(w, r, http.StatusCreated, struct {
 		apiKeyView
 		Key string `json:"key"`
-	}{apiKeyView{k, k.ScopeList()}, secret})
+	}{apiKeyView{k, k.ScopeList()}, secret}, apiKeyDTO)
 }
 
 func (a *API) revokeAPIKey(w http.ResponseWriter, r *http.Request) {

@@ -29,6 +29,9 @@ type lister[T any, F any] struct {
 	// view maps a page's items to their representation for a selection
 	// (nil: the items themselves).
 	view func(items []T, sel *fields.Selection) any
+	// schemaV2 and dto are the field schema and the shape of an item in v2.
+	schemaV2 *fields.Schema
+	dto      *dto
 	// key writes what identifies an item's representation into the list's
 	// ETag: its id and version, and whatever the view nests.
 	key func(b []byte, item *T, sel *fields.Selection) []byte
@@ -51,15 +54,12 @@ func (l *lister[T, F]) handle(a *API) http.HandlerFunc {
 		}
 		page, limit := q.page()
 		pr.Limit = limit
-		if pr.Cursor == "" {
+		if pr.Cursor == "" && !a.v2 {
 			pr.Page = page
 		}
-		var sel *fields.Selection
-		if _, ok := q.v["fields"]; ok {
-			var err error
-			if sel, err = fields.Parse(q.get("fields"), l.schema); err != nil {
-				return fields.Problem(err)
-			}
+		sel, out, err := a.selection(q, l.schema, l.schemaV2)
+		if err != nil {
+			return err
 		}
 		if err := q.err(); err != nil {
 			return err
@@ -73,7 +73,7 @@ func (l *lister[T, F]) handle(a *API) http.HandlerFunc {
 			data = l.view(pg.Items, sel)
 		}
 		var body any
-		if pr.Cursor != "" {
+		if pr.Cursor != "" || a.v2 {
 			info := pagination.Info{NextCursor: pg.NextCursor, PrevCursor: pg.PrevCursor, HasMore: pg.HasMore}
 			pagination.WriteLink(w, r.URL, info)
 			body = struct {
@@ -93,7 +93,7 @@ func (l *lister[T, F]) handle(a *API) http.HandlerFunc {
 			}{data, info}
 		}
 		w.Header().Set("ETag", l.etag(r, pg, sel).String())
-		writeSelected(w, r, a, body, sel, dataProjector)
+		writeSelected(w, r, a, body, out, dataProjector, pageDTO(l.dto))
 		return nil
 	})
 }
@@ -150,8 +150,17 @@ var (
 	selfProjector = fields.MustProjector("")
 )
 
-// writeSelected writes v, projected on sel when the client asked for fields.
-func writeSelected(w http.ResponseWriter, r *http.Request, a *API, v any, sel *fields.Selection, p *fields.Projector) {
+// writeSelected writes v (in its v2 form, of shape d, on v2), projected on
+// sel when the client asked for fields.
+func writeSelected(w http.ResponseWriter, r *http.Request, a *API, v any, sel *fields.Selection, p *fields.Projector, d *dto) {
+	if a.v2 {
+		b, err := a.v2JSON(v, d)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		v = b
+	}
 	if sel == nil {
 		writeJSON(w, http.StatusOK, v)
 		return

@@ -26,12 +26,43 @@ type query struct {
 	v       url.Values
 	allowed map[string]bool
 	errs    []problem.FieldError
+	// v2: the query of a v2 request, whose parameters are read under
+	// their v1 names; unknown holds the names that have no v1 counterpart
+	// (v1 names included), reported as sent.
+	v2      bool
+	unknown []string
 }
 
 func newQuery(r *http.Request, allowed ...string) *query {
-	q := &query{v: r.URL.Query(), allowed: map[string]bool{}}
+	q := &query{v: r.URL.Query(), allowed: map[string]bool{}, v2: isV2(r)}
 	for _, a := range allowed {
+		// v2 pages by cursor only
+		if q.v2 && a == "page" {
+			continue
+		}
 		q.allowed[a] = true
+	}
+	if q.v2 {
+		v := make(url.Values, len(q.v))
+		for k, vs := range q.v {
+			name, ok := v1Names[k]
+			switch {
+			case ok:
+			case v2Name(k) == k: // the same name in both versions
+				name = k
+			default: // a v1 name
+				q.unknown = append(q.unknown, k)
+				continue
+			}
+			if name == "sort" {
+				vs = append([]string(nil), vs...)
+				for i := range vs {
+					vs[i] = v1SortExpression(vs[i])
+				}
+			}
+			v[name] = vs
+		}
+		q.v = v
 	}
 	return q
 }
@@ -114,9 +145,12 @@ func (q *query) page() (page, limit int) {
 
 // err reports unknown parameters and parse errors as one 400 problem.
 func (q *query) err() error {
-	var unknown []string
+	unknown := q.unknown
 	for k := range q.v {
 		if !q.allowed[k] {
+			if q.v2 {
+				k = v2Name(k)
+			}
 			unknown = append(unknown, k)
 		}
 	}
@@ -129,10 +163,17 @@ func (q *query) err() error {
 	}
 	allowed := make([]string, 0, len(q.allowed))
 	for k := range q.allowed {
+		if q.v2 {
+			k = v2Name(k)
+		}
 		allowed = append(allowed, k)
 	}
 	sort.Strings(allowed)
-	d := badRequest("invalid-query", "The query string has invalid parameters.").With("allowed_parameters", allowed)
+	ext := "allowed_parameters"
+	if q.v2 {
+		ext = v2Name(ext)
+	}
+	d := badRequest("invalid-query", "The query string has invalid parameters.").With(ext, allowed)
 	d.Errors = q.errs
 	return d
 }

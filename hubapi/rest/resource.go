@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -28,6 +30,10 @@ type resource[T any, In any] struct {
 	version func(*T) int64
 	updated func(*T) time.Time
 	schema  *fields.Schema
+	// schemaV2 and dto are the field schema and the shape of the v2
+	// representation.
+	schemaV2 *fields.Schema
+	dto      *dto
 	// view gives the representation of m for a selection (nil: m itself).
 	view func(m *T, sel *fields.Selection) any
 }
@@ -42,14 +48,66 @@ func (a *API) handler(f func(w http.ResponseWriter, r *http.Request) error) http
 	}
 }
 
-// decodeInput reads and strictly decodes a JSON body.
-func decodeInput[In any](w http.ResponseWriter, r *http.Request) (In, error) {
+// decodeInput reads and strictly decodes a JSON body; a v2 body is first
+// given its v1 member names (d is the shape of its representation).
+func decodeInput[In any](w http.ResponseWriter, r *http.Request, d *dto) (In, error) {
 	var in In
 	body, err := readBody(w, r)
 	if err != nil {
 		return in, err
 	}
+	if isV2(r) {
+		if body, err = d.inputToV1(body, jsonNames(reflect.TypeOf(&in))); err != nil {
+			return in, err
+		}
+	}
 	return in, decodeStrict(body, &in)
+}
+
+// selection parses the fields parameter, if any: sel is the selection the
+// use case reads (v1 names, the domain's schema), out the one that
+// projects the response (the v2 names on v2).
+func (a *API) selection(q *query, v1, v2 *fields.Schema) (sel, out *fields.Selection, err error) {
+	if _, ok := q.v["fields"]; !ok {
+		return nil, nil, nil
+	}
+	expr := q.get("fields")
+	if !a.v2 {
+		if sel, err = fields.Parse(expr, v1); err != nil {
+			return nil, nil, fields.Problem(err)
+		}
+		return sel, sel, nil
+	}
+	if out, err = fields.Parse(expr, v2); err != nil {
+		return nil, nil, fields.Problem(err)
+	}
+	if sel, err = fields.Parse(v1Expression(out.String()), v1); err != nil {
+		return nil, nil, fmt.Errorf("rest: v2 selection %q has no v1 form: %w", out.String(), err)
+	}
+	return sel, out, nil
+}
+
+// writeJSON writes v, in its v2 form (shape d) on v2.
+func (a *API) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any, d *dto) {
+	if !a.v2 {
+		writeJSON(w, status, v)
+		return
+	}
+	b, err := a.v2JSON(v, d)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, status, b)
+}
+
+// v2JSON encodes v and renames its members to their v2 names.
+func (a *API) v2JSON(v any, d *dto) (json.RawMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return d.toV2(make([]byte, 0, len(b)+len(b)/8), b)
 }
 
 func (res *resource[T, In]) handleGet(a *API) http.HandlerFunc {
@@ -59,11 +117,9 @@ func (res *resource[T, In]) handleGet(a *API) http.HandlerFunc {
 			return err
 		}
 		q := newQuery(r, "fields")
-		var sel *fields.Selection
-		if _, ok := q.v["fields"]; ok {
-			if sel, err = fields.Parse(q.get("fields"), res.schema); err != nil {
-				return fields.Problem(err)
-			}
+		sel, out, err := a.selection(q, res.schema, res.schemaV2)
+		if err != nil {
+			return err
 		}
 		if err := q.err(); err != nil {
 			return err
@@ -74,7 +130,7 @@ func (res *resource[T, In]) handleGet(a *API) http.HandlerFunc {
 		}
 		if sel == nil {
 			res.setValidators(w, m)
-			writeJSON(w, http.StatusOK, m)
+			a.writeJSON(w, r, http.StatusOK, m, res.dto)
 			return nil
 		}
 		// A selection is another representation: no version ETag (the
@@ -85,14 +141,14 @@ func (res *resource[T, In]) handleGet(a *API) http.HandlerFunc {
 		if res.view != nil {
 			v = res.view(m, sel)
 		}
-		writeSelected(w, r, a, v, sel, selfProjector)
+		writeSelected(w, r, a, v, out, selfProjector, res.dto)
 		return nil
 	})
 }
 
 func (res *resource[T, In]) handleCreate(a *API) http.HandlerFunc {
 	return a.handler(func(w http.ResponseWriter, r *http.Request) error {
-		in, err := decodeInput[In](w, r)
+		in, err := decodeInput[In](w, r, res.dto)
 		if err != nil {
 			return err
 		}
@@ -102,7 +158,7 @@ func (res *resource[T, In]) handleCreate(a *API) http.HandlerFunc {
 		}
 		w.Header().Set("Location", a.base+"/"+res.name+"/"+strconv.FormatInt(res.id(m), 10))
 		res.setValidators(w, m)
-		writeJSON(w, http.StatusCreated, m)
+		a.writeJSON(w, r, http.StatusCreated, m, res.dto)
 		return nil
 	})
 }
@@ -113,7 +169,7 @@ func (res *resource[T, In]) handlePut(a *API) http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		in, err := decodeInput[In](w, r)
+		in, err := decodeInput[In](w, r, res.dto)
 		if err != nil {
 			return err
 		}
@@ -126,7 +182,7 @@ func (res *resource[T, In]) handlePut(a *API) http.HandlerFunc {
 			return err
 		}
 		res.setValidators(w, m)
-		writeJSON(w, http.StatusOK, m)
+		a.writeJSON(w, r, http.StatusOK, m, res.dto)
 		return nil
 	})
 }
@@ -146,6 +202,12 @@ func (res *resource[T, In]) handlePatch(a *API) http.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		if a.v2 {
+			var in In
+			if patch, err = res.dto.inputToV1(patch, jsonNames(reflect.TypeOf(&in))); err != nil {
+				return err
+			}
+		}
 		ifVersion, err := res.precondition(r, id)
 		if err != nil {
 			return err
@@ -155,7 +217,7 @@ func (res *resource[T, In]) handlePatch(a *API) http.HandlerFunc {
 			return err
 		}
 		res.setValidators(w, m)
-		writeJSON(w, http.StatusOK, m)
+		a.writeJSON(w, r, http.StatusOK, m, res.dto)
 		return nil
 	})
 }

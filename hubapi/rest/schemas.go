@@ -46,3 +46,44 @@ var (
 		fields.F("created_at"), fields.F("updated_at"), fields.F("version"), fields.F("scopes"),
 	)
 )
+
+// The v2 schemas: the same members under their v2 names (V2Names), read
+// from the same columns.
+var (
+	userSummarySchemaV2 = fields.MustSchema(fields.F("id", "id"), fields.F("lastName", "nom"), fields.F("firstName", "prenom"))
+
+	chantierSchemaV2 = fields.MustSchema(
+		fields.F("id", "id"), fields.F("code", "code"), fields.F("name", "nom"), fields.F("location", "adresse"),
+		fields.F("city", "ville"), fields.F("postalCode", "code_postal"), fields.F("status", "statut"),
+		fields.F("clientName", "client_nom"), fields.F("managerId", "responsable_id"),
+		fields.F("budgetCents", "budget_cents"), fields.F("startDate", "date_debut"), fields.F("endDate", "date_fin"),
+		fields.F("latitude", "latitude"), fields.F("longitude", "longitude"), fields.F("description", "description"),
+		fields.F("createdAt", "created_at"), fields.F("updatedAt", "updated_at"), fields.F("version", "version"),
+		fields.Nested("manager", userSummarySchemaV2, fields.Columns("responsable_id")),
+	)
+	pointageSchemaV2 = fields.MustSchema(
+		fields.F("id", "id"), fields.F("userId", "user_id"), fields.F("chantierId", "chantier_id"), fields.F("date", "date"),
+		fields.F("minutes", "minutes"), fields.F("type", "type"), fields.F("status", "statut"), fields.F("comment", "commentaire"),
+		fields.F("createdAt", "created_at"), fields.F("updatedAt", "updated_at"), fields.F("version", "version"),
+	)
+	documentSchemaV2 = fields.MustSchema(
+		fields.F("id", "id"), fields.F("chantierId", "chantier_id"), fields.F("name", "nom"), fields.F("category", "categorie"),
+		fields.F("mimeType", "mime_type"), fields.F("size", "size"), fields.F("sha256", "sha256"), fields.F("uploadedBy", "uploaded_by"),
+		fields.F("createdAt", "created_at"), fields.F("updatedAt", "updated_at"), fields.F("version", "version"),
+	)
+	signalementSchemaV2 = fields.MustSchema(
+		fields.F("id", "id"), fields.F("chantierId", "chantier_id"), fields.F("title", "titre"), fields.F("description", "description"),
+		fields.F("severity", "gravite"), fields.F("status", "statut"), fields.F("createdBy", "created_by"),
+		fields.F("assignedTo", "assigned_to"), fields.F("resolvedAt", "resolved_at"),
+		fields.F("createdAt", "created_at"), fields.F("updatedAt", "updated_at"), fields.F("version", "version"),
+	)
+	affectationSchemaV2 = fields.MustSchema(
+		fields.F("id", "id"), fields.F("userId", "user_id"), fields.F("chantierId", "chantier_id"), fields.F("date", "date"),
+		fields.F("startTime", "heure_debut"), fields.F("endTime", "heure_fin"), fields.F("note", "note"),
+		fields.F("createdAt", "created_at"), fields.F("updatedAt", "updated_at"), fields.F("version", "version"),
+	)
+	meSchemaV2 = fields.MustSchema(
+		fields.F("id"), fields.F("email"), fields.F("lastName"), fields.F("firstName"), fields.F("role"),
+		fields.F("createdAt"), fields.F("updatedAt"), fields.F("version"), fields.F("scopes"),
+	)
+)

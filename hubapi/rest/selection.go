@@ -8,22 +8,23 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/route"
 )
 
-// selectionSchemas are the field schemas of the v1 routes that take a
-// fields parameter, by route name ("GET /api/v1/chantiers"; a GET route also
+// selectionSchemas are the field schemas of the routes that take a fields
+// parameter, by route name ("GET /api/v1/chantiers"; a GET route also
 // serves HEAD under its GET name).
 var selectionSchemas = func() map[string]*fields.Schema {
-	m := map[string]*fields.Schema{"GET /api/v1/users/me": meSchema}
-	for name, s := range map[string]*fields.Schema{
-		"chantiers": chantierSchema, "pointages": pointageSchema, "documents": documentSchema,
-		"signalements": signalementSchema, "affectations": affectationSchema,
+	m := map[string]*fields.Schema{"GET /api/v1/users/me": meSchema, "GET /api/v2/users/me": meSchemaV2}
+	for name, s := range map[string][2]*fields.Schema{
+		"chantiers": {chantierSchema, chantierSchemaV2}, "pointages": {pointageSchema, pointageSchemaV2},
+		"documents": {documentSchema, documentSchemaV2}, "signalements": {signalementSchema, signalementSchemaV2},
+		"affectations": {affectationSchema, affectationSchemaV2},
 	} {
-		m["GET /api/v1/"+name] = s
-		m["GET /api/v1/"+name+"/{id}"] = s
+		m["GET /api/v1/"+name], m["GET /api/v1/"+name+"/{id}"] = s[0], s[0]
+		m["GET /api/v2/"+name], m["GET /api/v2/"+name+"/{id}"] = s[1], s[1]
 	}
 	return m
 }()
 
-// WideSelection reports whether r, a request routed by the v1 router, asks
+// WideSelection reports whether r, a request routed by the API, asks
 // through its fields parameter for a wide representation: every member
 // ("*", the empty expression, or each member named) or a nested resource
 // (a chantier's responsable, read with another query). The rate limiter

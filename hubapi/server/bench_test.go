@@ -58,7 +58,7 @@ func benchServer(b *testing.B, cacheOn bool) (http.Handler, string) {
 		CursorKeys: [][]byte{key},
 		BlobDir:    b.TempDir(),
 		Logger:     slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		RateLimits: "GET /api/v1/chantiers=1000000/s;POST /api/v1/chantiers=1000000/s",
+		RateLimits: "GET /api/v1/chantiers=1000000/s;POST /api/v1/chantiers=1000000/s;* /graphql=1000000/s",
 	}
 	if !cacheOn {
 		cfg.CacheMaxMB = -1

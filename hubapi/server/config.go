@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/hubchantier/hubchantier/clientip"
 	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/apiversion"
 	"github.com/hubchantier/hubchantier/hubapi/jobs"
 	"github.com/hubchantier/hubchantier/hubapi/metrics"
 	"github.com/hubchantier/hubchantier/hubapi/store"
@@ -107,6 +109,20 @@ type Config struct {
 	// a key generated once and kept in the database (table server_secrets),
 	// shared by every instance on that database and kept across restarts.
 	CursorKeys [][]byte
+	// SecretKeys seal the secrets the server must read back, such as
+	// webhook signing secrets (HUB_SECRET_KEYS: "id:base64key,..." of
+	// 32-byte AES-256 keys, see secretbox.ParseKeyring; the first seals,
+	// all open). Empty: a key generated once and kept in the database
+	// (table server_secrets), with a warning at start-up — whoever reads the
+	// database can then open the secrets.
+	SecretKeys *secretbox.Keyring
+	// WebhookAllowHTTP accepts http:// webhook targets
+	// (HUB_WEBHOOK_ALLOW_HTTP=1; tests and on-premises receivers).
+	WebhookAllowHTTP bool
+	// WebhookAllowPrivate accepts webhook targets on loopback, private and
+	// link-local addresses (HUB_WEBHOOK_ALLOW_PRIVATE=1; tests and
+	// on-premises receivers).
+	WebhookAllowPrivate bool
 	// Metrics receives the server's metrics (default: a new set).
 	Metrics *metrics.Metrics
 	// MetricsAccess protects /metrics (default: loopback only). Its
@@ -134,13 +150,6 @@ type Config struct {
 	// smtp://user:password@host:587?from=hub@example.com (see
 	// notify.ParseSMTPURL). Unset: Server.Notifier is nil.
 	SMTPURL string
-	// SecretKeys seal the secrets the server reads back, such as webhook
-	// signing secrets. Unset: webhooks are not delivered.
-	SecretKeys *secretbox.Keyring
-	// WebhookAllowHTTP accepts http:// webhook targets, WebhookAllowPrivate
-	// targets on loopback and private networks (see webhooks.Guard).
-	WebhookAllowHTTP    bool
-	WebhookAllowPrivate bool
 	// WebhookTimeout bounds one delivery attempt (default
 	// webhooks.DefaultTimeout). Embedders and tests only.
 	WebhookTimeout time.Duration
@@ -156,6 +165,20 @@ type Config struct {
 	// revocations from the database, in addition to the Redis broadcast
 	// (default oauth.DefaultRevocationPoll, one second). Tests only.
 	OAuthRevocationPoll time.Duration
+	// Env (HUB_ENV) is EnvDevelopment (the default) or EnvProduction. In
+	// production the GraphQL playground is off, and so is introspection
+	// unless GraphQLIntrospection is set.
+	Env string
+	// GraphQLIntrospection (HUB_GRAPHQL_INTROSPECTION=1) allows GraphQL
+	// introspection in production (it is always allowed in development).
+	GraphQLIntrospection bool
+	// V1Deprecation and V1Sunset (HUB_V1_DEPRECATION, HUB_V1_SUNSET: RFC
+	// 3339 times, dates, or HTTP-dates) are when API v1 was deprecated and
+	// when it stops being served, sent on every v1 response as Deprecation
+	// (RFC 9745) and Sunset (RFC 8594). Zero: apiversion.DefaultDeprecation
+	// and apiversion.DefaultSunset. The sunset must not be earlier than
+	// the deprecation.
+	V1Deprecation, V1Sunset time.Time
 	// UnknownEnv lists the HUB_* variables ConfigFromEnv found but does not
 	// know (a typo, or a variable of another version); New logs a warning
 	// naming each.
@@ -165,30 +188,46 @@ type Config struct {
 // Environment variables read by ConfigFromEnv: every HUB_* variable the
 // server and cmd/hubchantier use.
 const (
-	EnvAddr                = "HUB_ADDR"
-	EnvDatabaseURL         = "HUB_DATABASE_URL"
-	EnvBlobDir             = "HUB_BLOB_DIR"
-	EnvCORSOrigins         = "HUB_CORS_ORIGINS"
-	EnvTrustedProxies      = "HUB_TRUSTED_PROXIES"
-	EnvRedisURL            = "HUB_REDIS_URL"
-	EnvRateLimits          = "HUB_RATE_LIMITS"
-	EnvRateLimitFailClosed = "HUB_RATE_LIMIT_FAIL_CLOSED"
-	EnvCacheMaxMB          = "HUB_CACHE_MAX_MB"
-	EnvCacheTTLLists       = "HUB_CACHE_TTL_LISTS"
-	EnvCacheTTLStats       = "HUB_CACHE_TTL_STATS"
-	EnvCacheTTLPlanning    = "HUB_CACHE_TTL_PLANNING"
-	EnvCursorKeys          = "HUB_CURSOR_KEYS"
-	EnvStatementTimeout    = "HUB_DB_STATEMENT_TIMEOUT"
-	EnvMetricsAddr         = "HUB_METRICS_ADDR"
-	EnvTLSCert             = "HUB_TLS_CERT"
-	EnvTLSKey              = "HUB_TLS_KEY"
-	EnvRedirectAddr        = "HUB_REDIRECT_ADDR"
-	EnvPublicHost          = "HUB_PUBLIC_HOST"
-	EnvShutdownGrace       = "HUB_SHUTDOWN_GRACE"
-	EnvSMTPURL             = "HUB_SMTP_URL"
-	EnvJobsRescueAfter     = "HUB_JOBS_RESCUE_AFTER"
-	EnvOAuthIssuer         = "HUB_OAUTH_ISSUER"
+	EnvAddr                 = "HUB_ADDR"
+	EnvDatabaseURL          = "HUB_DATABASE_URL"
+	EnvBlobDir              = "HUB_BLOB_DIR"
+	EnvCORSOrigins          = "HUB_CORS_ORIGINS"
+	EnvTrustedProxies       = "HUB_TRUSTED_PROXIES"
+	EnvRedisURL             = "HUB_REDIS_URL"
+	EnvRateLimits           = "HUB_RATE_LIMITS"
+	EnvRateLimitFailClosed  = "HUB_RATE_LIMIT_FAIL_CLOSED"
+	EnvCacheMaxMB           = "HUB_CACHE_MAX_MB"
+	EnvCacheTTLLists        = "HUB_CACHE_TTL_LISTS"
+	EnvCacheTTLStats        = "HUB_CACHE_TTL_STATS"
+	EnvCacheTTLPlanning     = "HUB_CACHE_TTL_PLANNING"
+	EnvCursorKeys           = "HUB_CURSOR_KEYS"
+	EnvStatementTimeout     = "HUB_DB_STATEMENT_TIMEOUT"
+	EnvMetricsAddr          = "HUB_METRICS_ADDR"
+	EnvTLSCert              = "HUB_TLS_CERT"
+	EnvTLSKey               = "HUB_TLS_KEY"
+	EnvRedirectAddr         = "HUB_REDIRECT_ADDR"
+	EnvPublicHost           = "HUB_PUBLIC_HOST"
+	EnvShutdownGrace        = "HUB_SHUTDOWN_GRACE"
+	EnvSMTPURL              = "HUB_SMTP_URL"
+	EnvSecretKeys           = "HUB_SECRET_KEYS"
+	EnvWebhookAllowHTTP     = "HUB_WEBHOOK_ALLOW_HTTP"
+	EnvWebhookAllowPrivate  = "HUB_WEBHOOK_ALLOW_PRIVATE"
+	EnvJobsRescueAfter      = "HUB_JOBS_RESCUE_AFTER"
+	EnvV1Deprecation        = "HUB_V1_DEPRECATION"
+	EnvV1Sunset             = "HUB_V1_SUNSET"
+	EnvEnv                  = "HUB_ENV"
+	EnvGraphQLIntrospection = "HUB_GRAPHQL_INTROSPECTION"
+	EnvOAuthIssuer          = "HUB_OAUTH_ISSUER"
 )
+
+// Values of HUB_ENV.
+const (
+	EnvDevelopment = "development"
+	EnvProduction  = "production"
+)
+
+// Production reports whether the server runs with HUB_ENV=production.
+func (c Config) Production() bool { return c.Env == EnvProduction }
 
 // DefaultShutdownGrace is the default of Config.ShutdownGrace.
 const DefaultShutdownGrace = 30 * time.Second
@@ -196,11 +235,11 @@ const DefaultShutdownGrace = 30 * time.Second
 // EnvNames returns the names of every environment variable ConfigFromEnv
 // reads, in the order of the documentation.
 func EnvNames() []string {
-	return []string{EnvAddr, EnvDatabaseURL, EnvStatementTimeout, EnvBlobDir, EnvCORSOrigins, EnvTrustedProxies, EnvRedisURL,
+	return []string{EnvEnv, EnvAddr, EnvDatabaseURL, EnvStatementTimeout, EnvBlobDir, EnvCORSOrigins, EnvTrustedProxies, EnvRedisURL,
 		EnvRateLimits, EnvRateLimitFailClosed, EnvCacheMaxMB, EnvCacheTTLLists, EnvCacheTTLStats, EnvCacheTTLPlanning,
-		EnvCursorKeys, EnvMetricsAddr,
-		EnvSMTPURL, metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash,
-		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace, EnvJobsRescueAfter, EnvOAuthIssuer}
+		EnvCursorKeys, EnvSecretKeys, EnvMetricsAddr,
+		EnvSMTPURL, EnvWebhookAllowHTTP, EnvWebhookAllowPrivate, metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash,
+		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace, EnvJobsRescueAfter, EnvV1Deprecation, EnvV1Sunset, EnvGraphQLIntrospection, EnvOAuthIssuer}
 }
 
 // envTestPrefix marks variables of the test suites, never read by the server.
@@ -213,8 +252,8 @@ const MaxCacheMB = 64 << 10
 // "NAME=value" entries as os.Environ returns; an empty value is the same as
 // an unset one, and the first entry of a name wins, as with os.Getenv. Each
 // value is checked here, and the error names the variable; it never quotes
-// the value of a secret (database, Redis and SMTP URLs, cursor keys, the metrics
-// password hash). Unknown HUB_* names (other than HUB_TEST_*) are listed in
+// the value of a secret (database, Redis and SMTP URLs, cursor and secret keys,
+// the metrics password hash). Unknown HUB_* names (other than HUB_TEST_*) are listed in
 // Config.UnknownEnv.
 func ConfigFromEnv(environ []string) (Config, error) {
 	env := map[string]string{}
@@ -235,9 +274,23 @@ func ConfigFromEnv(environ []string) (Config, error) {
 	}
 	get := func(k string) string { return strings.TrimSpace(env[k]) }
 	c := Config{Addr: DefaultAddr, DatabaseURL: store.DefaultURL, BlobDir: DefaultBlobDir, UnknownEnv: unknown,
-		ShutdownGrace: DefaultShutdownGrace}
+		ShutdownGrace: DefaultShutdownGrace, Env: EnvDevelopment}
 	var err error
 	for _, step := range []func() error{
+		func() error {
+			switch v := get(EnvEnv); v {
+			case "":
+			case EnvDevelopment, EnvProduction:
+				c.Env = v
+			default:
+				return fmt.Errorf("%s: must be %s or %s", EnvEnv, EnvDevelopment, EnvProduction)
+			}
+			return nil
+		},
+		func() error {
+			c.GraphQLIntrospection, err = parseBool(EnvGraphQLIntrospection, get(EnvGraphQLIntrospection))
+			return err
+		},
 		func() error { return readAddr(get(EnvAddr), EnvAddr, &c.Addr) },
 		func() error { return readAddr(get(EnvMetricsAddr), EnvMetricsAddr, &c.MetricsAddr) },
 		func() error { return readDatabaseURL(get(EnvDatabaseURL), &c.DatabaseURL) },
@@ -284,6 +337,23 @@ func ConfigFromEnv(environ []string) (Config, error) {
 			return nil
 		},
 		func() error {
+			if v := get(EnvSecretKeys); v != "" {
+				// secretbox's errors name key ids, never key material.
+				if c.SecretKeys, err = secretbox.ParseKeyring(v); err != nil {
+					return fmt.Errorf("%s: %w (want id:base64key,... of 32-byte keys, current first)", EnvSecretKeys, err)
+				}
+			}
+			return nil
+		},
+		func() error {
+			c.WebhookAllowHTTP, err = parseBool(EnvWebhookAllowHTTP, get(EnvWebhookAllowHTTP))
+			return err
+		},
+		func() error {
+			c.WebhookAllowPrivate, err = parseBool(EnvWebhookAllowPrivate, get(EnvWebhookAllowPrivate))
+			return err
+		},
+		func() error {
 			if c.SMTPURL = get(EnvSMTPURL); c.SMTPURL != "" {
 				_, err = notify.ParseSMTPURL(c.SMTPURL)
 			}
@@ -322,6 +392,9 @@ func ConfigFromEnv(environ []string) (Config, error) {
 			c.OAuthIssuer = get(EnvOAuthIssuer)
 			return prefixErr(EnvOAuthIssuer, CheckOAuthIssuer(c.OAuthIssuer))
 		},
+		func() error { return readVersionTime(EnvV1Deprecation, get(EnvV1Deprecation), false, &c.V1Deprecation) },
+		func() error { return readVersionTime(EnvV1Sunset, get(EnvV1Sunset), true, &c.V1Sunset) },
+		func() error { _, err := c.v1Policy(); return err },
 	} {
 		if err := step(); err != nil {
 			return c, err
@@ -525,3 +598,48 @@ func warnUnknownEnv(log *slog.Logger, names []string) {
 		log.Warn("unknown environment variable ignored (check its spelling against the documented HUB_* variables)", slog.String("variable", n))
 	}
 }
+
+// readVersionTime reads a deprecation or sunset time: RFC 3339, an
+// HTTP-date, or a date (the start of the day for a deprecation, its last
+// second for a sunset), in UTC.
+func readVersionTime(name, v string, endOfDay bool, dst *time.Time) error {
+	if v == "" {
+		return nil
+	}
+	for _, layout := range []string{time.RFC3339, http.TimeFormat} {
+		if t, err := time.Parse(layout, v); err == nil {
+			*dst = t.UTC()
+			return nil
+		}
+	}
+	t, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		return fmt.Errorf("%s: want an RFC 3339 time (2026-12-31T23:59:59Z), a date (2026-12-31) or an HTTP-date", name)
+	}
+	if endOfDay {
+		t = t.Add(24*time.Hour - time.Second)
+	}
+	*dst = t
+	return nil
+}
+
+// v1Policy is the deprecation policy of API v1: the configured times or
+// their defaults, checked.
+func (c Config) v1Policy() (apiversion.Policy, error) {
+	p := apiversion.Policy{Deprecation: c.V1Deprecation, Sunset: c.V1Sunset, Link: MigrationGuidePath}
+	if p.Deprecation.IsZero() {
+		p.Deprecation = apiversion.DefaultDeprecation
+	}
+	if p.Sunset.IsZero() {
+		p.Sunset = apiversion.DefaultSunset
+	}
+	if err := p.Validate(); err != nil {
+		return p, fmt.Errorf("%s %s, %s %s: %w", EnvV1Deprecation, p.Deprecation.Format(time.RFC3339),
+			EnvV1Sunset, p.Sunset.Format(time.RFC3339), err)
+	}
+	return p, nil
+}
+
+// MigrationGuidePath is where the v1 to v2 migration guide is served, the
+// target of v1's deprecation and sunset links.
+const MigrationGuidePath = "/docs/migration-v1-v2"

@@ -17,9 +17,10 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	}
 	if c.Addr != server.DefaultAddr || c.DatabaseURL != store.DefaultURL || c.BlobDir != server.DefaultBlobDir ||
 		c.MetricsAddr != "" || c.RateLimitFailClosed || c.CacheMaxMB != 0 || len(c.CORSOrigins) != 0 ||
-		len(c.TrustedProxies) != 0 || len(c.CursorKeys) != 0 || len(c.UnknownEnv) != 0 || c.CacheTTL != (server.CacheTTL{}) ||
+		len(c.TrustedProxies) != 0 || len(c.CursorKeys) != 0 || c.SecretKeys != nil || c.WebhookAllowHTTP || c.WebhookAllowPrivate || len(c.UnknownEnv) != 0 || c.CacheTTL != (server.CacheTTL{}) ||
 		c.StatementTimeout != 0 ||
-		c.TLSCertFile != "" || c.RedirectAddr != "" || c.ShutdownGrace != server.DefaultShutdownGrace {
+		c.TLSCertFile != "" || c.RedirectAddr != "" || c.ShutdownGrace != server.DefaultShutdownGrace ||
+		c.Env != server.EnvDevelopment || c.Production() || c.GraphQLIntrospection {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -42,6 +43,9 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_CACHE_TTL_PLANNING=86400",
 		"HUB_CURSOR_KEYS=" + strings.Repeat("A", 43),
 		"HUB_SMTP_URL=smtp://hub:pw@mail:587?from=hub@example.com",
+		"HUB_SECRET_KEYS=k2:" + strings.Repeat("B", 43) + ", k1:" + strings.Repeat("A", 43),
+		"HUB_WEBHOOK_ALLOW_HTTP=1",
+		"HUB_WEBHOOK_ALLOW_PRIVATE=true",
 		"HUB_METRICS_ALLOWED_CIDRS=172.30.0.10",
 		"HUB_METRICS_USER=prometheus",
 		"HUB_METRICS_PASSWORD_HASH=$2a$12$abcdefghijklmnopqrstuu5sxbnvJK9WZ4ZNp7JmB3Kdgbz1z9ETm",
@@ -52,6 +56,10 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_SHUTDOWN_GRACE=2m",
 		"HUB_JOBS_RESCUE_AFTER=90s",
 		"HUB_OAUTH_ISSUER=https://api.example.com",
+		"HUB_ENV=production",
+		"HUB_GRAPHQL_INTROSPECTION=1",
+		"HUB_V1_DEPRECATION=2026-11-15T00:00:00Z",
+		"HUB_V1_SUNSET=2027-06-30",
 		"HUB_ADDR=127.0.0.1:1", // a later duplicate is ignored, as by os.Getenv
 		"PATH=/usr/bin",
 	}
@@ -76,6 +84,9 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_CACHE_TTL_PLANNING":     c.CacheTTL.Planning == 24*time.Hour,
 		"HUB_CURSOR_KEYS":            len(c.CursorKeys) == 1 && len(c.CursorKeys[0]) == 32,
 		"HUB_SMTP_URL":               c.SMTPURL == "smtp://hub:pw@mail:587?from=hub@example.com",
+		"HUB_SECRET_KEYS":            c.SecretKeys != nil && c.SecretKeys.CurrentKeyID() == "k2" && c.SecretKeys.Has("k1"),
+		"HUB_WEBHOOK_ALLOW_HTTP":     c.WebhookAllowHTTP,
+		"HUB_WEBHOOK_ALLOW_PRIVATE":  c.WebhookAllowPrivate,
 		"HUB_METRICS_ALLOWED_CIDRS":  len(c.MetricsAccess.AllowedNetworks) == 1,
 		"HUB_METRICS_USER":           c.MetricsAccess.Username == "prometheus",
 		"HUB_METRICS_PASSWORD_HASH":  len(c.MetricsAccess.PasswordHash) == 60,
@@ -86,6 +97,10 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_SHUTDOWN_GRACE":         c.ShutdownGrace == 2*time.Minute,
 		"HUB_JOBS_RESCUE_AFTER":      c.JobsRescueAfter == 90*time.Second,
 		"HUB_OAUTH_ISSUER":           c.OAuthIssuer == "https://api.example.com",
+		"HUB_ENV":                    c.Production(),
+		"HUB_GRAPHQL_INTROSPECTION":  c.GraphQLIntrospection,
+		"HUB_V1_DEPRECATION":         c.V1Deprecation.Equal(time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)),
+		"HUB_V1_SUNSET":              c.V1Sunset.Equal(time.Date(2027, 6, 30, 23, 59, 59, 0, time.UTC)),
 	}
 	for _, name := range server.EnvNames() {
 		ok, tested := checks[name]
@@ -97,6 +112,17 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 	}
 	if len(checks) != len(server.EnvNames()) {
 		t.Errorf("%d checks for %d variables", len(checks), len(server.EnvNames()))
+	}
+}
+
+func TestConfigFromEnvHubEnv(t *testing.T) {
+	for _, v := range []string{"prod", "Production", "staging"} {
+		if _, err := server.ConfigFromEnv([]string{"HUB_ENV=" + v}); err == nil || !strings.Contains(err.Error(), "HUB_ENV") {
+			t.Errorf("HUB_ENV=%s: %v", v, err)
+		}
+	}
+	if _, err := server.ConfigFromEnv([]string{"HUB_GRAPHQL_INTROSPECTION=yes"}); err == nil {
+		t.Error("HUB_GRAPHQL_INTROSPECTION=yes accepted")
 	}
 }
 
@@ -156,6 +182,11 @@ func TestConfigFromEnvRefusesBadValues(t *testing.T) {
 		{"Redis URL of another kind", "HUB_REDIS_URL=http://:" + secret + "@redis:6379", "HUB_REDIS_URL", "redis://"},
 		{"cursor keys not base64", "HUB_CURSOR_KEYS=" + secret + "!!", "HUB_CURSOR_KEYS", "32 bytes"},
 		{"cursor key too short", "HUB_CURSOR_KEYS=" + secret, "HUB_CURSOR_KEYS", "32 bytes"},
+		{"secret keys without ids", "HUB_SECRET_KEYS=" + secret, "HUB_SECRET_KEYS", "id:base64key"},
+		{"secret key too short", "HUB_SECRET_KEYS=k1:" + secret, "HUB_SECRET_KEYS", "32-byte"},
+		{"secret key ids twice", "HUB_SECRET_KEYS=k1:" + strings.Repeat("A", 43) + ",k1:" + strings.Repeat("B", 43), "HUB_SECRET_KEYS", "twice"},
+		{"webhook allow-http yes → refused", "HUB_WEBHOOK_ALLOW_HTTP=yes", "HUB_WEBHOOK_ALLOW_HTTP", "boolean"},
+		{"webhook allow-private on → refused", "HUB_WEBHOOK_ALLOW_PRIVATE=on", "HUB_WEBHOOK_ALLOW_PRIVATE", "boolean"},
 		{"statement timeout without a unit", "HUB_DB_STATEMENT_TIMEOUT=5", "HUB_DB_STATEMENT_TIMEOUT", "e.g. 5s"},
 		{"statement timeout negative", "HUB_DB_STATEMENT_TIMEOUT=-1s", "HUB_DB_STATEMENT_TIMEOUT", "0 to disable"},
 		{"statement timeout too long", "HUB_DB_STATEMENT_TIMEOUT=2h", "HUB_DB_STATEMENT_TIMEOUT", "1h0m0s"},
@@ -201,5 +232,31 @@ func TestConfigFromEnvListsUnknownVariables(t *testing.T) {
 	}
 	if !slices.Equal(c.UnknownEnv, []string{"HUB_ADRR", "HUB_REDIS_PASSWORD"}) {
 		t.Fatalf("unknown %v", c.UnknownEnv)
+	}
+}
+
+func TestConfigV1DeprecationPolicy(t *testing.T) {
+	c, err := server.ConfigFromEnv([]string{"HUB_V1_DEPRECATION=2026-11-01", "HUB_V1_SUNSET=Fri, 30 Apr 2027 23:59:59 GMT"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.V1Deprecation.Format(time.RFC3339); got != "2026-11-01T00:00:00Z" {
+		t.Errorf("deprecation %s", got)
+	}
+	if got := c.V1Sunset.Format(time.RFC3339); got != "2027-04-30T23:59:59Z" {
+		t.Errorf("sunset %s", got)
+	}
+	if c, err = server.ConfigFromEnv([]string{"HUB_V1_SUNSET=2027-01-31"}); err != nil || c.V1Sunset.Format(time.RFC3339) != "2027-01-31T23:59:59Z" {
+		t.Errorf("a sunset date is its last second: %v %v", c.V1Sunset, err)
+	}
+	for _, env := range [][]string{
+		{"HUB_V1_SUNSET=2026-06-30"}, // before the default deprecation
+		{"HUB_V1_DEPRECATION=2027-02-01T00:00:00Z", "HUB_V1_SUNSET=2027-01-31T23:59:59Z"},
+		{"HUB_V1_DEPRECATION=next week"},
+		{"HUB_V1_SUNSET=31/12/2026"},
+	} {
+		if _, err := server.ConfigFromEnv(env); err == nil || !strings.Contains(err.Error(), "HUB_V1_") {
+			t.Errorf("%v: error %v, want one naming the variable", env, err)
+		}
 	}
 }

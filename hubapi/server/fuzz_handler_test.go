@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	encjson "encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -59,6 +60,21 @@ func FuzzHandler(f *testing.F) {
 		}
 	}
 	routes = append(routes, "/healthz", "/readyz", "/docs", "/docs/assets/docs.css", "/metrics", "/", "/api/v2/chantiers")
+	// v2 last, so that the indices of the recorded corpus keep their routes.
+	specV2, err := apitest.V2()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, op := range specV2.Operations() {
+		if !seen[op.Path] {
+			seen[op.Path] = true
+			routes = append(routes, op.Path)
+		}
+		if op.Method != http.MethodHead && !strings.HasSuffix(op.Path, "/openapi.json") {
+			limits = append(limits, op.Method+" "+op.Path+"=1000000000/s")
+		}
+	}
+	routes = append(routes, "/docs/migration-v1-v2")
 
 	type target struct {
 		name    string
@@ -149,6 +165,20 @@ func FuzzHandler(f *testing.F) {
 		{0, "/api/v1//chantiers", "", "", "", 0, "", nil},
 		{7, "/api/v1/chantiers", "", "", "", 0, "", nil},
 		{5, "/api/v1/chantiers/{id}", "1", "", "", 0, "", nil},
+		{1, "/graphql", "", "", json, 0, "", []byte(`{"query":"{ chantiers(first: 3) { nodes { id responsable { nom } } pageInfo { endCursor } } }"}`)},
+		{1, "/graphql", "", "", json, 0, "", []byte(`{"query":"mutation($i: ChantierInput!) { createChantier(input: $i) { id } }","variables":{"i":{"code":"G\u0000","nom":"n","adresse":"a","dateDebut":"0000-01-01","responsableId":"-1"}}}`)}, // #nosec G101 -- not a credential
+		{1, "/graphql", "", "", json, 0, "", []byte(`{"query":"{ chantiers(first: 100, after: \"%00\") { edges { node { id } } } }","operationName":7}`)},
+		{0, "/graphql", "", "query=%7B%20me%20%7B%20id%20%7D%20%7D&variables=%7B", "", 0, "", nil},
+		{0, "/graphql", "", "extensions=%7B%22persistedQuery%22%3A%7B%22version%22%3A1%2C%22sha256Hash%22%3A%22zz%22%7D%7D", "", 0, "", nil},
+		{1, "/api/v2/chantiers", "", "", json, 0, "", []byte(`{"code":"F10","name":"n","location":"a","nom":"x"}`)},
+		{1, "/api/v2/chantiers", "", "", json, 0, "", []byte(`{"code":"F11","name":"n","location":"a","name":"dup"}`)},
+		{1, "/api/v2/chantiers", "", "", json, 0, "", []byte(`{"code":"F12","name":"n","location":"\u0000"} trailing`)},
+		{3, "/api/v2/chantiers/{id}", "1", "", "application/merge-patch+json", 0, "", []byte(`{"postalCode":null,"createdAt":"x"}`)},
+		{0, "/api/v2/chantiers", "", "sort=-name,nom,%00&fields=id,name,manager(lastName)&page=2", "", 0, "", nil},
+		{0, "/api/v2/chantiers/{id}", "1", "fields=manager(nom),name", "", 0, "", nil},
+		{0, "/api/v2/pointages", "", "dateFrom=2030-02-30&userId=1e3&date_from=x", "", 0, "", nil},
+		{1, "/api/v2/documents", "", "", "multipart/form-data; boundary=B", 0, "", []byte("--B\r\nContent-Disposition: form-data; name=\"nom\"\r\n\r\nx\r\n--B--\r\n")},
+		{0, "/api/v2/planning", "", "from=2030-01-01&to=2030-01-31&user_id=1", "", 0, "", nil},
 	}
 	routeIndex := func(route string) uint8 {
 		for i, r := range routes {
@@ -237,7 +267,17 @@ func FuzzHandler(f *testing.F) {
 				t.Fatalf("%s: %s %q → %d\n%s", tg.name, m, target, res.StatusCode, rec.Body.Bytes())
 			}
 			if res.StatusCode >= 400 {
-				if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt != problem.ContentType {
+				mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
+				if req.URL.Path == "/graphql" && (mt == "application/json" || mt == "application/graphql-response+json") {
+					// GraphQL over HTTP answers request errors in its own
+					// format: a JSON object with errors
+					var gr struct{ Errors []encjson.RawMessage }
+					if err := encjson.Unmarshal(rec.Body.Bytes(), &gr); err != nil || len(gr.Errors) == 0 {
+						t.Fatalf("%s: %s %q → %d without GraphQL errors: %s", tg.name, m, target, res.StatusCode, rec.Body.Bytes())
+					}
+					return
+				}
+				if mt != problem.ContentType {
 					t.Fatalf("%s: %s %q → %d with Content-Type %q, not a problem", tg.name, m, target, res.StatusCode, res.Header.Get("Content-Type"))
 				}
 			}

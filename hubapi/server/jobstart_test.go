@@ -37,7 +37,8 @@ func TestJobQueueStartsWhenTheDatabaseComesBack(t *testing.T) {
 	u.Host = proxyAddr
 
 	srv, _, logs := startFromEnv(t, func(c *server.Config) { c.SkipMigrate = true },
-		"HUB_DATABASE_URL="+u.String(), "HUB_CURSOR_KEYS="+b64(bytes.Repeat([]byte{7}, 32)))
+		"HUB_DATABASE_URL="+u.String(), "HUB_CURSOR_KEYS="+b64(bytes.Repeat([]byte{7}, 32)),
+		"HUB_SECRET_KEYS=k1:"+b64(bytes.Repeat([]byte{8}, 32)))
 	if !strings.Contains(logs.String(), "job queue not started") {
 		t.Fatalf("no warning:\n%s", logs.String())
 	}

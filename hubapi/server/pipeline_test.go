@@ -85,8 +85,9 @@ func TestRateLimitRulesMustNameExistingRoutes(t *testing.T) {
 		{"unknown route → refused, named", "GET /api/v1/chantier=5/m", "GET /api/v1/chantier"},
 		{"raw path instead of the template → refused", "GET /api/v1/chantiers/42=5/m", "GET /api/v1/chantiers/42"},
 		{"method the route does not serve → refused", "DELETE /api/v1/stats=5/m", "DELETE /api/v1/stats"},
-		{"route outside /api/v1 → refused", "GET /healthz=5/m", "GET /healthz"},
-		{"any method of an unknown template → refused", "* /api/v2/chantiers=5/m", "* /api/v2/chantiers"},
+		{"route outside the API → refused", "GET /healthz=5/m", "GET /healthz"},
+		{"any method of an unknown template → refused", "* /api/v3/chantiers=5/m", "* /api/v3/chantiers"},
+		{"a v2 route → accepted (each version has its own quotas)", "* /api/v2/chantiers=5/m", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

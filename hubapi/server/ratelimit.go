@@ -23,13 +23,25 @@ import (
 // DefaultRateLimits are the reference server's quotas per principal (API
 // key, later OAuth client) and route. Every authenticated route not listed
 // gets DefaultRoutePolicies. HUB_RATE_LIMITS overrides single routes.
-var DefaultRateLimits = []ratelimit.Rule{
-	{Method: http.MethodPost, Route: "/api/v1/chantiers", Policies: []ratelimit.Policy{ratelimit.PerMinute(30), ratelimit.PerDay(100)}},
-	{Method: http.MethodGet, Route: "/api/v1/stats", Policies: []ratelimit.Policy{ratelimit.PerHour(1000)}},
-	{Method: http.MethodPost, Route: "/api/v1/documents", Policies: []ratelimit.Policy{ratelimit.PerMinute(60), ratelimit.PerDay(2000)}},
-	{Method: http.MethodPost, Route: "/api/v1/admin/api-keys", Policies: []ratelimit.Policy{ratelimit.PerMinute(10)}},
-	{Method: http.MethodPost, Route: "/api/v1/batch", Policies: []ratelimit.Policy{ratelimit.PerMinute(10)}},
-}
+// Routes are templates, so each version has its own quotas (the counters
+// of v1 and v2 are apart, and 429s are counted by versioned route).
+var DefaultRateLimits = func() []ratelimit.Rule {
+	var rules []ratelimit.Rule
+	for _, v := range []string{"/api/v1", "/api/v2"} {
+		rules = append(rules,
+			ratelimit.Rule{Method: http.MethodPost, Route: v + "/chantiers", Policies: []ratelimit.Policy{ratelimit.PerMinute(30), ratelimit.PerDay(100)}},
+			ratelimit.Rule{Method: http.MethodGet, Route: v + "/stats", Policies: []ratelimit.Policy{ratelimit.PerHour(1000)}},
+			ratelimit.Rule{Method: http.MethodPost, Route: v + "/documents", Policies: []ratelimit.Policy{ratelimit.PerMinute(60), ratelimit.PerDay(2000)}},
+			ratelimit.Rule{Method: http.MethodPost, Route: v + "/admin/api-keys", Policies: []ratelimit.Policy{ratelimit.PerMinute(10)}},
+		)
+	}
+	return append(rules,
+		ratelimit.Rule{Method: http.MethodPost, Route: "/api/v1/batch", Policies: []ratelimit.Policy{ratelimit.PerMinute(10)}},
+		// GET and POST /graphql share one quota, in cost units (see
+		// graphql.Limits.PointsPerUnit).
+		ratelimit.Rule{Method: ratelimit.AnyMethod, Route: GraphQLPath, Policies: []ratelimit.Policy{ratelimit.PerMinute(1200)}},
+	)
+}()
 
 // BatchOperationPolicies is the default quota of batch operations per key:
 // each batch is charged its number of operations (its operations are not

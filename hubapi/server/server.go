@@ -19,6 +19,7 @@ import (
 	"github.com/hubchantier/hubchantier/clientip"
 	"github.com/hubchantier/hubchantier/etag"
 	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/apiversion"
 	"github.com/hubchantier/hubchantier/hubapi/batch"
 	"github.com/hubchantier/hubchantier/hubapi/blob"
 	"github.com/hubchantier/hubchantier/hubapi/cache"
@@ -34,6 +35,7 @@ import (
 	"github.com/hubchantier/hubchantier/pagination"
 	"github.com/hubchantier/hubchantier/problem"
 	"github.com/hubchantier/hubchantier/ratelimit/redisstore"
+	"github.com/hubchantier/hubchantier/secretbox"
 	"github.com/hubchantier/hubchantier/webhooks"
 )
 
@@ -61,6 +63,12 @@ type Server struct {
 	// oauth is the OAuth 2 authorization server once started (see OAuth).
 	oauth     atomic.Pointer[oauthState]
 	stopOAuth context.CancelFunc
+	// Secrets seals and opens the secrets the server reads back (webhook
+	// signing secrets): Config.SecretKeys, or the key kept in the database.
+	Secrets *secretbox.Keyring
+	// WebhookGuard holds the rules for webhook targets (Config.WebhookAllowHTTP,
+	// Config.WebhookAllowPrivate), at registration and at delivery.
+	WebhookGuard webhooks.Guard
 	// Jobs is the durable job queue (periodic jobs, later event delivery),
 	// started by New and stopped by Close.
 	Jobs   *jobs.Queue
@@ -100,6 +108,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.Secrets, err = SecretKeyring(ctx, s.DB, cfg.SecretKeys, log); err != nil {
+		return nil, err
+	}
+	s.WebhookGuard = webhooks.Guard{AllowHTTP: cfg.WebhookAllowHTTP, AllowPrivate: cfg.WebhookAllowPrivate}
 	if cfg.SMTPURL != "" {
 		n, err := notify.ParseSMTPURL(cfg.SMTPURL)
 		if err != nil {
@@ -144,7 +156,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.router(cfg, log, v1mw, batchLimiter.Middleware)
+	v1Policy, err := cfg.v1Policy()
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.router(cfg, log, v1mw, batchLimiter.Middleware, limiter.Middleware)
 	if err != nil {
 		return nil, err
 	}
@@ -169,6 +185,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		corsMW,
 		s.Metrics.Middleware(route.Template), // in front of the router: 404 and 405 count too ("unmatched")
 		clientIP.Middleware,
+		// Every v1 answer, errors and 404s included, carries the policy.
+		apiversion.Middleware,
+		apiversion.Headers(apiversion.V1, v1Policy),
 	)
 	return s, nil
 }
@@ -228,7 +247,8 @@ func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Cod
 	if cfg.Publisher != nil {
 		s.Bus.Subscribe(cfg.Publisher.Publish)
 	}
-	opts := []service.Option{service.WithPublisher(s.Bus), service.WithCursorCodec(codec), service.WithOutbox(s.Jobs)}
+	opts := []service.Option{service.WithPublisher(s.Bus), service.WithCursorCodec(codec), service.WithOutbox(s.Jobs),
+		service.WithSecretKeyring(s.Secrets), service.WithWebhookGuard(s.WebhookGuard), service.WithWebhookQueue(s.Jobs)}
 	if cfg.MaxUploadBytes > 0 {
 		opts = append(opts, service.WithMaxUpload(cfg.MaxUploadBytes))
 	}
@@ -240,10 +260,7 @@ func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Cod
 // use cases that record events in it.
 func (s *Server) newJobs(ctx context.Context, cfg Config, log *slog.Logger) error {
 	jc := jobs.Config{Logger: log, Periodic: counterCompaction(s.DB), EventHandlers: cfg.EventHandlers, RescueStuckJobsAfter: cfg.JobsRescueAfter}
-	if cfg.SecretKeys != nil {
-		jc.Webhooks = &jobs.WebhookConfig{Keys: cfg.SecretKeys, Notifier: s.Notifier, Timeout: cfg.WebhookTimeout,
-			Guard: webhooks.Guard{AllowHTTP: cfg.WebhookAllowHTTP, AllowPrivate: cfg.WebhookAllowPrivate}}
-	}
+	jc.Webhooks = &jobs.WebhookConfig{Keys: s.Secrets, Notifier: s.Notifier, Timeout: cfg.WebhookTimeout, Guard: s.WebhookGuard}
 	q, err := jobs.New(ctx, s.DB, jc)
 	if err != nil {
 		return err
@@ -376,7 +393,7 @@ func (s *Server) cursorCodec(ctx context.Context, cfg Config, log *slog.Logger) 
 
 // router builds the routes: health, docs, /metrics (unless on its own
 // listener) and /api/v1 with its middleware.
-func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc, batchLimit func(http.Handler) http.Handler) (*mux.Router, error) {
+func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc, batchLimit func(http.Handler) http.Handler, limit mux.MiddlewareFunc) (*mux.Router, error) {
 	r := mux.NewRouter()
 	// Batch operations are dispatched to r itself, inside authentication
 	// (the batch's principal is theirs) and the route's middleware.
@@ -421,11 +438,24 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 		r.Handle(p, oh)
 	}
 	svc := s.Service
-	if err := rest.Mount(r, rest.Options{Chantiers: svc, Pointages: svc, Documents: svc, Signalements: svc,
-		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc,
+	// v1 and v2 share the use cases and the middleware (quotas per route,
+	// hence per version; conditional requests; the cache, keyed by route).
+	mw := append([]mux.MiddlewareFunc{s.countVersion}, v1mw...)
+	opts := rest.Options{Chantiers: svc, Pointages: svc, Documents: svc, Signalements: svc,
+		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, Webhooks: svc,
 		Authenticator:  bearerAuthenticator{keys: s.Operator, oauth: s.OAuth, op: s.Operator},
 		Authorizations: oauthAuthorizations{s.OAuth},
-		Logger:         log, Middleware: v1mw, OnAuthFailure: s.Metrics.AuthFailure, Batch: bh}); err != nil {
+		Logger:         log, Middleware: mw, OnAuthFailure: s.Metrics.AuthFailure, Batch: bh}
+	if err := rest.Mount(r, opts); err != nil {
+		return nil, err
+	}
+	// Batches address v1 routes, and webhook subscriptions and OAuth
+	// authorizations have no v2 names yet: v2 has none of them.
+	opts.Batch, opts.Webhooks, opts.Authorizations = nil, nil, nil
+	if err := rest.MountV2(r, opts); err != nil {
+		return nil, err
+	}
+	if err := s.mountGraphQL(r, cfg, log, limit); err != nil {
 		return nil, err
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -435,6 +465,19 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 		problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "The method is not allowed on this endpoint."))
 	})
 	return r, nil
+}
+
+// countVersion counts an authenticated API request by version, and v1
+// requests by API key.
+func (s *Server) countVersion(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var keyID int64
+		if p := hubapi.PrincipalFrom(r.Context()); p != nil {
+			keyID = p.APIKeyID
+		}
+		s.Metrics.APIRequest(string(apiversion.From(r.Context())), keyID)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // JobStopWait is how long Close waits for running jobs before cancelling

@@ -172,7 +172,8 @@ func TestDatabaseRefusingConnectionsGives503(t *testing.T) {
 	srv, base, logs := startFromEnv(t, func(c *server.Config) { c.SkipMigrate = true },
 		fmt.Sprintf("HUB_DATABASE_URL=postgres://hub:pw@127.0.0.1:%d/hub?sslmode=disable", port),
 		"HUB_DB_STATEMENT_TIMEOUT="+testStatementTimeout,
-		"HUB_CURSOR_KEYS="+b64(bytes.Repeat([]byte{9}, 32)))
+		"HUB_CURSOR_KEYS="+b64(bytes.Repeat([]byte{9}, 32)),
+		"HUB_SECRET_KEYS=k1:"+b64(bytes.Repeat([]byte{10}, 32)))
 	key, err := hubapi.NewAPIKeySecret()
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,8 @@ type pagers struct {
 	documents    *pagination.Paginator[hubapi.Document]
 	signalements *pagination.Paginator[hubapi.Signalement]
 	affectations *pagination.Paginator[hubapi.Affectation]
+	webhooks     *pagination.Paginator[hubapi.WebhookSubscription]
+	deliveries   *pagination.Paginator[hubapi.WebhookDelivery]
 }
 
 // newPagers builds the paginators of the store's specs, which are constants:
@@ -31,6 +33,8 @@ func newPagers(c *pagination.Codec) pagers {
 		documents:    pagination.MustNew(c, store.DocumentPages),
 		signalements: pagination.MustNew(c, store.SignalementPages),
 		affectations: pagination.MustNew(c, store.AffectationPages),
+		webhooks:     pagination.MustNew(c, store.WebhookPages),
+		deliveries:   pagination.MustNew(c, store.WebhookDeliveryPages),
 	}
 }
 

@@ -231,6 +231,11 @@ func (f *fixture) rowFor(r hubapi.Resource, role hubapi.Role, sc scenario) (id, 
 		k := &hubapi.APIKey{UserID: owner, Name: "k", Prefix: "hck_x", Hash: f.uniq("hash"), Scopes: "chantiers:read"}
 		k.CreatedAt, k.UpdatedAt, k.Version = ts()
 		return insert(f, k, &k.ID), chantier
+	case hubapi.ResourceWebhooks:
+		w := &hubapi.WebhookSubscription{UserID: owner, URL: "https://93.184.215.14/hook", EventTypes: "*", Enabled: true,
+			SecretKeyID: "k", SecretSealed: []byte("sealed")}
+		w.CreatedAt, w.UpdatedAt, w.Version = ts()
+		return insert(f, w, &w.ID), chantier
 	}
 	return 0, chantier
 }
@@ -507,6 +512,47 @@ func operations() map[hubapi.Resource]map[hubapi.Action][]operation {
 			hubapi.ActionDelete: {{"RevokeAPIKey", owned, []A{hubapi.ActionDelete}, func(f *fixture, role hubapi.Role, sc scenario) error {
 				id, _ := f.rowFor(hubapi.ResourceAPIKeys, role, sc)
 				return f.svc.RevokeAPIKey(f.as(role), id)
+			}}},
+		},
+		hubapi.ResourceWebhooks: {
+			hubapi.ActionRead: {
+				{"GetWebhook", owned, read, func(f *fixture, role hubapi.Role, sc scenario) error {
+					id, _ := f.rowFor(hubapi.ResourceWebhooks, role, sc)
+					return noErr(f.svc.GetWebhook(f.as(role), id))
+				}},
+				{"ListWebhooks", owned, read, func(f *fixture, role hubapi.Role, sc scenario) error {
+					id, _ := f.rowFor(hubapi.ResourceWebhooks, role, sc)
+					pg, err := f.svc.ListWebhooks(f.as(role), hubapi.WebhookFilter{UserID: f.owner(role, sc)}, hubapi.PageRequest{Limit: 100})
+					return listed(pg.Items, err, id, func(w *hubapi.WebhookSubscription) int64 { return w.ID })
+				}},
+				{"ListWebhookDeliveries", owned, read, func(f *fixture, role hubapi.Role, sc scenario) error {
+					id, _ := f.rowFor(hubapi.ResourceWebhooks, role, sc)
+					return noErr(f.svc.ListWebhookDeliveries(f.as(role), id, hubapi.PageRequest{}))
+				}},
+			},
+			// Another user may own a subscription only if their role allows
+			// webhooks:manage (the other user here is a compagnon): see
+			// TestWebhookOwnership for an admin creating one for a conducteur.
+			hubapi.ActionCreate: {{"CreateWebhook", []scenario{mine}, []A{hubapi.ActionCreate}, func(f *fixture, role hubapi.Role, sc scenario) error {
+				_, _, err := f.svc.CreateWebhook(f.as(role), hubapi.WebhookInput{URL: "https://93.184.215.14/new", EventTypes: []string{"chantier.created"}})
+				return err
+			}}},
+			hubapi.ActionChange: {
+				{"PatchWebhook", owned, change, func(f *fixture, role hubapi.Role, sc scenario) error {
+					id, _ := f.rowFor(hubapi.ResourceWebhooks, role, sc)
+					return noErr(f.svc.PatchWebhook(f.as(role), id, func(in hubapi.WebhookInput) (hubapi.WebhookInput, error) {
+						in.Description = "ERP"
+						return in, nil
+					}, nil))
+				}},
+				{"TestWebhook", owned, change, func(f *fixture, role hubapi.Role, sc scenario) error {
+					id, _ := f.rowFor(hubapi.ResourceWebhooks, role, sc)
+					return noErr(f.svc.TestWebhook(f.as(role), id))
+				}},
+			},
+			hubapi.ActionDelete: {{"DeleteWebhook", owned, []A{hubapi.ActionDelete}, func(f *fixture, role hubapi.Role, sc scenario) error {
+				id, _ := f.rowFor(hubapi.ResourceWebhooks, role, sc)
+				return f.svc.DeleteWebhook(f.as(role), id, nil)
 			}}},
 		},
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/pagination"
+	"github.com/hubchantier/hubchantier/secretbox"
+	"github.com/hubchantier/hubchantier/webhooks"
 )
 
 // Service holds the use cases that act on behalf of a caller: every
@@ -38,6 +40,9 @@ type deps struct {
 	blobs     hubapi.BlobStore
 	pub       hubapi.Publisher
 	outbox    Outbox
+	webhooks  WebhookQueue
+	secrets   *secretbox.Keyring
+	guard     webhooks.Guard
 	now       func() time.Time
 	maxUpload int64
 	codec     *pagination.Codec
@@ -74,12 +79,19 @@ func New(db *store.DB, blobs hubapi.BlobStore, opts ...Option) *Service {
 		o(d)
 	}
 	if d.codec == nil {
-		key := make([]byte, pagination.KeySize)
-		_, _ = rand.Read(key) // crypto/rand.Read never fails (Go 1.24+)
-		d.codec = pagination.MustNewCodec([][]byte{key})
+		d.codec = pagination.MustNewCodec([][]byte{randomKey(pagination.KeySize)})
+	}
+	if d.secrets == nil {
+		d.secrets, _ = secretbox.NewKeyring(secretbox.Key{ID: "process", Key: randomKey(secretbox.KeySize)})
 	}
 	d.pages = newPagers(d.codec)
 	return &Service{d}
+}
+
+func randomKey(n int) []byte {
+	key := make([]byte, n)
+	_, _ = rand.Read(key) // crypto/rand.Read never fails (Go 1.24+)
+	return key
 }
 
 // NewOperator returns the operations of s that check no caller. Give it only
@@ -95,6 +107,7 @@ var (
 	_ hubapi.APIKeyService      = (*Service)(nil)
 	_ hubapi.UserService        = (*Service)(nil)
 	_ hubapi.StatsService       = (*Service)(nil)
+	_ hubapi.WebhookService     = (*Service)(nil)
 	_ hubapi.OperatorService    = (*Operator)(nil)
 	_ hubapi.UnitOfWork         = (*Service)(nil)
 )

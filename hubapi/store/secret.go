@@ -37,3 +37,13 @@ func (db *DB) SharedSecret(ctx context.Context, name string, generate func() ([]
 	}
 	return stored.Value, nil
 }
+
+// StoredSecret returns the secret kept under name. Errors:
+// hubapi.ErrNotFound when there is none.
+func (db *DB) StoredSecret(ctx context.Context, name string) ([]byte, error) {
+	var stored serverSecret
+	if err := db.NewSelect().Model(&stored).Where("s.name = ?", name).Limit(1).Scan(ctx); err != nil {
+		return nil, mapErr(err)
+	}
+	return stored.Value, nil
+}

@@ -170,25 +170,29 @@ func (c *Client) Do(t testing.TB, method, path string, body any, opts ...Option)
 	}
 	req.Header = rq.header
 	name := method + " " + path
+	spec, coverage := c.env.Spec, c.env.coverage
+	if strings.HasPrefix(path, "/api/v2/") {
+		spec, coverage = c.env.SpecV2, c.env.coverageV2
+	}
 
 	var match *Match
 	switch rq.mode {
 	case modeValid:
-		if match, err = c.env.Spec.CheckRequest(req, rq.body); err != nil {
+		if match, err = spec.CheckRequest(req, rq.body); err != nil {
 			t.Fatalf("%s: the OpenAPI document rejects this request (mark deliberately invalid requests with apitest.Invalid()):\n%v", name, err)
 		}
 	case modeInvalid:
-		if match, err = c.env.Spec.CheckRequest(req, rq.body); err == nil {
+		if match, err = spec.CheckRequest(req, rq.body); err == nil {
 			t.Errorf("%s: the request is marked Invalid() but the OpenAPI document accepts it: the document is less strict than the server", name)
 		} else if errors.Is(err, ErrNoRoute) {
 			t.Fatalf("%s: %v", name, err)
 		}
 	case modeUnchecked:
-		if match, err = c.env.Spec.FindOperation(req); err != nil {
+		if match, err = spec.FindOperation(req); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 	case modeUndocumented:
-		if _, err := c.env.Spec.FindOperation(req); err == nil {
+		if _, err := spec.FindOperation(req); err == nil {
 			t.Fatalf("%s: marked Undocumented() but the document describes it", name)
 		}
 	}
@@ -205,13 +209,13 @@ func (c *Client) Do(t testing.TB, method, path string, body any, opts ...Option)
 	r := &Response{Status: res.StatusCode, Header: res.Header, Body: rb, t: t, name: name}
 
 	if match == nil {
-		if err := c.env.Spec.CheckProblem(res.StatusCode, res.Header, rb); err != nil {
+		if err := spec.CheckProblem(res.StatusCode, res.Header, rb); err != nil {
 			t.Errorf("%s: %v\n%s", name, err, r.excerpt())
 		}
 		return r
 	}
-	c.env.coverage.record(match.Operation, res.StatusCode, rq.mode == modeValid)
-	if err := c.env.Spec.CheckResponse(req, match, res.StatusCode, res.Header, rb); err != nil {
+	coverage.record(match.Operation, res.StatusCode, rq.mode == modeValid)
+	if err := spec.CheckResponse(req, match, res.StatusCode, res.Header, rb); err != nil {
 		t.Errorf("%s: the response does not match the OpenAPI document:\n%v\n%s", name, err, r.excerpt())
 	}
 	return r

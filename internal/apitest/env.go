@@ -15,6 +15,7 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/server"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/internal/testenv"
+	"github.com/hubchantier/hubchantier/secretbox"
 )
 
 // Config tunes the server under test. Zero values are the server defaults.
@@ -51,13 +52,14 @@ type Env struct {
 	Server *server.Server
 	// URL is the base URL of the listening server ("http://127.0.0.1:port").
 	URL string
-	// Spec validates every request and response of the clients.
-	Spec *Spec
+	// Spec validates every request and response of the clients under
+	// /api/v1 (and elsewhere); SpecV2 those under /api/v2.
+	Spec, SpecV2 *Spec
 
-	http     *http.Client
-	users    map[hubapi.Role]*hubapi.User
-	keys     map[hubapi.Role]string
-	coverage *Coverage
+	http                 *http.Client
+	users                map[hubapi.Role]*hubapi.User
+	keys                 map[hubapi.Role]string
+	coverage, coverageV2 *Coverage
 
 	mu   sync.Mutex
 	seq  int
@@ -73,11 +75,19 @@ func Start(t testing.TB, db *testenv.DB, cfg Config) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &Env{Spec: spec, users: map[hubapi.Role]*hubapi.User{}, keys: map[hubapi.Role]string{},
-		coverage: newCoverage(spec), logT: t}
+	specV2, err := V2()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Env{Spec: spec, SpecV2: specV2, users: map[hubapi.Role]*hubapi.User{}, keys: map[hubapi.Role]string{},
+		coverage: newCoverage(spec), coverageV2: newCoverage(specV2), logT: t}
 	ctx := context.Background()
 	cursorKey := make([]byte, 32)
 	if _, err := rand.Read(cursorKey); err != nil {
+		t.Fatal(err)
+	}
+	secretKeys, err := secretbox.ParseKeyring("test:" + secretbox.GenerateKey())
+	if err != nil {
 		t.Fatal(err)
 	}
 	logger := cfg.Logger
@@ -87,6 +97,7 @@ func Start(t testing.TB, db *testenv.DB, cfg Config) *Env {
 	scfg := server.Config{
 		DB:             store.Wrap(db.DB),
 		CursorKeys:     [][]byte{cursorKey},
+		SecretKeys:     secretKeys,
 		BlobDir:        t.TempDir(),
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		RateLimits:     cfg.RateLimits,
@@ -175,3 +186,6 @@ func (e *Env) Anonymous() *Client { return &Client{env: e} }
 
 // Coverage returns what the clients of e have exercised so far.
 func (e *Env) Coverage() *Coverage { return e.coverage }
+
+// CoverageV2 returns what the clients of e have exercised of v2.
+func (e *Env) CoverageV2() *Coverage { return e.coverageV2 }

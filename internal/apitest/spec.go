@@ -55,6 +55,19 @@ func V1() (*Spec, error) {
 	return v1Spec, v1Err
 }
 
+var (
+	v2Once sync.Once
+	v2Spec *Spec
+	v2Err  error
+)
+
+// V2 returns the embedded v2 document (rest.OpenAPIDocumentV2), loaded and
+// validated once per process.
+func V2() (*Spec, error) {
+	v2Once.Do(func() { v2Spec, v2Err = LoadSpec(rest.OpenAPIDocumentV2()) })
+	return v2Spec, v2Err
+}
+
 // LoadSpec parses an OpenAPI 3.1 document and validates it (structure,
 // references, and examples against their schemas). It fails when the
 // document is invalid, is not 3.1, or has no Problem schema.
