@@ -36,14 +36,14 @@ type deliveryJSON struct {
 		ResponseStatus int `json:"response_status"`
 	} `json:"attempt_log"`
 	Payload struct {
-		Type string           `json:"type"`
-		Data map[string]int64 `json:"data"`
+		Type string         `json:"type"`
+		Data map[string]any `json:"data"`
 	} `json:"payload"`
 }
 
 // publicTarget is a literal public address: the SSRF guard accepts it
-// without a DNS lookup, and nothing is sent to it (the server under test
-// has no delivery queue).
+// without a DNS lookup (deliveries to it fail and are retried later; the
+// tests look at what is recorded, not at what arrives).
 const publicTarget = "https://93.184.215.14/hooks/hub"
 
 // testWebhooks drives every webhook route: the secret appears in the
@@ -145,7 +145,7 @@ func testWebhooks(t *testing.T, env *apitest.Env) {
 	t.Run("test → 202 ping; redeliver → 202 the same delivery; both in the log", func(t *testing.T) {
 		var ping deliveryJSON
 		alice.Post(t, path+"/test", nil).Expect(202).JSON(&ping)
-		if ping.EventType != "ping" || ping.Status != "pending" || ping.Payload.Type != "ping" || ping.Payload.Data["subscription_id"] != created.ID {
+		if ping.EventType != "ping" || ping.Status != "pending" || ping.Payload.Type != "ping" || ping.Payload.Data["subscription_id"] != float64(created.ID) {
 			t.Fatalf("ping %+v", ping)
 		}
 		var again deliveryJSON
@@ -157,7 +157,15 @@ func testWebhooks(t *testing.T, env *apitest.Env) {
 		alice.Post(t, path+"/deliveries/x/redeliver", nil, apitest.Invalid()).Problem(400, "invalid-id")
 		var log listEnvelope[deliveryJSON]
 		alice.Get(t, path+"/deliveries").Expect(200).JSON(&log)
-		if len(log.Data) != 1 || log.Data[0].ID != ping.ID || log.Data[0].AttemptLog == nil {
+		// The subscription takes every type by now: events of the other
+		// subtests may be in its log too, beside the one ping.
+		var pings []deliveryJSON
+		for _, d := range log.Data {
+			if d.EventType == "ping" {
+				pings = append(pings, d)
+			}
+		}
+		if len(pings) != 1 || pings[0].ID != ping.ID || pings[0].AttemptLog == nil {
 			t.Errorf("delivery log %+v", log.Data)
 		}
 	})
