@@ -89,7 +89,10 @@ func TestSigningKeysAreSealedAtRest(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				d := priv.(*ecdsa.PrivateKey).D.Bytes()
+				d, err := priv.(*ecdsa.PrivateKey).Bytes()
+				if err != nil {
+					t.Fatal(err)
+				}
 				if bytes.Contains(r.PrivateKey, der) || bytes.Contains(r.PrivateKey, d) {
 					t.Fatal("the row holds the key bytes")
 				}
