@@ -122,10 +122,18 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 		switch params.Get("action") {
 		case "login":
-			sub, err := s.cfg.Authenticator.Authenticate(ctx, strings.TrimSpace(params.Get("email")), params.Get("password"))
+			email := strings.TrimSpace(params.Get("email"))
+			keys := s.login.keys(r, email)
+			if limited, wait := s.login.blocked(ctx, keys); limited {
+				s.tooManyLogins(w, r, req, wait)
+				return
+			}
+			sub, err := s.cfg.Authenticator.Authenticate(ctx, email, params.Get("password"))
 			if err != nil {
 				if !errors.Is(err, ErrBadCredentials) {
 					s.log.ErrorContext(ctx, "oauth: authenticator failed", slog.String("error", err.Error()))
+				} else {
+					s.login.failed(ctx, keys)
 				}
 				s.cfg.OnFailure("authorize", "bad_credentials")
 				s.loginPage(w, r, req, http.StatusUnauthorized, "E-mail ou mot de passe incorrect.")

@@ -28,7 +28,9 @@
 // database (SchemaSQL, SQLite or PostgreSQL, through bun).
 //
 //	srv, err := oauth.New(ctx, oauth.Config{DB: db, Issuer: "https://api.example.com",
-//		Authenticator: users, Scopes: []string{"read", "write"}, SessionKey: key})
+//		Authenticator: users, Scopes: []string{"read", "write"}, SessionKey: key,
+//		Sealer: keyring, // *secretbox.Keyring: seals the signing keys in db
+//		Active: users.Enabled}) // refuse tokens to disabled users
 //	mux.Handle("/oauth/", srv.Handler())
 //	mux.Handle("/.well-known/oauth-authorization-server", srv.Handler())
 //	mux.Handle("/api/", srv.Middleware(api)) // oauth.TokenFrom(r.Context())

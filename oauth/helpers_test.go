@@ -20,6 +20,7 @@ import (
 	"github.com/hubchantier/hubchantier/internal/testenv"
 	"github.com/hubchantier/hubchantier/oauth"
 	"github.com/hubchantier/hubchantier/ratelimit"
+	"github.com/hubchantier/hubchantier/secretbox"
 )
 
 const (
@@ -30,6 +31,18 @@ const (
 	redirectB    = "https://app.example.com/other"
 	testScopes   = "chantiers:read chantiers:write"
 )
+
+// testSealer seals the signing keys of every test server: a restart
+// opens what a previous instance sealed.
+var testSealer = mustKeyring(secretbox.Key{ID: "k1", Key: []byte(strings.Repeat("s", secretbox.KeySize))})
+
+func mustKeyring(keys ...secretbox.Key) *secretbox.Keyring {
+	r, err := secretbox.NewKeyring(keys...)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
 
 var allScopes = []string{"chantiers:read", "chantiers:write", "pointages:read", "admin"}
 
@@ -100,7 +113,7 @@ func newEnvOnSchema(t testing.TB, db *testenv.DB, opts ...option) *env {
 	hs := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + hs.Listener.Addr().String()
 	cfg := oauth.Config{
-		DB: db.DB, Issuer: issuer, Scopes: allScopes, SessionKey: []byte(strings.Repeat("k", 32)),
+		DB: db.DB, Issuer: issuer, Scopes: allScopes, Sealer: testSealer, SessionKey: []byte(strings.Repeat("k", 32)),
 		Authenticator: oauth.AuthenticatorFunc(func(_ context.Context, email, password string) (string, error) {
 			if email == userEmail && password == userPassword {
 				return userSubject, nil

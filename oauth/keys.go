@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,8 +11,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/uptrace/bun"
 )
 
 // signingAlg is the one algorithm the server signs with and accepts
@@ -80,7 +84,11 @@ func (k *keySet) load(ctx context.Context) error {
 		if r.Alg != signingAlg {
 			continue
 		}
-		parsed, err := x509.ParsePKCS8PrivateKey(r.PrivateKey)
+		der, err := k.st.openKey(ctx, &r)
+		if err != nil {
+			return err
+		}
+		parsed, err := x509.ParsePKCS8PrivateKey(der)
 		if err != nil {
 			return fmt.Errorf("oauth: signing key %s: %w", r.KID, err)
 		}
@@ -150,7 +158,117 @@ func (s *store) newKey(ctx context.Context) (string, error) {
 		return "", err
 	}
 	kid := randomToken(12)
-	return kid, s.insertKey(ctx, &keyRow{KID: kid, Alg: signingAlg, PrivateKey: der, CreatedAt: s.clock()})
+	sealed, err := sealKey(s.sealer, kid, der)
+	if err != nil {
+		return "", err
+	}
+	return kid, s.insertKey(ctx, &keyRow{KID: kid, Alg: signingAlg, PrivateKey: sealed, CreatedAt: s.clock()})
+}
+
+// Sealer seals the signing private keys stored in the database
+// (secretbox.Keyring implements it). Seal returns the id of the key that
+// sealed; Open must open what any key of the keyring sealed.
+type Sealer interface {
+	Seal(plaintext, ad []byte) (kid string, sealed []byte, err error)
+	Open(kid string, sealed, ad []byte) ([]byte, error)
+}
+
+// sealedPrefix starts a sealed private_key value:
+// "sealed1:" + sealing key id + ":" + AES-GCM output. Key ids never hold
+// ':' (secretbox.ParseKeyring splits on it), and a PKCS#8 key in clear
+// starts with 0x30 (DER SEQUENCE).
+const sealedPrefix = "sealed1:"
+
+// keyAD binds a sealed private key to its row: copied onto another kid,
+// it does not open.
+func keyAD(kid string) []byte { return []byte("oauth-signing-key:" + kid) }
+
+func sealKey(sl Sealer, kid string, der []byte) ([]byte, error) {
+	sk, sealed, err := sl.Seal(der, keyAD(kid))
+	if err != nil {
+		return nil, fmt.Errorf("oauth: sealing signing key %s: %w", kid, err)
+	}
+	if sk == "" || strings.Contains(sk, ":") {
+		return nil, fmt.Errorf("oauth: sealing key id %q must be non-empty without ':'", sk)
+	}
+	return append([]byte(sealedPrefix+sk+":"), sealed...), nil
+}
+
+// unsealKey returns the PKCS#8 key of a row, and whether it was stored in
+// clear.
+func unsealKey(sl Sealer, r *keyRow) (der []byte, clear bool, err error) {
+	v := r.PrivateKey
+	if !bytes.HasPrefix(v, []byte(sealedPrefix)) {
+		if len(v) > 0 && v[0] == 0x30 {
+			return v, true, nil
+		}
+		return nil, false, fmt.Errorf("oauth: signing key %s: unknown storage format", r.KID)
+	}
+	sk, sealed, ok := bytes.Cut(v[len(sealedPrefix):], []byte(":"))
+	if !ok {
+		return nil, false, fmt.Errorf("oauth: signing key %s: malformed sealed value", r.KID)
+	}
+	der, err = sl.Open(string(sk), sealed, keyAD(r.KID))
+	if err != nil {
+		return nil, false, fmt.Errorf("oauth: opening signing key %s: %w", r.KID, err)
+	}
+	return der, false, nil
+}
+
+// openKey returns the PKCS#8 key of a row; a key found in clear (stored
+// before keys were sealed) is sealed in place.
+func (s *store) openKey(ctx context.Context, r *keyRow) ([]byte, error) {
+	der, clear, err := unsealKey(s.sealer, r)
+	if err != nil || !clear {
+		return der, err
+	}
+	sealed, err := sealKey(s.sealer, r.KID, der)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.updateKey(ctx, r.KID, sealed); err != nil {
+		return nil, err
+	}
+	return der, nil
+}
+
+// ResealSigningKeys seals the signing keys in db again under sealer's
+// current key (after a rotation of the keyring); keys still in clear are
+// sealed. When sealer tells its current key id (CurrentKeyID, as
+// secretbox.Keyring does), keys already sealed under it are left as they
+// are. It returns how many keys it re-sealed.
+func ResealSigningKeys(ctx context.Context, db bun.IDB, sealer Sealer) (int, error) {
+	if sealer == nil {
+		return 0, errors.New("oauth: a Sealer is required")
+	}
+	st := &store{db: db, now: time.Now, sealer: sealer}
+	rows, err := st.keys(ctx)
+	if err != nil {
+		return 0, err
+	}
+	current := ""
+	if c, ok := sealer.(interface{ CurrentKeyID() string }); ok {
+		current = c.CurrentKeyID()
+	}
+	n := 0
+	for i := range rows {
+		der, clear, err := unsealKey(sealer, &rows[i])
+		if err != nil {
+			return n, err
+		}
+		if !clear && current != "" && bytes.HasPrefix(rows[i].PrivateKey, []byte(sealedPrefix+current+":")) {
+			continue
+		}
+		sealed, err := sealKey(sealer, rows[i].KID, der)
+		if err != nil {
+			return n, err
+		}
+		if err := st.updateKey(ctx, rows[i].KID, sealed); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // RotateSigningKey creates a new signing key and retires the others: new

@@ -558,7 +558,7 @@ func TestRevocationReachesAnotherInstanceByPolling(t *testing.T) {
 // newSecondInstance starts another Server with a's issuer on a's database.
 func newSecondInstance(t *testing.T, a *env) *oauth.Server {
 	t.Helper()
-	srv, err := oauth.New(context.Background(), oauth.Config{DB: a.db.DB, Issuer: a.http.URL, Scopes: allScopes,
+	srv, err := oauth.New(context.Background(), oauth.Config{DB: a.db.DB, Issuer: a.http.URL, Scopes: allScopes, Sealer: testSealer,
 		SessionKey: []byte(strings.Repeat("k", 32)), RevocationPoll: 200 * time.Millisecond,
 		Authenticator: oauth.AuthenticatorFunc(func(context.Context, string, string) (string, error) {
 			return "", oauth.ErrBadCredentials
@@ -633,7 +633,7 @@ func TestSigningKeyRotationKeepsLiveTokens(t *testing.T) {
 	}
 	// A restart after the retired key's tokens have expired drops it.
 	e.clock.Advance(oauth.AccessTokenTTL + 10*time.Minute)
-	d, err := oauth.New(ctx, oauth.Config{DB: e.db.DB, Issuer: e.http.URL, Scopes: allScopes, Now: e.clock.Now,
+	d, err := oauth.New(ctx, oauth.Config{DB: e.db.DB, Issuer: e.http.URL, Scopes: allScopes, Now: e.clock.Now, Sealer: testSealer,
 		SessionKey: []byte(strings.Repeat("k", 32)), Authenticator: oauth.AuthenticatorFunc(nil)})
 	if err != nil {
 		t.Fatal(err)

@@ -64,8 +64,8 @@ type Broadcaster interface {
 	Publish(ctx context.Context, payload []byte) error
 }
 
-// Config configures a Server. DB, Issuer, Authenticator, Scopes and
-// SessionKey are required.
+// Config configures a Server. DB, Issuer, Authenticator, Scopes, Sealer
+// and SessionKey are required.
 type Config struct {
 	// DB holds the package's tables (SchemaSQL), SQLite or PostgreSQL.
 	DB bun.IDB
@@ -85,6 +85,28 @@ type Config struct {
 	Scopes []string
 	// ScopeLabels describe scopes on the consent page (French).
 	ScopeLabels map[string]string
+	// Sealer seals the signing private keys stored in the database
+	// (AES-256-GCM with secretbox.Keyring), each bound to its key id. A
+	// key found in clear is sealed in place at load.
+	Sealer Sealer
+	// Active, when set, tells whether a user may still obtain and use
+	// tokens (false for a disabled user): the token endpoint refuses code
+	// exchanges and refreshes for an inactive subject (invalid_grant) and
+	// introspection answers active:false for its tokens.
+	Active func(ctx context.Context, subject string) (bool, error)
+	// LoginRateLimit bounds failed password attempts on the login page
+	// per account, keyed by an HMAC of the lowercased e-mail (default
+	// DefaultLoginRateLimit: 5 per 15 minutes). Counters live in
+	// RateLimitStore. Once reached, the page answers 429 without checking
+	// the password.
+	LoginRateLimit ratelimit.Policy
+	// LoginAddrRateLimit bounds failed password attempts per client
+	// address (default DefaultLoginAddrRateLimit).
+	LoginAddrRateLimit ratelimit.Policy
+	// ClientAddr returns the client address of a request, for the login
+	// attempt counters (default: the host of r.RemoteAddr; behind a proxy,
+	// the address the proxy reports).
+	ClientAddr func(r *http.Request) string
 	// SessionKey (at least 32 bytes, shared by every instance) signs the
 	// login session and CSRF tokens.
 	SessionKey []byte
@@ -123,6 +145,7 @@ type Server struct {
 	validator *validator
 	manager   *manage.Manager
 	limiter   *ratelimit.Limiter
+	login     *loginLimiter
 	log       *slog.Logger
 	issuerURL *url.URL
 	scopes    []string
@@ -133,8 +156,8 @@ type Server struct {
 // New checks cfg, loads (or creates) the signing keys and the revocations
 // still in force, and starts the background refresh of both. Call Close.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if cfg.DB == nil || cfg.Authenticator == nil || len(cfg.Scopes) == 0 {
-		return nil, errors.New("oauth: Config.DB, Authenticator and Scopes are required")
+	if cfg.DB == nil || cfg.Authenticator == nil || len(cfg.Scopes) == 0 || cfg.Sealer == nil {
+		return nil, errors.New("oauth: Config.DB, Authenticator, Scopes and Sealer are required")
 	}
 	iu, err := url.Parse(cfg.Issuer)
 	if err != nil || iu.Host == "" || iu.RawQuery != "" || iu.Fragment != "" ||
@@ -157,6 +180,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.TokenRateLimit.Limit == 0 {
 		cfg.TokenRateLimit = ratelimit.PerMinute(10)
 	}
+	if cfg.LoginRateLimit.Limit <= 0 || cfg.LoginRateLimit.Window < time.Second {
+		cfg.LoginRateLimit = DefaultLoginRateLimit
+	}
+	if cfg.LoginAddrRateLimit.Limit <= 0 || cfg.LoginAddrRateLimit.Window < time.Second {
+		cfg.LoginAddrRateLimit = DefaultLoginAddrRateLimit
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -168,7 +197,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, issuerURL: iu, revoked: &revocationList{ids: map[string]time.Time{}},
 		scopes: slices.Clone(cfg.Scopes)}
-	s.st = &store{db: cfg.DB, now: cfg.Now, onRevoke: s.announce}
+	s.st = &store{db: cfg.DB, now: cfg.Now, sealer: cfg.Sealer, onRevoke: s.announce}
 	s.keys = &keySet{st: s.st, keep: AccessTokenTTL + 5*time.Minute}
 	if err := s.keys.load(ctx); err != nil {
 		return nil, err
@@ -180,6 +209,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.setupLimiter(); err != nil {
 		return nil, err
 	}
+	s.setupLoginLimiter()
 	since := s.st.clock().Add(-AccessTokenTTL - time.Minute)
 	rs, err := s.st.revokedSince(ctx, since)
 	if err != nil {

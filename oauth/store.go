@@ -149,6 +149,8 @@ type revokedToken struct {
 type store struct {
 	db  bun.IDB
 	now func() time.Time
+	// sealer seals the signing private keys.
+	sealer Sealer
 	// onRevoke receives the access tokens a revocation made invalid.
 	onRevoke func(ctx context.Context, revoked []revokedToken)
 }
@@ -477,6 +479,11 @@ func (s *store) keys(ctx context.Context) ([]keyRow, error) {
 
 func (s *store) insertKey(ctx context.Context, row *keyRow) error {
 	_, err := s.db.NewInsert().Model(row).Exec(ctx)
+	return err
+}
+
+func (s *store) updateKey(ctx context.Context, kid string, privateKey []byte) error {
+	_, err := s.db.NewUpdate().Model((*keyRow)(nil)).Set("private_key = ?", privateKey).Where("kid = ?", kid).Exec(ctx)
 	return err
 }
 

@@ -183,6 +183,16 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "token", oauthError{http.StatusBadRequest, "unsupported_grant_type", "Only authorization_code and refresh_token are supported."}, false)
 		return
 	}
+	if err == nil && form.Get("grant_type") == "authorization_code" {
+		// The code was consumed and tokens issued: a user disabled since
+		// the consent gets none of them.
+		var ok bool
+		if ok, err = s.active(ctx, ti.GetUserID()); err == nil && !ok {
+			if err = s.st.RemoveByAccess(ctx, ti.GetAccess()); err == nil {
+				err = errInactiveUser
+			}
+		}
+	}
 	if err != nil {
 		var oe *oauthError
 		switch {
@@ -268,6 +278,11 @@ func (s *Server) refresh(ctx context.Context, r *http.Request, form url.Values, 
 	if row.ClientID != c.ID {
 		return nil, &oauthError{http.StatusBadRequest, "invalid_grant", "The refresh token was issued to another client."}
 	}
+	if ok, err := s.active(ctx, row.Subject); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, errInactiveUser
+	}
 	if row.RefreshUsedAt != nil {
 		// Reuse: someone else holds a copy. Revoke the whole family.
 		if err := s.st.revokeWhere(ctx, "family_id = ?", row.FamilyID); err != nil {
@@ -293,6 +308,18 @@ func (s *Server) refresh(ctx context.Context, r *http.Request, form url.Values, 
 }
 
 type codeClientKey struct{}
+
+// errInactiveUser refuses a grant for a user who may no longer log in.
+var errInactiveUser = &oauthError{http.StatusBadRequest, "invalid_grant", "The user may no longer obtain tokens."}
+
+// active tells whether subject may still obtain and use tokens
+// (Config.Active; every subject when unset).
+func (s *Server) active(ctx context.Context, subject string) (bool, error) {
+	if s.cfg.Active == nil {
+		return true, nil
+	}
+	return s.cfg.Active(ctx, subject)
+}
 
 func normalizeScopes(in []string) []string {
 	out := slices.Clone(in)
@@ -385,6 +412,13 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		exp = *row.RefreshExpiresAt
 	}
 	if !now.Before(exp) {
+		writeJSON(w, http.StatusOK, map[string]any{"active": false})
+		return
+	}
+	if ok, err := s.active(ctx, row.Subject); err != nil {
+		s.internal(w, r, "introspect", err)
+		return
+	} else if !ok {
 		writeJSON(w, http.StatusOK, map[string]any{"active": false})
 		return
 	}

@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -35,7 +37,13 @@ func openOAuth(ctx context.Context) (*oauth.Server, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	o, err := server.OpenOAuthAdmin(ctx, cfg, db)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ring, err := server.SecretKeyring(ctx, db, cfg.SecretKeys, log)
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, err
+	}
+	o, err := server.OpenOAuthAdmin(ctx, cfg, db, ring)
 	if err != nil {
 		_ = db.Close()
 		return nil, nil, err

@@ -14,6 +14,9 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/blob"
 	"github.com/hubchantier/hubchantier/hubapi/server"
 	"github.com/hubchantier/hubchantier/hubapi/service"
+	"github.com/hubchantier/hubchantier/hubapi/store"
+	"github.com/hubchantier/hubchantier/oauth"
+	"github.com/hubchantier/hubchantier/secretbox"
 	"github.com/hubchantier/hubchantier/webhooks"
 )
 
@@ -22,29 +25,48 @@ import (
 // (HUB_WEBHOOK_ALLOW_*), so that what the CLI seals the servers open. The
 // keyring's warnings go to stderr.
 func openSecretOperator(ctx context.Context, stderr io.Writer) (*service.Operator, func(), error) {
-	cfg, err := config()
+	o, err := openSecrets(ctx, stderr)
 	if err != nil {
 		return nil, nil, err
 	}
+	return o.op, o.close, nil
+}
+
+// secretsEnv is the database, the secret keyring and an operator holding
+// it.
+type secretsEnv struct {
+	op    *service.Operator
+	db    *store.DB
+	ring  *secretbox.Keyring
+	close func()
+}
+
+// openSecrets opens the database, the secret keyring and an operator
+// holding it.
+func openSecrets(ctx context.Context, stderr io.Writer) (*secretsEnv, error) {
+	cfg, err := config()
+	if err != nil {
+		return nil, err
+	}
 	db, err := openDB(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	closeFn := func() { _ = db.Close() }
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ring, err := server.SecretKeyring(ctx, db, cfg.SecretKeys, log)
 	if err != nil {
 		closeFn()
-		return nil, nil, err
+		return nil, err
 	}
 	blobs, err := blob.NewDir(cfg.BlobDir)
 	if err != nil {
 		closeFn()
-		return nil, nil, err
+		return nil, err
 	}
 	svc := service.New(db, blobs, service.WithSecretKeyring(ring),
 		service.WithWebhookGuard(webhooks.Guard{AllowHTTP: cfg.WebhookAllowHTTP, AllowPrivate: cfg.WebhookAllowPrivate}))
-	return service.NewOperator(svc), closeFn, nil
+	return &secretsEnv{op: service.NewOperator(svc), db: db, ring: ring, close: closeFn}, nil
 }
 
 func webhookCreateCommand() command {
@@ -110,16 +132,21 @@ func secretsResealCommand() command {
 	return command{name: "secrets reseal", summary: "re-seal every stored secret under the current key of HUB_SECRET_KEYS (after a key rotation)",
 		setup: func(*flag.FlagSet) func(context.Context, streams) error {
 			return func(ctx context.Context, st streams) error {
-				svc, closeFn, err := openSecretOperator(ctx, st.stderr)
+				env, err := openSecrets(ctx, st.stderr)
 				if err != nil {
 					return err
 				}
-				defer closeFn()
-				n, err := svc.ResealWebhookSecrets(ctx)
+				defer env.close()
+				n, err := env.op.ResealWebhookSecrets(ctx)
 				if err != nil {
 					return fmt.Errorf("secrets reseal (after %d re-sealed): %w", n, err)
 				}
 				fmt.Fprintf(st.stdout, "%d webhook subscriptions re-sealed\n", n)
+				k, err := oauth.ResealSigningKeys(ctx, env.db.DB, env.ring)
+				if err != nil {
+					return fmt.Errorf("secrets reseal (after %d OAuth signing keys re-sealed): %w", k, err)
+				}
+				fmt.Fprintf(st.stdout, "%d OAuth signing keys re-sealed\n", k)
 				return nil
 			}
 		}}

@@ -113,10 +113,15 @@ func TestWebhookCommands(t *testing.T) {
 	})
 
 	t.Run("secrets reseal moves every secret to the current key", func(t *testing.T) {
+		// The OAuth signing key, sealed under the key kept in the database.
+		if _, err := runCLI(t, "", "oauth-client", "create", "--name", "ERP", "--redirect-uri", "https://erp.example.com/cb",
+			"--scopes", "chantiers:read"); err != nil {
+			t.Fatal(err)
+		}
 		k2 := "k2:" + secretbox.GenerateKey()
 		t.Setenv("HUB_SECRET_KEYS", k2)
 		out, err := runCLI(t, "", "secrets", "reseal")
-		if err != nil || strings.TrimSpace(out) != "2 webhook subscriptions re-sealed" {
+		if err != nil || strings.TrimSpace(out) != "2 webhook subscriptions re-sealed\n1 OAuth signing keys re-sealed" {
 			t.Fatalf("%q %v", out, err)
 		}
 		var after hubapi.WebhookSubscription
@@ -131,7 +136,14 @@ func TestWebhookCommands(t *testing.T) {
 		if err != nil || string(plain) != secret {
 			t.Fatalf("after reseal: %q, %v", after.SecretKeyID, err)
 		}
-		if out, err := runCLI(t, "", "secrets", "reseal"); err != nil || strings.TrimSpace(out) != "0 webhook subscriptions re-sealed" {
+		// The signing key opens with the new key alone.
+		o, err := server.OpenOAuthAdmin(ctx, server.Config{}, db, only)
+		if err != nil {
+			t.Fatalf("signing key after reseal: %v", err)
+		}
+		o.Close()
+		if out, err := runCLI(t, "", "secrets", "reseal"); err != nil ||
+			strings.TrimSpace(out) != "0 webhook subscriptions re-sealed\n0 OAuth signing keys re-sealed" {
 			t.Fatalf("again: %q %v", out, err)
 		}
 	})

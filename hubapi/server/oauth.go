@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubchantier/hubchantier/clientip"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/service"
 	"github.com/hubchantier/hubchantier/hubapi/store"
@@ -122,6 +123,18 @@ func (s *Server) setupOAuth(ctx context.Context, cfg Config, log *slog.Logger) e
 			}
 			return out, nil
 		},
+		// Users disabled since their consent get no more tokens; read from
+		// the database each time (another process may have disabled them).
+		Active: func(ctx context.Context, subject string) (bool, error) {
+			return userActive(ctx, s.DB, subject)
+		},
+		ClientAddr: func(r *http.Request) string {
+			if a := clientip.FromContext(r.Context()); a.IsValid() {
+				return a.String()
+			}
+			return r.RemoteAddr
+		},
+		Sealer:         s.Secrets,
 		Scopes:         scopes,
 		ScopeLabels:    ScopeLabels,
 		SessionKey:     key,
@@ -274,13 +287,31 @@ func OAuthScopes() []string {
 	return out
 }
 
+// userActive tells whether the user of an OAuth subject exists and is not
+// disabled.
+func userActive(ctx context.Context, db *store.DB, subject string) (bool, error) {
+	id, err := strconv.ParseInt(subject, 10, 64)
+	if err != nil || id <= 0 {
+		return false, nil
+	}
+	u, err := store.Get[hubapi.User](ctx, db.DB, id)
+	if errors.Is(err, hubapi.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return u.DisabledAt == nil, nil
+}
+
 // OpenOAuthAdmin returns the OAuth server on db for administration
 // commands (clients), without serving anything: no one can log in through
-// it. Close it after use.
-func OpenOAuthAdmin(ctx context.Context, cfg Config, db *store.DB) (*oauth.Server, error) {
+// it. sealer opens the signing keys (the server's secret keyring). Close
+// it after use.
+func OpenOAuthAdmin(ctx context.Context, cfg Config, db *store.DB, sealer oauth.Sealer) (*oauth.Server, error) {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	return oauth.New(ctx, oauth.Config{DB: db.DB, Issuer: OAuthIssuer(cfg), Scopes: OAuthScopes(), SessionKey: key,
+	return oauth.New(ctx, oauth.Config{DB: db.DB, Issuer: OAuthIssuer(cfg), Scopes: OAuthScopes(), SessionKey: key, Sealer: sealer,
 		Authenticator: oauth.AuthenticatorFunc(func(context.Context, string, string) (string, error) {
 			return "", oauth.ErrBadCredentials
 		})})

@@ -34,6 +34,13 @@ var hiddenField = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" valu
 // and returns the tokens.
 func oauthAccessToken(t *testing.T, base string, o *oauth.Server, email string, scopes ...string) (*oauth2.Token, *oauth.Client) {
 	t.Helper()
+	tok, c, _ := oauthFlow(t, base, o, email, scopes...)
+	return tok, c
+}
+
+// oauthFlow is oauthAccessToken that also returns the client's secret.
+func oauthFlow(t *testing.T, base string, o *oauth.Server, email string, scopes ...string) (*oauth2.Token, *oauth.Client, string) {
+	t.Helper()
 	ctx := context.Background()
 	c, secret, err := o.CreateClient(ctx, oauth.ClientInput{Name: "Appli test", RedirectURIs: []string{"http://127.0.0.1:9/cb"},
 		Scopes: scopes})
@@ -76,7 +83,7 @@ func oauthAccessToken(t *testing.T, base string, o *oauth.Server, email string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tok, c
+	return tok, c, secret
 }
 
 func newPasswordUser(t *testing.T, s *server.Server, role hubapi.Role) *hubapi.User {
@@ -158,7 +165,8 @@ func TestOAuthRevocationReachesAnotherInstance(t *testing.T) {
 		c.OAuthIssuer = "https://hub.example.com"
 	}
 	a := apitest.Start(t, db, apitest.Config{RateLimits: apitest.LiftedRateLimits, Configure: slowPoll})
-	bcfg := server.Config{DB: store.Wrap(db.DB), BlobDir: t.TempDir(), CursorKeys: [][]byte{[]byte(strings.Repeat("c", 32))}, SkipMigrate: true}
+	bcfg := server.Config{DB: store.Wrap(db.DB), BlobDir: t.TempDir(), CursorKeys: [][]byte{[]byte(strings.Repeat("c", 32))}, SkipMigrate: true,
+		SecretKeys: a.Server.Secrets} // instances share HUB_SECRET_KEYS: it opens the OAuth signing keys
 	slowPoll(&bcfg)
 	b, err := server.New(context.Background(), bcfg)
 	if err != nil {
