@@ -38,7 +38,7 @@ func TestV2RenamingRoundTrip(t *testing.T) {
 	if got := v1SortExpression("-name,createdAt,nom"); got != "-nom,created_at,nom?" {
 		t.Errorf("sort %q", got)
 	}
-	if got := v1Expression("id,name,manager(lastName,firstName)"); got != "id,nom,responsable(nom,prenom)" {
+	if got := v1Expression("id,name,manager(lastName,firstName)", nil); got != "id,nom,responsable(nom,prenom)" {
 		t.Errorf("selection %q", got)
 	}
 }

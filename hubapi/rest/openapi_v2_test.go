@@ -107,25 +107,24 @@ func generateV2Document(v1 []byte) ([]byte, error) {
 	info["description"] = v2Text(desc)
 	doc["servers"] = []any{map[string]any{"url": "/api/v2", "description": "This server"}}
 
-	// Batches address v1 routes (relative to /api/v1), and webhook
-	// subscriptions and OAuth authorizations have no v2 names yet: v2 has
-	// none of them.
+	// Batches address v1 routes (relative to /api/v1), and OAuth
+	// authorizations have no v2 names yet: v2 has neither.
 	paths := doc["paths"].(map[string]any)
 	for p := range paths {
-		if p == "/batch" || p == "/webhooks" || strings.HasPrefix(p, "/webhooks/") || strings.HasPrefix(p, "/users/me/authorizations") {
+		if p == "/batch" || strings.HasPrefix(p, "/users/me/authorizations") {
 			delete(paths, p)
 		}
 	}
 	comps := doc["components"].(map[string]any)
 	for name := range comps["schemas"].(map[string]any) {
-		if strings.HasPrefix(name, "Batch") || strings.HasPrefix(name, "Webhook") || strings.HasPrefix(name, "OAuthAuthorization") {
+		if strings.HasPrefix(name, "Batch") || strings.HasPrefix(name, "OAuthAuthorization") {
 			delete(comps["schemas"].(map[string]any), name)
 		}
 	}
 	if tags, ok := doc["tags"].([]any); ok {
 		var keep []any
 		for _, tg := range tags {
-			if m, ok := tg.(map[string]any); ok && (strings.EqualFold(fmt.Sprint(m["name"]), "batch") || strings.EqualFold(fmt.Sprint(m["name"]), "webhooks")) {
+			if m, ok := tg.(map[string]any); ok && strings.EqualFold(fmt.Sprint(m["name"]), "batch") {
 				continue
 			}
 			keep = append(keep, tg)
