@@ -1025,6 +1025,22 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
+// OAuthAuthorization An application the user has authorised.
+type OAuthAuthorization struct {
+	ClientId   string    `json:"clientId"`
+	ClientName string    `json:"clientName"`
+	CreatedAt  time.Time `json:"createdAt"`
+	Scopes     []Scope   `json:"scopes"`
+
+	// UpdatedAt When the consent was last given or widened.
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// OAuthAuthorizationList Authorised applications, ordered by client id.
+type OAuthAuthorizationList struct {
+	Data []OAuthAuthorization `json:"data"`
+}
+
 // Pagination Keyset pagination (`cursor`): constant cost at any depth, stable under inserts. Cursors are opaque and bound to the resource, sort and filters of the query.
 type Pagination = CursorPagination
 
@@ -2370,6 +2386,15 @@ type GetCurrentUserParams struct {
 // GetCurrentUser200JSONResponseBody defines parameters for GetCurrentUser.
 type GetCurrentUser200JSONResponseBody struct {
 	union json.RawMessage
+}
+
+// ListMyAuthorizationsParams defines parameters for ListMyAuthorizations.
+type ListMyAuthorizationsParams struct {
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
 }
 
 // ListWebhooksParams defines parameters for ListWebhooks.

@@ -48,6 +48,8 @@ var V2Names = map[string]string{
 	"event_types": "eventTypes", "failing_since": "failingSince", "disabled_reason": "disabledReason",
 	"previous_secret_expires_at": "previousSecretExpiresAt", "subscription_id": "subscriptionId", "message_id": "messageId",
 	"event_id": "eventId", "event_type": "eventType", "last_attempt_at": "lastAttemptAt", "attempt_log": "attemptLog",
+	// OAuth authorizations (client_name: V2AuthorizationNames)
+	"client_id":    "clientId",
 	"attempted_at": "attemptedAt", "duration_ms": "durationMs", "response_status": "responseStatus", "response_body": "responseBody",
 	// pagination and list filters
 	"next_cursor": "nextCursor", "prev_cursor": "prevCursor", "has_more": "hasMore", "date_from": "dateFrom", "date_to": "dateTo",
@@ -57,6 +59,12 @@ var V2Names = map[string]string{
 
 // V2UserNames overrides V2Names for the members of a user.
 var V2UserNames = map[string]string{"nom": "lastName", "prenom": "firstName"}
+
+// V2AuthorizationNames names the members of an OAuth authorization whose
+// v2 name is already the v2 name of another member (clientName is a
+// chantier's client_nom): kept out of V2Names, whose reverse mapping stays
+// one-to-one. No query parameter or selection names them.
+var V2AuthorizationNames = map[string]string{"client_name": "clientName"}
 
 // v2Name returns the v2 name of a v1 member or parameter name.
 func v2Name(v1 string) string {
@@ -126,8 +134,9 @@ var (
 	attemptDTO  = newDTO([]string{"attempt", "attempted_at", "duration_ms", "response_status", "response_body", "error"}, nil, nil)
 	deliveryDTO = newDTO([]string{"id", "subscription_id", "message_id", "event_id", "event_type", "payload", "status", "attempts",
 		"last_attempt_at", "created_at", "updated_at", "attempt_log"}, nil, map[string]*dto{"attempt_log": attemptDTO})
-	planningDTO   = newDTO([]string{"from", "to", "data"}, nil, map[string]*dto{"data": affectationDTO})
-	paginationDTO = newDTO([]string{"next_cursor", "prev_cursor", "has_more"}, nil, nil)
+	authorizationDTO = newDTO([]string{"client_id", "client_name", "scopes", "created_at", "updated_at"}, V2AuthorizationNames, nil)
+	planningDTO      = newDTO([]string{"from", "to", "data"}, nil, map[string]*dto{"data": affectationDTO})
+	paginationDTO    = newDTO([]string{"next_cursor", "prev_cursor", "has_more"}, nil, nil)
 )
 
 // pageDTO is the shape of a list page of items.

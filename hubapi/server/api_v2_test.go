@@ -299,6 +299,8 @@ func TestAPIv2(t *testing.T) {
 
 		t.Run("webhook subscriptions, deliveries and attempts with v2 names", func(t *testing.T) { testWebhooksV2(t, env) })
 
+		t.Run("OAuth authorizations with v2 names", func(t *testing.T) { testAuthorizationsV2(t, env) })
+
 		t.Run("errors of v2 are problems without deprecation headers", func(t *testing.T) {
 			r := env.Anonymous().Get(t, v2+"/chantiers", apitest.Invalid())
 			r.Problem(401, "unauthorized")
@@ -342,7 +344,7 @@ func TestOpenAPIV2DescribesEveryRoute(t *testing.T) {
 	r := mux.NewRouter()
 	rest.MountDocs(r)
 	if err := rest.MountV2(r, rest.Options{Chantiers: s, Pointages: s, Documents: s, Signalements: s, Affectations: s,
-		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authenticator: s}); err != nil {
+		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Authenticator: s}); err != nil {
 		t.Fatal(err)
 	}
 	var routes []string
@@ -480,4 +482,28 @@ func testWebhooksV2(t *testing.T, env *apitest.Env) {
 	noV1(t, r.Body)
 	alice.Delete(t, path).Expect(204)
 	alice.Get(t, path).Problem(404, "not-found")
+}
+
+// testAuthorizationsV2 lists and revokes the caller's OAuth authorizations
+// through v2: clientId and clientName, the client id staying the path's.
+func testAuthorizationsV2(t *testing.T, env *apitest.Env) {
+	u := newPasswordUser(t, env.Server, hubapi.RoleCompagnon)
+	tok, client := oauthAccessToken(t, env.URL, env.Server.OAuth(), u.Email, "chantiers:read")
+	c := env.WithAuthorization("Bearer " + tok.AccessToken)
+	var list struct{ Data []map[string]any }
+	r := c.Get(t, v2+"/users/me/authorizations").Expect(200)
+	r.JSON(&list)
+	if len(list.Data) != 1 || list.Data[0]["clientId"] != client.ID || list.Data[0]["clientName"] != "Appli test" ||
+		list.Data[0]["createdAt"] == nil || len(list.Data[0]) != 5 {
+		t.Fatalf("authorizations %v", list.Data)
+	}
+	c.Get(t, v2+"/users/me/authorizations?client_id=x", apitest.Invalid()).Problem(400, "invalid-query")
+	env.As(hubapi.RoleConducteur).Delete(t, v2+"/users/me/authorizations/"+client.ID).Problem(404, "not-found")
+	key := env.NewKey(t, u.ID, hubapi.ScopeChantiersRead)
+	env.WithKey(key).Delete(t, v2+"/users/me/authorizations/"+client.ID).Expect(204)
+	c.Get(t, v2+"/users/me").Problem(401, "unauthorized")
+	env.WithKey(key).Get(t, v2+"/users/me/authorizations").Expect(200).JSON(&list)
+	if len(list.Data) != 0 {
+		t.Errorf("after revocation %v", list.Data)
+	}
 }
