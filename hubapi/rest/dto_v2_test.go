@@ -41,6 +41,14 @@ func TestV2RenamingRoundTrip(t *testing.T) {
 	if got := v1Expression("id,name,manager(lastName,firstName)", nil); got != "id,nom,responsable(nom,prenom)" {
 		t.Errorf("selection %q", got)
 	}
+	// A member named alike in both versions keeps its name in its resource
+	// (a delivery's status), while a chantier's status is its statut.
+	if got := v1Expression("id,status,eventType,attemptLog", deliveryDTO); got != "id,status,event_type,attempt_log" {
+		t.Errorf("delivery selection %q", got)
+	}
+	if got := v1Expression("status,manager(lastName)", chantierDTO); got != "statut,responsable(nom)" {
+		t.Errorf("chantier selection %q", got)
+	}
 }
 
 // FuzzV2Body renames arbitrary v2 bodies: never a panic; a body that is
