@@ -255,6 +255,43 @@ const (
 	SignalementSelectionStatusResolu  SignalementSelectionStatus = "resolu"
 )
 
+// Defines values for WebhookDeliveryStatus.
+const (
+	WebhookDeliveryStatusFailed    WebhookDeliveryStatus = "failed"
+	WebhookDeliveryStatusPending   WebhookDeliveryStatus = "pending"
+	WebhookDeliveryStatusSucceeded WebhookDeliveryStatus = "succeeded"
+)
+
+// Defines values for WebhookDeliverySelectionStatus.
+const (
+	WebhookDeliverySelectionStatusFailed    WebhookDeliverySelectionStatus = "failed"
+	WebhookDeliverySelectionStatusPending   WebhookDeliverySelectionStatus = "pending"
+	WebhookDeliverySelectionStatusSucceeded WebhookDeliverySelectionStatus = "succeeded"
+)
+
+// Defines values for WebhookEventType.
+const (
+	AffectationCreated WebhookEventType = "affectation.created"
+	AffectationDeleted WebhookEventType = "affectation.deleted"
+	AffectationUpdated WebhookEventType = "affectation.updated"
+	Asterisk           WebhookEventType = "*"
+	ChantierCreated    WebhookEventType = "chantier.created"
+	ChantierDeleted    WebhookEventType = "chantier.deleted"
+	ChantierUpdated    WebhookEventType = "chantier.updated"
+	DocumentCreated    WebhookEventType = "document.created"
+	DocumentDeleted    WebhookEventType = "document.deleted"
+	DocumentUpdated    WebhookEventType = "document.updated"
+	PointageCreated    WebhookEventType = "pointage.created"
+	PointageDeleted    WebhookEventType = "pointage.deleted"
+	PointageUpdated    WebhookEventType = "pointage.updated"
+	PointageValidated  WebhookEventType = "pointage.validated"
+	SignalementCreated WebhookEventType = "signalement.created"
+	SignalementDeleted WebhookEventType = "signalement.deleted"
+	SignalementUpdated WebhookEventType = "signalement.updated"
+	SignalementUrgent  WebhookEventType = "signalement.urgent"
+	WebhookDisabled    WebhookEventType = "webhook.disabled"
+)
+
 // Defines values for ListChantiersParamsStatus.
 const (
 	ListChantiersParamsStatusEnCours     ListChantiersParamsStatus = "en_cours"
@@ -988,6 +1025,22 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
+// OAuthAuthorization An application the user has authorised.
+type OAuthAuthorization struct {
+	ClientId   string    `json:"clientId"`
+	ClientName string    `json:"clientName"`
+	CreatedAt  time.Time `json:"createdAt"`
+	Scopes     []Scope   `json:"scopes"`
+
+	// UpdatedAt When the consent was last given or widened.
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// OAuthAuthorizationList Authorised applications, ordered by client id.
+type OAuthAuthorizationList struct {
+	Data []OAuthAuthorization `json:"data"`
+}
+
 // Pagination Keyset pagination (`cursor`): constant cost at any depth, stable under inserts. Cursors are opaque and bound to the resource, sort and filters of the query.
 type Pagination = CursorPagination
 
@@ -1418,6 +1471,296 @@ type Stats struct {
 
 	// Week Monday of the current ISO week.
 	Week openapi_types.Date `json:"week"`
+}
+
+// Webhook A webhook subscription (never its signing secret).
+type Webhook struct {
+	// CreatedAt Creation time (UTC, RFC 3339).
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Description Free text (at most 500 characters).
+	Description string `json:"description"`
+
+	// DisabledReason Why the server disabled it, or null.
+	DisabledReason nullable.Nullable[string] `json:"disabledReason"`
+
+	// Enabled Whether events are delivered. The server disables a subscription that has failed for 5 days (`disabledReason`).
+	Enabled bool `json:"enabled"`
+
+	// EventTypes Event types delivered, sorted; `["*"]` for every type.
+	EventTypes []WebhookEventType `json:"eventTypes"`
+
+	// FailingSince First failed delivery since the last success, or null.
+	FailingSince nullable.Nullable[time.Time] `json:"failingSince"`
+
+	// Id Identifier.
+	Id int64 `json:"id"`
+
+	// PreviousSecretExpiresAt Present after a rotation: until then, deliveries carry a second signature made with the previous secret.
+	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty"`
+
+	// UpdatedAt Last write time (UTC, RFC 3339).
+	UpdatedAt time.Time `json:"updatedAt"`
+
+	// Url Target URL: https (http only when the server allows it), resolving to public addresses only.
+	Url string `json:"url"`
+
+	// UserId Owner: the user who created it (admins see every owner's).
+	UserId int64 `json:"userId"`
+
+	// Version Optimistic-concurrency version: 1 at creation, +1 on every write. The ETag is `"v<version>"`.
+	Version int64 `json:"version"`
+}
+
+// WebhookAttempt One HTTP attempt of a delivery.
+type WebhookAttempt struct {
+	// Attempt Attempt number, from 1.
+	Attempt int `json:"attempt"`
+
+	// AttemptedAt When it was sent.
+	AttemptedAt time.Time `json:"attemptedAt"`
+
+	// DurationMs Time to the answer, in milliseconds.
+	DurationMs int `json:"durationMs"`
+
+	// Error Why the attempt failed without an answer, or empty.
+	Error string `json:"error"`
+
+	// ResponseBody The first 1 KiB of the answer.
+	ResponseBody string `json:"responseBody"`
+
+	// ResponseStatus HTTP status of the answer; 0 when none came (connection refused, timeout, address refused by the SSRF guard).
+	ResponseStatus int `json:"responseStatus"`
+}
+
+// WebhookDelivery One event sent to one subscription, with its attempts.
+type WebhookDelivery struct {
+	// AttemptLog Every attempt, newest first.
+	AttemptLog []WebhookAttempt `json:"attemptLog"`
+
+	// Attempts Attempts made so far.
+	Attempts int `json:"attempts"`
+
+	// CreatedAt When the event was recorded for this subscription.
+	CreatedAt time.Time `json:"createdAt"`
+
+	// EventId The event delivered.
+	EventId string `json:"eventId"`
+
+	// EventType The event's type (`ping` for a test).
+	EventType string `json:"eventType"`
+
+	// Id Delivery id.
+	Id int64 `json:"id"`
+
+	// LastAttemptAt Last attempt, or null.
+	LastAttemptAt nullable.Nullable[time.Time] `json:"lastAttemptAt"`
+
+	// MessageId The `webhook-id` header: the same on every attempt and on a redelivery; receivers deduplicate by it.
+	MessageId string `json:"messageId"`
+
+	// Payload The body sent: `{"type", "timestamp", "data"}`.
+	Payload interface{} `json:"payload"`
+
+	// Status `pending` (to be sent or retried), `succeeded`, `failed` (retries exhausted or subscription disabled).
+	Status WebhookDeliveryStatus `json:"status"`
+
+	// SubscriptionId The subscription.
+	SubscriptionId int64 `json:"subscriptionId"`
+
+	// UpdatedAt Last change of the delivery's state.
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// WebhookDeliveryStatus `pending` (to be sent or retried), `succeeded`, `failed` (retries exhausted or subscription disabled).
+type WebhookDeliveryStatus string
+
+// WebhookDeliveryList One page of a subscription's delivery log (without `fields`).
+type WebhookDeliveryList struct {
+	Data []WebhookDelivery `json:"data"`
+
+	// Pagination Keyset pagination (`cursor`): constant cost at any depth, stable under inserts. Cursors are opaque and bound to the resource, sort and filters of the query.
+	Pagination Pagination `json:"pagination"`
+}
+
+// WebhookDeliverySelection A delivery reduced to the members named in `fields` (`id` is always present).
+type WebhookDeliverySelection struct {
+	// AttemptLog Every attempt, newest first.
+	AttemptLog *[]WebhookAttempt `json:"attemptLog,omitempty"`
+
+	// Attempts Attempts made so far.
+	Attempts *int `json:"attempts,omitempty"`
+
+	// CreatedAt When the event was recorded for this subscription.
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
+
+	// EventId The event delivered.
+	EventId *string `json:"eventId,omitempty"`
+
+	// EventType The event's type (`ping` for a test).
+	EventType *string `json:"eventType,omitempty"`
+
+	// Id Delivery id.
+	Id int64 `json:"id"`
+
+	// LastAttemptAt Last attempt, or null.
+	LastAttemptAt nullable.Nullable[time.Time] `json:"lastAttemptAt,omitempty"`
+
+	// MessageId The `webhook-id` header: the same on every attempt and on a redelivery; receivers deduplicate by it.
+	MessageId *string `json:"messageId,omitempty"`
+
+	// Payload The body sent: `{"type", "timestamp", "data"}`.
+	Payload interface{} `json:"payload,omitempty"`
+
+	// Status `pending` (to be sent or retried), `succeeded`, `failed` (retries exhausted or subscription disabled).
+	Status *WebhookDeliverySelectionStatus `json:"status,omitempty"`
+
+	// SubscriptionId The subscription.
+	SubscriptionId *int64 `json:"subscriptionId,omitempty"`
+
+	// UpdatedAt Last change of the delivery's state.
+	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
+}
+
+// WebhookDeliverySelectionStatus `pending` (to be sent or retried), `succeeded`, `failed` (retries exhausted or subscription disabled).
+type WebhookDeliverySelectionStatus string
+
+// WebhookDeliverySelectionList One page of a delivery log with the members chosen by `fields`.
+type WebhookDeliverySelectionList struct {
+	Data []WebhookDeliverySelection `json:"data"`
+
+	// Pagination Keyset pagination (`cursor`): constant cost at any depth, stable under inserts. Cursors are opaque and bound to the resource, sort and filters of the query.
+	Pagination Pagination `json:"pagination"`
+}
+
+// WebhookEventType An event type a subscription may name; `*` (alone) selects every type, present and future.
+type WebhookEventType string
+
+// WebhookInput Body of `POST /webhooks`.
+type WebhookInput struct {
+	// Description Free text (default empty).
+	Description *string `json:"description,omitempty"`
+
+	// Enabled Default true.
+	Enabled nullable.Nullable[bool] `json:"enabled,omitempty"`
+
+	// EventTypes Event types to deliver (duplicates merged), or `["*"]` alone for every type. An unknown type is 422.
+	EventTypes []WebhookEventType `json:"eventTypes"`
+
+	// Url Target URL: `https://` (http only when the server sets `HUB_WEBHOOK_ALLOW_HTTP`), no user information or fragment; its host must resolve to public addresses only (no loopback, private, link-local, multicast or cloud-metadata address), else 422.
+	Url string `json:"url"`
+}
+
+// WebhookList One page of webhook subscriptions (without `fields`).
+type WebhookList struct {
+	Data []Webhook `json:"data"`
+
+	// Pagination Keyset pagination (`cursor`): constant cost at any depth, stable under inserts. Cursors are opaque and bound to the resource, sort and filters of the query.
+	Pagination Pagination `json:"pagination"`
+}
+
+// WebhookPatch JSON merge patch (RFC 7396) of a webhook subscription. A new `url` is checked again like at creation.
+type WebhookPatch struct {
+	// Description Free text; `null` empties it.
+	Description nullable.Nullable[string] `json:"description,omitempty"`
+
+	// Enabled `true` re-enables a disabled subscription and clears `failingSince` and `disabledReason`; `false` stops deliveries. `null` keeps the current value.
+	Enabled nullable.Nullable[bool] `json:"enabled,omitempty"`
+
+	// EventTypes Event types to deliver (duplicates merged), or `["*"]` alone for every type. An unknown type is 422.
+	EventTypes *[]WebhookEventType `json:"eventTypes,omitempty"`
+
+	// Url Target URL: `https://` (http only when the server sets `HUB_WEBHOOK_ALLOW_HTTP`), no user information or fragment; its host must resolve to public addresses only (no loopback, private, link-local, multicast or cloud-metadata address), else 422.
+	Url *string `json:"url,omitempty"`
+}
+
+// WebhookSelection A webhook subscription reduced to the members named in `fields` (`id` is always present).
+type WebhookSelection struct {
+	// CreatedAt Creation time (UTC, RFC 3339).
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
+
+	// Description Free text (at most 500 characters).
+	Description *string `json:"description,omitempty"`
+
+	// DisabledReason Why the server disabled it, or null.
+	DisabledReason nullable.Nullable[string] `json:"disabledReason,omitempty"`
+
+	// Enabled Whether events are delivered. The server disables a subscription that has failed for 5 days (`disabledReason`).
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// EventTypes Event types delivered, sorted; `["*"]` for every type.
+	EventTypes *[]WebhookEventType `json:"eventTypes,omitempty"`
+
+	// FailingSince First failed delivery since the last success, or null.
+	FailingSince nullable.Nullable[time.Time] `json:"failingSince,omitempty"`
+
+	// Id Identifier.
+	Id int64 `json:"id"`
+
+	// PreviousSecretExpiresAt Present after a rotation: until then, deliveries carry a second signature made with the previous secret.
+	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty"`
+
+	// UpdatedAt Last write time (UTC, RFC 3339).
+	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
+
+	// Url Target URL: https (http only when the server allows it), resolving to public addresses only.
+	Url *string `json:"url,omitempty"`
+
+	// UserId Owner: the user who created it (admins see every owner's).
+	UserId *int64 `json:"userId,omitempty"`
+
+	// Version Optimistic-concurrency version: 1 at creation, +1 on every write. The ETag is `"v<version>"`.
+	Version *int64 `json:"version,omitempty"`
+}
+
+// WebhookSelectionList One page of webhook subscriptions with the members chosen by `fields`.
+type WebhookSelectionList struct {
+	Data []WebhookSelection `json:"data"`
+
+	// Pagination Keyset pagination (`cursor`): constant cost at any depth, stable under inserts. Cursors are opaque and bound to the resource, sort and filters of the query.
+	Pagination Pagination `json:"pagination"`
+}
+
+// WebhookWithSecret A subscription with its signing secret: the answer of a creation or a rotation, the only ones that carry it.
+type WebhookWithSecret struct {
+	// CreatedAt Creation time (UTC, RFC 3339).
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Description Free text (at most 500 characters).
+	Description string `json:"description"`
+
+	// DisabledReason Why the server disabled it, or null.
+	DisabledReason nullable.Nullable[string] `json:"disabledReason"`
+
+	// Enabled Whether events are delivered. The server disables a subscription that has failed for 5 days (`disabledReason`).
+	Enabled bool `json:"enabled"`
+
+	// EventTypes Event types delivered, sorted; `["*"]` for every type.
+	EventTypes []WebhookEventType `json:"eventTypes"`
+
+	// FailingSince First failed delivery since the last success, or null.
+	FailingSince nullable.Nullable[time.Time] `json:"failingSince"`
+
+	// Id Identifier.
+	Id int64 `json:"id"`
+
+	// PreviousSecretExpiresAt Present after a rotation: until then, deliveries carry a second signature made with the previous secret.
+	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty"`
+
+	// Secret The signing secret (Standard Webhooks `whsec_` + base64). Shown in this response only: store it now.
+	Secret string `json:"secret"`
+
+	// UpdatedAt Last write time (UTC, RFC 3339).
+	UpdatedAt time.Time `json:"updatedAt"`
+
+	// Url Target URL: https (http only when the server allows it), resolving to public addresses only.
+	Url string `json:"url"`
+
+	// UserId Owner: the user who created it (admins see every owner's).
+	UserId int64 `json:"userId"`
+
+	// Version Optimistic-concurrency version: 1 at creation, +1 on every write. The ETag is `"v<version>"`.
+	Version int64 `json:"version"`
 }
 
 // ChantierIdFilter defines model for ChantierIdFilter.
@@ -2045,6 +2388,111 @@ type GetCurrentUser200JSONResponseBody struct {
 	union json.RawMessage
 }
 
+// ListMyAuthorizationsParams defines parameters for ListMyAuthorizations.
+type ListMyAuthorizationsParams struct {
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// ListWebhooksParams defines parameters for ListWebhooks.
+type ListWebhooksParams struct {
+	// UserId Only this user's subscriptions (admins; for other callers a user other than themselves gives an empty list).
+	UserId *int64 `form:"userId,omitempty" json:"userId,omitempty"`
+
+	// Limit Page size, 1 to 100.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Sort Comma-separated sort keys, at most 4; prefix `-` for descending. Sortable: `id`, `createdAt`. Default `-createdAt` (newest first); `id` always breaks ties.
+	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// Cursor Keyset pagination: `nextCursor` or `prevCursor` of a previous page of the same query (same sort and filters; 400 `invalid-cursor` otherwise). Without it, the first page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Fields Sparse fieldset: the members to return, e.g. `id,name,status` or, on chantiers, `name,manager(lastName,firstName)`; `*` for all. `fields=*` and selections that expand a nested resource cost 2 units of the rate-limit quota instead of 1. `id` is always returned. Unknown names are 400 (`unknown-field`, with the allowed names and a suggestion); a malformed expression is 400 (`invalid-fields`). At most 1,024 bytes, 100 names, depth 5.
+	Fields *Fields `form:"fields,omitempty" json:"fields,omitempty"`
+
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// ListWebhooks200JSONResponseBody defines parameters for ListWebhooks.
+type ListWebhooks200JSONResponseBody struct {
+	union json.RawMessage
+}
+
+// DeleteWebhookParams defines parameters for DeleteWebhook.
+type DeleteWebhookParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
+// GetWebhookParams defines parameters for GetWebhook.
+type GetWebhookParams struct {
+	// Fields Sparse fieldset: the members to return, e.g. `id,name,status` or, on chantiers, `name,manager(lastName,firstName)`; `*` for all. `fields=*` and selections that expand a nested resource cost 2 units of the rate-limit quota instead of 1. `id` is always returned. Unknown names are 400 (`unknown-field`, with the allowed names and a suggestion); a malformed expression is 400 (`invalid-fields`). At most 1,024 bytes, 100 names, depth 5.
+	Fields *Fields `form:"fields,omitempty" json:"fields,omitempty"`
+
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// GetWebhook200JSONResponseBody defines parameters for GetWebhook.
+type GetWebhook200JSONResponseBody struct {
+	union json.RawMessage
+}
+
+// PatchWebhookParams defines parameters for PatchWebhook.
+type PatchWebhookParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
+// ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveriesParams struct {
+	// Limit Page size, 1 to 100.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Sort Comma-separated sort keys, at most 4; prefix `-` for descending. Sortable: `id`, `createdAt`. Default `-createdAt` (newest first); `id` always breaks ties.
+	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// Cursor Keyset pagination: `nextCursor` or `prevCursor` of a previous page of the same query (same sort and filters; 400 `invalid-cursor` otherwise). Without it, the first page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Fields Sparse fieldset: the members to return, e.g. `id,name,status` or, on chantiers, `name,manager(lastName,firstName)`; `*` for all. `fields=*` and selections that expand a nested resource cost 2 units of the rate-limit quota instead of 1. `id` is always returned. Unknown names are 400 (`unknown-field`, with the allowed names and a suggestion); a malformed expression is 400 (`invalid-fields`). At most 1,024 bytes, 100 names, depth 5.
+	Fields *Fields `form:"fields,omitempty" json:"fields,omitempty"`
+
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// ListWebhookDeliveries200JSONResponseBody defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveries200JSONResponseBody struct {
+	union json.RawMessage
+}
+
 // CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
 type CreateApiKeyJSONRequestBody = ApiKeyInput
 
@@ -2107,6 +2555,15 @@ type UpdateSignalementApplicationMergePatchPlusJSONRequestBody = SignalementPatc
 
 // ReplaceSignalementJSONRequestBody defines body for ReplaceSignalement for application/json ContentType.
 type ReplaceSignalementJSONRequestBody = SignalementInput
+
+// CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
+type CreateWebhookJSONRequestBody = WebhookInput
+
+// PatchWebhookJSONRequestBody defines body for PatchWebhook for application/json ContentType.
+type PatchWebhookJSONRequestBody = WebhookPatch
+
+// PatchWebhookApplicationMergePatchPlusJSONRequestBody defines body for PatchWebhook for application/merge-patch+json ContentType.
+type PatchWebhookApplicationMergePatchPlusJSONRequestBody = WebhookPatch
 
 // AsAffectationList returns the union data inside the ListAffectations200JSONResponseBody as a AffectationList
 func (t ListAffectations200JSONResponseBody) AsAffectationList() (AffectationList, error) {
@@ -2786,6 +3243,192 @@ func (t GetCurrentUser200JSONResponseBody) MarshalJSON() ([]byte, error) {
 }
 
 func (t *GetCurrentUser200JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsWebhookList returns the union data inside the ListWebhooks200JSONResponseBody as a WebhookList
+func (t ListWebhooks200JSONResponseBody) AsWebhookList() (WebhookList, error) {
+	var body WebhookList
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromWebhookList overwrites any union data inside the ListWebhooks200JSONResponseBody as the provided WebhookList
+func (t *ListWebhooks200JSONResponseBody) FromWebhookList(v WebhookList) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeWebhookList performs a merge with any union data inside the ListWebhooks200JSONResponseBody, using the provided WebhookList
+func (t *ListWebhooks200JSONResponseBody) MergeWebhookList(v WebhookList) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsWebhookSelectionList returns the union data inside the ListWebhooks200JSONResponseBody as a WebhookSelectionList
+func (t ListWebhooks200JSONResponseBody) AsWebhookSelectionList() (WebhookSelectionList, error) {
+	var body WebhookSelectionList
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromWebhookSelectionList overwrites any union data inside the ListWebhooks200JSONResponseBody as the provided WebhookSelectionList
+func (t *ListWebhooks200JSONResponseBody) FromWebhookSelectionList(v WebhookSelectionList) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeWebhookSelectionList performs a merge with any union data inside the ListWebhooks200JSONResponseBody, using the provided WebhookSelectionList
+func (t *ListWebhooks200JSONResponseBody) MergeWebhookSelectionList(v WebhookSelectionList) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ListWebhooks200JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ListWebhooks200JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsWebhook returns the union data inside the GetWebhook200JSONResponseBody as a Webhook
+func (t GetWebhook200JSONResponseBody) AsWebhook() (Webhook, error) {
+	var body Webhook
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromWebhook overwrites any union data inside the GetWebhook200JSONResponseBody as the provided Webhook
+func (t *GetWebhook200JSONResponseBody) FromWebhook(v Webhook) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeWebhook performs a merge with any union data inside the GetWebhook200JSONResponseBody, using the provided Webhook
+func (t *GetWebhook200JSONResponseBody) MergeWebhook(v Webhook) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsWebhookSelection returns the union data inside the GetWebhook200JSONResponseBody as a WebhookSelection
+func (t GetWebhook200JSONResponseBody) AsWebhookSelection() (WebhookSelection, error) {
+	var body WebhookSelection
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromWebhookSelection overwrites any union data inside the GetWebhook200JSONResponseBody as the provided WebhookSelection
+func (t *GetWebhook200JSONResponseBody) FromWebhookSelection(v WebhookSelection) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeWebhookSelection performs a merge with any union data inside the GetWebhook200JSONResponseBody, using the provided WebhookSelection
+func (t *GetWebhook200JSONResponseBody) MergeWebhookSelection(v WebhookSelection) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t GetWebhook200JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *GetWebhook200JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsWebhookDeliveryList returns the union data inside the ListWebhookDeliveries200JSONResponseBody as a WebhookDeliveryList
+func (t ListWebhookDeliveries200JSONResponseBody) AsWebhookDeliveryList() (WebhookDeliveryList, error) {
+	var body WebhookDeliveryList
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromWebhookDeliveryList overwrites any union data inside the ListWebhookDeliveries200JSONResponseBody as the provided WebhookDeliveryList
+func (t *ListWebhookDeliveries200JSONResponseBody) FromWebhookDeliveryList(v WebhookDeliveryList) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeWebhookDeliveryList performs a merge with any union data inside the ListWebhookDeliveries200JSONResponseBody, using the provided WebhookDeliveryList
+func (t *ListWebhookDeliveries200JSONResponseBody) MergeWebhookDeliveryList(v WebhookDeliveryList) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsWebhookDeliverySelectionList returns the union data inside the ListWebhookDeliveries200JSONResponseBody as a WebhookDeliverySelectionList
+func (t ListWebhookDeliveries200JSONResponseBody) AsWebhookDeliverySelectionList() (WebhookDeliverySelectionList, error) {
+	var body WebhookDeliverySelectionList
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromWebhookDeliverySelectionList overwrites any union data inside the ListWebhookDeliveries200JSONResponseBody as the provided WebhookDeliverySelectionList
+func (t *ListWebhookDeliveries200JSONResponseBody) FromWebhookDeliverySelectionList(v WebhookDeliverySelectionList) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeWebhookDeliverySelectionList performs a merge with any union data inside the ListWebhookDeliveries200JSONResponseBody, using the provided WebhookDeliverySelectionList
+func (t *ListWebhookDeliveries200JSONResponseBody) MergeWebhookDeliverySelectionList(v WebhookDeliverySelectionList) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ListWebhookDeliveries200JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ListWebhookDeliveries200JSONResponseBody) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }

@@ -21,7 +21,7 @@ func (a *API) listAuthorizations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, map[string]any{"data": list})
+	a.writeJSON(w, r, http.StatusOK, map[string]any{"data": list}, listDTO(authorizationDTO))
 }
 
 // revokeAuthorization serves DELETE /users/me/authorizations/{client_id}.

@@ -44,6 +44,13 @@ var V2Names = map[string]string{
 	"signalements_ouverts": "openSignalements", "semaine": "week", "mois": "month",
 	// API keys
 	"last_used_at": "lastUsedAt", "expires_at": "expiresAt", "revoked_at": "revokedAt",
+	// webhook subscriptions, their deliveries and attempts
+	"event_types": "eventTypes", "failing_since": "failingSince", "disabled_reason": "disabledReason",
+	"previous_secret_expires_at": "previousSecretExpiresAt", "subscription_id": "subscriptionId", "message_id": "messageId",
+	"event_id": "eventId", "event_type": "eventType", "last_attempt_at": "lastAttemptAt", "attempt_log": "attemptLog",
+	// OAuth authorizations (client_name: V2AuthorizationNames)
+	"client_id":    "clientId",
+	"attempted_at": "attemptedAt", "duration_ms": "durationMs", "response_status": "responseStatus", "response_body": "responseBody",
 	// pagination and list filters
 	"next_cursor": "nextCursor", "prev_cursor": "prevCursor", "has_more": "hasMore", "date_from": "dateFrom", "date_to": "dateTo",
 	// problem details
@@ -52,6 +59,12 @@ var V2Names = map[string]string{
 
 // V2UserNames overrides V2Names for the members of a user.
 var V2UserNames = map[string]string{"nom": "lastName", "prenom": "firstName"}
+
+// V2AuthorizationNames names the members of an OAuth authorization whose
+// v2 name is already the v2 name of another member (clientName is a
+// chantier's client_nom): kept out of V2Names, whose reverse mapping stays
+// one-to-one. No query parameter or selection names them.
+var V2AuthorizationNames = map[string]string{"client_name": "clientName"}
 
 // v2Name returns the v2 name of a v1 member or parameter name.
 func v2Name(v1 string) string {
@@ -114,12 +127,16 @@ var (
 		"signalements_ouverts_par_gravite", "signalements_ouverts", "semaine", "mois"}, nil, nil)
 	apiKeyDTO = newDTO(append([]string{"id", "user_id", "name", "prefix", "scopes", "last_used_at", "expires_at", "revoked_at", "key"},
 		timestamps...), nil, nil)
-	apiKeyInputDTO = newDTO([]string{"user_id", "name", "scopes", "expires_at"}, nil, nil)
-	// webhookInputDTO names the members of a webhook subscription input
-	// (v1 only so far).
+	apiKeyInputDTO  = newDTO([]string{"user_id", "name", "scopes", "expires_at"}, nil, nil)
 	webhookInputDTO = newDTO([]string{"url", "event_types", "description", "enabled"}, nil, nil)
-	planningDTO     = newDTO([]string{"from", "to", "data"}, nil, map[string]*dto{"data": affectationDTO})
-	paginationDTO   = newDTO([]string{"next_cursor", "prev_cursor", "has_more"}, nil, nil)
+	webhookDTO      = newDTO(append([]string{"id", "user_id", "url", "event_types", "description", "enabled",
+		"previous_secret_expires_at", "failing_since", "disabled_reason", "secret"}, timestamps...), nil, nil)
+	attemptDTO  = newDTO([]string{"attempt", "attempted_at", "duration_ms", "response_status", "response_body", "error"}, nil, nil)
+	deliveryDTO = newDTO([]string{"id", "subscription_id", "message_id", "event_id", "event_type", "payload", "status", "attempts",
+		"last_attempt_at", "created_at", "updated_at", "attempt_log"}, nil, map[string]*dto{"attempt_log": attemptDTO})
+	authorizationDTO = newDTO([]string{"client_id", "client_name", "scopes", "created_at", "updated_at"}, V2AuthorizationNames, nil)
+	planningDTO      = newDTO([]string{"from", "to", "data"}, nil, map[string]*dto{"data": affectationDTO})
+	paginationDTO    = newDTO([]string{"next_cursor", "prev_cursor", "has_more"}, nil, nil)
 )
 
 // pageDTO is the shape of a list page of items.
@@ -362,14 +379,34 @@ var nameRe = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
 
 // v1Expression renames the names of a v2 selection (canonical form) or
 // sort expression to v1 names; unknown names are kept (the v1 parser
-// rejects them).
-func v1Expression(expr string) string {
+// rejects them). The members of d, when given, take precedence: a member
+// named alike in both versions (a delivery's status) keeps its name.
+func v1Expression(expr string, d *dto) string {
 	return nameRe.ReplaceAllStringFunc(expr, func(n string) string {
+		if v1, ok := d.v1Name(n); ok {
+			return v1
+		}
 		if v1, ok := v1Names[n]; ok {
 			return v1
 		}
 		return n
 	})
+}
+
+// v1Name returns the v1 name of the v2 member n of d or of its children.
+func (d *dto) v1Name(n string) (string, bool) {
+	if d == nil {
+		return "", false
+	}
+	if v1, ok := d.v1[n]; ok {
+		return v1, true
+	}
+	for _, c := range d.children {
+		if v1, ok := c.v1Name(n); ok {
+			return v1, true
+		}
+	}
+	return "", false
 }
 
 // v1SortExpression renames the keys of a v2 sort expression to v1 names.

@@ -38,8 +38,16 @@ func TestV2RenamingRoundTrip(t *testing.T) {
 	if got := v1SortExpression("-name,createdAt,nom"); got != "-nom,created_at,nom?" {
 		t.Errorf("sort %q", got)
 	}
-	if got := v1Expression("id,name,manager(lastName,firstName)"); got != "id,nom,responsable(nom,prenom)" {
+	if got := v1Expression("id,name,manager(lastName,firstName)", nil); got != "id,nom,responsable(nom,prenom)" {
 		t.Errorf("selection %q", got)
+	}
+	// A member named alike in both versions keeps its name in its resource
+	// (a delivery's status), while a chantier's status is its statut.
+	if got := v1Expression("id,status,eventType,attemptLog", deliveryDTO); got != "id,status,event_type,attempt_log" {
+		t.Errorf("delivery selection %q", got)
+	}
+	if got := v1Expression("status,manager(lastName)", chantierDTO); got != "statut,responsable(nom)" {
+		t.Errorf("chantier selection %q", got)
 	}
 }
 

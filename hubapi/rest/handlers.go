@@ -303,7 +303,7 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) me(w http.ResponseWriter, r *http.Request) {
 	q := newQuery(r, "fields")
-	_, sel, err := a.selection(q, meSchema, meSchemaV2)
+	_, sel, err := a.selection(q, meSchema, meSchemaV2, meDTO)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

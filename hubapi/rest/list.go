@@ -57,7 +57,7 @@ func (l *lister[T, F]) handle(a *API) http.HandlerFunc {
 		if pr.Cursor == "" && !a.v2 {
 			pr.Page = page
 		}
-		sel, out, err := a.selection(q, l.schema, l.schemaV2)
+		sel, out, err := a.selection(q, l.schema, l.schemaV2, l.dto)
 		if err != nil {
 			return err
 		}

@@ -12,7 +12,7 @@ import (
 )
 
 // The migration guide served at /docs/migration-v1-v2 is docs/MIGRATION-V1-V2.md,
-// and its table gives every renaming of V2Names and V2UserNames.
+// and its table gives every renaming of V2Names, V2UserNames and V2AuthorizationNames.
 func TestMigrationGuide(t *testing.T) {
 	doc, err := os.ReadFile("../../docs/MIGRATION-V1-V2.md")
 	if err != nil {
@@ -22,7 +22,7 @@ func TestMigrationGuide(t *testing.T) {
 	if !bytes.Equal(doc, served) {
 		t.Fatal("openapi/migration-v1-v2.md differs from docs/MIGRATION-V1-V2.md: cp docs/MIGRATION-V1-V2.md hubapi/rest/openapi/migration-v1-v2.md")
 	}
-	for _, m := range []map[string]string{V2Names, V2UserNames} {
+	for _, m := range []map[string]string{V2Names, V2UserNames, V2AuthorizationNames} {
 		for v1, v2 := range m {
 			if !bytes.Contains(doc, []byte("`"+v1+"`")) || !bytes.Contains(doc, []byte("| `"+v2+"` |")) {
 				t.Errorf("the guide's table lacks %s → %s", v1, v2)

@@ -107,25 +107,23 @@ func generateV2Document(v1 []byte) ([]byte, error) {
 	info["description"] = v2Text(desc)
 	doc["servers"] = []any{map[string]any{"url": "/api/v2", "description": "This server"}}
 
-	// Batches address v1 routes (relative to /api/v1), and webhook
-	// subscriptions and OAuth authorizations have no v2 names yet: v2 has
-	// none of them.
+	// Batches address v1 routes (relative to /api/v1): v2 has none.
 	paths := doc["paths"].(map[string]any)
 	for p := range paths {
-		if p == "/batch" || p == "/webhooks" || strings.HasPrefix(p, "/webhooks/") || strings.HasPrefix(p, "/users/me/authorizations") {
+		if p == "/batch" {
 			delete(paths, p)
 		}
 	}
 	comps := doc["components"].(map[string]any)
 	for name := range comps["schemas"].(map[string]any) {
-		if strings.HasPrefix(name, "Batch") || strings.HasPrefix(name, "Webhook") || strings.HasPrefix(name, "OAuthAuthorization") {
+		if strings.HasPrefix(name, "Batch") {
 			delete(comps["schemas"].(map[string]any), name)
 		}
 	}
 	if tags, ok := doc["tags"].([]any); ok {
 		var keep []any
 		for _, tg := range tags {
-			if m, ok := tg.(map[string]any); ok && (strings.EqualFold(fmt.Sprint(m["name"]), "batch") || strings.EqualFold(fmt.Sprint(m["name"]), "webhooks")) {
+			if m, ok := tg.(map[string]any); ok && strings.EqualFold(fmt.Sprint(m["name"]), "batch") {
 				continue
 			}
 			keep = append(keep, tg)
@@ -195,6 +193,9 @@ func v2Schema(v any, user bool) any {
 		if u, ok := V2UserNames[n]; ok && user {
 			return u
 		}
+		if a, ok := V2AuthorizationNames[n]; ok {
+			return a
+		}
 		return v2Name(n)
 	}
 	for k, e := range s {
@@ -246,6 +247,9 @@ func v2Example(v any, user bool) any {
 			n := v2Name(k)
 			if u, ok := V2UserNames[k]; ok && user {
 				n = u
+			}
+			if a, ok := V2AuthorizationNames[k]; ok {
+				n = a
 			}
 			switch k {
 			case "pagination": // keyset only

@@ -67,7 +67,7 @@ func decodeInput[In any](w http.ResponseWriter, r *http.Request, d *dto) (In, er
 // selection parses the fields parameter, if any: sel is the selection the
 // use case reads (v1 names, the domain's schema), out the one that
 // projects the response (the v2 names on v2).
-func (a *API) selection(q *query, v1, v2 *fields.Schema) (sel, out *fields.Selection, err error) {
+func (a *API) selection(q *query, v1, v2 *fields.Schema, d *dto) (sel, out *fields.Selection, err error) {
 	if _, ok := q.v["fields"]; !ok {
 		return nil, nil, nil
 	}
@@ -81,7 +81,7 @@ func (a *API) selection(q *query, v1, v2 *fields.Schema) (sel, out *fields.Selec
 	if out, err = fields.Parse(expr, v2); err != nil {
 		return nil, nil, fields.Problem(err)
 	}
-	if sel, err = fields.Parse(v1Expression(out.String()), v1); err != nil {
+	if sel, err = fields.Parse(v1Expression(out.String(), d), v1); err != nil {
 		return nil, nil, fmt.Errorf("rest: v2 selection %q has no v1 form: %w", out.String(), err)
 	}
 	return sel, out, nil
@@ -117,7 +117,7 @@ func (res *resource[T, In]) handleGet(a *API) http.HandlerFunc {
 			return err
 		}
 		q := newQuery(r, "fields")
-		sel, out, err := a.selection(q, res.schema, res.schemaV2)
+		sel, out, err := a.selection(q, res.schema, res.schemaV2, res.dto)
 		if err != nil {
 			return err
 		}

@@ -62,6 +62,19 @@ var (
 		fields.F("payload"), fields.F("status"), fields.F("attempts"), fields.F("last_attempt_at"), fields.F("created_at"),
 		fields.F("updated_at"), fields.F("attempt_log"),
 	)
+	webhookSchemaV2 = fields.MustSchema(
+		fields.F("id", "id"), fields.F("userId", "user_id"), fields.F("url", "url"), fields.F("eventTypes", "event_types"),
+		fields.F("description", "description"), fields.F("enabled", "enabled"),
+		fields.F("previousSecretExpiresAt", "previous_secret_expires_at"), fields.F("failingSince", "failing_since"),
+		fields.F("disabledReason", "disabled_reason"), fields.F("createdAt", "created_at"), fields.F("updatedAt", "updated_at"),
+		fields.F("version", "version"),
+	)
+	deliverySchemaV2 = fields.MustSchema(
+		fields.F("id", "id"), fields.F("subscriptionId", "subscription_id"), fields.F("messageId", "message_id"),
+		fields.F("eventId", "event_id"), fields.F("eventType", "event_type"), fields.F("payload", "payload"),
+		fields.F("status", "status"), fields.F("attempts", "attempts"), fields.F("lastAttemptAt", "last_attempt_at"),
+		fields.F("createdAt", "created_at"), fields.F("updatedAt", "updated_at"), fields.F("attemptLog", "attempt_log"),
+	)
 )
 
 // mountWebhooks adds the webhook subscription routes.
@@ -97,10 +110,10 @@ func (a *API) mountWebhooks(route func(method, path string, scope hubapi.Scope, 
 		id:      func(m *webhookView) int64 { return m.ID },
 		version: func(m *webhookView) int64 { return m.Version },
 		updated: func(m *webhookView) time.Time { return m.UpdatedAt },
-		schema:  webhookSchema,
+		schema:  webhookSchema, schemaV2: webhookSchemaV2, dto: webhookDTO,
 	}
 	list := &lister[webhookView, hubapi.WebhookFilter]{
-		schema: webhookSchema, filters: []string{"user_id"},
+		schema: webhookSchema, schemaV2: webhookSchemaV2, dto: webhookDTO, filters: []string{"user_id"},
 		filter: func(q *query) hubapi.WebhookFilter { return hubapi.WebhookFilter{UserID: q.int64("user_id", true)} },
 		list: func(ctx context.Context, f hubapi.WebhookFilter, pr hubapi.PageRequest, _ *fields.Selection) (*hubapi.Page[webhookView], error) {
 			pg, err := s.ListWebhooks(ctx, f, pr)
@@ -129,12 +142,12 @@ func (a *API) mountWebhooks(route func(method, path string, scope hubapi.Scope, 
 
 // writeSecret answers a creation or a rotation: the subscription with its
 // secret, never cached.
-func writeSecret(w http.ResponseWriter, status int, sub *hubapi.WebhookSubscription, secret string) {
+func (a *API) writeSecret(w http.ResponseWriter, r *http.Request, status int, sub *hubapi.WebhookSubscription, secret string) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("ETag", etag.VersionTag(sub.Version).String())
 	h.Set("Last-Modified", sub.UpdatedAt.UTC().Format(http.TimeFormat))
-	writeJSON(w, status, webhookWithSecret{viewWebhook(sub), secret})
+	a.writeJSON(w, r, status, webhookWithSecret{viewWebhook(sub), secret}, webhookDTO)
 }
 
 func (a *API) createWebhook(w http.ResponseWriter, r *http.Request) error {
@@ -147,7 +160,7 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", a.base+"/webhooks/"+strconv.FormatInt(sub.ID, 10))
-	writeSecret(w, http.StatusCreated, sub, secret)
+	a.writeSecret(w, r, http.StatusCreated, sub, secret)
 	return nil
 }
 
@@ -163,7 +176,7 @@ func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeSecret(w, http.StatusOK, sub, secret)
+	a.writeSecret(w, r, http.StatusOK, sub, secret)
 	return nil
 }
 
@@ -173,7 +186,7 @@ func (a *API) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	l := &lister[deliveryView, int64]{
-		schema: deliverySchema, filter: func(*query) int64 { return id },
+		schema: deliverySchema, schemaV2: deliverySchemaV2, dto: deliveryDTO, filter: func(*query) int64 { return id },
 		list: func(ctx context.Context, id int64, pr hubapi.PageRequest, _ *fields.Selection) (*hubapi.Page[deliveryView], error) {
 			pg, err := a.o.Webhooks.ListWebhookDeliveries(ctx, id, pr)
 			if err != nil {
@@ -212,7 +225,7 @@ func (a *API) redeliverWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, viewDelivery(d))
+	a.writeJSON(w, r, http.StatusAccepted, viewDelivery(d), deliveryDTO)
 	return nil
 }
 
@@ -228,6 +241,6 @@ func (a *API) testWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, viewDelivery(d))
+	a.writeJSON(w, r, http.StatusAccepted, viewDelivery(d), deliveryDTO)
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/rest"
 	"github.com/hubchantier/hubchantier/internal/apitest"
 	"github.com/hubchantier/hubchantier/internal/testenv"
+	"github.com/hubchantier/hubchantier/webhooks"
 )
 
 const v2 = "/api/v2"
@@ -296,6 +297,10 @@ func TestAPIv2(t *testing.T) {
 			}
 		})
 
+		t.Run("webhook subscriptions, deliveries and attempts with v2 names", func(t *testing.T) { testWebhooksV2(t, env) })
+
+		t.Run("OAuth authorizations with v2 names", func(t *testing.T) { testAuthorizationsV2(t, env) })
+
 		t.Run("errors of v2 are problems without deprecation headers", func(t *testing.T) {
 			r := env.Anonymous().Get(t, v2+"/chantiers", apitest.Invalid())
 			r.Problem(401, "unauthorized")
@@ -339,7 +344,7 @@ func TestOpenAPIV2DescribesEveryRoute(t *testing.T) {
 	r := mux.NewRouter()
 	rest.MountDocs(r)
 	if err := rest.MountV2(r, rest.Options{Chantiers: s, Pointages: s, Documents: s, Signalements: s, Affectations: s,
-		Users: s, Stats: s, APIKeys: s, Authenticator: s}); err != nil {
+		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Authenticator: s}); err != nil {
 		t.Fatal(err)
 	}
 	var routes []string
@@ -375,5 +380,130 @@ func TestOpenAPIV2DescribesEveryRoute(t *testing.T) {
 	}
 	if len(routes) < 30 {
 		t.Fatalf("only %d v2 routes", len(routes))
+	}
+}
+
+// testWebhooksV2 drives every v2 webhook route: camelCase members in
+// bodies, selections, filters and field errors; no v1 member in any answer.
+func testWebhooksV2(t *testing.T, env *apitest.Env) {
+	_, key := env.NewUser(t, hubapi.RoleConducteur)
+	alice, admin := env.WithKey(key), env.As(hubapi.RoleAdmin)
+	// noV1 fails on a v1 member name anywhere in body but in a delivery's
+	// payload (the event as receivers get it, the same in both versions).
+	noV1 := func(t *testing.T, body []byte) {
+		t.Helper()
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			t.Fatal(err)
+		}
+		var walk func(v any)
+		walk = func(v any) {
+			switch x := v.(type) {
+			case map[string]any:
+				for k, e := range x {
+					if _, renamed := rest.V2Names[k]; renamed {
+						t.Errorf("v1 member %q in a v2 body: %s", k, body)
+					}
+					if k != "payload" {
+						walk(e)
+					}
+				}
+			case []any:
+				for _, e := range x {
+					walk(e)
+				}
+			}
+		}
+		walk(v)
+	}
+	var sub map[string]any
+	r := alice.Post(t, v2+"/webhooks", map[string]any{"url": publicTarget, "eventTypes": []string{"chantier.created"},
+		"description": "ERP"}).Expect(201)
+	r.JSON(&sub)
+	noV1(t, r.Body)
+	if sub["eventTypes"].([]any)[0] != "chantier.created" || !strings.HasPrefix(sub["secret"].(string), webhooks.SecretPrefix) ||
+		sub["userId"] == nil || sub["createdAt"] == nil {
+		t.Fatalf("created %v", sub)
+	}
+	id := int64(sub["id"].(float64))
+	path := fmt.Sprintf("%s/webhooks/%d", v2, id)
+	if r.Header.Get("Location") != path {
+		t.Errorf("Location %q", r.Header.Get("Location"))
+	}
+	alice.Post(t, v2+"/webhooks", map[string]any{"url": publicTarget, "event_types": []string{"*"}}, apitest.Invalid()).
+		FieldProblem(400, "unknown-field", "event_types")
+	alice.Post(t, v2+"/webhooks", map[string]any{"url": publicTarget, "eventTypes": []string{"chantier.exploded"}}, apitest.Invalid()).
+		FieldProblem(422, "validation-error", "eventTypes")
+
+	var l struct{ Data []map[string]any }
+	r = admin.Get(t, fmt.Sprintf("%s/webhooks?userId=%d&fields=id,eventTypes", v2, int64(sub["userId"].(float64)))).Expect(200)
+	r.JSON(&l)
+	if len(l.Data) != 1 || len(l.Data[0]) != 2 || l.Data[0]["eventTypes"] == nil {
+		t.Errorf("list by userId with fields: %v", l.Data)
+	}
+	alice.Get(t, v2+"/webhooks?user_id=1", apitest.Invalid()).Problem(400, "invalid-query")
+	var got map[string]any
+	r = alice.Get(t, path).Expect(200)
+	r.JSON(&got)
+	noV1(t, r.Body)
+	if _, ok := got["secret"]; ok || got["disabledReason"] != nil || got["failingSince"] != nil {
+		t.Errorf("GET %v", got)
+	}
+	alice.Patch(t, path, map[string]any{"eventTypes": []string{"*"}}, apitest.IfMatch(r.ETag())).Expect(200).JSON(&got)
+	if got["eventTypes"].([]any)[0] != "*" || got["version"] != float64(2) {
+		t.Errorf("patched %v", got)
+	}
+	r = alice.Post(t, path+"/rotate-secret", nil).Expect(200)
+	r.JSON(&got)
+	if got["previousSecretExpiresAt"] == nil || got["secret"] == sub["secret"] {
+		t.Errorf("rotated %v", got)
+	}
+
+	var ping map[string]any
+	r = alice.Post(t, path+"/test", nil).Expect(202)
+	r.JSON(&ping)
+	noV1(t, r.Body)
+	if ping["eventType"] != "ping" || ping["subscriptionId"] != float64(id) || ping["messageId"] == "" || ping["attemptLog"] == nil {
+		t.Fatalf("ping %v", ping)
+	}
+	var again map[string]any
+	alice.Post(t, fmt.Sprintf("%s/deliveries/%d/redeliver", path, int64(ping["id"].(float64))), nil).Expect(202).JSON(&again)
+	if again["messageId"] != ping["messageId"] {
+		t.Errorf("redelivered %v of %v", again, ping)
+	}
+	var log struct{ Data []map[string]any }
+	r = alice.Get(t, path+"/deliveries?fields=id,status,eventType,attemptLog").Expect(200)
+	r.JSON(&log)
+	noV1(t, r.Body)
+	if len(log.Data) != 1 || log.Data[0]["status"] != "pending" || log.Data[0]["eventType"] != "ping" || len(log.Data[0]) != 4 {
+		t.Errorf("delivery log %v", log.Data)
+	}
+	r = alice.Get(t, path+"/deliveries").Expect(200)
+	noV1(t, r.Body)
+	alice.Delete(t, path).Expect(204)
+	alice.Get(t, path).Problem(404, "not-found")
+}
+
+// testAuthorizationsV2 lists and revokes the caller's OAuth authorizations
+// through v2: clientId and clientName, the client id staying the path's.
+func testAuthorizationsV2(t *testing.T, env *apitest.Env) {
+	u := newPasswordUser(t, env.Server, hubapi.RoleCompagnon)
+	tok, client := oauthAccessToken(t, env.URL, env.Server.OAuth(), u.Email, "chantiers:read")
+	c := env.WithAuthorization("Bearer " + tok.AccessToken)
+	var list struct{ Data []map[string]any }
+	r := c.Get(t, v2+"/users/me/authorizations").Expect(200)
+	r.JSON(&list)
+	if len(list.Data) != 1 || list.Data[0]["clientId"] != client.ID || list.Data[0]["clientName"] != "Appli test" ||
+		list.Data[0]["createdAt"] == nil || len(list.Data[0]) != 5 {
+		t.Fatalf("authorizations %v", list.Data)
+	}
+	c.Get(t, v2+"/users/me/authorizations?client_id=x", apitest.Invalid()).Problem(400, "invalid-query")
+	env.As(hubapi.RoleConducteur).Delete(t, v2+"/users/me/authorizations/"+client.ID).Problem(404, "not-found")
+	key := env.NewKey(t, u.ID, hubapi.ScopeChantiersRead)
+	env.WithKey(key).Delete(t, v2+"/users/me/authorizations/"+client.ID).Expect(204)
+	c.Get(t, v2+"/users/me").Problem(401, "unauthorized")
+	env.WithKey(key).Get(t, v2+"/users/me/authorizations").Expect(200).JSON(&list)
+	if len(list.Data) != 0 {
+		t.Errorf("after revocation %v", list.Data)
 	}
 }

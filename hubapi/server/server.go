@@ -449,9 +449,8 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 	if err := rest.Mount(r, opts); err != nil {
 		return nil, err
 	}
-	// Batches address v1 routes, and webhook subscriptions and OAuth
-	// authorizations have no v2 names yet: v2 has none of them.
-	opts.Batch, opts.Webhooks, opts.Authorizations = nil, nil, nil
+	// Batches address v1 routes: v2 has none.
+	opts.Batch = nil
 	if err := rest.MountV2(r, opts); err != nil {
 		return nil, err
 	}
