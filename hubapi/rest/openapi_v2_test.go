@@ -325,7 +325,7 @@ func v2Value(v any) any {
 					x[k] = v2Text(str)
 				}
 			case "parameters":
-				var keep []any
+				keep := []any{}
 				for _, p := range e.([]any) {
 					if m, ok := p.(map[string]any); ok && m["$ref"] == "#/components/parameters/Page" {
 						continue
