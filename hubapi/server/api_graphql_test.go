@@ -221,27 +221,7 @@ func TestGraphQL(t *testing.T) {
 					}
 				})
 			}
-			// The events of earlier writes are handled in the background
-			// (webhook fan-out): let them finish so only the query counts.
-			waitJobs := func() {
-				t.Helper()
-				deadline := time.Now().Add(30 * time.Second)
-				for {
-					var pending int
-					if err := env.Server.DB.NewRaw("SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'discarded', 'cancelled')").
-						Scan(context.Background(), &pending); err != nil {
-						t.Fatal(err)
-					}
-					if pending == 0 {
-						return
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("%d jobs still pending", pending)
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
-			}
-			waitJobs()
+			waitForJobs(t, env)
 			base := sql.during(func() { gql(t, env, admin, `{ __typename }`, nil) })
 			small, large := count(5), count(50)
 			if large == 0 {
@@ -260,7 +240,7 @@ func TestGraphQL(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			waitJobs()
+			waitForJobs(t, env)
 			pq := `query($n: Int) { pointages(first: $n) { nodes { id chantier { code responsable { nom } } } } }`
 			pcount := func(n int) int64 {
 				return sql.during(func() {
@@ -295,27 +275,7 @@ func TestGraphQL(t *testing.T) {
 				{"6 operations", `query a { me { id } } query b { me { id } } query c { me { id } } query d { me { id } } query e { me { id } } query f { me { id } }`, "OPERATION_LIMIT_EXCEEDED"},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
-					// The events of earlier writes are handled in the background
-					// (webhook fan-out): let them finish so only the query counts.
-					waitJobs := func() {
-						t.Helper()
-						deadline := time.Now().Add(30 * time.Second)
-						for {
-							var pending int
-							if err := env.Server.DB.NewRaw("SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'discarded', 'cancelled')").
-								Scan(context.Background(), &pending); err != nil {
-								t.Fatal(err)
-							}
-							if pending == 0 {
-								return
-							}
-							if time.Now().After(deadline) {
-								t.Fatalf("%d jobs still pending", pending)
-							}
-							time.Sleep(20 * time.Millisecond)
-						}
-					}
-					waitJobs()
+					waitForJobs(t, env)
 					base := sql.during(func() { gql(t, env, admin, `{ __typename }`, nil) })
 					var r *gqlResponse
 					n := sql.during(func() {
@@ -700,4 +660,26 @@ func TestGraphQLEveryFieldAndMutation(t *testing.T) {
 			t.Errorf("version 0: %s", r.Raw)
 		}
 	})
+}
+
+// waitForJobs waits until the background jobs (the webhook fan-out of
+// earlier writes' events) are done, so that only a query's own statements
+// are counted.
+func waitForJobs(t *testing.T, env *apitest.Env) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var pending int
+		if err := env.Server.DB.NewRaw("SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'discarded', 'cancelled')").
+			Scan(context.Background(), &pending); err != nil {
+			t.Fatal(err)
+		}
+		if pending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d jobs still pending", pending)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
