@@ -123,6 +123,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeRequestError(w, http.StatusMethodNotAllowed, "GraphQL is served over GET (queries) and POST.")
 		return
 	}
+	if r.Method == http.MethodPost && !(postTransport{}).Supports(r) {
+		// No transport would take it: gqlgen would answer 400 without a
+		// media type.
+		writeRequestError(w, http.StatusUnsupportedMediaType, "A POST body must be a GraphQL request in application/json.")
+		return
+	}
 	if r.Method == http.MethodPost {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 		if err != nil {
