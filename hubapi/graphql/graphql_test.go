@@ -298,6 +298,27 @@ func TestTransport(t *testing.T) {
 			t.Errorf("a body that is not JSON: %d %s", rec.Code, rec.Body.String())
 		}
 	})
+	t.Run("a GET that cannot be read: 400 in GraphQL's format", func(t *testing.T) {
+		for _, target := range []string{
+			"/graphql?%",
+			"/graphql?query=%7B+__typename+%7D&variables=%7B",
+			"/graphql?query=%7B+__typename+%7D&extensions=nope",
+		} {
+			for _, accept := range []string{"", "application/graphql-response+json"} {
+				req := httptest.NewRequest(http.MethodGet, target, nil)
+				if accept != "" {
+					req.Header.Set("Accept", accept)
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				var body map[string]json.RawMessage
+				if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != 400 ||
+					!strings.HasPrefix(rec.Header().Get("Content-Type"), "application/") || body["errors"] == nil {
+					t.Errorf("GET %s (Accept %q): %d %q %s", target, accept, rec.Code, rec.Header().Get("Content-Type"), rec.Body.String())
+				}
+			}
+		}
+	})
 	t.Run("services not given answer NOT_SERVED", func(t *testing.T) {
 		r := post(t, h, map[string]any{"query": `{ me { id } }`})
 		if r.code() != "NOT_SERVED" {

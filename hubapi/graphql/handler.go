@@ -20,6 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -129,6 +130,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeRequestError(w, http.StatusUnsupportedMediaType, "A POST body must be a GraphQL request in application/json.")
 		return
 	}
+	if r.Method == http.MethodGet {
+		// gqlgen would answer 400 without a media type, echoing the
+		// parser's error.
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			writeRequestError(w, http.StatusBadRequest, "The query string could not be parsed.")
+			return
+		}
+	}
 	if r.Method == http.MethodPost {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 		if err != nil {
@@ -169,6 +178,11 @@ func (w *statusWriter) WriteHeader(code int) {
 		return
 	}
 	w.wrote = true
+	if w.Header().Get("Content-Type") == "" {
+		// Every answer of gqlgen is a GraphQL response in JSON, even
+		// those it writes before its headers.
+		w.Header().Set("Content-Type", "application/graphql-response+json")
+	}
 	if code == http.StatusNotAcceptable && w.st.get {
 		// gqlgen's answer to a mutation over GET: GraphQL over HTTP
 		// wants 405 and the method that is allowed.

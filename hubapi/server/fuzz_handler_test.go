@@ -169,6 +169,7 @@ func FuzzHandler(f *testing.F) {
 		{1, "/graphql", "", "", json, 0, "", []byte(`{"query":"mutation($i: ChantierInput!) { createChantier(input: $i) { id } }","variables":{"i":{"code":"G\u0000","nom":"n","adresse":"a","dateDebut":"0000-01-01","responsableId":"-1"}}}`)}, // #nosec G101 -- not a credential
 		{1, "/graphql", "", "", json, 0, "", []byte(`{"query":"{ chantiers(first: 100, after: \"%00\") { edges { node { id } } } }","operationName":7}`)},
 		{0, "/graphql", "", "query=%7B%20me%20%7B%20id%20%7D%20%7D&variables=%7B", "", 0, "", nil},
+		{0, "/graphql", "", "%", "", 0, "", nil},
 		{0, "/graphql", "", "extensions=%7B%22persistedQuery%22%3A%7B%22version%22%3A1%2C%22sha256Hash%22%3A%22zz%22%7D%7D", "", 0, "", nil},
 		{1, "/api/v2/chantiers", "", "", json, 0, "", []byte(`{"code":"F10","name":"n","location":"a","nom":"x"}`)},
 		{1, "/api/v2/chantiers", "", "", json, 0, "", []byte(`{"code":"F11","name":"n","location":"a","name":"dup"}`)},
