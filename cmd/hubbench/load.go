@@ -506,11 +506,49 @@ func schedule(mix []scenario, seed uint64) []int {
 	return append(first, rest...)
 }
 
+// endAfterMinimum ends a closed-loop run (cancel) once d has passed, at
+// least minimum requests were measured and every scenario of the mix has
+// one: a short run on a slow machine still covers the whole mix.
+func endAfterMinimum(ctx context.Context, cancel context.CancelFunc, d time.Duration, minimum int64, done []atomic.Int64) {
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+		return
+	}
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		var total int64
+		covered := true
+		for i := range done {
+			n := done[i].Load()
+			total += n
+			covered = covered && n > 0
+		}
+		if covered && total >= minimum {
+			cancel()
+			return
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 // runLoad drives the mix for d: a closed loop of c.Concurrency clients, or
 // an open loop at c.Rate requests per second when it is set. Latency is
 // measured from the send time (closed) or the scheduled send time (open).
 func runLoad(ctx context.Context, w *workload, mix []scenario, c *config, d time.Duration, seed uint64, progress func(n int64)) *runResult {
-	ctx, cancel := context.WithTimeout(ctx, d)
+	var cancel context.CancelFunc
+	done := make([]atomic.Int64, len(mix)) // measured requests per scenario
+	if c.Rate == 0 && c.MinRequests > 0 {
+		ctx, cancel = context.WithCancel(ctx)
+		go endAfterMinimum(ctx, cancel, d, c.MinRequests, done)
+	} else {
+		ctx, cancel = context.WithTimeout(ctx, d)
+	}
 	defer cancel()
 	sched := schedule(mix, seed)
 	var next atomic.Uint64
@@ -533,6 +571,7 @@ func runLoad(ctx context.Context, w *workload, mix []scenario, c *config, d time
 			return false
 		}
 		local[i].add(status, err, time.Since(scheduled))
+		done[i].Add(1)
 		return true
 	}
 	stop := make(chan struct{})

@@ -64,6 +64,7 @@ type config struct {
 	Duration    time.Duration
 	Warmup      time.Duration
 	MaxRequests int64
+	MinRequests int64
 	Timeout     time.Duration
 	Mix         string
 	Skip        []string // scenarios left out of the mix
@@ -103,6 +104,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.Duration, "duration", 30*time.Second, "measured time per phase")
 	fs.DurationVar(&c.Warmup, "warmup", 2*time.Second, "unmeasured load before each phase")
 	fs.Int64Var(&c.MaxRequests, "max-requests", 10_000_000, "stop a phase after this many measured requests")
+	fs.Int64Var(&c.MinRequests, "min-requests", 0, "closed loop: go on past --duration until this many requests, and one of every scenario, are measured (0: stop at --duration)")
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Second, "per-request timeout")
 	fs.StringVar(&c.Mix, "mix", "mix", "request mix: mix (every scenario), keyset (mix without cursorless first pages), lists (list scenarios only: the cache comparison), keyset-lists, or page50 (GraphQL and REST on the same page of 50 chantiers)")
 	skip := fs.String("skip", "", "comma-separated scenarios to leave out of the mix (e.g. stats)")
@@ -140,6 +142,12 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.MaxRequests < 1 || c.MaxRequests > maxRequests {
 		errs = append(errs, fmt.Sprintf("--max-requests must be between 1 and %d", maxRequests))
+	}
+	if c.MinRequests < 0 || c.MinRequests > c.MaxRequests {
+		errs = append(errs, "--min-requests must be between 0 and --max-requests")
+	}
+	if c.MinRequests > 0 && c.Rate > 0 {
+		errs = append(errs, "--min-requests applies to the closed loop only (no --rate)")
 	}
 	if c.Timeout <= 0 || c.Timeout > time.Minute {
 		errs = append(errs, "--timeout must be positive and at most 1m")

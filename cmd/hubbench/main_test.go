@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -81,7 +82,7 @@ func TestRunOnTinySQLite(t *testing.T) {
 		// 60 chantiers: 50 revalidated rows, so that even a slow run (-race)
 		// asks for some row twice and gets its 304.
 		rep := runTool(t, "--chantiers", "60", "--duration", "1500ms", "--warmup", "200ms", "--concurrency", "4",
-			"--bare", "--cache", "both")
+			"--bare", "--cache", "both", "--min-requests", "300")
 		checkPhases(t, rep, "mix", "bare", "full", "full+cache")
 		if rep.Database.Chantiers != 60 || rep.Database.Reused {
 			t.Errorf("database = %+v, want 60 freshly seeded chantiers", rep.Database)
@@ -113,7 +114,8 @@ func TestRunOnTinySQLite(t *testing.T) {
 	})
 	t.Run("a database that already holds chantiers is reused", func(t *testing.T) {
 		dbURL := "sqlite:" + filepath.Join(t.TempDir(), "reuse.db")
-		first := runTool(t, "--database-url", dbURL, "--chantiers", "300", "--duration", "300ms", "--warmup", "0s", "--concurrency", "2", "--mix", "keyset")
+		first := runTool(t, "--database-url", dbURL, "--chantiers", "300", "--duration", "300ms", "--warmup", "0s", "--concurrency", "2", "--mix", "keyset",
+			"--min-requests", "20")
 		checkPhases(t, first, "keyset", "full")
 		rep := runTool(t, "--database-url", dbURL, "--chantiers", "900", "--duration", "200ms", "--warmup", "0s", "--concurrency", "2", "--mix", "lists")
 		if !rep.Database.Reused || rep.Database.Chantiers != 300 {
@@ -143,7 +145,7 @@ func TestRunOnTinySQLite(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer stop()
-		rep := runTool(t, "--url", base, "--key", key, "--duration", "500ms", "--warmup", "0s", "--concurrency", "2")
+		rep := runTool(t, "--url", base, "--key", key, "--duration", "500ms", "--warmup", "0s", "--concurrency", "2", "--min-requests", "20")
 		checkPhases(t, rep, "mix", "full")
 	})
 }
@@ -175,6 +177,28 @@ func TestSchedule(t *testing.T) {
 	}
 }
 
+func TestEndAfterMinimum(t *testing.T) {
+	done := make([]atomic.Int64, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ended := make(chan struct{})
+	go func() { endAfterMinimum(ctx, cancel, time.Millisecond, 10, done); close(ended) }()
+	done[0].Add(20) // enough requests, but the second scenario has none
+	time.Sleep(30 * time.Millisecond)
+	if ctx.Err() != nil {
+		t.Fatal("the run ended before every scenario had a measured request")
+	}
+	done[1].Add(1)
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run did not end once the minimum was reached")
+	}
+	if ctx.Err() == nil {
+		t.Fatal("the run's context was not cancelled")
+	}
+}
+
 func TestParseConfig(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -201,6 +225,9 @@ func TestParseConfig(t *testing.T) {
 		{"skipping an unknown scenario is refused", []string{"--skip", "nope"}, "no scenario"},
 		{"skipping every scenario is refused", []string{"--mix", "keyset-lists", "--skip", "list-next,list-deep"}, "no scenario"},
 		{"unknown cache mode is refused", []string{"--cache", "maybe"}, "--cache"},
+		{"a minimum of requests is accepted", []string{"--min-requests", "100"}, ""},
+		{"a minimum above --max-requests is refused", []string{"--min-requests", "11", "--max-requests", "10"}, "--min-requests"},
+		{"a minimum in the open loop is refused", []string{"--min-requests", "10", "--rate", "100"}, "closed loop"},
 		{"zero chantiers is refused", []string{"--chantiers", "0"}, "--chantiers"},
 		{"extra arguments are refused", []string{"now"}, "unexpected argument"},
 	}

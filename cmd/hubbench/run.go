@@ -193,7 +193,9 @@ func runPhase(ctx context.Context, c *config, t *target, fx *fixtures, mix []sce
 	}
 	defer w.close()
 	if c.Warmup > 0 {
-		runLoad(ctx, w, mix, c, c.Warmup, seed^0x5eed, nil)
+		warm := *c
+		warm.MinRequests = 0 // the minimum is the measured phase's
+		runLoad(ctx, w, mix, &warm, c.Warmup, seed^0x5eed, nil)
 	}
 	before := loadAvg()
 	var progress func(int64)
