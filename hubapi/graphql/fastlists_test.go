@@ -78,7 +78,7 @@ func (l *lists) ChantiersByID(_ context.Context, ids []int64) (map[int64]*hubapi
 // offsets, an enum value gqlgen does not know.
 var (
 	texts = []string{"plain", `quote " and back \ slash`, "ctl \x00\x01\x1f\x7f\t\r\n", "é 日本 🏗", "sep \u2028\u2029", "bad \xff\xfe utf8", "</script>&<>'", ""}
-	reals = []float64{48.8566, -0.0, 1e21, 1e-7, 123456789, 2.5e-324, math.MaxFloat64, 0.1 + 0.2}
+	reals = []float64{48.8566, math.Copysign(0, -1), 1e21, 1e-7, 123456789, 2.5e-324, math.MaxFloat64, 0.1 + 0.2}
 	paris = time.FixedZone("CEST", 2*3600)
 )
 
