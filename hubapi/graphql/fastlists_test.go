@@ -207,6 +207,7 @@ func TestFastListsMatchGeneric(t *testing.T) {
 		{name: "skip and include, variables true", query: `query($a: Boolean!, $b: Boolean!) { chantiers(first: 30) { nodes { id nom @skip(if: $a) code @include(if: $b) responsable @include(if: $b) { id nom @skip(if: $b) } ... @include(if: $a) { ville } } } }`, vars: map[string]any{"a": true, "b": true}},
 		{name: "skip and include, variables false", query: `query($a: Boolean!, $b: Boolean!) { chantiers(first: 30) { nodes { id nom @skip(if: $a) code @include(if: $b) responsable @include(if: $b) { id nom @skip(if: $b) } ... @include(if: $a) { ville } } } }`, vars: map[string]any{"a": false, "b": false}},
 		{name: "skip literal", query: `{ chantiers(first: 10) { nodes { id @skip(if: true) nom @include(if: false) code } edges @skip(if: true) { node { id } } } }`},
+		{name: "a deferred fragment", query: `{ chantiers(first: 10) { nodes { id ... @defer { nom } } } }`},
 		{name: "only __typename", query: `{ chantiers(first: 10) { nodes { __typename } edges { node { __typename } } } }`},
 		{name: "the other lists, every scalar field", query: `{
 			pointages(first: 30) { nodes { __typename id userId chantierId date minutes type statut commentaire createdAt updatedAt version } edges { node { id type } } }
