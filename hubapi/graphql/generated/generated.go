@@ -10346,6 +10346,9 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 // region    ***************************** type.gotpl *****************************
 
 func (ec *executionContext) marshalNAffectation2ᚕᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚐAffectationᚄ(ctx context.Context, sel ast.SelectionSet, v []*hubapi.Affectation) graphql.Marshaler {
+	if m, ok := ec.fastListAffectation(ctx, sel, v); ok {
+		return m
+	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -10370,6 +10373,9 @@ func (ec *executionContext) marshalNAffectation2ᚖgithubᚗcomᚋhubchantierᚋ
 }
 
 func (ec *executionContext) marshalNAffectationEdge2ᚕᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐAffectationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AffectationEdge) graphql.Marshaler {
+	if m, ok := ec.fastListAffectationEdge(ctx, sel, v); ok {
+		return m
+	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -10413,6 +10419,9 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 }
 
 func (ec *executionContext) marshalNChantier2ᚕᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚐChantierᚄ(ctx context.Context, sel ast.SelectionSet, v []*hubapi.Chantier) graphql.Marshaler {
+	if m, ok := ec.fastListChantier(ctx, sel, v); ok {
+		return m
+	}
 	ret := marshalSliceInOrder(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -10437,6 +10446,9 @@ func (ec *executionContext) marshalNChantier2ᚖgithubᚗcomᚋhubchantierᚋhub
 }
 
 func (ec *executionContext) marshalNChantierEdge2ᚕᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐChantierEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ChantierEdge) graphql.Marshaler {
+	if m, ok := ec.fastListChantierEdge(ctx, sel, v); ok {
+		return m
+	}
 	ret := marshalSliceInOrder(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -10519,6 +10531,9 @@ func (ec *executionContext) marshalNDate2githubᚗcomᚋhubchantierᚋhubchantie
 }
 
 func (ec *executionContext) marshalNDocument2ᚕᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚐDocumentᚄ(ctx context.Context, sel ast.SelectionSet, v []*hubapi.Document) graphql.Marshaler {
+	if m, ok := ec.fastListDocument(ctx, sel, v); ok {
+		return m
+	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -10543,6 +10558,9 @@ func (ec *executionContext) marshalNDocument2ᚖgithubᚗcomᚋhubchantierᚋhub
 }
 
 func (ec *executionContext) marshalNDocumentEdge2ᚕᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐDocumentEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DocumentEdge) graphql.Marshaler {
+	if m, ok := ec.fastListDocumentEdge(ctx, sel, v); ok {
+		return m
+	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -10657,6 +10675,9 @@ func (ec *executionContext) marshalNPageInfo2githubᚗcomᚋhubchantierᚋhubcha
 }
 
 func (ec *executionContext) marshalNPointage2ᚕᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚐPointageᚄ(ctx context.Context, sel ast.SelectionSet, v []*hubapi.Pointage) graphql.Marshaler {
+	if m, ok := ec.fastListPointage(ctx, sel, v); ok {
+		return m
+	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -10681,6 +10702,9 @@ func (ec *executionContext) marshalNPointage2ᚖgithubᚗcomᚋhubchantierᚋhub
 }
 
 func (ec *executionContext) marshalNPointageEdge2ᚕᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐPointageEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PointageEdge) graphql.Marshaler {
+	if m, ok := ec.fastListPointageEdge(ctx, sel, v); ok {
+		return m
+	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -10710,6 +10734,9 @@ func (ec *executionContext) unmarshalNPointageInput2githubᚗcomᚋhubchantier�
 }
 
 func (ec *executionContext) marshalNSignalement2ᚕᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚐSignalementᚄ(ctx context.Context, sel ast.SelectionSet, v []*hubapi.Signalement) graphql.Marshaler {
+	if m, ok := ec.fastListSignalement(ctx, sel, v); ok {
+		return m
+	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -10734,6 +10761,9 @@ func (ec *executionContext) marshalNSignalement2ᚖgithubᚗcomᚋhubchantierᚋ
 }
 
 func (ec *executionContext) marshalNSignalementEdge2ᚕᚖgithubᚗcomᚋhubchantierᚋhubchantierᚋhubapiᚋgraphqlᚋmodelᚐSignalementEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SignalementEdge) graphql.Marshaler {
+	if m, ok := ec.fastListSignalementEdge(ctx, sel, v); ok {
+		return m
+	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
