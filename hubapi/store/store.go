@@ -168,7 +168,10 @@ func Wrap(db *bun.DB) *DB { return &DB{DB: db} }
 // The transaction itself keeps ctx (database/sql ends it with ctx).
 func (db *DB) RunInTx(ctx context.Context, opts *sql.TxOptions, fn func(ctx context.Context, tx bun.Tx) error) error {
 	if db.connWait <= 0 {
-		return db.DB.RunInTx(ctx, opts, fn)
+		// Without the store's driver (a database given by an embedder,
+		// Wrap), BEGIN and COMMIT errors reach here unclassified: a busy
+		// SQLite or a lost connection is still ErrUnavailable.
+		return Classify(db.DB.RunInTx(ctx, opts, fn))
 	}
 	wctx, cancel := context.WithTimeoutCause(ctx, db.connWait, errStatementTimeout)
 	conn, err := db.Conn(wctx)
@@ -177,7 +180,7 @@ func (db *DB) RunInTx(ctx context.Context, opts *sql.TxOptions, fn func(ctx cont
 		return Classify(err)
 	}
 	defer conn.Close()
-	return conn.RunInTx(ctx, opts, fn)
+	return Classify(conn.RunInTx(ctx, opts, fn))
 }
 
 // IsPostgres reports the dialect.

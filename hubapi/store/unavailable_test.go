@@ -2,11 +2,14 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
 
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/store"
@@ -78,6 +81,35 @@ func TestLockWaitPastTheStatementTimeoutIsUnavailable(t *testing.T) {
 			}
 		})
 	})
+}
+
+// A database given as is (Wrap, no statement timeout): a transaction that
+// cannot take SQLite's write lock within busy_timeout is ErrUnavailable
+// (a 503 with Retry-After), not an unknown error (a 500).
+func TestWrappedSQLiteBusyTransactionIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	tdb := testenv.SQLite(t)
+	holder, err := tdb.DB.BeginTx(ctx, nil) // BEGIN IMMEDIATE: holds the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = holder.Rollback() }()
+	other, err := sql.Open("sqlite", strings.Replace(tdb.DSN, "busy_timeout(10000)", "busy_timeout(50)", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	db := store.Wrap(bun.NewDB(other, sqlitedialect.New()))
+	err = db.RunInTx(ctx, nil, func(context.Context, bun.Tx) error { return nil })
+	if !errors.Is(err, hubapi.ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrUnavailable", err)
+	}
+	// A domain error of the transaction's function keeps its kind.
+	_ = holder.Rollback()
+	err = db.RunInTx(ctx, nil, func(context.Context, bun.Tx) error { return hubapi.ErrConflict })
+	if !errors.Is(err, hubapi.ErrConflict) || errors.Is(err, hubapi.ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrConflict alone", err)
+	}
 }
 
 // Errors that are not about availability keep their kind.
