@@ -1,9 +1,9 @@
-// Package batch serves POST /api/v1/batch and POST /api/v2/batch: up to 100 operations in one
-// request, each dispatched in-process to the API's router as a request of
-// its own, so that it passes the same scope check, permissions,
-// validation, preconditions (If-Match per operation), field selection,
-// ETags and response cache as if sent alone, with the batch caller's
-// principal. There is no shortcut to the use cases: an operation the caller
+// Package batch serves POST /api/v1/batch and POST /api/v2/batch: up to
+// 100 operations in one request, each dispatched in-process to the API's
+// router as a request of its own, so that it passes the same scope
+// check, permissions, validation, preconditions (If-Match per operation),
+// field selection, ETags and response cache as if sent alone, with the
+// batch caller's principal. There is no shortcut to the use cases: an operation the caller
 // may not perform fails alone with its own 403.
 //
 // A batch is best effort by default: each operation commits on its own, in
