@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"os"
 	"regexp"
 	"sort"
@@ -78,6 +77,7 @@ func v2Text(s string) string {
 		"responsable.nom", "manager.lastName",
 		"offset pagination", "cursor pagination",
 		" Not combinable with `page`.", " Without it, the first page.",
+		"`/api/v1`", "`/api/v2`",
 	).Replace(s)
 	return backtickRe.ReplaceAllStringFunc(s, func(q string) string {
 		return nameRe.ReplaceAllStringFunc(q, v2Name)
@@ -107,29 +107,7 @@ func generateV2Document(v1 []byte) ([]byte, error) {
 	info["description"] = v2Text(desc)
 	doc["servers"] = []any{map[string]any{"url": "/api/v2", "description": "This server"}}
 
-	// Batches address v1 routes (relative to /api/v1): v2 has none.
-	paths := doc["paths"].(map[string]any)
-	for p := range paths {
-		if p == "/batch" {
-			delete(paths, p)
-		}
-	}
 	comps := doc["components"].(map[string]any)
-	for name := range comps["schemas"].(map[string]any) {
-		if strings.HasPrefix(name, "Batch") {
-			delete(comps["schemas"].(map[string]any), name)
-		}
-	}
-	if tags, ok := doc["tags"].([]any); ok {
-		var keep []any
-		for _, tg := range tags {
-			if m, ok := tg.(map[string]any); ok && strings.EqualFold(fmt.Sprint(m["name"]), "batch") {
-				continue
-			}
-			keep = append(keep, tg)
-		}
-		doc["tags"] = keep
-	}
 	delete(comps["parameters"].(map[string]any), "Page")
 	schemas := comps["schemas"].(map[string]any)
 	delete(schemas, "OffsetPagination")
@@ -150,7 +128,7 @@ func generateV2Document(v1 []byte) ([]byte, error) {
 			r[name] = v2Value(v)
 		}
 	}
-	paths = doc["paths"].(map[string]any)
+	paths := doc["paths"].(map[string]any)
 	for p, item := range paths {
 		paths[p] = v2Value(item)
 	}
@@ -262,6 +240,16 @@ func v2Example(v any, user bool) any {
 						out[n].(map[string]any)["hasMore"] = h
 					}
 				}
+			case "path": // a batch operation's, with a field selection
+				if str, ok := e.(string); ok {
+					p, sel, found := strings.Cut(str, "?fields=")
+					if found {
+						str = p + "?fields=" + v2Expression(sel)
+					}
+					out[n] = str
+					continue
+				}
+				out[n] = e
 			case "field": // a problem's field error
 				if str, ok := e.(string); ok {
 					out[n] = v2Name(str)
