@@ -95,6 +95,8 @@ func generateV2Document(v1 []byte) ([]byte, error) {
 	info["version"] = "2.0.0"
 	desc := info["description"].(string)
 	desc = strings.Replace(desc, "The public REST API of Hub Chantier, version 1:", "The public REST API of Hub Chantier, version 2:", 1)
+	// v1's deprecation notice, and its operations' deprecated flags, are v1's.
+	desc = regexp.MustCompile(`(?s)\n\n\*\*Version 1 is deprecated\*\*.*?\n\n`).ReplaceAllString(desc, "\n\n")
 	desc = regexp.MustCompile(`(?s)## Lists\n.*?\n\n## `).ReplaceAllString(desc,
 		"## Lists\nLists accept filters, `sort` (a per-resource whitelist, `-` for descending), `limit` (1 to 100, default 20) "+
 			"and keyset pagination only: they answer `{\"data\": [...], \"pagination\": {\"nextCursor\", \"prevCursor\", \"hasMore\"}}`; "+
@@ -130,6 +132,12 @@ func generateV2Document(v1 []byte) ([]byte, error) {
 	}
 	paths := doc["paths"].(map[string]any)
 	for p, item := range paths {
+		for _, op := range item.(map[string]any) {
+			if m, ok := op.(map[string]any); ok {
+				delete(m, "deprecated")
+				delete(m, "x-deprecated-reason")
+			}
+		}
 		paths[p] = v2Value(item)
 	}
 	// The shared fields example names chantier members: /users/me gets
@@ -331,4 +339,39 @@ func v2Value(v any) any {
 		}
 	}
 	return v
+}
+
+// Every operation of the v1 document is marked deprecated (v1 is, as its
+// responses' Deprecation header says), and none of v2's.
+func TestV1OperationsAreDeprecated(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		doc  []byte
+		want bool
+	}{{"v1", OpenAPIDocument(), true}, {"v2", OpenAPIDocumentV2(), false}} {
+		var doc struct {
+			Paths map[string]map[string]json.RawMessage `json:"paths"`
+		}
+		if err := json.Unmarshal(tc.doc, &doc); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for p, item := range doc.Paths {
+			for method, raw := range item {
+				var op struct {
+					Deprecated bool `json:"deprecated"`
+				}
+				if err := json.Unmarshal(raw, &op); err != nil {
+					continue // path-level parameters
+				}
+				n++
+				if op.Deprecated != tc.want {
+					t.Errorf("%s: %s %s deprecated = %t", tc.name, method, p, op.Deprecated)
+				}
+			}
+		}
+		if n < 40 {
+			t.Fatalf("%s: only %d operations", tc.name, n)
+		}
+	}
 }
