@@ -35,8 +35,20 @@ func sendBatchV2(t *testing.T, env *apitest.Env, c *apitest.Client, batch map[st
 	var out struct {
 		Results []batchResultV2 `json:"results"`
 	}
-	c.Post(t, v2+"/batch", batch).Expect(200).JSON(&out)
+	r := c.Post(t, v2+"/batch", batch).Expect(200)
+	r.JSON(&out)
 	checkResultsV2(t, env, batch, out.Results)
+	// v2 is not deprecated: neither the batch's answer nor a result says so.
+	for _, h := range []string{"Deprecation", "Sunset", "X-API-Deprecation"} {
+		if r.Header.Get(h) != "" {
+			t.Errorf("%s on a v2 batch's answer", h)
+		}
+		for _, res := range out.Results {
+			if res.Headers[h] != "" {
+				t.Errorf("%s on result %s of a v2 batch", h, res.ID)
+			}
+		}
+	}
 	return out.Results
 }
 
