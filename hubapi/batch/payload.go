@@ -33,8 +33,7 @@ type Request struct {
 // Operation is one request of a batch, as a client would send it alone.
 type Operation struct {
 	// ID names the operation in references, depends_on and results
-	// (default: "op" and its position from 1). CamelCase spells
-	// depends_on dependsOn.
+	// (default: "op" and its position from 1).
 	ID string `json:"id,omitempty"`
 	// Method is GET, POST, PUT, PATCH or DELETE.
 	Method string `json:"method"`
@@ -48,7 +47,8 @@ type Operation struct {
 	// Body is the JSON body of POST, PUT and PATCH; an object
 	// {"$ref": "op1.body.id"} anywhere in it is replaced by that value.
 	Body json.RawMessage `json:"body,omitempty"`
-	// DependsOn names operations that must have succeeded first.
+	// DependsOn names operations that must have succeeded first
+	// ("dependsOn" in a CamelCase batch).
 	DependsOn []string `json:"depends_on,omitempty"`
 }
 
