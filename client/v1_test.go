@@ -649,6 +649,9 @@ func TestOtherV1Resources(t *testing.T) {
 		if len(res.Results) != 2 || res.Results[0].Status != 201 || res.Results[1].Status != 200 {
 			t.Errorf("batch results %+v, want 201 then 200", res.Results)
 		}
+		if got, err := client.DecodeBatchResult[apiv1.Chantier](res.Results[1]); err != nil || got.Nom != "Batch" || got.Code != "OR-B" {
+			t.Errorf("batch result read back → %+v %v", got, err)
+		}
 		if _, err := c.V1.Planning(ctx, apiv1.GetPlanningParams{From: dateOf(t, "2026-03-01"), To: dateOf(t, "2026-03-31")}); err != nil {
 			t.Error(err)
 		}

@@ -117,6 +117,72 @@ func TestV2(t *testing.T) {
 			}
 		})
 
+		t.Run("a batch of v2 operations: references, dependsOn, typed results and problems", func(t *testing.T) {
+			res, err := c.V2.Batch(ctx, &apiv2.BatchRequest{Operations: []apiv2.BatchOperation{
+				{Id: ptr("site"), Method: apiv2.POST, Path: "/chantiers", Body: map[string]any{"code": "V2-B", "name": "Lot B", "location": "3 rue Neuve"}},
+				{Method: apiv2.POST, Path: "/signalements", Body: map[string]any{"title": "Fuite", "chantierId": map[string]any{"$ref": "site.body.id"}}},
+				{Method: apiv2.GET, Path: "/chantiers/{site.body.id}?fields=id,name", DependsOn: &[]string{"op2"}},
+				{Method: apiv2.GET, Path: "/chantiers/999999"},
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Results) != 4 {
+				t.Fatalf("%d results", len(res.Results))
+			}
+			site, err := client.DecodeBatchResult[apiv2.Chantier](res.Results[0])
+			if err != nil || site.Name != "Lot B" || site.Location != "3 rue Neuve" {
+				t.Fatalf("site → %+v %v", site, err)
+			}
+			sg, err := client.DecodeBatchResult[apiv2.Signalement](res.Results[1])
+			if err != nil || sg.ChantierId != site.Id || sg.Title != "Fuite" {
+				t.Fatalf("signalement → %+v %v", sg, err)
+			}
+			if got, err := client.DecodeBatchResult[apiv2.Chantier](res.Results[2]); err != nil || got.Id != site.Id || got.Name != "Lot B" || got.Location != "" {
+				t.Fatalf("selection → %+v %v", got, err)
+			}
+			var perr *client.Error
+			if _, err := client.DecodeBatchResult[apiv2.Chantier](res.Results[3]); !errors.Is(err, client.ErrNotFound) || !errors.As(err, &perr) || perr.Code() != "not-found" {
+				t.Fatalf("missing chantier → %v, want a 404 *Error", err)
+			}
+
+			res, err = c.V2.Batch(ctx, &apiv2.BatchRequest{Atomic: ptr(true), Operations: []apiv2.BatchOperation{
+				{Id: ptr("a"), Method: apiv2.POST, Path: "/chantiers", Body: map[string]any{"code": "V2-ATOM", "name": "n", "location": "l"}},
+				{Id: ptr("dup"), Method: apiv2.POST, Path: "/chantiers", Body: map[string]any{"code": "V2-ATOM", "name": "n", "location": "l"}},
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = client.DecodeBatchResult[apiv2.Chantier](res.Results[0])
+			var failed string
+			if !errors.As(err, &perr) || perr.Status != 424 || perr.Code() != "rolled-back" {
+				t.Fatalf("rolled-back operation → %v", err)
+			}
+			if ok, _ := perr.Extension("failedOperation", &failed); !ok || failed != "dup" {
+				t.Fatalf("failedOperation %q (extensions %v)", failed, perr.Extensions)
+			}
+			if _, err := client.DecodeBatchResult[apiv2.Chantier](res.Results[1]); !errors.Is(err, client.ErrConflict) {
+				t.Fatalf("duplicate → %v, want 409", err)
+			}
+			for ch, err := range c.V2.Chantiers.List(ctx, nil) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ch.Code == "V2-ATOM" {
+					t.Fatal("the rolled-back chantier exists")
+				}
+			}
+
+			_, err = c.V2.Batch(ctx, &apiv2.BatchRequest{Operations: []apiv2.BatchOperation{{Id: ptr("old"), Method: apiv2.GET, Path: "/api/v1/users/me"}}})
+			var op string
+			if !errors.Is(err, client.ErrBadRequest) || !errors.As(err, &perr) || perr.Code() != "invalid-batch" {
+				t.Fatalf("a v1 path in a v2 batch → %v, want 400 invalid-batch", err)
+			}
+			if ok, _ := perr.Extension("operation", &op); !ok || op != "old" {
+				t.Fatalf("operation %q", op)
+			}
+		})
+
 		t.Run("v1 reports its deprecation, v2 does not", func(t *testing.T) {
 			if len(deprecations) != 0 {
 				t.Fatalf("v2 answers reported deprecations: %+v", deprecations)

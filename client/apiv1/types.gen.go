@@ -2629,78 +2629,128 @@ type ListWebhookDeliveries200JSONResponseBody struct {
 }
 
 // CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type CreateApiKeyJSONRequestBody = ApiKeyInput
 
 // CreateAffectationJSONRequestBody defines body for CreateAffectation for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type CreateAffectationJSONRequestBody = AffectationInput
 
 // UpdateAffectationJSONRequestBody defines body for UpdateAffectation for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type UpdateAffectationJSONRequestBody = AffectationPatch
 
 // UpdateAffectationApplicationMergePatchPlusJSONRequestBody defines body for UpdateAffectation for application/merge-patch+json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type UpdateAffectationApplicationMergePatchPlusJSONRequestBody = AffectationPatch
 
 // ReplaceAffectationJSONRequestBody defines body for ReplaceAffectation for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type ReplaceAffectationJSONRequestBody = AffectationInput
 
 // RunBatchJSONRequestBody defines body for RunBatch for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type RunBatchJSONRequestBody = BatchRequest
 
 // CreateChantierJSONRequestBody defines body for CreateChantier for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type CreateChantierJSONRequestBody = ChantierInput
 
 // UpdateChantierJSONRequestBody defines body for UpdateChantier for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type UpdateChantierJSONRequestBody = ChantierPatch
 
 // UpdateChantierApplicationMergePatchPlusJSONRequestBody defines body for UpdateChantier for application/merge-patch+json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type UpdateChantierApplicationMergePatchPlusJSONRequestBody = ChantierPatch
 
 // ReplaceChantierJSONRequestBody defines body for ReplaceChantier for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type ReplaceChantierJSONRequestBody = ChantierInput
 
 // UploadDocumentMultipartRequestBody defines body for UploadDocument for multipart/form-data ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type UploadDocumentMultipartRequestBody = DocumentUpload
 
 // UpdateDocumentJSONRequestBody defines body for UpdateDocument for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type UpdateDocumentJSONRequestBody = DocumentPatch
 
 // UpdateDocumentApplicationMergePatchPlusJSONRequestBody defines body for UpdateDocument for application/merge-patch+json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type UpdateDocumentApplicationMergePatchPlusJSONRequestBody = DocumentPatch
 
 // ReplaceDocumentJSONRequestBody defines body for ReplaceDocument for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type ReplaceDocumentJSONRequestBody = DocumentInput
 
 // CreatePointageJSONRequestBody defines body for CreatePointage for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type CreatePointageJSONRequestBody = PointageInput
 
 // UpdatePointageJSONRequestBody defines body for UpdatePointage for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type UpdatePointageJSONRequestBody = PointagePatch
 
 // UpdatePointageApplicationMergePatchPlusJSONRequestBody defines body for UpdatePointage for application/merge-patch+json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type UpdatePointageApplicationMergePatchPlusJSONRequestBody = PointagePatch
 
 // ReplacePointageJSONRequestBody defines body for ReplacePointage for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type ReplacePointageJSONRequestBody = PointageInput
 
 // CreateSignalementJSONRequestBody defines body for CreateSignalement for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type CreateSignalementJSONRequestBody = SignalementInput
 
 // UpdateSignalementJSONRequestBody defines body for UpdateSignalement for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type UpdateSignalementJSONRequestBody = SignalementPatch
 
 // UpdateSignalementApplicationMergePatchPlusJSONRequestBody defines body for UpdateSignalement for application/merge-patch+json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type UpdateSignalementApplicationMergePatchPlusJSONRequestBody = SignalementPatch
 
 // ReplaceSignalementJSONRequestBody defines body for ReplaceSignalement for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type ReplaceSignalementJSONRequestBody = SignalementInput
 
 // CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type CreateWebhookJSONRequestBody = WebhookInput
 
 // PatchWebhookJSONRequestBody defines body for PatchWebhook for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type PatchWebhookJSONRequestBody = WebhookPatch
 
 // PatchWebhookApplicationMergePatchPlusJSONRequestBody defines body for PatchWebhook for application/merge-patch+json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type PatchWebhookApplicationMergePatchPlusJSONRequestBody = WebhookPatch
 
 // AsOffsetPagination returns the union data inside the Pagination as a OffsetPagination

@@ -12,6 +12,20 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for BatchOperationMethod.
+const (
+	DELETE BatchOperationMethod = "DELETE"
+	GET    BatchOperationMethod = "GET"
+	PATCH  BatchOperationMethod = "PATCH"
+	POST   BatchOperationMethod = "POST"
+	PUT    BatchOperationMethod = "PUT"
+)
+
+// Defines values for BatchResultBodyEncoding.
+const (
+	Base64 BatchResultBodyEncoding = "base64"
+)
+
 // Defines values for ChantierStatus.
 const (
 	ChantierStatusEnCours     ChantierStatus = "en_cours"
@@ -574,6 +588,80 @@ type ApiKeyInput struct {
 type ApiKeyList struct {
 	Data []ApiKey `json:"data"`
 }
+
+// BatchOperation One request of a batch. `path` is relative to `/api/v2` and may hold references `{op1.body.id}`; in `body`, an object `{"$ref": "op1.body.id"}` is replaced by that value.
+type BatchOperation struct {
+	// Body JSON body of POST, PUT and PATCH.
+	Body interface{} `json:"body,omitempty"`
+
+	// DependsOn Operations that must succeed first.
+	DependsOn *[]string `json:"dependsOn,omitempty"`
+
+	// Headers Per-operation request fields (names as written here); values may hold references such as `{op1.headers.ETag}`.
+	Headers *struct {
+		Accept            *string `json:"Accept,omitempty"`
+		CacheControl      *string `json:"Cache-Control,omitempty"`
+		IfMatch           *string `json:"If-Match,omitempty"`
+		IfModifiedSince   *string `json:"If-Modified-Since,omitempty"`
+		IfNoneMatch       *string `json:"If-None-Match,omitempty"`
+		IfUnmodifiedSince *string `json:"If-Unmodified-Since,omitempty"`
+		Prefer            *string `json:"Prefer,omitempty"`
+	} `json:"headers,omitempty"`
+
+	// Id Name of the operation in references, `dependsOn` and results (default `op` and its position from 1).
+	Id     *string              `json:"id,omitempty"`
+	Method BatchOperationMethod `json:"method"`
+
+	// Path Relative to `/api/v2` (`/chantiers/12`); never `/batch`.
+	Path string `json:"path"`
+}
+
+// BatchOperationMethod defines model for BatchOperation.Method.
+type BatchOperationMethod string
+
+// BatchRequest defines model for BatchRequest.
+type BatchRequest struct {
+	// Atomic One transaction for all operations: the first failure rolls back the others (they answer 424).
+	Atomic     *bool            `json:"atomic,omitempty"`
+	Operations []BatchOperation `json:"operations"`
+
+	// Parallel Run independent operations at once (best-effort batches; atomic batches run in order).
+	Parallel *bool `json:"parallel,omitempty"`
+}
+
+// BatchResponse defines model for BatchResponse.
+type BatchResponse struct {
+	Results []BatchResult `json:"results"`
+}
+
+// BatchResult defines model for BatchResult.
+type BatchResult struct {
+	// Body The operation's JSON response, a problem document, or null.
+	Body nullable.Nullable[interface{}] `json:"body"`
+
+	// BodyEncoding Set when `body` is the base64 text of a response that is not JSON.
+	BodyEncoding *BatchResultBodyEncoding `json:"bodyEncoding,omitempty"`
+
+	// Headers The response fields of the operation that a client acts on.
+	Headers struct {
+		Allow           *string `json:"Allow,omitempty"`
+		CacheStatus     *string `json:"Cache-Status,omitempty"`
+		ContentType     *string `json:"Content-Type,omitempty"`
+		Deprecation     *string `json:"Deprecation,omitempty"`
+		ETag            *string `json:"ETag,omitempty"`
+		LastModified    *string `json:"Last-Modified,omitempty"`
+		Link            *string `json:"Link,omitempty"`
+		Location        *string `json:"Location,omitempty"`
+		RetryAfter      *string `json:"Retry-After,omitempty"`
+		Sunset          *string `json:"Sunset,omitempty"`
+		WWWAuthenticate *string `json:"WWW-Authenticate,omitempty"`
+	} `json:"headers"`
+	Id     string `json:"id"`
+	Status int    `json:"status"`
+}
+
+// BatchResultBodyEncoding Set when `body` is the base64 text of a response that is not JSON.
+type BatchResultBodyEncoding string
 
 // Chantier A construction site.
 type Chantier struct {
@@ -1231,7 +1319,7 @@ type Problem struct {
 	Errors *[]FieldError `json:"errors,omitempty"`
 
 	// FailedOperation Extension member of `rolled-back` (424, in a batch result): the operation whose failure rolled back the atomic batch.
-	FailedOperation *string `json:"failed_operation,omitempty"`
+	FailedOperation *string `json:"failedOperation,omitempty"`
 
 	// Field Extension member of `unknown-field` for `fields`: the unknown path.
 	Field *string `json:"field,omitempty"`
@@ -2507,6 +2595,9 @@ type UpdateAffectationApplicationMergePatchPlusJSONRequestBody = AffectationPatc
 
 // ReplaceAffectationJSONRequestBody defines body for ReplaceAffectation for application/json ContentType.
 type ReplaceAffectationJSONRequestBody = AffectationInput
+
+// RunBatchJSONRequestBody defines body for RunBatch for application/json ContentType.
+type RunBatchJSONRequestBody = BatchRequest
 
 // CreateChantierJSONRequestBody defines body for CreateChantier for application/json ContentType.
 type CreateChantierJSONRequestBody = ChantierInput

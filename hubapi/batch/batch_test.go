@@ -393,3 +393,94 @@ func TestNewNeedsATarget(t *testing.T) {
 		t.Fatal("no error without a target")
 	}
 }
+
+// v2Target serves /api/v2/... with target (rewritten to /api/v1/...), and
+// records the paths the batch sent.
+type v2Target struct {
+	tg    *target
+	mu    sync.Mutex
+	paths []string
+}
+
+func (v *v2Target) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	v.mu.Lock()
+	v.paths = append(v.paths, r.URL.Path)
+	v.mu.Unlock()
+	if !strings.HasPrefix(r.URL.Path, "/api/v2/") {
+		http.NotFound(w, r)
+		return
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL.Path = "/api/v1/" + strings.TrimPrefix(r.URL.Path, "/api/v2/")
+	v.tg.ServeHTTP(w, r2)
+}
+
+func TestCamelCaseBatchOfAnotherPrefix(t *testing.T) {
+	v2 := func(c *batch.Config) { c.Prefix, c.Naming = "/api/v2", batch.CamelCase }
+	t.Run("dependsOn, bodyEncoding and paths relative to the prefix", func(t *testing.T) {
+		vt := &v2Target{tg: &target{}}
+		h := newHandler(t, vt, nil, v2)
+		w := post(t, h, `{"operations":[
+			{"id":"a","method":"POST","path":"/things","body":{"name":"x"}},
+			{"method":"GET","path":"/things/{a.body.id}","dependsOn":["a"]},
+			{"method":"GET","path":"/bin"}]}`)
+		if w.Code != 200 {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+		body := w.Body.String()
+		if !strings.Contains(body, `"bodyEncoding":"base64"`) || strings.Contains(body, "body_encoding") {
+			t.Fatalf("results not camelCase: %s", body)
+		}
+		if fmt.Sprint(vt.paths) != "[/api/v2/things /api/v2/things/1 /api/v2/bin]" {
+			t.Fatalf("paths sent %v", vt.paths)
+		}
+	})
+	t.Run("the snake_case spelling is an unknown member", func(t *testing.T) {
+		h := newHandler(t, &v2Target{tg: &target{}}, nil, v2)
+		w := post(t, h, `{"operations":[{"id":"a","method":"GET","path":"/things/1"},{"method":"GET","path":"/things/2","depends_on":["a"]}]}`)
+		if w.Code != 400 || !strings.Contains(w.Body.String(), `unknown member \"depends_on\"`) {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+		w = post(t, newHandler(t, &target{}, nil, nil), `{"operations":[{"method":"GET","path":"/things/2","dependsOn":["op1"]}]}`)
+		if w.Code != 400 || !strings.Contains(w.Body.String(), `unknown member \"dependsOn\"`) {
+			t.Fatalf("v1 spelling: %d %s", w.Code, w.Body)
+		}
+	})
+	t.Run("a path of another version, or with the prefix, → 400 naming the operation", func(t *testing.T) {
+		for _, tc := range []struct {
+			edit       func(*batch.Config)
+			path, want string
+		}{
+			{v2, "/api/v1/things/1", "/api/v1/things/1 is not an operation of this API version"},
+			{v2, "/API/V2/things/1", "write /chantiers, not /api/v2/chantiers"},
+			{nil, "/api/v2/things/1", "/api/v2/things/1 is not an operation of this API version"},
+			{nil, "/api/v1/things/1", "write /chantiers, not /api/v1/chantiers"},
+		} {
+			h := newHandler(t, &v2Target{tg: &target{}}, nil, tc.edit)
+			w := post(t, h, `{"operations":[{"id":"ok","method":"GET","path":"/things/1"},{"id":"other","method":"GET","path":"`+tc.path+`"}]}`)
+			var d struct {
+				Detail    string `json:"detail"`
+				Operation string `json:"operation"`
+			}
+			_ = json.Unmarshal(w.Body.Bytes(), &d)
+			if w.Code != 400 || d.Operation != "other" || !strings.HasPrefix(d.Detail, "operation other: ") || !strings.Contains(d.Detail, tc.want) {
+				t.Fatalf("%s: %d %s", tc.path, w.Code, w.Body)
+			}
+		}
+	})
+	t.Run("a rolled-back operation names the culprit in failedOperation", func(t *testing.T) {
+		u := &uow{}
+		h := newHandler(t, &v2Target{tg: &target{}}, u, v2)
+		rs := results(t, h, `{"atomic":true,"operations":[{"method":"POST","path":"/things","body":{}},{"id":"bad","method":"POST","path":"/fail","body":{}}]}`)
+		if codes(rs) != "424 422" || !strings.Contains(string(rs[0].Body), `"failedOperation":"bad"`) || strings.Contains(string(rs[0].Body), "failed_operation") {
+			t.Fatalf("%s %s", codes(rs), rs[0].Body)
+		}
+	})
+	t.Run("New refuses a malformed prefix or naming", func(t *testing.T) {
+		for _, cfg := range []batch.Config{{Target: &target{}, Prefix: "api/v2"}, {Target: &target{}, Prefix: "/api/v2/"}, {Target: &target{}, Naming: 7}} {
+			if _, err := batch.New(cfg); err == nil {
+				t.Errorf("New(%+v) accepted", cfg)
+			}
+		}
+	})
+}

@@ -1,9 +1,9 @@
-// Package batch serves POST /api/v1/batch: up to 100 operations in one
-// request, each dispatched in-process to the API's router as a request of
-// its own, so that it passes the same scope check, permissions,
-// validation, preconditions (If-Match per operation), field selection,
-// ETags and response cache as if sent alone, with the batch caller's
-// principal. There is no shortcut to the use cases: an operation the caller
+// Package batch serves POST /api/v1/batch and POST /api/v2/batch: up to
+// 100 operations in one request, each dispatched in-process to the API's
+// router as a request of its own, so that it passes the same scope
+// check, permissions, validation, preconditions (If-Match per operation),
+// field selection, ETags and response cache as if sent alone, with the
+// batch caller's principal. There is no shortcut to the use cases: an operation the caller
 // may not perform fails alone with its own 403.
 //
 // A batch is best effort by default: each operation commits on its own, in
@@ -22,6 +22,11 @@
 // refused with a 400 problem naming the operation.
 //
 //	h, err := batch.New(batch.Config{Target: router, UnitOfWork: svc, Limit: opsLimiter.Middleware})
+//
+// One handler serves one API version: Config.Prefix is what its operation
+// paths are relative to (a path of another version is refused), and
+// Config.Naming spells the envelope's members like that version
+// (depends_on in v1, dependsOn with CamelCase for v2).
 //
 // See docs/BATCH.md for the wire format and examples.
 package batch

@@ -39,8 +39,13 @@ type Config struct {
 	// UnitOfWork runs atomic batches in one transaction; without it,
 	// atomic batches are refused (400).
 	UnitOfWork hubapi.UnitOfWork
-	// Prefix is what operation paths are relative to (DefaultPrefix).
+	// Prefix is what operation paths are relative to (DefaultPrefix):
+	// the API version the batch runs. A path under another /api/ prefix
+	// is refused (400).
 	Prefix string
+	// Naming spells the envelope's members like the API of Prefix does:
+	// SnakeCase (the default, API v1) or CamelCase (API v2).
+	Naming Naming
 	// MaxBodyBytes caps the batch request body (DefaultMaxBodyBytes).
 	MaxBodyBytes int64
 	// MaxResponseBytes caps the response of one operation
@@ -63,6 +68,7 @@ type Config struct {
 // Handler serves POST /batch.
 type Handler struct {
 	cfg Config
+	syn *syntax
 }
 
 // New returns the batch handler. Errors are configuration errors.
@@ -72,6 +78,12 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
+	}
+	if !strings.HasPrefix(cfg.Prefix, "/") || strings.HasSuffix(cfg.Prefix, "/") {
+		return nil, fmt.Errorf("batch: Config.Prefix %q must start with / and not end with one", cfg.Prefix)
+	}
+	if cfg.Naming != SnakeCase && cfg.Naming != CamelCase {
+		return nil, fmt.Errorf("batch: Config.Naming %d is neither SnakeCase nor CamelCase", cfg.Naming)
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
@@ -85,11 +97,12 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
 	}
-	return &Handler{cfg: cfg}, nil
+	return &Handler{cfg: cfg, syn: &syntax{prefix: strings.ToLower(cfg.Prefix), naming: cfg.Naming}}, nil
 }
 
 // Response is the body of a batch's answer: one result per operation, in
-// request order.
+// request order (as SnakeCase spells it; CamelCase writes Result's
+// body_encoding bodyEncoding).
 type Response struct {
 	Results []*Result `json:"results"`
 }
@@ -122,7 +135,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New(http.StatusBadRequest, "unreadable-body", "The request body could not be read."))
 		return
 	}
-	p, err := parse(data)
+	p, err := parse(data, h.syn)
 	if err != nil {
 		d, _ := problem.As(err)
 		problem.Write(w, r, d)
@@ -156,7 +169,7 @@ func (h *Handler) execute(w http.ResponseWriter, r *http.Request, p *plan) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	_ = json.NewEncoder(w).Encode(Response{Results: run.results})
+	_ = json.NewEncoder(w).Encode(h.cfg.Naming.response(run.results))
 }
 
 // run is one batch being executed.
@@ -316,7 +329,7 @@ func (x *run) atomic(ctx context.Context) {
 			verb = "did not run"
 		}
 		d := problem.New(424, "rolled-back", fmt.Sprintf("operation %s %s: operation %s of the atomic batch failed", o.ID, verb, bad.ID)).
-			With("operation", o.ID).With("failed_operation", bad.ID)
+			With("operation", o.ID).With(x.p.syn.naming.failedOperation(), bad.ID)
 		x.results[i] = problemResult(ctx, o.ID, d)
 	}
 }

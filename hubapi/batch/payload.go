@@ -37,8 +37,9 @@ type Operation struct {
 	ID string `json:"id,omitempty"`
 	// Method is GET, POST, PUT, PATCH or DELETE.
 	Method string `json:"method"`
-	// Path is relative to /api/v1 ("/chantiers/12?fields=nom"); it may
-	// hold references such as {op1.body.id}.
+	// Path is relative to Config.Prefix, /api/v1 by default
+	// ("/chantiers/12?fields=nom"); it may hold references such as
+	// {op1.body.id}.
 	Path string `json:"path"`
 	// Headers are the operation's own request fields (If-Match, ...); see
 	// allowedHeaders.
@@ -46,7 +47,8 @@ type Operation struct {
 	// Body is the JSON body of POST, PUT and PATCH; an object
 	// {"$ref": "op1.body.id"} anywhere in it is replaced by that value.
 	Body json.RawMessage `json:"body,omitempty"`
-	// DependsOn names operations that must have succeeded first.
+	// DependsOn names operations that must have succeeded first
+	// ("dependsOn" in a CamelCase batch).
 	DependsOn []string `json:"depends_on,omitempty"`
 }
 
@@ -69,6 +71,7 @@ var (
 
 // plan is a parsed and checked batch.
 type plan struct {
+	syn  *syntax
 	req  Request
 	ops  []*op
 	byID map[string]*op
@@ -77,6 +80,7 @@ type plan struct {
 // op is an operation with what the checks learnt of it.
 type op struct {
 	Operation
+	syn   *syntax
 	index int
 	// refs are the references of its path, headers and body; deps the
 	// operations it waits for (refs' and depends_on's), by index.
@@ -104,18 +108,18 @@ func invalid(o *op, format string, args ...any) *problem.Details {
 	return d
 }
 
-// parse reads and checks a batch: its shape, its limits, every
-// operation's method, path and headers, and the references between
+// parse reads and checks a batch spelt in syn: its shape, its limits,
+// every operation's method, path and headers, and the references between
 // operations (unknown, cyclic or forward references are refused). Errors
 // are *problem.Details with status 400 naming the operation at fault.
-func parse(data []byte) (*plan, error) {
+func parse(data []byte, syn *syntax) (*plan, error) {
 	if !utf8.Valid(data) {
 		return nil, invalid(nil, "the body is not valid UTF-8")
 	}
-	var req Request
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	req, err := syn.naming.decodeRequest(dec)
+	if err != nil {
 		return nil, invalid(nil, "the body is not a batch: %s", jsonReason(err))
 	}
 	if dec.More() {
@@ -128,9 +132,9 @@ func parse(data []byte) (*plan, error) {
 		o := &op{Operation: Operation{ID: operationID(req.Operations[MaxOperations], MaxOperations)}}
 		return nil, invalid(o, "a batch carries at most %d operations, this one %d", MaxOperations, len(req.Operations))
 	}
-	p := &plan{req: req, byID: make(map[string]*op, len(req.Operations))}
+	p := &plan{syn: syn, req: req, byID: make(map[string]*op, len(req.Operations))}
 	for i := range req.Operations {
-		o := &op{Operation: req.Operations[i], index: i}
+		o := &op{Operation: req.Operations[i], syn: syn, index: i}
 		o.ID = operationID(o.Operation, i)
 		if !idPattern.MatchString(o.ID) {
 			return nil, invalid(&op{Operation: Operation{ID: fmt.Sprintf("op%d", i+1)}}, "id must be 1 to 64 letters, digits, '_' or '-'")
@@ -223,11 +227,14 @@ func (o *op) checkPath() error {
 	return checkPath(o, refPattern.ReplaceAllString(o.Path, "0"))
 }
 
-// checkPath accepts a path relative to /api/v1: absolute, clean (no dot
-// segments, no empty segments), with an optional query, and never /batch.
+// checkPath accepts a path relative to the batch's prefix (/api/v1):
+// absolute, clean (no dot segments, no empty segments), with an optional
+// query, never /batch, and never a path of the API with its prefix, this
+// version's or another's.
 func checkPath(o *op, p string) error {
+	prefix := o.syn.prefix
 	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
-		return invalid(o, "path must start with a single / and is relative to /api/v1")
+		return invalid(o, "path must start with a single / and is relative to %s", prefix)
 	}
 	if strings.ContainsAny(p, "#\\ \x00\r\n\t") {
 		return invalid(o, "path holds a character that is not allowed")
@@ -239,8 +246,12 @@ func checkPath(o *op, p string) error {
 	if path.Clean(u.Path) != u.Path || strings.Contains(u.Path, "/./") {
 		return invalid(o, "path must be clean (no empty, . or .. segments)")
 	}
-	if strings.HasPrefix(strings.ToLower(u.Path), "/api/") {
-		return invalid(o, "path is relative to /api/v1: write /chantiers, not /api/v1/chantiers")
+	if lp := strings.ToLower(u.Path); strings.HasPrefix(lp, "/api/") {
+		if lp == prefix || strings.HasPrefix(lp, prefix+"/") {
+			return invalid(o, "path is relative to %s: write /chantiers, not %s/chantiers", prefix, prefix)
+		}
+		return invalid(o, "path is relative to %s, and %s is not an operation of this API version: a batch runs the operations of its own version only",
+			prefix, clip(u.Path))
 	}
 	if lp := strings.ToLower(u.Path); lp == "/batch" || strings.HasPrefix(lp, "/batch/") {
 		return invalid(o, "a batch may not contain a batch")
@@ -380,7 +391,7 @@ func (p *plan) link() error {
 		for _, name := range o.DependsOn {
 			t := p.byID[name]
 			if t == nil {
-				return invalid(o, "depends_on names %q, no operation of this batch", clip(name))
+				return invalid(o, "%s names %q, no operation of this batch", p.syn.naming.dependsOn(), clip(name))
 			}
 			add(t)
 		}

@@ -48,7 +48,7 @@ func TestParseRefusesMalformedBatches(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parse([]byte(tc.body))
+			_, err := parse([]byte(tc.body), v1Syntax)
 			d, ok := problem.As(err)
 			if !ok || d.Status != 400 || d.Type != "invalid-batch" {
 				t.Fatalf("err = %v", err)
@@ -68,7 +68,7 @@ func TestParseAcceptsAndOrders(t *testing.T) {
 		{"id":"late","method":"GET","path":"/x","depends_on":["b"]},
 		{"id":"a","method":"POST","path":"/x","body":null},
 		{"id":"b","method":"PATCH","path":"/x/{a.body.id}","headers":{"If-Match":"{a.headers.ETag}"},"body":{"n":{"$ref":"a.body.items.0.n"}}},
-		{"method":"DELETE","path":"/x/{a.status}?q=1"}]}`))
+		{"method":"DELETE","path":"/x/{a.status}?q=1"}]}`), v1Syntax)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +97,8 @@ func FuzzBatchPayload(f *testing.F) {
 		`{"operations":[{"method":"GET","path":"/a"},{"method":"POST","path":"/b","body":{"$ref":"op1.body"}}]}`,
 		`{"operations":[{"method":"GET","path":"/a/%2e%2e/b"}]}`,
 		`{"operations":[{"method":"GET","path":"/a?x={"}]}`,
+		`{"operations":[{"id":"a","method":"GET","path":"/c","dependsOn":["a"]}]}`,
+		`{"operations":[{"method":"GET","path":"/api/v1/chantiers"},{"method":"GET","path":"/api/v2/chantiers"}]}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -107,46 +109,53 @@ func FuzzBatchPayload(f *testing.F) {
 		{Status: 204, Body: json.RawMessage(`null`)},
 		{Status: 200, Body: json.RawMessage(`"AAE="`), BodyEncoding: "base64"},
 	}
+	v2 := &syntax{prefix: "/api/v2", naming: CamelCase}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := parse(data)
-		if err != nil {
-			d, ok := problem.As(err)
-			if !ok || d.Status != 400 {
-				t.Fatalf("refusal is not a 400 problem: %v", err)
-			}
-			return
-		}
-		if len(p.ops) == 0 || len(p.ops) > MaxOperations {
-			t.Fatalf("%d operations accepted", len(p.ops))
-		}
-		order := p.order()
-		if len(order) != len(p.ops) {
-			t.Fatalf("order %v of %d operations", order, len(p.ops))
-		}
-		results := make([]*Result, len(p.ops))
-		for k, i := range order {
-			o := p.ops[i]
-			for _, d := range o.deps {
-				if results[d] == nil {
-					t.Fatalf("operation %d runs before its dependency %d", i, d)
-				}
-			}
-			res, err := o.resolve(results, p.byID)
-			if err != nil {
-				if d, ok := problem.As(err); !ok || d.Status != 400 || d.Extensions["operation"] != o.ID {
-					t.Fatalf("resolve: %v", err)
-				}
-			} else {
-				if err := checkPath(o, res.path); err != nil {
-					t.Fatalf("resolved path %q: %v", res.path, err)
-				}
-				if res.body != nil && !json.Valid(res.body) {
-					t.Fatalf("resolved body %q", res.body)
-				}
-			}
-			r := *made[k%len(made)]
-			r.ID = o.ID
-			results[i] = &r
+		for _, syn := range []*syntax{v1Syntax, v2} {
+			fuzzParse(t, data, syn, made)
 		}
 	})
+}
+
+func fuzzParse(t *testing.T, data []byte, syn *syntax, made []*Result) {
+	p, err := parse(data, syn)
+	if err != nil {
+		d, ok := problem.As(err)
+		if !ok || d.Status != 400 {
+			t.Fatalf("refusal is not a 400 problem: %v", err)
+		}
+		return
+	}
+	if len(p.ops) == 0 || len(p.ops) > MaxOperations {
+		t.Fatalf("%d operations accepted", len(p.ops))
+	}
+	order := p.order()
+	if len(order) != len(p.ops) {
+		t.Fatalf("order %v of %d operations", order, len(p.ops))
+	}
+	results := make([]*Result, len(p.ops))
+	for k, i := range order {
+		o := p.ops[i]
+		for _, d := range o.deps {
+			if results[d] == nil {
+				t.Fatalf("operation %d runs before its dependency %d", i, d)
+			}
+		}
+		res, err := o.resolve(results, p.byID)
+		if err != nil {
+			if d, ok := problem.As(err); !ok || d.Status != 400 || d.Extensions["operation"] != o.ID {
+				t.Fatalf("resolve: %v", err)
+			}
+		} else {
+			if err := checkPath(o, res.path); err != nil {
+				t.Fatalf("resolved path %q: %v", res.path, err)
+			}
+			if res.body != nil && !json.Valid(res.body) {
+				t.Fatalf("resolved body %q", res.body)
+			}
+		}
+		r := *made[k%len(made)]
+		r.ID = o.ID
+		results[i] = &r
+	}
 }

@@ -54,7 +54,9 @@ var V2Names = map[string]string{
 	// pagination and list filters
 	"next_cursor": "nextCursor", "prev_cursor": "prevCursor", "has_more": "hasMore", "date_from": "dateFrom", "date_to": "dateTo",
 	// problem details
-	"allowed_parameters": "allowedParameters", "required_scope": "requiredScope",
+	"allowed_parameters": "allowedParameters", "required_scope": "requiredScope", "failed_operation": "failedOperation",
+	// batches (POST /batch)
+	"depends_on": "dependsOn", "body_encoding": "bodyEncoding",
 }
 
 // V2UserNames overrides V2Names for the members of a user.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"os"
 	"regexp"
 	"sort"
@@ -78,6 +77,7 @@ func v2Text(s string) string {
 		"responsable.nom", "manager.lastName",
 		"offset pagination", "cursor pagination",
 		" Not combinable with `page`.", " Without it, the first page.",
+		"`/api/v1`", "`/api/v2`",
 	).Replace(s)
 	return backtickRe.ReplaceAllStringFunc(s, func(q string) string {
 		return nameRe.ReplaceAllStringFunc(q, v2Name)
@@ -95,6 +95,8 @@ func generateV2Document(v1 []byte) ([]byte, error) {
 	info["version"] = "2.0.0"
 	desc := info["description"].(string)
 	desc = strings.Replace(desc, "The public REST API of Hub Chantier, version 1:", "The public REST API of Hub Chantier, version 2:", 1)
+	// v1's deprecation notice, and its operations' deprecated flags, are v1's.
+	desc = regexp.MustCompile(`(?s)\n\n\*\*Version 1 is deprecated\*\*.*?\n\n`).ReplaceAllString(desc, "\n\n")
 	desc = regexp.MustCompile(`(?s)## Lists\n.*?\n\n## `).ReplaceAllString(desc,
 		"## Lists\nLists accept filters, `sort` (a per-resource whitelist, `-` for descending), `limit` (1 to 100, default 20) "+
 			"and keyset pagination only: they answer `{\"data\": [...], \"pagination\": {\"nextCursor\", \"prevCursor\", \"hasMore\"}}`; "+
@@ -107,29 +109,7 @@ func generateV2Document(v1 []byte) ([]byte, error) {
 	info["description"] = v2Text(desc)
 	doc["servers"] = []any{map[string]any{"url": "/api/v2", "description": "This server"}}
 
-	// Batches address v1 routes (relative to /api/v1): v2 has none.
-	paths := doc["paths"].(map[string]any)
-	for p := range paths {
-		if p == "/batch" {
-			delete(paths, p)
-		}
-	}
 	comps := doc["components"].(map[string]any)
-	for name := range comps["schemas"].(map[string]any) {
-		if strings.HasPrefix(name, "Batch") {
-			delete(comps["schemas"].(map[string]any), name)
-		}
-	}
-	if tags, ok := doc["tags"].([]any); ok {
-		var keep []any
-		for _, tg := range tags {
-			if m, ok := tg.(map[string]any); ok && strings.EqualFold(fmt.Sprint(m["name"]), "batch") {
-				continue
-			}
-			keep = append(keep, tg)
-		}
-		doc["tags"] = keep
-	}
 	delete(comps["parameters"].(map[string]any), "Page")
 	schemas := comps["schemas"].(map[string]any)
 	delete(schemas, "OffsetPagination")
@@ -150,8 +130,14 @@ func generateV2Document(v1 []byte) ([]byte, error) {
 			r[name] = v2Value(v)
 		}
 	}
-	paths = doc["paths"].(map[string]any)
+	paths := doc["paths"].(map[string]any)
 	for p, item := range paths {
+		for _, op := range item.(map[string]any) {
+			if m, ok := op.(map[string]any); ok {
+				delete(m, "deprecated")
+				delete(m, "x-deprecated-reason")
+			}
+		}
 		paths[p] = v2Value(item)
 	}
 	// The shared fields example names chantier members: /users/me gets
@@ -262,6 +248,16 @@ func v2Example(v any, user bool) any {
 						out[n].(map[string]any)["hasMore"] = h
 					}
 				}
+			case "path": // a batch operation's, with a field selection
+				if str, ok := e.(string); ok {
+					p, sel, found := strings.Cut(str, "?fields=")
+					if found {
+						str = p + "?fields=" + v2Expression(sel)
+					}
+					out[n] = str
+					continue
+				}
+				out[n] = e
 			case "field": // a problem's field error
 				if str, ok := e.(string); ok {
 					out[n] = v2Name(str)
@@ -343,4 +339,39 @@ func v2Value(v any) any {
 		}
 	}
 	return v
+}
+
+// Every operation of the v1 document is marked deprecated (v1 is, as its
+// responses' Deprecation header says), and none of v2's.
+func TestV1OperationsAreDeprecated(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		doc  []byte
+		want bool
+	}{{"v1", OpenAPIDocument(), true}, {"v2", OpenAPIDocumentV2(), false}} {
+		var doc struct {
+			Paths map[string]map[string]json.RawMessage `json:"paths"`
+		}
+		if err := json.Unmarshal(tc.doc, &doc); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for p, item := range doc.Paths {
+			for method, raw := range item {
+				var op struct {
+					Deprecated bool `json:"deprecated"`
+				}
+				if err := json.Unmarshal(raw, &op); err != nil {
+					continue // path-level parameters
+				}
+				n++
+				if op.Deprecated != tc.want {
+					t.Errorf("%s: %s %s deprecated = %t", tc.name, method, p, op.Deprecated)
+				}
+			}
+		}
+		if n < 40 {
+			t.Fatalf("%s: only %d operations", tc.name, n)
+		}
+	}
 }

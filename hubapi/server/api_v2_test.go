@@ -324,6 +324,17 @@ func TestAPIv2(t *testing.T) {
 			}
 		})
 
+		t.Run("a batch runs v2 operations with v2 bodies (more in TestBatchV2)", func(t *testing.T) {
+			rs := sendBatchV2(t, env, cond, map[string]any{"operations": []any{
+				map[string]any{"id": "me", "method": "GET", "path": "/users/me?fields=id,lastName"},
+				map[string]any{"method": "GET", "path": fmt.Sprintf("/chantiers/%d?fields=id,name,manager(lastName)", c.ID), "dependsOn": []string{"me"}},
+			}})
+			wantStatusesV2(t, rs, "200 200")
+			if !strings.Contains(string(rs[0].Body), `"lastName"`) || !strings.Contains(string(rs[1].Body), `"manager"`) {
+				t.Fatalf("bodies %s / %s", rs[0].Body, rs[1].Body)
+			}
+		})
+
 		t.Run("every v2 operation answered a valid request with 2xx", func(t *testing.T) {
 			for _, op := range env.CoverageV2().WithoutSuccess() {
 				t.Errorf("%s (%s) never answered 2xx", op, op.ID)
@@ -344,7 +355,7 @@ func TestOpenAPIV2DescribesEveryRoute(t *testing.T) {
 	r := mux.NewRouter()
 	rest.MountDocs(r)
 	if err := rest.MountV2(r, rest.Options{Chantiers: s, Pointages: s, Documents: s, Signalements: s, Affectations: s,
-		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Authenticator: s}); err != nil {
+		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Authenticator: s, Batch: http.NotFoundHandler()}); err != nil {
 		t.Fatal(err)
 	}
 	var routes []string

@@ -15,8 +15,8 @@ import (
 )
 
 // TestDocsPageInBrowser loads /docs in headless Chromium: Swagger UI
-// renders the v2 document, the version switcher loads the v1 document and
-// back, and GET /users/me of v2 is tried from the page with an API key
+// renders the v2 document, the version switcher loads the v1 document
+// (every operation shown deprecated) and back, and GET /users/me of v2 is tried from the page with an API key
 // typed into "Authorize" (the request goes to this server and answers 200
 // with the v2 representation). CI runs it (HUB_TEST_BROWSER=1).
 func TestDocsPageInBrowser(t *testing.T) {
@@ -60,8 +60,16 @@ func TestDocsPageInBrowser(t *testing.T) {
 	if !strings.Contains(v1Title, "Hub Chantier API") || strings.Contains(v1Title, "v2") {
 		t.Errorf("v1 document title %q", v1Title)
 	}
+	// Every v1 operation is shown deprecated (the document marks them), no v2 one.
+	countDeprecated := `document.querySelectorAll(".opblock.opblock-deprecated").length`
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](countDeprecated)); err != nil || n < 40 {
+		t.Errorf("v1: %d operations shown deprecated (%v), want every one", n, err)
+	}
 	if err := chromedp.Do(ctx, switchTo("v2", "2.0.0")); err != nil {
 		t.Fatalf("switch back to v2: %v", err)
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](countDeprecated)); err != nil || n != 0 {
+		t.Errorf("v2: %d operations shown deprecated (%v)", n, err)
 	}
 
 	const op = "#operations-Utilisateurs-getCurrentUser"

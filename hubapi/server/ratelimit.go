@@ -12,6 +12,7 @@ import (
 
 	"github.com/hubchantier/hubchantier/clientip"
 	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/apiversion"
 	"github.com/hubchantier/hubchantier/hubapi/batch"
 	"github.com/hubchantier/hubchantier/hubapi/metrics"
 	"github.com/hubchantier/hubchantier/hubapi/rest"
@@ -37,20 +38,29 @@ var DefaultRateLimits = func() []ratelimit.Rule {
 	}
 	return append(rules,
 		ratelimit.Rule{Method: http.MethodPost, Route: "/api/v1/batch", Policies: []ratelimit.Policy{ratelimit.PerMinute(10)}},
+		ratelimit.Rule{Method: http.MethodPost, Route: "/api/v2/batch", Policies: []ratelimit.Policy{ratelimit.PerMinute(10)}},
 		// GET and POST /graphql share one quota, in cost units (see
 		// graphql.Limits.PointsPerUnit).
 		ratelimit.Rule{Method: ratelimit.AnyMethod, Route: GraphQLPath, Policies: []ratelimit.Policy{ratelimit.PerMinute(1200)}},
 	)
 }()
 
-// BatchOperationPolicies is the default quota of batch operations per key:
-// each batch is charged its number of operations (its operations are not
-// counted against their own routes' quotas). Ten full batches a minute.
+// BatchOperationPolicies is the default quota of batch operations per key
+// and API version: each batch is charged its number of operations (its
+// operations are not counted against their own routes' quotas). Ten full
+// batches a minute.
 var BatchOperationPolicies = []ratelimit.Policy{ratelimit.PerMinute(10 * batch.MaxOperations)}
 
-// batchOperationsRoute names the quota of batch operations in the store
-// and in the response fields.
-const batchOperationsRoute = "/api/v1/batch (operations)"
+// batchOperationsRoute names the quota of batch operations of the batch's
+// API version in the store, in the metrics and in the response fields:
+// "/api/v1/batch (operations)" or "/api/v2/batch (operations)", so v1 and
+// v2 batches have their own counters, as their requests do.
+func batchOperationsRoute(r *http.Request) string {
+	if apiversion.Of(r.URL.Path) == apiversion.V2 {
+		return "/api/v2/batch (operations)"
+	}
+	return "/api/v1/batch (operations)"
+}
 
 // newBatchLimiter returns the limiter of batch operations: the batch
 // handler raises its charge to its number of operations (ratelimit.SetCost).
@@ -62,7 +72,7 @@ func newBatchLimiter(cfg Config, rdb *redis.Client, log *slog.Logger, m *metrics
 	rc := ratelimit.Config{
 		Limits:       ratelimit.Limits{Default: policies},
 		Key:          rateLimitKey,
-		Route:        func(*http.Request) string { return batchOperationsRoute },
+		Route:        batchOperationsRoute,
 		UnixReset:    true,
 		FailClosed:   cfg.RateLimitFailClosed,
 		Logger:       log,

@@ -397,7 +397,13 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 	r := mux.NewRouter()
 	// Batch operations are dispatched to r itself, inside authentication
 	// (the batch's principal is theirs) and the route's middleware.
+	// One batch endpoint per version: a batch's operations are of its own
+	// version, spelt like it.
 	bh, err := batch.New(batch.Config{Target: r, UnitOfWork: s.Service, Limit: batchLimit})
+	if err != nil {
+		return nil, err
+	}
+	bh2, err := batch.New(batch.Config{Target: r, UnitOfWork: s.Service, Limit: batchLimit, Prefix: "/api/v2", Naming: batch.CamelCase})
 	if err != nil {
 		return nil, err
 	}
@@ -449,8 +455,7 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 	if err := rest.Mount(r, opts); err != nil {
 		return nil, err
 	}
-	// Batches address v1 routes: v2 has none.
-	opts.Batch = nil
+	opts.Batch = bh2
 	if err := rest.MountV2(r, opts); err != nil {
 		return nil, err
 	}

@@ -105,3 +105,29 @@ func TestV1UseIsCountedPerKey(t *testing.T) {
 		}
 	}
 }
+
+// Quotas and request metrics are per version: v1 and v2 of one route have
+// their own counters, and metrics name the versioned route template.
+func TestQuotasAndMetricsAreByVersion(t *testing.T) {
+	env := apitest.Start(t, testenv.SQLite(t), apitest.Config{RateLimits: "GET /api/v1/users/me=2/m;GET /api/v2/users/me=2/m"})
+	cond := env.As(hubapi.RoleConducteur)
+	for _, v := range []string{v1, v2} {
+		cond.Get(t, v+"/users/me").Expect(200)
+		cond.Get(t, v+"/users/me").Expect(200)
+	}
+	for _, v := range []string{v1, v2} {
+		cond.Get(t, v+"/users/me").Problem(429, "rate-limit-exceeded")
+	}
+	var b strings.Builder
+	env.Server.Metrics.WritePrometheus(&b)
+	out := b.String()
+	for _, want := range []string{
+		`api_rate_limit_exceeded_total{route="/api/v1/users/me"} 1`, `api_rate_limit_exceeded_total{route="/api/v2/users/me"} 1`,
+		`api_requests_total{method="GET",route="/api/v1/users/me",status="200"} 2`, `api_requests_total{method="GET",route="/api/v2/users/me",status="200"} 2`,
+		`api_requests_total{method="GET",route="/api/v2/users/me",status="429"} 1`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
