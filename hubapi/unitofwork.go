@@ -10,6 +10,11 @@ import "context"
 // after a rollback nothing of them remains. A call inside another unit of
 // work joins the outer one.
 //
+// fn may be called more than once: after a rollback the unit may run it
+// again in a new transaction (a store that defers its writes does so when
+// a deferred write fails, to learn which use case it belonged to). Each
+// call must start afresh; only the last call's work is kept.
+//
 // One transaction is one database connection, which runs one statement at
 // a time: use the context of a unit of work from one goroutine at a time.
 type UnitOfWork interface {

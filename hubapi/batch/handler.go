@@ -282,6 +282,10 @@ var errRolledBack = errors.New("batch: an operation failed")
 func (x *run) atomic(ctx context.Context) {
 	failed := -1
 	err := x.h.cfg.UnitOfWork.Atomically(ctx, func(ctx context.Context) error {
+		// The unit of work may call this again after a rollback (see
+		// service.Atomically): each call starts afresh.
+		failed = -1
+		clear(x.results)
 		for _, i := range x.p.order() {
 			res := x.step(ctx, x.p.ops[i])
 			x.set(i, res)
