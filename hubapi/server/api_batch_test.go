@@ -345,6 +345,21 @@ func TestBatch(t *testing.T) {
 				{"path outside the API", map[string]any{"operations": []any{
 					map[string]any{"id": "p", "method": "GET", "path": "/../healthz"}}}, "p", false},
 			}
+			raw := []struct{ name, body, operation, detail string }{
+				{"operations twice", `{"atomic":true,"operations":[{"method":"DELETE","path":"/chantiers/1"}],"operations":[{"method":"GET","path":"/users/me"}]}`, "", `"operations" appears more than once`},
+				{"a member twice in an operation", `{"operations":[{"id":"d","method":"GET","path":"/users/me","path":"/chantiers"}]}`, "d", `"path" appears more than once`},
+				{"a header twice", `{"operations":[{"id":"h","method":"GET","path":"/users/me","headers":{"If-None-Match":"*","if-none-match":"\"v1\""}}]}`, "h", `header "if-none-match" appears more than once`},
+			}
+			for _, tc := range raw {
+				t.Run(tc.name, func(t *testing.T) {
+					p := admin.Post(t, v1+"/batch", nil, apitest.Raw("application/json", []byte(tc.body)),
+						apitest.Unchecked("the document cannot express duplicate members")).Problem(400, "invalid-batch")
+					names := strings.HasPrefix(p.Detail, "operation ")
+					if names != (tc.operation != "") || (names && !strings.HasPrefix(p.Detail, "operation "+tc.operation+": ")) || !strings.Contains(p.Detail, tc.detail) {
+						t.Fatalf("detail %q, want operation %q and %q", p.Detail, tc.operation, tc.detail)
+					}
+				})
+			}
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
 					opt := apitest.Unchecked("the document cannot express references between operations")
