@@ -36,3 +36,19 @@ func IsBatchOperation(ctx context.Context) bool {
 	v, _ := ctx.Value(batchOperationKey{}).(bool)
 	return v
 }
+
+type expectedCreatesKey struct{}
+
+// WithExpectedCreates tells the unit of work started with ctx how many
+// resources fn may create at most (a batch's POST operations), so that it
+// prepares for them at once (on PostgreSQL: ids drawn in one block). It is
+// a hint: fn may create fewer, or more.
+func WithExpectedCreates(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, expectedCreatesKey{}, n)
+}
+
+// ExpectedCreates returns the hint of WithExpectedCreates, or 0.
+func ExpectedCreates(ctx context.Context) int {
+	n, _ := ctx.Value(expectedCreatesKey{}).(int)
+	return n
+}

@@ -216,7 +216,7 @@ func (s *Service) atomically(ctx context.Context, fn func(ctx context.Context) e
 		uctx := context.WithValue(ctx, unitOfWorkKey{}, u)
 		var deferred *store.Deferred
 		if deferring {
-			deferred = store.NewDeferred(tx)
+			deferred = store.NewDeferred(tx, hubapi.ExpectedCreates(ctx))
 			uctx = store.WithDeferred(uctx, deferred)
 		}
 		ferr := fn(uctx)

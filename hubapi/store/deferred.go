@@ -31,15 +31,19 @@ import (
 //
 // A Deferred is used by one goroutine at a time, like its transaction.
 type Deferred struct {
-	tx   bun.Tx
-	runs []deferredRun
-	ids  map[string]*idBlock
-	err  error
+	tx    bun.Tx
+	runs  []deferredRun
+	ids   map[string]*idBlock
+	first int // size of the first block of ids of a table
+	err   error
 }
 
 // NewDeferred returns an empty Deferred for tx, a PostgreSQL transaction.
-func NewDeferred(tx bun.Tx) *Deferred {
-	return &Deferred{tx: tx, ids: map[string]*idBlock{}}
+// expected is how many rows the transaction may insert in one table (0:
+// unknown): the first block of ids drawn for a table has that size (at
+// most maxIDBlock), later blocks double.
+func NewDeferred(tx bun.Tx, expected int) *Deferred {
+	return &Deferred{tx: tx, ids: map[string]*idBlock{}, first: min(max(expected, firstIDBlock), maxIDBlock)}
 }
 
 type deferredKey struct{}
@@ -115,11 +119,11 @@ const (
 func (d *Deferred) nextID(ctx context.Context, table string) (int64, error) {
 	b := d.ids[table]
 	if b == nil {
-		b = &idBlock{size: firstIDBlock / 2}
+		b = &idBlock{}
 		d.ids[table] = b
 	}
 	if len(b.next) == 0 {
-		b.size = min(b.size*2, maxIDBlock)
+		b.size = min(max(b.size*2, d.first), maxIDBlock)
 		var ids []int64
 		err := d.tx.NewRaw("SELECT nextval(pg_get_serial_sequence(?, 'id')) FROM generate_series(1, ?)", table, b.size).
 			Scan(context.WithValue(ctx, flushingKey{}, true), &ids)

@@ -29,7 +29,7 @@ func TestDeferredInserts(t *testing.T) {
 	u := seedUser(t, db)
 
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		d := store.NewDeferred(tx)
+		d := store.NewDeferred(tx, 0)
 		dctx := store.WithDeferred(ctx, d)
 		var rows []*hubapi.Chantier
 		for i := range 10 {
@@ -80,7 +80,7 @@ func TestDeferredInserts(t *testing.T) {
 	}
 
 	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		d := store.NewDeferred(tx)
+		d := store.NewDeferred(tx, 0)
 		dctx := store.WithDeferred(ctx, d)
 		for _, code := range []string{"D-new", "D-3"} { // D-3 exists: the write fails
 			if err := store.Insert(dctx, tx, newChantierRow(code)); err != nil {
