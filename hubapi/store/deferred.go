@@ -160,6 +160,13 @@ func (r *run[T]) flush(ctx context.Context, tx bun.Tx) error {
 	return mapErr(err)
 }
 
+// deferrable reports whether rows of T can be deferred: their table has an
+// int64 primary key id (drawn from its sequence).
+func deferrable[T any](d *Deferred) bool {
+	_, err := idField(d.tx.Dialect().Tables().Get(reflect.TypeFor[T]()))
+	return err == nil
+}
+
 // deferInsert gives m its id and queues it behind the pending rows.
 func deferInsert[T any](ctx context.Context, d *Deferred, m *T) error {
 	if d.err != nil {
