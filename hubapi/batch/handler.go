@@ -294,7 +294,18 @@ var errRolledBack = errors.New("batch: an operation failed")
 // every other operation answers 424.
 func (x *run) atomic(ctx context.Context) {
 	failed := -1
+	creates := 0
+	for _, o := range x.p.ops {
+		if o.Method == http.MethodPost {
+			creates++
+		}
+	}
+	ctx = hubapi.WithExpectedCreates(ctx, creates)
 	err := x.h.cfg.UnitOfWork.Atomically(ctx, func(ctx context.Context) error {
+		// The unit of work may call this again after a rollback (see
+		// service.Atomically): each call starts afresh.
+		failed = -1
+		clear(x.results)
 		for _, i := range x.p.order() {
 			res := x.step(ctx, x.p.ops[i])
 			x.set(i, res)

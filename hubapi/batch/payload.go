@@ -9,10 +9,12 @@ import (
 	"net/textproto"
 	"net/url"
 	"path"
+	"reflect"
 	"regexp"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/hubchantier/hubchantier/internal/jsonmembers"
 	"github.com/hubchantier/hubchantier/problem"
 )
 
@@ -125,6 +127,9 @@ func parse(data []byte, syn *syntax) (*plan, error) {
 	if dec.More() {
 		return nil, invalid(nil, "the body must contain a single JSON object")
 	}
+	if err := checkMembers(data, req, syn.naming); err != nil {
+		return nil, err
+	}
 	if len(req.Operations) == 0 {
 		return nil, invalid(nil, "a batch needs at least one operation")
 	}
@@ -152,6 +157,73 @@ func parse(data []byte, syn *syntax) (*plan, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkMembers refuses, as the REST bodies do, a member of the batch, of
+// an operation or of an operation's headers that appears twice (header
+// names compared as HTTP compares them), and a member name that differs
+// from a known one in case only (encoding/json would accept it), the
+// members spelt in n.
+func checkMembers(data []byte, req Request, n Naming) error {
+	reqType, opType := reflect.TypeFor[Request](), reflect.TypeFor[Operation]()
+	if n == CamelCase {
+		reqType, opType = reflect.TypeFor[requestCamel](), reflect.TypeFor[operationCamel]()
+	}
+	if bad := jsonmembers.Check(data, jsonmembers.Names(reqType), nil); bad != nil {
+		return invalid(nil, "%s", memberReason(bad, "the batch"))
+	}
+	var raw struct {
+		Operations []json.RawMessage `json:"operations"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil || len(raw.Operations) != len(req.Operations) {
+		return invalid(nil, "the body is not a batch: malformed JSON")
+	}
+	opNames := jsonmembers.Names(opType)
+	for i, data := range raw.Operations {
+		if i >= MaxOperations {
+			break // refused for their number
+		}
+		// Named by position when its id is what is in doubt.
+		o := &op{Operation: Operation{ID: fmt.Sprintf("op%d", i+1)}}
+		bad := jsonmembers.Check(data, opNames, nil)
+		if bad != nil {
+			if bad.Name != "id" && idPattern.MatchString(req.Operations[i].ID) {
+				o.ID = req.Operations[i].ID
+			}
+			return invalid(o, "%s", memberReason(bad, "the operation"))
+		}
+		o.ID = operationID(req.Operations[i], i)
+		if req.Operations[i].Headers == nil {
+			continue
+		}
+		var headers struct {
+			Headers json.RawMessage `json:"headers"`
+		}
+		if err := json.Unmarshal(data, &headers); err != nil {
+			return invalid(o, "the operation is malformed")
+		}
+		if bad := jsonmembers.Check(headers.Headers, nil, textproto.CanonicalMIMEHeaderKey); bad != nil {
+			return invalid(o, "header %q appears more than once in headers", shorten(bad.Name))
+		}
+	}
+	return nil
+}
+
+// memberReason says what is wrong with a member of where.
+func memberReason(bad *jsonmembers.Error, where string) string {
+	if bad.Duplicate {
+		return fmt.Sprintf("member %q appears more than once in %s", shorten(bad.Name), where)
+	}
+	return fmt.Sprintf("unknown member %q in %s (member names are case-sensitive)", shorten(bad.Name), where)
+}
+
+// shorten keeps a client's name short enough to quote.
+func shorten(s string) string {
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return s
 }
 
 func operationID(o Operation, i int) string {

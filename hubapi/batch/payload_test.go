@@ -44,6 +44,16 @@ func TestParseRefusesMalformedBatches(t *testing.T) {
 		{"self reference", `{"operations":[{"id":"s","method":"GET","path":"/x/{s.body.id}"}]}`, "s", "cycle: s → s"},
 		{"cycle through depends_on", `{"operations":[{"id":"a","method":"GET","path":"/x","depends_on":["b"]},{"id":"b","method":"GET","path":"/x/{c.body.id}"},{"id":"c","method":"GET","path":"/x","depends_on":["a"]}]}`, "a", "cycle: a → b → c → a"},
 		{"forward reference", `{"operations":[{"id":"a","method":"GET","path":"/x/{b.body.id}"},` + get("b") + `]}`, "a", "later operation"},
+		{"duplicate operations", `{"operations":[` + get("a") + `],"operations":[` + get("b") + `]}`, "", `member "operations" appears more than once in the batch`},
+		{"duplicate atomic", `{"atomic":false,"operations":[` + get("a") + `],"atomic":true}`, "", `member "atomic" appears more than once in the batch`},
+		{"member in another case", `{"Atomic":true,"operations":[` + get("a") + `]}`, "", `unknown member "Atomic" in the batch`},
+		{"duplicate method", `{"operations":[` + get("a") + `,{"id":"b","method":"GET","path":"/x","method":"DELETE"}]}`, "b", `member "method" appears more than once in the operation`},
+		{"duplicate body", `{"operations":[{"method":"POST","path":"/x","body":{},"body":{"k":1}}]}`, "op1", `member "body" appears more than once`},
+		{"id member twice", `{"operations":[` + get("a") + `,{"id":"x","method":"GET","path":"/x","id":"y"}]}`, "op2", `member "id" appears more than once`},
+		{"duplicate path in the last operation", `{"operations":[` + get("a") + `,` + get("b") + `,{"method":"GET","path":"/x","path":"/y"}]}`, "op3", `member "path"`},
+		{"operation member in another case", `{"operations":[{"Method":"GET","path":"/x"}]}`, "op1", `unknown member "Method" in the operation`},
+		{"duplicate header", `{"operations":[{"id":"h","method":"GET","path":"/x","headers":{"If-Match":"\"v1\"","If-Match":"*"}}]}`, "h", `header "If-Match" appears more than once`},
+		{"duplicate header in another case", `{"operations":[{"id":"h","method":"GET","path":"/x","headers":{"If-Match":"\"v1\"","if-match":"*"}}]}`, "h", `header "if-match" appears more than once`},
 		{"forward reference in a header", `{"operations":[{"id":"a","method":"GET","path":"/x","headers":{"If-Match":"{b.headers.ETag}"}},` + get("b") + `]}`, "a", "later operation"},
 	}
 	for _, tc := range cases {
@@ -55,6 +65,9 @@ func TestParseRefusesMalformedBatches(t *testing.T) {
 			}
 			if tc.operation != "" && (d.Extensions["operation"] != tc.operation || !strings.HasPrefix(d.Detail, "operation "+tc.operation+": ")) {
 				t.Fatalf("problem names %v: %q", d.Extensions["operation"], d.Detail)
+			}
+			if tc.operation == "" && d.Extensions["operation"] != nil {
+				t.Fatalf("problem names operation %v: %q", d.Extensions["operation"], d.Detail)
 			}
 			if !strings.Contains(d.Detail, tc.detail) {
 				t.Fatalf("detail %q lacks %q", d.Detail, tc.detail)
@@ -99,6 +112,11 @@ func FuzzBatchPayload(f *testing.F) {
 		`{"operations":[{"method":"GET","path":"/a?x={"}]}`,
 		`{"operations":[{"id":"a","method":"GET","path":"/c","dependsOn":["a"]}]}`,
 		`{"operations":[{"method":"GET","path":"/api/v1/chantiers"},{"method":"GET","path":"/api/v2/chantiers"}]}`,
+		`{"operations":[{"method":"GET","path":"/a"}],"operations":[{"method":"GET","path":"/b"}]}`,
+		`{"atomic":true,"operations":[{"id":"a","method":"GET","path":"/a","id":"b"}],"atomic":false}`,
+		`{"operations":[{"method":"GET","path":"/a","headers":{"If-Match":"*","if-match":"\"v1\""}}]}`,
+		`{"operations":[{"method":"POST","path":"/a","body":{"k":1,"k":2},"body":{}}]}`,
+		`{"Operations":[{"Method":"GET","path":"/a"}]}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -157,5 +175,25 @@ func fuzzParse(t *testing.T, data []byte, syn *syntax, made []*Result) {
 		r := *made[k%len(made)]
 		r.ID = o.ID
 		results[i] = &r
+	}
+}
+
+// The strict member check follows the batch's spelling: a camelCase batch
+// takes dependsOn and refuses it twice or in another case.
+func TestMembersCheckedInTheBatchSpelling(t *testing.T) {
+	v2 := &syntax{prefix: "/api/v2", naming: CamelCase}
+	if _, err := parse([]byte(`{"operations":[{"id":"a","method":"GET","path":"/a"},{"method":"GET","path":"/b","dependsOn":["a"]}]}`), v2); err != nil {
+		t.Fatalf("camelCase batch refused: %v", err)
+	}
+	for body, want := range map[string]string{
+		`{"operations":[{"id":"a","method":"GET","path":"/a"},{"method":"GET","path":"/b","dependsOn":["a"],"dependsOn":[]}]}`: `member "dependsOn" appears more than once`,
+		`{"operations":[{"id":"a","method":"GET","path":"/a"},{"method":"GET","path":"/b","dependson":["a"]}]}`:                `unknown member "dependson"`,
+		`{"operations":[{"method":"GET","path":"/a","depends_on":[]}]}`:                                                        `unknown member "depends_on"`,
+	} {
+		_, err := parse([]byte(body), v2)
+		d, ok := problem.As(err)
+		if !ok || d.Status != 400 || !strings.Contains(d.Detail, want) {
+			t.Errorf("%s: %v, want a 400 saying %s", body, err, want)
+		}
 	}
 }

@@ -11,9 +11,9 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
+	"github.com/hubchantier/hubchantier/internal/jsonmembers"
 	"github.com/hubchantier/hubchantier/problem"
 )
 
@@ -233,78 +233,21 @@ func checkMembers(body []byte, dst any) error {
 	if names == nil {
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	bad := jsonmembers.Check(body, names, nil)
+	switch {
+	case bad == nil:
 		return nil
+	case bad.Duplicate:
+		d := badRequest("duplicate-field", fmt.Sprintf("Field %q appears more than once.", bad.Name))
+		d.Errors = []problem.FieldError{{Field: bad.Name, Message: "duplicate member"}}
+		return d
+	default:
+		d := badRequest("unknown-field", fmt.Sprintf("Unknown field %q (member names are case-sensitive).", sanitize(bad.Name)))
+		d.Errors = []problem.FieldError{{Field: sanitize(bad.Name), Message: "unknown field"}}
+		return d
 	}
-	seen := map[string]bool{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil
-		}
-		key, _ := t.(string)
-		if !names[key] {
-			d := badRequest("unknown-field", fmt.Sprintf("Unknown field %q (member names are case-sensitive).", sanitize(key)))
-			d.Errors = []problem.FieldError{{Field: sanitize(key), Message: "unknown field"}}
-			return d
-		}
-		if seen[key] {
-			d := badRequest("duplicate-field", fmt.Sprintf("Field %q appears more than once.", key))
-			d.Errors = []problem.FieldError{{Field: key, Message: "duplicate member"}}
-			return d
-		}
-		seen[key] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return nil
-		}
-	}
-	return nil
 }
-
-var jsonNamesCache sync.Map // reflect.Type → map[string]bool
 
 // jsonNames returns the exact member names a struct type decodes, or nil
 // for non-struct types.
-func jsonNames(t reflect.Type) map[string]bool {
-	if v, ok := jsonNamesCache.Load(t); ok {
-		return v.(map[string]bool)
-	}
-	st := t
-	for st.Kind() == reflect.Pointer {
-		st = st.Elem()
-	}
-	if st.Kind() != reflect.Struct {
-		return nil
-	}
-	names := map[string]bool{}
-	var walk func(reflect.Type)
-	walk = func(st reflect.Type) {
-		for i := 0; i < st.NumField(); i++ {
-			f := st.Field(i)
-			tag := f.Tag.Get("json")
-			name, _, _ := strings.Cut(tag, ",")
-			if name == "-" || (!f.IsExported() && !f.Anonymous) {
-				continue
-			}
-			if f.Anonymous && name == "" {
-				ft := f.Type
-				if ft.Kind() == reflect.Pointer {
-					ft = ft.Elem()
-				}
-				if ft.Kind() == reflect.Struct {
-					walk(ft)
-					continue
-				}
-			}
-			if name == "" {
-				name = f.Name
-			}
-			names[name] = true
-		}
-	}
-	walk(st)
-	jsonNamesCache.Store(t, names)
-	return names
-}
+func jsonNames(t reflect.Type) map[string]bool { return jsonmembers.Names(t) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -201,6 +202,86 @@ func TestBatch(t *testing.T) {
 			}
 		})
 
+		// On PostgreSQL the creations of an atomic batch are written
+		// together, later; the answers must be those of writing each at
+		// once (SQLite's path), wherever the failing write is found.
+		t.Run("atomic: a conflict among creations written together fails its own operation, whenever it is found", func(t *testing.T) {
+			code := uniq("ATDEF-")
+			existing := newChantier(t, admin, nil)
+			before, jobsBefore := events.count(), outboxJobs(t, db)
+			cases := []struct {
+				name string
+				ops  []any
+				want []int
+			}{
+				{"found at the commit", []any{chantierOp("a", code+"-1"), chantierOp("b", code+"-2"),
+					chantierOp("dup", code+"-1"), chantierOp("never", code+"-4")}, []int{424, 424, 409, 424}},
+				{"found before a read", []any{chantierOp("a", code+"-1"), chantierOp("dup", code+"-1"),
+					map[string]any{"method": "GET", "path": "/chantiers?limit=1"}}, []int{424, 409, 424}},
+				{"against a committed row", []any{chantierOp("a", code+"-1"), chantierOp("dup", existing.Code),
+					chantierOp("never", code+"-3")}, []int{424, 409, 424}},
+			}
+			single := admin.Post(t, v1+"/chantiers", map[string]any{"code": existing.Code, "nom": "n", "adresse": "a"}).Expect(409).Body
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					rs := sendBatch(t, admin, map[string]any{"atomic": true, "operations": tc.ops})
+					wantStatuses(t, rs, tc.want...)
+					failed := slices.Index(tc.want, 409)
+					if string(rs[failed].Body) != strings.TrimSpace(string(single)) {
+						t.Fatalf("the failed operation answers %s, alone it answers %s", rs[failed].Body, single)
+					}
+					for i, r := range rs {
+						verb := "was rolled back"
+						if i > failed {
+							verb = "did not run"
+						}
+						if i != failed && !strings.Contains(string(r.Body), verb) {
+							t.Fatalf("result %d: %s, want %q", i, r.Body, verb)
+						}
+					}
+				})
+			}
+			var page struct {
+				Data []hubapi.Chantier `json:"data"`
+			}
+			admin.Get(t, v1+"/chantiers?limit=100&sort=-id", apitest.Header("Cache-Control", "no-cache")).Expect(200).JSON(&page)
+			for _, c := range page.Data {
+				if strings.HasPrefix(c.Code, code) {
+					t.Fatalf("rolled-back chantier visible: %+v", c)
+				}
+			}
+			if events.count() != before || outboxJobs(t, db) != jobsBefore {
+				t.Fatalf("rolled-back batches left %d events and %d outbox jobs", events.count()-before, outboxJobs(t, db)-jobsBefore)
+			}
+		})
+
+		t.Run("atomic: creations of several resources written together answer what a read after the commit finds", func(t *testing.T) {
+			code := uniq("ATMIX-")
+			ops := []any{chantierOp("c1", code+"-1"), chantierOp("c2", code+"-2"),
+				map[string]any{"id": "s1", "method": "POST", "path": "/signalements", "body": map[string]any{"titre": "Fuite", "chantier_id": map[string]any{"$ref": "c2.body.id"}}},
+				chantierOp("c3", code+"-3"),
+				map[string]any{"id": "s2", "method": "POST", "path": "/signalements", "body": map[string]any{"titre": "Chute", "chantier_id": map[string]any{"$ref": "c3.body.id"}}},
+			}
+			rs := sendBatch(t, admin, map[string]any{"atomic": true, "operations": ops})
+			wantStatuses(t, rs, 201, 201, 201, 201, 201)
+			ids := map[string]bool{}
+			for _, r := range rs {
+				var created struct {
+					ID int64 `json:"id"`
+				}
+				_ = json.Unmarshal(r.Body, &created)
+				loc := r.Headers["Location"]
+				if created.ID == 0 || ids[loc] || !strings.HasSuffix(loc, fmt.Sprintf("/%d", created.ID)) {
+					t.Fatalf("result %s: id %d, Location %q", r.ID, created.ID, loc)
+				}
+				ids[loc] = true
+				res := admin.Get(t, loc).Expect(200)
+				if strings.TrimSpace(string(res.Body)) != string(r.Body) || res.Header.Get("ETag") != r.Headers["ETag"] {
+					t.Fatalf("%s: the batch answered %s (ETag %s), a read finds %s (ETag %s)", r.ID, r.Body, r.Headers["ETag"], res.Body, res.Header.Get("ETag"))
+				}
+			}
+		})
+
 		t.Run("atomic: a success commits every operation, then publishes their events and invalidates the cache", func(t *testing.T) {
 			code := uniq("ATOK-")
 			listPath := v1 + "/chantiers?limit=5&sort=-id"
@@ -263,6 +344,21 @@ func TestBatch(t *testing.T) {
 					map[string]any{"id": "h", "method": "GET", "path": "/users/me", "headers": map[string]any{"Authorization": "Bearer other"}}}}, "h", false},
 				{"path outside the API", map[string]any{"operations": []any{
 					map[string]any{"id": "p", "method": "GET", "path": "/../healthz"}}}, "p", false},
+			}
+			raw := []struct{ name, body, operation, detail string }{
+				{"operations twice", `{"atomic":true,"operations":[{"method":"DELETE","path":"/chantiers/1"}],"operations":[{"method":"GET","path":"/users/me"}]}`, "", `"operations" appears more than once`},
+				{"a member twice in an operation", `{"operations":[{"id":"d","method":"GET","path":"/users/me","path":"/chantiers"}]}`, "d", `"path" appears more than once`},
+				{"a header twice", `{"operations":[{"id":"h","method":"GET","path":"/users/me","headers":{"If-None-Match":"*","if-none-match":"\"v1\""}}]}`, "h", `header "if-none-match" appears more than once`},
+			}
+			for _, tc := range raw {
+				t.Run(tc.name, func(t *testing.T) {
+					p := admin.Post(t, v1+"/batch", nil, apitest.Raw("application/json", []byte(tc.body)),
+						apitest.Unchecked("the document cannot express duplicate members")).Problem(400, "invalid-batch")
+					names := strings.HasPrefix(p.Detail, "operation ")
+					if names != (tc.operation != "") || (names && !strings.HasPrefix(p.Detail, "operation "+tc.operation+": ")) || !strings.Contains(p.Detail, tc.detail) {
+						t.Fatalf("detail %q, want operation %q and %q", p.Detail, tc.operation, tc.detail)
+					}
+				})
 			}
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {

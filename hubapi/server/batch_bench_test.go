@@ -25,14 +25,20 @@ import (
 // client with 100 created by one atomic batch. One iteration is 100
 // creates either way.
 func BenchmarkBatchCreates(b *testing.B) {
-	db := testenv.Postgres(b)
+	// The database as the server opens it (store.OpenPostgres: pgx's
+	// simple protocol), in a schema of the test database.
+	db, err := store.OpenPostgres(testenv.Postgres(b).DSN)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = db.Close() })
 	ctx := context.Background()
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		b.Fatal(err)
 	}
 	srv, err := server.New(ctx, server.Config{
-		DB: store.Wrap(db.DB), CursorKeys: [][]byte{key}, BlobDir: b.TempDir(),
+		DB: db, CursorKeys: [][]byte{key}, BlobDir: b.TempDir(),
 		Logger:               slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		RateLimits:           "POST /api/v1/chantiers=1000000/s;POST /api/v1/batch=1000000/s;POST /api/v2/batch=1000000/s",
 		BatchOperationLimits: []ratelimit.Policy{ratelimit.PerSecond(1000000)},

@@ -50,6 +50,9 @@ type deps struct {
 	auth      sync.Map // API key hash → authEntry
 	authGen   atomic.Uint64
 	authLive  atomic.Pointer[func() bool]
+	// deferDB is db for units of work that defer their inserts
+	deferOnce sync.Once
+	deferDB   *store.DB
 }
 
 // Option configures a Service.
@@ -176,6 +179,13 @@ func unitOfWorkFrom(ctx context.Context) *unitOfWork {
 // inside another unit of work joins it. It serves callers only: without a
 // principal in ctx it refuses (hubapi.ErrUnauthenticated); the use cases fn
 // calls check their own permissions.
+//
+// On PostgreSQL the unit defers its inserts (store.Deferred): consecutive
+// creations reach the database as one multi-row INSERT, written before any
+// other statement of the unit and before the commit. When such a write
+// fails, the row at fault is not known, so the unit is rolled back and fn
+// is called again, in a new transaction that writes each row at once: the
+// use cases then answer exactly as they would have alone.
 func (s *Service) Atomically(ctx context.Context, fn func(ctx context.Context) error) error {
 	if hubapi.PrincipalFrom(ctx) == nil {
 		return hubapi.ErrUnauthenticated
@@ -183,11 +193,43 @@ func (s *Service) Atomically(ctx context.Context, fn func(ctx context.Context) e
 	if unitOfWorkFrom(ctx) != nil {
 		return fn(ctx)
 	}
-	pending := &pendingEvents{}
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		u := &unitOfWork{tx: tx, pending: pending}
-		if err := fn(context.WithValue(ctx, unitOfWorkKey{}, u)); err != nil {
+	deferring := s.db.IsPostgres()
+	for {
+		retry, err := s.atomically(ctx, fn, deferring)
+		if !retry {
 			return err
+		}
+		deferring = false
+	}
+}
+
+// atomically runs fn in one transaction, deferring its inserts or not. It
+// asks for a retry without deferring when a deferred write failed.
+func (s *Service) atomically(ctx context.Context, fn func(ctx context.Context) error, deferring bool) (retry bool, err error) {
+	pending := &pendingEvents{}
+	db := s.db
+	if deferring {
+		db = s.deferringDB()
+	}
+	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		u := &unitOfWork{tx: tx, pending: pending}
+		uctx := context.WithValue(ctx, unitOfWorkKey{}, u)
+		var deferred *store.Deferred
+		if deferring {
+			deferred = store.NewDeferred(tx, hubapi.ExpectedCreates(ctx))
+			uctx = store.WithDeferred(uctx, deferred)
+		}
+		ferr := fn(uctx)
+		if deferred != nil {
+			// A pending row that cannot be written belongs to a use case
+			// that ran before whatever made fn fail: it failed first.
+			if err := deferred.Flush(ctx); err != nil {
+				retry = true
+				return err
+			}
+		}
+		if ferr != nil {
+			return ferr
 		}
 		if len(u.outboxed) == 0 {
 			return nil
@@ -197,11 +239,21 @@ func (s *Service) Atomically(ctx context.Context, fn func(ctx context.Context) e
 		}
 		return nil
 	})
+	if retry && ctx.Err() == nil {
+		return true, err
+	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	s.flush(ctx, pending)
-	return nil
+	return false, nil
+}
+
+// deferringDB is s.db with the hook that writes a unit's deferred inserts
+// before its other statements.
+func (s *deps) deferringDB() *store.DB {
+	s.deferOnce.Do(func() { s.deferDB = s.db.WithDeferredFlush() })
+	return s.deferDB
 }
 
 // flush publishes the events of a committed transaction and runs what

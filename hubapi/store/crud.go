@@ -34,8 +34,17 @@ func GetForUpdate[T any](ctx context.Context, db bun.IDB, id int64) (*T, error) 
 	return m, nil
 }
 
-// Insert inserts m and reads back the generated id.
+// Insert inserts m and reads back the generated id. In the transaction of
+// a Deferred carried by ctx (WithDeferred), the insert is deferred: m gets
+// its id now and is written with the Deferred's next flush (unless its
+// table has no int64 primary key id: then it is written at once, after the
+// pending rows).
 func Insert[T any](ctx context.Context, db bun.IDB, m *T) error {
+	if d := deferredFrom(ctx); d != nil {
+		if tx, ok := db.(bun.Tx); ok && tx.Tx == d.tx.Tx && deferrable[T](d) {
+			return deferInsert(ctx, d, m)
+		}
+	}
 	_, err := db.NewInsert().Model(m).Returning("id").Exec(ctx)
 	return mapErr(err)
 }
