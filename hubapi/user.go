@@ -27,10 +27,10 @@ type User struct {
 	EmailTokenHash      string     `bun:"email_token_hash,notnull" json:"-"`
 	EmailTokenExpiresAt *time.Time `bun:"email_token_expires_at" json:"-"`
 	// ErasedAt, when set, is when the user was anonymised (GDPR erasure).
-	ErasedAt *time.Time `bun:"erased_at" json:"-"`
-	CreatedAt  time.Time  `bun:"created_at,notnull" json:"created_at"`
-	UpdatedAt  time.Time  `bun:"updated_at,notnull" json:"updated_at"`
-	Version    int64      `bun:"version,notnull" json:"version"`
+	ErasedAt  *time.Time `bun:"erased_at" json:"-"`
+	CreatedAt time.Time  `bun:"created_at,notnull" json:"created_at"`
+	UpdatedAt time.Time  `bun:"updated_at,notnull" json:"updated_at"`
+	Version   int64      `bun:"version,notnull" json:"version"`
 }
 
 // Validate checks the user's fields.
