@@ -26,14 +26,7 @@ type profileView struct {
 	PendingEmail *string `json:"pending_email"`
 }
 
-var (
-	profileDTO = newDTO(append([]string{"id", "email", "nom", "prenom", "role", "pending_email"}, timestamps...), V2UserNames, nil)
-	exportDTOs = map[string]*dto{
-		hubapi.ExportPointages: pointageDTO, hubapi.ExportAffectations: affectationDTO, hubapi.ExportDocuments: documentDTO,
-		hubapi.ExportSignalements: signalementDTO, hubapi.ExportAPIKeys: apiKeyDTO,
-		hubapi.ExportOAuthAuthorizations: authorizationDTO, hubapi.ExportWebhookSubscriptions: webhookDTO,
-	}
-)
+var profileDTO = newDTO(append([]string{"id", "email", "nom", "prenom", "role", "pending_email"}, timestamps...), V2UserNames, nil)
 
 // exportWriter streams an export as one JSON object:
 //

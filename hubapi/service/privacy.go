@@ -47,7 +47,7 @@ const exportBatch = 500
 const (
 	erasedNom          = "Anonyme"
 	erasedSignalement  = "Signalement anonymisé"
-	erasedAPIKeyName   = "clé révoquée (personne effacée)"
+	erasedAPIKeyName   = "clé révoquée (personne effacée)" // #nosec G101 -- the label an erased person's keys get, not a credential
 	erasedWebhookURL   = "https://erased.invalid/"
 	erasedWebhookCause = "owner erased"
 )
@@ -301,7 +301,7 @@ func (s *Service) VerifyMyEmail(ctx context.Context, token string) (*hubapi.User
 	if err != nil {
 		return nil, err
 	}
-	invalid := &hubapi.ValidationError{Fields: map[string]string{"token": "invalid or expired verification code"}}
+	invalid := &hubapi.ValidationError{Fields: map[string]string{"token": "invalid or expired verification code"}} // #nosec G101 -- a field error message, not a credential
 	if token == "" || len(token) > maxEmailToken {
 		return nil, invalid
 	}
@@ -482,7 +482,7 @@ func scrubEventJobs(ctx context.Context, tx bun.Tx, id int64) error {
 		err := tx.NewSelect().TableExpr("river_job").Column("id").
 			ColumnExpr(resourceExpr+" AS resource").ColumnExpr("COALESCE("+dataExpr+", '') AS data").
 			Where("kind = 'event'").Where("id > ?", after).
-			Where(resourceExpr+" IN (?)", bun.In([]string{"pointages", "affectations", "webhooks", "signalements"})).
+			Where(resourceExpr+" IN (?)", bun.List([]string{"pointages", "affectations", "webhooks", "signalements"})).
 			OrderExpr("id").Limit(exportBatch).Scan(ctx, &rows)
 		if err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -501,7 +501,7 @@ func scrubEventJobs(ctx context.Context, tx bun.Tx, id int64) error {
 			if !pg {
 				set = "args = jsonb_remove(args, '$.data')"
 			}
-			if _, err := tx.NewUpdate().TableExpr("river_job").Set(set).Where("id IN (?)", bun.In(hit)).Exec(ctx); err != nil {
+			if _, err := tx.NewUpdate().TableExpr("river_job").Set(set).Where("id IN (?)", bun.List(hit)).Exec(ctx); err != nil {
 				return fmt.Errorf("scrubbing event jobs: %w", err)
 			}
 		}
