@@ -188,6 +188,12 @@ func TestErasureLeavesNoPersonalData(t *testing.T) {
 				t.Errorf("the colleague's export: %+v", ex.Signalements)
 			}
 		})
+		t.Run("no OAuth consent of theirs remains", func(t *testing.T) {
+			list, err := a.Server.OAuth().Authorizations(context.Background(), itoa(person.ID))
+			if err != nil || len(list) != 0 {
+				t.Errorf("consents after the erasure: %+v %v", list, err)
+			}
+		})
 		t.Run("the audit trail is anonymised at once", func(t *testing.T) {
 			trail.mu.Lock()
 			defer trail.mu.Unlock()
