@@ -6,8 +6,8 @@ import (
 	"sync"
 	"testing"
 
-	openapi_types "github.com/oapi-codegen/runtime/types"
 	"github.com/oapi-codegen/nullable"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/hubchantier/hubchantier/client"
 	"github.com/hubchantier/hubchantier/client/apiv1"
