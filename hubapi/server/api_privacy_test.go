@@ -121,6 +121,18 @@ func testPrivacy(t *testing.T, env *apitest.Env, mail *mailbox) {
 		}
 	})
 
+	t.Run("an erasure in an atomic batch that fails is rolled back", func(t *testing.T) {
+		victim, vkey := env.NewUser(t, hubapi.RoleCompagnon)
+		sendBatch(t, admin, map[string]any{"atomic": true, "operations": []any{
+			map[string]any{"method": "DELETE", "path": "/admin/users/" + itoa(victim.ID)},
+			map[string]any{"method": "DELETE", "path": "/chantiers/987654321"},
+		}})
+		var got meJSON
+		env.WithKey(vkey).Get(t, v1+"/users/me").Expect(200).JSON(&got)
+		if got.Email != victim.Email {
+			t.Errorf("after the rolled-back batch: %+v", got)
+		}
+	})
 	t.Run("DELETE /admin/users/{id}: admin only, not oneself, 404 for nobody, 204 twice", func(t *testing.T) {
 		me.Delete(t, v1+"/admin/users/"+itoa(u.ID)).Problem(403, "insufficient-scope")
 		admin.Delete(t, v1+"/admin/users/"+itoa(env.User(hubapi.RoleAdmin).ID)).Problem(409, "conflict")

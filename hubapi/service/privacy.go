@@ -367,6 +367,22 @@ func (s *Service) EraseUser(ctx context.Context, id int64) error {
 		return err
 	}
 	s.afterCommit(ctx, func() { NewOperator(s).ForgetUser(id) })
+	if unitOfWorkFrom(ctx) != nil {
+		// In a batch: after its commit, never after a rollback; a failure
+		// is logged (erasing again completes it).
+		s.afterCommit(ctx, func() {
+			if err := s.eraseOutside(context.WithoutCancel(ctx), id); err != nil {
+				s.log.ErrorContext(ctx, "erasure incomplete", slog.String("error", err.Error()))
+			}
+		})
+		return nil
+	}
+	return s.eraseOutside(ctx, id)
+}
+
+// eraseOutside does the part of an erasure kept outside the database's
+// transaction: the OAuth server's grants and the audit trail.
+func (s *deps) eraseOutside(ctx context.Context, id int64) error {
 	if s.grants != nil {
 		if err := s.grants.RevokeUser(ctx, id); err != nil {
 			return fmt.Errorf("revoking the OAuth grants of user %d: %w", id, err)
