@@ -102,13 +102,25 @@ func TestErasureLeavesNoPersonalData(t *testing.T) {
 		trail.record(person.ID, "create_pointage", "203.0.113.57", "Mozilla/5.0 "+tag)
 
 		// The events reach the webhook deliveries (every subscription's).
-		waitFor(t, 60*time.Second, "the person's data in webhook deliveries", func() bool {
+		delivered := func() bool {
 			n, err := db.DB.NewSelect().TableExpr("webhook_deliveries").Where("payload LIKE ?", "%"+tag+"%").Count(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
 			return n > 0
-		})
+		}
+		for deadline := time.Now().Add(2 * time.Minute); !delivered(); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				var jobs []struct {
+					Kind, State string
+					Attempt     int
+					Errors      string
+				}
+				_ = db.DB.NewRaw("SELECT kind, state, attempt, COALESCE(CAST(errors AS TEXT), '') AS errors FROM river_job ORDER BY id").
+					Scan(context.Background(), &jobs)
+				t.Fatalf("the person's data is in no webhook delivery after 2 min; jobs: %+v", jobs)
+			}
+		}
 		before := tablesHolding(t, db.DB, tag)
 		for _, want := range []string{"users:", "pointages:", "signalements:", "affectations:", "api_keys:", "webhook_subscriptions:"} {
 			if !slices.ContainsFunc(before, func(s string) bool { return strings.HasPrefix(s, want) }) {
