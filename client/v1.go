@@ -58,6 +58,40 @@ func (v *V1) Me(ctx context.Context, opts ...RequestOption) (*apiv1.CurrentUser,
 	return get[apiv1.CurrentUser](ctx, v.c, v1Prefix+"/users/me", nil, opts)
 }
 
+// UpdateMe rectifies the caller's names and e-mail (a JSON merge patch;
+// a new e-mail waits for VerifyEmail with the code mailed to it). It
+// needs the person's own API key: an OAuth token is refused (403).
+func (v *V1) UpdateMe(ctx context.Context, patch *apiv1.UserPatch, opts ...RequestOption) (*apiv1.CurrentUser, error) {
+	req, err := jsonRequest(http.MethodPatch, v1Prefix+"/users/me", "application/merge-patch+json", patch, opts)
+	if err != nil {
+		return nil, err
+	}
+	return call[apiv1.CurrentUser](ctx, v.c, req)
+}
+
+// VerifyEmail switches the caller's e-mail to the pending one, given the
+// code mailed to it.
+func (v *V1) VerifyEmail(ctx context.Context, token string) (*apiv1.CurrentUser, error) {
+	req, err := jsonRequest(http.MethodPost, v1Prefix+"/users/me/email/verify", "application/json", apiv1.EmailVerification{Token: token}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return call[apiv1.CurrentUser](ctx, v.c, req)
+}
+
+// Export returns everything the server holds about the caller (GDPR
+// access and portability; docs/PRIVACY.md), decoded in memory.
+func (v *V1) Export(ctx context.Context) (*apiv1.Export, error) {
+	return get[apiv1.Export](ctx, v.c, v1Prefix+"/users/me/export", nil, nil)
+}
+
+// EraseUser anonymises a user (admin scope; GDPR erasure). Erasing an
+// erased user again succeeds.
+func (v *V1) EraseUser(ctx context.Context, id int64) error {
+	_, err := v.c.do(ctx, newRequest(http.MethodDelete, v1Prefix+"/admin/users/"+strconv.FormatInt(id, 10), nil))
+	return err
+}
+
 // Stats returns the statistics the credential may see.
 func (v *V1) Stats(ctx context.Context) (*apiv1.Stats, error) {
 	return get[apiv1.Stats](ctx, v.c, v1Prefix+"/stats", nil, nil)

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strconv"
 
 	"github.com/hubchantier/hubchantier/client/apiv2"
@@ -76,6 +77,40 @@ func newV2(c *Client) *V2 {
 // Me returns the user the credential belongs to, with the key's scopes.
 func (v *V2) Me(ctx context.Context, opts ...RequestOption) (*apiv2.CurrentUser, error) {
 	return get[apiv2.CurrentUser](ctx, v.c, v2Prefix+"/users/me", nil, opts)
+}
+
+// UpdateMe rectifies the caller's names and e-mail (a JSON merge patch;
+// a new e-mail waits for VerifyEmail with the code mailed to it). It
+// needs the person's own API key: an OAuth token is refused (403).
+func (v *V2) UpdateMe(ctx context.Context, patch *apiv2.UserPatch, opts ...RequestOption) (*apiv2.CurrentUser, error) {
+	req, err := jsonRequest(http.MethodPatch, v2Prefix+"/users/me", "application/merge-patch+json", patch, opts)
+	if err != nil {
+		return nil, err
+	}
+	return call[apiv2.CurrentUser](ctx, v.c, req)
+}
+
+// VerifyEmail switches the caller's e-mail to the pending one, given the
+// code mailed to it.
+func (v *V2) VerifyEmail(ctx context.Context, token string) (*apiv2.CurrentUser, error) {
+	req, err := jsonRequest(http.MethodPost, v2Prefix+"/users/me/email/verify", "application/json", apiv2.EmailVerification{Token: token}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return call[apiv2.CurrentUser](ctx, v.c, req)
+}
+
+// Export returns everything the server holds about the caller (GDPR
+// access and portability; docs/PRIVACY.md), decoded in memory.
+func (v *V2) Export(ctx context.Context) (*apiv2.Export, error) {
+	return get[apiv2.Export](ctx, v.c, v2Prefix+"/users/me/export", nil, nil)
+}
+
+// EraseUser anonymises a user (admin scope; GDPR erasure). Erasing an
+// erased user again succeeds.
+func (v *V2) EraseUser(ctx context.Context, id int64) error {
+	_, err := v.c.do(ctx, newRequest(http.MethodDelete, v2Prefix+"/admin/users/"+strconv.FormatInt(id, 10), nil))
+	return err
 }
 
 // Stats returns the statistics the credential may see.

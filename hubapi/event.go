@@ -34,6 +34,11 @@ const (
 	// key (ResourceID: the key) or of the user's keys (ResourceID: the user).
 	EventAPIKeyRevoked EventType = "api_key.revoked"
 	EventUserDisabled  EventType = "user.disabled"
+	// EventUserErased: a user was anonymised (GDPR erasure; ResourceID: the
+	// user, no data). Recorded in the outbox with the erasure; every
+	// instance drops the user's cached authentications and flushes its
+	// response cache.
+	EventUserErased EventType = "user.erased"
 )
 
 // Event is something that happened to a resource. Data is the resource after

@@ -19,9 +19,18 @@ type User struct {
 	// DisabledAt, when set, is when the user was disabled: none of the
 	// user's API keys authenticates while it is set.
 	DisabledAt *time.Time `bun:"disabled_at" json:"-"`
-	CreatedAt  time.Time  `bun:"created_at,notnull" json:"created_at"`
-	UpdatedAt  time.Time  `bun:"updated_at,notnull" json:"updated_at"`
-	Version    int64      `bun:"version,notnull" json:"version"`
+	// PendingEmail is the address the user asked to switch to, until they
+	// prove they read it (PrivacyService.VerifyMyEmail); "" when none.
+	PendingEmail string `bun:"pending_email,notnull" json:"-"`
+	// EmailTokenHash is the SHA-256 (hex) of the verification token sent
+	// to PendingEmail, valid until EmailTokenExpiresAt.
+	EmailTokenHash      string     `bun:"email_token_hash,notnull" json:"-"`
+	EmailTokenExpiresAt *time.Time `bun:"email_token_expires_at" json:"-"`
+	// ErasedAt, when set, is when the user was anonymised (GDPR erasure).
+	ErasedAt  *time.Time `bun:"erased_at" json:"-"`
+	CreatedAt time.Time  `bun:"created_at,notnull" json:"created_at"`
+	UpdatedAt time.Time  `bun:"updated_at,notnull" json:"updated_at"`
+	Version   int64      `bun:"version,notnull" json:"version"`
 }
 
 // Validate checks the user's fields.

@@ -195,6 +195,14 @@ func (s *Server) RevokeAuthorization(ctx context.Context, subject, clientID stri
 	return s.st.deleteConsent(ctx, subject, clientID)
 }
 
+// ForgetSubject revokes every token of a user and forgets their consents
+// and pending authorization codes (an erased account): no client holds
+// anything of theirs any more. The revocations reach every instance like
+// RevokeAuthorization's.
+func (s *Server) ForgetSubject(ctx context.Context, subject string) error {
+	return s.st.forgetSubject(ctx, subject)
+}
+
 // RevokeSubject revokes every token of a user (a disabled account).
 func (s *Server) RevokeSubject(ctx context.Context, subject string) error {
 	return s.st.revokeWhere(ctx, "subject = ?", subject)

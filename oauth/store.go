@@ -456,6 +456,16 @@ func (s *store) consents(ctx context.Context, subject string) ([]Authorization, 
 	return out, nil
 }
 
+func (s *store) forgetSubject(ctx context.Context, subject string) error {
+	if _, err := s.db.NewDelete().Model((*consentRow)(nil)).Where("subject = ?", subject).Exec(ctx); err != nil {
+		return err
+	}
+	if _, err := s.db.NewDelete().Model((*codeRow)(nil)).Where("subject = ?", subject).Exec(ctx); err != nil {
+		return err
+	}
+	return s.revokeWhere(ctx, "subject = ?", subject)
+}
+
 func (s *store) deleteConsent(ctx context.Context, subject, clientID string) error {
 	res, err := s.db.NewDelete().Model((*consentRow)(nil)).Where("subject = ?", subject).Where("client_id = ?", clientID).Exec(ctx)
 	if err != nil {

@@ -113,6 +113,11 @@ const (
 	DocumentUploadCategorieRapport DocumentUploadCategorie = "rapport"
 )
 
+// Defines values for ExportFormat.
+const (
+	HubchantierExport1 ExportFormat = "hubchantier-export/1"
+)
+
 // Defines values for PointageStatut.
 const (
 	PointageStatutBrouillon PointageStatut = "brouillon"
@@ -1104,6 +1109,75 @@ type DocumentUpload struct {
 // DocumentUploadCategorie Category (default `autre`).
 type DocumentUploadCategorie string
 
+// EmailVerification The verification code mailed to the new e-mail.
+type EmailVerification struct {
+	// Token The code from the e-mail (`hcv_...`).
+	Token string `json:"token"`
+}
+
+// Export Everything Hub Chantier holds about the caller (GDPR rights of access and portability, docs/PRIVACY.md), as one JSON document. Members come in this order; the lists are streamed, so an archive of a long history is not held in memory.
+type Export struct {
+	// Affectations The caller's affectations (planning).
+	Affectations []Affectation `json:"affectations"`
+
+	// ApiKeys The caller's API keys: metadata only, never a secret nor its hash.
+	ApiKeys []ApiKey `json:"api_keys"`
+
+	// AuditEvents The audit events whose actor is the caller, in the audit log's own form; empty when the server keeps no audit log.
+	AuditEvents []interface{} `json:"audit_events"`
+
+	// Documents Metadata of the documents the caller uploaded (contents: `GET /documents/{id}/content`).
+	Documents []Document `json:"documents"`
+
+	// ExportedAt When the archive was made (UTC, RFC 3339).
+	ExportedAt time.Time `json:"exported_at"`
+
+	// Format Layout of the archive.
+	Format ExportFormat `json:"format"`
+
+	// OauthAuthorizations The OAuth applications the caller authorised.
+	OauthAuthorizations []OAuthAuthorization `json:"oauth_authorizations"`
+
+	// Pointages The caller's pointages (time entries).
+	Pointages []Pointage `json:"pointages"`
+
+	// Profile The person's account in an export: identity, role, and an e-mail change waiting for its verification.
+	Profile ExportProfile `json:"profile"`
+
+	// Signalements The signalements the caller created or is assigned to.
+	Signalements []Signalement `json:"signalements"`
+
+	// WebhookSubscriptions The caller's webhook subscriptions, without their signing secrets.
+	WebhookSubscriptions []Webhook `json:"webhook_subscriptions"`
+}
+
+// ExportFormat Layout of the archive.
+type ExportFormat string
+
+// ExportProfile The person's account in an export: identity, role, and an e-mail change waiting for its verification.
+type ExportProfile struct {
+	// CreatedAt Creation time (UTC, RFC 3339).
+	CreatedAt time.Time           `json:"created_at"`
+	Email     openapi_types.Email `json:"email"`
+
+	// Id Identifier.
+	Id  int64  `json:"id"`
+	Nom string `json:"nom"`
+
+	// PendingEmail An e-mail the user asked to switch to, waiting for its verification (`POST /users/me/email/verify`), or null.
+	PendingEmail nullable.Nullable[openapi_types.Email] `json:"pending_email"`
+	Prenom       string                                 `json:"prenom"`
+
+	// Role A user's role; it bounds the scopes any of the user's credentials may use.
+	Role Role `json:"role"`
+
+	// UpdatedAt Last write time (UTC, RFC 3339).
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// Version Optimistic-concurrency version: 1 at creation, +1 on every write. The ETag is `"v<version>"`.
+	Version int64 `json:"version"`
+}
+
 // FieldError One invalid input member.
 type FieldError struct {
 	// Field Name of the invalid body member, form part or query parameter.
@@ -1582,6 +1656,18 @@ type Stats struct {
 		Moyenne int `json:"moyenne"`
 		Urgente int `json:"urgente"`
 	} `json:"signalements_ouverts_par_gravite"`
+}
+
+// UserPatch A JSON merge patch (RFC 7396) of the caller's account. A new `email` is not taken at once: a verification code is mailed to it, and `POST /users/me/email/verify` switches to it.
+type UserPatch struct {
+	// Email New e-mail: kept pending until verified.
+	Email *openapi_types.Email `json:"email,omitempty"`
+
+	// Nom Last name (`null`: empty).
+	Nom nullable.Nullable[string] `json:"nom,omitempty"`
+
+	// Prenom First name (`null`: empty).
+	Prenom nullable.Nullable[string] `json:"prenom,omitempty"`
 }
 
 // Webhook A webhook subscription (never its signing secret).
@@ -2517,6 +2603,18 @@ type GetCurrentUser200JSONResponseBody struct {
 	union json.RawMessage
 }
 
+// UpdateCurrentUserParams defines parameters for UpdateCurrentUser.
+type UpdateCurrentUserParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
 // ListMyAuthorizationsParams defines parameters for ListMyAuthorizations.
 type ListMyAuthorizationsParams struct {
 	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
@@ -2737,6 +2835,21 @@ type UpdateSignalementApplicationMergePatchPlusJSONRequestBody = SignalementPatc
 //
 // Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type ReplaceSignalementJSONRequestBody = SignalementInput
+
+// UpdateCurrentUserJSONRequestBody defines body for UpdateCurrentUser for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type UpdateCurrentUserJSONRequestBody = UserPatch
+
+// UpdateCurrentUserApplicationMergePatchPlusJSONRequestBody defines body for UpdateCurrentUser for application/merge-patch+json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type UpdateCurrentUserApplicationMergePatchPlusJSONRequestBody = UserPatch
+
+// VerifyCurrentUserEmailJSONRequestBody defines body for VerifyCurrentUserEmail for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type VerifyCurrentUserEmailJSONRequestBody = EmailVerification
 
 // CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
 //

@@ -13,6 +13,7 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/store"
@@ -84,11 +85,22 @@ func (q *Queue) fanOut(db *store.DB) EventHandler {
 		if len(subs) == 0 {
 			return nil
 		}
-		payload, err := webhookPayload(e)
-		if err != nil {
-			return err
-		}
 		return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			// The data of an event about a person erased since (GDPR) is
+			// not sent: the erasure scrubbed the recorded events, but this
+			// one was already being handled. The owner's row is read with a
+			// share lock, so that an erasure running now either commits
+			// first (seen here) or waits for these deliveries (and scrubs
+			// them).
+			if erased, err := ownerErased(ctx, tx, e); err != nil {
+				return err
+			} else if erased {
+				e.Data = nil
+			}
+			payload, err := webhookPayload(e)
+			if err != nil {
+				return err
+			}
 			var jobs []river.InsertManyParams
 			now := store.Now()
 			for _, s := range subs {
@@ -105,10 +117,28 @@ func (q *Queue) fanOut(db *store.DB) EventHandler {
 			if len(jobs) == 0 {
 				return nil
 			}
-			_, err := q.client.InsertManyTx(ctx, tx.Tx, jobs)
+			_, err = q.client.InsertManyTx(ctx, tx.Tx, jobs)
 			return err
 		})
 	}
+}
+
+// ownerErased reports whether the person whose words event e's data holds
+// has been erased (hubapi.User.ErasedAt).
+func ownerErased(ctx context.Context, tx bun.Tx, e EventArgs) (bool, error) {
+	owner := rowOwner(hubapi.Resource(e.Resource), e.Data)
+	if owner == 0 {
+		return false, nil
+	}
+	var erasedAt []time.Time
+	q := tx.NewSelect().Model((*hubapi.User)(nil)).Column("erased_at").Where("id = ?", owner).Where("erased_at IS NOT NULL")
+	if tx.Dialect().Name() == dialect.PG {
+		q = q.For("SHARE")
+	}
+	if err := q.Scan(ctx, &erasedAt); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, err
+	}
+	return len(erasedAt) > 0, nil
 }
 
 // wants reports whether subscription s receives event e: its types match,

@@ -50,6 +50,10 @@ type Options struct {
 	// OAuth server, no routes).
 	Authorizations hubapi.AuthorizationService
 	Webhooks       hubapi.WebhookService
+	// Privacy serves the GDPR rights: the caller's export and
+	// rectification, and the erasure of a user by an admin (nil: no
+	// routes).
+	Privacy hubapi.PrivacyService
 	// Authenticator resolves bearer tokens to principals (required).
 	Authenticator hubapi.Authenticator
 
@@ -177,6 +181,12 @@ func mount(r *mux.Router, o Options, base string) error {
 	}
 	if o.Users != nil {
 		route(http.MethodGet, "/users/me", "", a.me)
+	}
+	if o.Privacy != nil && o.Users != nil {
+		route(http.MethodPatch, "/users/me", "", a.patchMe)
+		route(http.MethodGet, "/users/me/export", "", a.exportMe)
+		route(http.MethodPost, "/users/me/email/verify", "", a.verifyEmail)
+		route(http.MethodDelete, "/admin/users/{id}", hubapi.ScopeAdmin, a.eraseUser)
 	}
 	if o.Batch != nil {
 		route(http.MethodPost, "/batch", "", o.Batch.ServeHTTP)

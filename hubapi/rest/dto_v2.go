@@ -53,6 +53,9 @@ var V2Names = map[string]string{
 	"attempted_at": "attemptedAt", "duration_ms": "durationMs", "response_status": "responseStatus", "response_body": "responseBody",
 	// pagination and list filters
 	"next_cursor": "nextCursor", "prev_cursor": "prevCursor", "has_more": "hasMore", "date_from": "dateFrom", "date_to": "dateTo",
+	// GDPR export (the profile's pending e-mail and the sections)
+	"pending_email": "pendingEmail", "exported_at": "exportedAt", "api_keys": "apiKeys",
+	"oauth_authorizations": "oauthAuthorizations", "webhook_subscriptions": "webhookSubscriptions", "audit_events": "auditEvents",
 	// problem details
 	"allowed_parameters": "allowedParameters", "required_scope": "requiredScope", "failed_operation": "failedOperation",
 	// batches (POST /batch)

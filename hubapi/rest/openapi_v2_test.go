@@ -64,7 +64,7 @@ func TestOpenAPIV2IsGenerated(t *testing.T) {
 
 // userSchemas are the v1 schemas of users: their nom and prenom are
 // lastName and firstName in v2.
-var userSchemas = map[string]bool{"CurrentUser": true, "CurrentUserSelection": true}
+var userSchemas = map[string]bool{"CurrentUser": true, "CurrentUserSelection": true, "ExportProfile": true, "UserPatch": true}
 
 var backtickRe = regexp.MustCompile("`[^`]+`")
 

@@ -117,8 +117,9 @@ func testAuthorization(t *testing.T, env *apitest.Env) {
 		statsOnly := env.WithKey(env.NewKey(t, admin.ID, hubapi.ScopeStatsRead))
 		for _, op := range spec.Operations() {
 			switch op.Path {
-			case v1 + "/openapi.json", v1 + "/users/me", v1 + "/batch", v1 + "/users/me/authorizations", v1 + "/users/me/authorizations/{client_id}":
-				continue // public document; any key may read its own user and authorizations, or send a batch (each operation is checked: TestBatch)
+			case v1 + "/openapi.json", v1 + "/users/me", v1 + "/batch", v1 + "/users/me/authorizations", v1 + "/users/me/authorizations/{client_id}",
+				v1 + "/users/me/export", v1 + "/users/me/email/verify":
+				continue // public document; any key may read its own user and authorizations, export and rectify its own data, or send a batch (each operation is checked: TestBatch)
 			}
 			c := statsOnly
 			if op.Path == v1+"/stats" {

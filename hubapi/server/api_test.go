@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/hubapi/server"
 	"github.com/hubchantier/hubchantier/internal/apitest"
 	"github.com/hubchantier/hubchantier/internal/testenv"
 )
@@ -24,7 +25,9 @@ const testMaxUpload = 64 << 10
 // documented operation answered at least one valid request with a 2xx.
 func TestAPIv1(t *testing.T) {
 	testenv.EachDB(t, func(t *testing.T, db *testenv.DB) {
-		env := apitest.Start(t, db, apitest.Config{MaxUploadBytes: testMaxUpload, RateLimits: apitest.LiftedRateLimits})
+		mail := &mailbox{}
+		env := apitest.Start(t, db, apitest.Config{MaxUploadBytes: testMaxUpload, RateLimits: apitest.LiftedRateLimits,
+			Configure: func(c *server.Config) { c.Notifier = mail }})
 		// Statistics first: its figures are deltas, but a quiet database
 		// keeps the failure messages readable.
 		t.Run("stats", func(t *testing.T) { testStats(t, env) })
@@ -48,6 +51,7 @@ func TestAPIv1(t *testing.T) {
 			wantStatuses(t, rs, 200)
 		})
 		t.Run("oauth access tokens and authorizations", func(t *testing.T) { testOAuth(t, env) })
+		t.Run("GDPR rights", func(t *testing.T) { testPrivacy(t, env, mail) })
 		t.Run("undocumented paths", func(t *testing.T) { testUndocumented(t, env) })
 		t.Run("openapi document", func(t *testing.T) { testOpenAPIEndpoint(t, env) })
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/rest"
+	"github.com/hubchantier/hubchantier/hubapi/server"
 	"github.com/hubchantier/hubchantier/internal/apitest"
 	"github.com/hubchantier/hubchantier/internal/testenv"
 	"github.com/hubchantier/hubchantier/webhooks"
@@ -41,8 +42,10 @@ type v2Chantier struct {
 // reads.
 func TestAPIv2(t *testing.T) {
 	testenv.EachDB(t, func(t *testing.T, db *testenv.DB) {
+		mail := &mailbox{}
 		env := apitest.Start(t, db, apitest.Config{MaxUploadBytes: testMaxUpload, RateLimits: apitest.LiftedRateLimits +
-			";POST /api/v2/chantiers=1000000/m;POST /api/v2/documents=1000000/m;POST /api/v2/admin/api-keys=1000000/m;GET /api/v2/stats=1000000/m"})
+			";POST /api/v2/chantiers=1000000/m;POST /api/v2/documents=1000000/m;POST /api/v2/admin/api-keys=1000000/m;GET /api/v2/stats=1000000/m",
+			Configure: func(c *server.Config) { c.Notifier = mail }})
 		admin := env.As(hubapi.RoleAdmin)
 		cond := env.As(hubapi.RoleConducteur)
 		worker := env.As(hubapi.RoleCompagnon)
@@ -300,6 +303,7 @@ func TestAPIv2(t *testing.T) {
 		t.Run("webhook subscriptions, deliveries and attempts with v2 names", func(t *testing.T) { testWebhooksV2(t, env) })
 
 		t.Run("OAuth authorizations with v2 names", func(t *testing.T) { testAuthorizationsV2(t, env) })
+		t.Run("GDPR rights with v2 names", func(t *testing.T) { testPrivacyV2(t, env, mail) })
 
 		t.Run("errors of v2 are problems without deprecation headers", func(t *testing.T) {
 			r := env.Anonymous().Get(t, v2+"/chantiers", apitest.Invalid())
@@ -355,7 +359,7 @@ func TestOpenAPIV2DescribesEveryRoute(t *testing.T) {
 	r := mux.NewRouter()
 	rest.MountDocs(r)
 	if err := rest.MountV2(r, rest.Options{Chantiers: s, Pointages: s, Documents: s, Signalements: s, Affectations: s,
-		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Authenticator: s, Batch: http.NotFoundHandler()}); err != nil {
+		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Privacy: s, Authenticator: s, Batch: http.NotFoundHandler()}); err != nil {
 		t.Fatal(err)
 	}
 	var routes []string

@@ -150,6 +150,13 @@ type Config struct {
 	// smtp://user:password@host:587?from=hub@example.com (see
 	// notify.ParseSMTPURL). Unset: Server.Notifier is nil.
 	SMTPURL string
+	// Notifier, when set, sends the notifications instead of SMTPURL's
+	// (an embedder's own mailer).
+	Notifier notify.Notifier
+	// AuditTrail, when set, is the audit log that the GDPR rights use: a
+	// user's export lists their audit events, an erasure anonymises them
+	// (docs/PRIVACY.md). Nil: exports hold no audit event.
+	AuditTrail hubapi.AuditTrail
 	// WebhookTimeout bounds one delivery attempt (default
 	// webhooks.DefaultTimeout). Embedders and tests only.
 	WebhookTimeout time.Duration

@@ -197,6 +197,24 @@ func goldenV1Steps() []goldenStep {
 			body: `{"operations":[{"method":"GET","path":"/chantiers/1?fields=code"},{"method":"DELETE","path":"/chantiers/1"}]}`},
 		{name: "batch-invalid-400", method: http.MethodPost, path: v + "/batch", as: admin,
 			body: `{"operations":[{"method":"POST","path":"/batch","body":{}}]}`},
+
+		// GDPR rights (recorded when they joined v1; the server sends no
+		// e-mail, so a new e-mail is refused)
+		{name: "me-patch", method: http.MethodPatch, path: v + "/users/me", as: chef,
+			header: ct("application/merge-patch+json"), body: `{"prenom":"Chef"}`},
+		{name: "me-patch-stale-412", method: http.MethodPatch, path: v + "/users/me", as: chef,
+			header: map[string]string{"Content-Type": "application/merge-patch+json", "If-Match": `"v1"`}, body: `{"nom":"X"}`},
+		{name: "me-patch-role-400", method: http.MethodPatch, path: v + "/users/me", as: chef, body: `{"role":"admin"}`},
+		{name: "me-patch-email-without-mail-422", method: http.MethodPatch, path: v + "/users/me", as: chef,
+			body: `{"email":"chef.nouveau@exemple.fr"}`},
+		{name: "me-email-verify-invalid-422", method: http.MethodPost, path: v + "/users/me/email/verify", as: chef,
+			body: `{"token":"hcv_nope"}`},
+		{name: "me-export", method: http.MethodGet, path: v + "/users/me/export", as: chef},
+		{name: "admin-users-erase-worker-403", method: http.MethodDelete, path: v + "/admin/users/4", as: worker},
+		{name: "admin-users-erase-self-409", method: http.MethodDelete, path: v + "/admin/users/1", as: admin},
+		{name: "admin-users-erase", method: http.MethodDelete, path: v + "/admin/users/4", as: admin},
+		{name: "admin-users-erase-again", method: http.MethodDelete, path: v + "/admin/users/4", as: admin},
+		{name: "admin-users-erase-unknown-404", method: http.MethodDelete, path: v + "/admin/users/999", as: admin},
 	}
 }
 

@@ -250,16 +250,7 @@ func (a oauthAuthorizations) MyAuthorizations(ctx context.Context) ([]hubapi.OAu
 	if err != nil {
 		return nil, err
 	}
-	out := make([]hubapi.OAuthAuthorization, len(list))
-	for i, x := range list {
-		sc := make([]hubapi.Scope, len(x.Scopes))
-		for j, s := range x.Scopes {
-			sc[j] = hubapi.Scope(s)
-		}
-		out[i] = hubapi.OAuthAuthorization{ClientID: x.ClientID, ClientName: x.ClientName, Scopes: sc,
-			CreatedAt: x.CreatedAt, UpdatedAt: x.UpdatedAt}
-	}
-	return out, nil
+	return authorizationsOf(list), nil
 }
 
 func (a oauthAuthorizations) RevokeMyAuthorization(ctx context.Context, clientID string) error {
@@ -276,6 +267,44 @@ func (a oauthAuthorizations) RevokeMyAuthorization(ctx context.Context, clientID
 		return hubapi.ErrNotFound
 	}
 	return err
+}
+
+// oauthGrants gives the GDPR rights the OAuth grants of a user
+// (hubapi.OAuthGrants), once the OAuth server has started.
+type oauthGrants struct{ o func() *oauth.Server }
+
+func (g oauthGrants) UserAuthorizations(ctx context.Context, userID int64) ([]hubapi.OAuthAuthorization, error) {
+	o := g.o()
+	if o == nil {
+		return nil, hubapi.ErrUnavailable
+	}
+	list, err := o.Authorizations(ctx, strconv.FormatInt(userID, 10))
+	if err != nil {
+		return nil, err
+	}
+	return authorizationsOf(list), nil
+}
+
+func (g oauthGrants) RevokeUser(ctx context.Context, userID int64) error {
+	o := g.o()
+	if o == nil {
+		return hubapi.ErrUnavailable
+	}
+	return o.ForgetSubject(ctx, strconv.FormatInt(userID, 10))
+}
+
+// authorizationsOf converts the OAuth server's authorizations.
+func authorizationsOf(list []oauth.Authorization) []hubapi.OAuthAuthorization {
+	out := make([]hubapi.OAuthAuthorization, len(list))
+	for i, x := range list {
+		sc := make([]hubapi.Scope, len(x.Scopes))
+		for j, s := range x.Scopes {
+			sc[j] = hubapi.Scope(s)
+		}
+		out[i] = hubapi.OAuthAuthorization{ClientID: x.ClientID, ClientName: x.ClientName, Scopes: sc,
+			CreatedAt: x.CreatedAt, UpdatedAt: x.UpdatedAt}
+	}
+	return out
 }
 
 // OAuthScopes lists the scopes OAuth clients may be registered with.

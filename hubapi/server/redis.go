@@ -84,7 +84,7 @@ func revocationOf(e hubapi.Event) (revocation, bool) {
 	switch e.Type {
 	case hubapi.EventAPIKeyRevoked:
 		return revocation{Key: e.ResourceID}, e.ResourceID > 0
-	case hubapi.EventUserDisabled:
+	case hubapi.EventUserDisabled, hubapi.EventUserErased:
 		return revocation{User: e.ResourceID}, e.ResourceID > 0
 	}
 	return revocation{}, false

@@ -112,7 +112,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.WebhookGuard = webhooks.Guard{AllowHTTP: cfg.WebhookAllowHTTP, AllowPrivate: cfg.WebhookAllowPrivate}
-	if cfg.SMTPURL != "" {
+	if cfg.Notifier != nil {
+		s.Notifier = cfg.Notifier
+	} else if cfg.SMTPURL != "" {
 		n, err := notify.ParseSMTPURL(cfg.SMTPURL)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", EnvSMTPURL, err)
@@ -122,7 +124,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.newJobs(ctx, cfg, log); err != nil {
 		return nil, err
 	}
-	s.startService(cfg, blobs, codec)
+	s.startService(cfg, blobs, codec, log)
 	s.startJobs(ctx, log)
 	clientIP, err := clientip.New(clientip.Config{TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
@@ -243,12 +245,14 @@ func openBlobs(cfg Config) (*blob.Dir, error) {
 }
 
 // startService builds the use cases.
-func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Codec) {
+func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Codec, log *slog.Logger) {
 	if cfg.Publisher != nil {
 		s.Bus.Subscribe(cfg.Publisher.Publish)
 	}
 	opts := []service.Option{service.WithPublisher(s.Bus), service.WithCursorCodec(codec), service.WithOutbox(s.Jobs),
-		service.WithSecretKeyring(s.Secrets), service.WithWebhookGuard(s.WebhookGuard), service.WithWebhookQueue(s.Jobs)}
+		service.WithSecretKeyring(s.Secrets), service.WithWebhookGuard(s.WebhookGuard), service.WithWebhookQueue(s.Jobs),
+		service.WithNotifier(s.Notifier), service.WithOAuthGrants(oauthGrants{s.OAuth}), service.WithAuditTrail(cfg.AuditTrail),
+		service.WithLogger(log)}
 	if cfg.MaxUploadBytes > 0 {
 		opts = append(opts, service.WithMaxUpload(cfg.MaxUploadBytes))
 	}
@@ -350,6 +354,14 @@ func (s *Server) setupCache(cfg Config, log *slog.Logger) error {
 	}
 	s.Cache = c
 	s.Bus.Subscribe(func(ctx context.Context, e hubapi.Event) {
+		if e.Type == hubapi.EventUserErased {
+			// Entries of any route may hold the erased person's data: flush
+			// them all, here and (through Redis) on every instance.
+			if err := c.FlushAll(context.WithoutCancel(ctx)); err != nil {
+				log.WarnContext(ctx, "cache flush broadcast failed", slog.String("error", err.Error()))
+			}
+			return
+		}
 		if err := c.Invalidate(context.WithoutCancel(ctx), e.Resource); err != nil {
 			log.WarnContext(ctx, "cache invalidation broadcast failed", slog.String("resource", e.Resource), slog.String("error", err.Error()))
 		}
@@ -448,7 +460,7 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 	// hence per version; conditional requests; the cache, keyed by route).
 	mw := append([]mux.MiddlewareFunc{s.countVersion}, v1mw...)
 	opts := rest.Options{Chantiers: svc, Pointages: svc, Documents: svc, Signalements: svc,
-		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, Webhooks: svc,
+		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, Webhooks: svc, Privacy: svc,
 		Authenticator:  bearerAuthenticator{keys: s.Operator, oauth: s.OAuth, op: s.Operator},
 		Authorizations: oauthAuthorizations{s.OAuth},
 		Logger:         log, Middleware: mw, OnAuthFailure: s.Metrics.AuthFailure, Batch: bh}

@@ -16,7 +16,7 @@ import (
 
 // noScopeNeeded lists the caller-facing operations that any authenticated
 // caller may use, whatever its scopes.
-var noScopeNeeded = []string{"Me"}
+var noScopeNeeded = []string{"Me", "ExportMe", "UpdateMe", "VerifyMyEmail"}
 
 // joinsOnly lists the operations that act through the use cases they are
 // given (a unit of work): they refuse a caller without a principal, and

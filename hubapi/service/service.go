@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/store"
+	"github.com/hubchantier/hubchantier/notify"
 	"github.com/hubchantier/hubchantier/pagination"
 	"github.com/hubchantier/hubchantier/secretbox"
 	"github.com/hubchantier/hubchantier/webhooks"
@@ -53,6 +55,11 @@ type deps struct {
 	// deferDB is db for units of work that defer their inserts
 	deferOnce sync.Once
 	deferDB   *store.DB
+	// GDPR rights (privacy.go)
+	notifier notify.Notifier
+	audit    hubapi.AuditTrail
+	grants   hubapi.OAuthGrants
+	log      *slog.Logger
 }
 
 // Option configures a Service.
@@ -77,7 +84,7 @@ func WithCursorCodec(c *pagination.Codec) Option { return func(d *deps) { d.code
 // New returns the use cases over db, storing document contents in blobs.
 func New(db *store.DB, blobs hubapi.BlobStore, opts ...Option) *Service {
 	d := &deps{db: db, blobs: blobs, pub: hubapi.PublisherFunc(func(context.Context, hubapi.Event) {}),
-		now: store.Now, maxUpload: 25 << 20}
+		now: store.Now, maxUpload: 25 << 20, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(d)
 	}
@@ -111,6 +118,7 @@ var (
 	_ hubapi.UserService        = (*Service)(nil)
 	_ hubapi.StatsService       = (*Service)(nil)
 	_ hubapi.WebhookService     = (*Service)(nil)
+	_ hubapi.PrivacyService     = (*Service)(nil)
 	_ hubapi.OperatorService    = (*Operator)(nil)
 	_ hubapi.UnitOfWork         = (*Service)(nil)
 )
