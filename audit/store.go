@@ -1,0 +1,243 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+)
+
+//go:embed schema/postgres.sql
+var schemaPostgres string
+
+//go:embed schema/sqlite.sql
+var schemaSQLite string
+
+// SchemaSQL returns the statements that create the package's tables,
+// triggers and (PostgreSQL) partitioning function for a bun dialect,
+// separated by "--bun:split" lines, for an embedding product's migrations.
+func SchemaSQL(d dialect.Name) string {
+	if d == dialect.PG {
+		return schemaPostgres
+	}
+	return schemaSQLite
+}
+
+// CreateSchema runs SchemaSQL on db (tests and programs without a migration
+// tool of their own).
+func CreateSchema(ctx context.Context, db bun.IDB) error {
+	for _, stmt := range strings.Split(SchemaSQL(db.Dialect().Name()), "--bun:split") {
+		if strings.TrimSpace(stmt) == "" {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ErrAppendOnly is what the database answers to an UPDATE or DELETE of the
+// audit tables outside the retention and anonymisation paths (wrapped).
+var ErrAppendOnly = errors.New("audit: the audit log is append-only")
+
+// Store appends events to the audit tables and reads them back.
+type Store struct {
+	db      *bun.DB
+	pg      bool
+	now     func() time.Time
+	signer  *Signer
+	mu      sync.Mutex
+	ensured map[string]bool // months whose partition exists (PostgreSQL)
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock sets the clock (tests).
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithSigner sets the key that signs digests (see Store.Digest).
+func WithSigner(sg *Signer) Option { return func(s *Store) { s.signer = sg } }
+
+// NewStore returns the store on db, whose schema is SchemaSQL's.
+func NewStore(db *bun.DB, opts ...Option) *Store {
+	s := &Store{db: db, pg: db.Dialect().Name() == dialect.PG, now: time.Now, ensured: map[string]bool{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// DB returns the store's database.
+func (s *Store) DB() *bun.DB { return s.db }
+
+func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// EnsurePartition creates the partition of t's month unless it exists
+// (PostgreSQL; nothing to do on SQLite). Append calls it for each new
+// month; the partition job calls it ahead of time.
+func (s *Store) EnsurePartition(ctx context.Context, t time.Time) error {
+	if !s.pg {
+		return nil
+	}
+	chain := chainOf(t)
+	s.mu.Lock()
+	done := s.ensured[chain]
+	s.mu.Unlock()
+	if done {
+		return nil
+	}
+	month := time.Date(t.UTC().Year(), t.UTC().Month(), 1, 0, 0, 0, 0, time.UTC)
+	var err error
+	for range 3 { // two instances creating one partition: one loses with 23505/42P07, then sees it
+		if _, err = s.db.ExecContext(ctx, "SELECT audit_ensure_partition(?::timestamp)", month.Format("2006-01-02 15:04:05")); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("audit: partition %s: %w", chain, err)
+	}
+	s.mu.Lock()
+	s.ensured[chain] = true
+	s.mu.Unlock()
+	return nil
+}
+
+// Append appends events to their chains in db, which should be the
+// transaction of the change they record (or any bun.IDB: Append then runs
+// in a transaction of its own when db is the store's *bun.DB). It sets
+// Time, Chain, Seq, PrevHash, Hash, the personal-data commitment and ID.
+//
+// To append, it locks the chain's head row until the transaction ends:
+// appends to one chain are serialised, and the chain never forks. Call it
+// last in a transaction, so the lock is held only until the commit.
+func (s *Store) Append(ctx context.Context, db bun.IDB, events ...*Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	now := s.clock()
+	if err := s.EnsurePartition(ctx, now); err != nil {
+		return err
+	}
+	if bdb, ok := db.(*bun.DB); ok {
+		return bdb.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return s.append(ctx, tx, now, events) })
+	}
+	return s.append(ctx, db, now, events)
+}
+
+func (s *Store) append(ctx context.Context, db bun.IDB, now time.Time, events []*Event) error {
+	chain := chainOf(now)
+	ignore := "INSERT OR IGNORE INTO audit_chain_heads (chain, seq, hash) VALUES (?, 0, ?)"
+	lock := "SELECT seq, hash FROM audit_chain_heads WHERE chain = ?"
+	if s.pg {
+		ignore = "INSERT INTO audit_chain_heads (chain, seq, hash) VALUES (?, 0, ?) ON CONFLICT (chain) DO NOTHING"
+		lock += " FOR UPDATE"
+	}
+	if _, err := db.ExecContext(ctx, ignore, chain, GenesisHash); err != nil {
+		return fmt.Errorf("audit: chain head: %w", err)
+	}
+	var seq int64
+	var prev string
+	if err := db.QueryRowContext(ctx, lock, chain).Scan(&seq, &prev); err != nil {
+		return fmt.Errorf("audit: chain head: %w", err)
+	}
+	// The time is read again under the lock: a chain's times never go back.
+	if t := s.clock(); t.After(now) && chainOf(t) == chain {
+		now = t
+	}
+	for _, e := range events {
+		seq++
+		e.Time, e.Chain, e.Seq, e.PrevHash = now, chain, seq, prev
+		if e.Stage == "" {
+			e.Stage = StageResponse
+		}
+		e.sealPII()
+		e.Hash = ComputeHash(e)
+		prev = e.Hash
+	}
+	if _, err := db.NewInsert().Model(&events).Returning("id").Exec(ctx); err != nil {
+		return fmt.Errorf("audit: append: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, "UPDATE audit_chain_heads SET seq = ?, hash = ? WHERE chain = ?", seq, prev, chain); err != nil {
+		return fmt.Errorf("audit: chain head: %w", err)
+	}
+	return nil
+}
+
+// maintenance runs fn in a transaction on the allowed path mode
+// ("anonymise" or "retention") of the append-only triggers: a
+// transaction-local setting on PostgreSQL (SET LOCAL
+// hub.audit_maintenance), a flag row in audit_maintenance on SQLite,
+// deleted before the commit.
+func (s *Store) maintenance(ctx context.Context, mode string, fn func(ctx context.Context, tx bun.Tx) error) error {
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if s.pg {
+			if _, err := tx.ExecContext(ctx, "SELECT set_config('hub.audit_maintenance', ?, true)", mode); err != nil {
+				return err
+			}
+		} else if _, err := tx.ExecContext(ctx, "INSERT INTO audit_maintenance (mode) VALUES (?)", mode); err != nil {
+			return err
+		}
+		if err := fn(ctx, tx); err != nil {
+			return err
+		}
+		if s.pg {
+			_, err := tx.ExecContext(ctx, "SELECT set_config('hub.audit_maintenance', '', true)")
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "DELETE FROM audit_maintenance WHERE mode = ?", mode)
+		return err
+	})
+}
+
+// anonymiseSQL rewrites client_ip to its network (/24 or /48, done in Go
+// for both dialects: see anonymiseIP), drops the user agent and erases the
+// salt of the personal-data commitment.
+func (s *Store) anonymise(ctx context.Context, where string, args ...any) (int64, error) {
+	var n int64
+	err := s.maintenance(ctx, "anonymise", func(ctx context.Context, tx bun.Tx) error {
+		type row struct {
+			ID       int64     `bun:"id"`
+			Time     time.Time `bun:"ts"`
+			ClientIP string    `bun:"client_ip"`
+		}
+		var rows []row
+		q := tx.NewSelect().TableExpr("audit_events").Column("id", "ts", "client_ip").Where("anonymised_at IS NULL").Where(where, args...)
+		if err := q.Scan(ctx, &rows); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		now := s.clock()
+		for _, r := range rows {
+			if _, err := tx.NewUpdate().TableExpr("audit_events").
+				Set("client_ip = ?", anonymiseIP(r.ClientIP)).Set("user_agent = ''").Set("pii_salt = ''").Set("anonymised_at = ?", now).
+				Where("id = ? AND ts = ?", r.ID, r.Time).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		n = int64(len(rows))
+		return nil
+	})
+	return n, err
+}
+
+// AnonymiseUser anonymises the events of user userID now (erasure): client
+// IPs become their /24 (IPv4) or /48 (IPv6) network, user agents are
+// dropped. The chain stays verifiable (see Event.PIIDigest).
+func (s *Store) AnonymiseUser(ctx context.Context, userID int64) error {
+	_, err := s.anonymise(ctx, "user_id = ?", userID)
+	return err
+}
+
+// AnonymiseBefore anonymises every event older than t, and returns how many
+// it changed (the 30-day retention job).
+func (s *Store) AnonymiseBefore(ctx context.Context, t time.Time) (int64, error) {
+	return s.anonymise(ctx, "ts < ?", t.UTC())
+}
