@@ -282,6 +282,17 @@ func NewChange(ctx context.Context, action, resourceType, resourceID string, bef
 	return e
 }
 
+// NewAccess returns the event of a sensitive read by the request of ctx
+// (reading the audit trail itself, keys' metadata, a connector's
+// configuration), stage StageAccess, with detail (the filter, say) as the
+// "after" of its Changes. Append it before answering, for a durable
+// record of the read.
+func NewAccess(ctx context.Context, action, resourceType, resourceID string, detail any) *Event {
+	e := NewChange(ctx, action, resourceType, resourceID, nil, detail)
+	e.Stage = StageAccess
+	return e
+}
+
 // ActorFrom returns the actor noted for the request of ctx.
 func ActorFrom(ctx context.Context) Actor {
 	if r := recordFrom(ctx); r != nil {

@@ -19,6 +19,9 @@ const (
 	// capture middleware through the asynchronous writer, refused requests
 	// included.
 	StageResponse = "response"
+	// StageAccess is the event of a sensitive read (the audit trail
+	// itself), appended synchronously before the data is read.
+	StageAccess = "access"
 )
 
 // Event is one audit event. The fields from ID to Hash are set by the

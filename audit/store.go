@@ -82,9 +82,19 @@ func (s *Store) DB() *bun.DB { return s.db }
 func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 // EnsurePartition creates the partition of t's month unless it exists
-// (PostgreSQL; nothing to do on SQLite). Append calls it for each new
-// month; the partition job calls it ahead of time.
+// (PostgreSQL; nothing to do on SQLite). The server calls it at start for
+// the current and next months, the partition job ahead of time, and Append
+// before the first append of a month.
 func (s *Store) EnsurePartition(ctx context.Context, t time.Time) error {
+	return s.ensurePartition(ctx, s.db, t)
+}
+
+// ensurePartition runs audit_ensure_partition on db. On a transaction (an
+// append in the transaction of a change) it creates the partition in that
+// transaction, so it never waits for a second connection of the pool; the
+// month is remembered only once created outside one (a rolled-back
+// creation is no creation).
+func (s *Store) ensurePartition(ctx context.Context, db bun.IDB, t time.Time) error {
 	if !s.pg {
 		return nil
 	}
@@ -95,19 +105,22 @@ func (s *Store) EnsurePartition(ctx context.Context, t time.Time) error {
 	if done {
 		return nil
 	}
-	month := time.Date(t.UTC().Year(), t.UTC().Month(), 1, 0, 0, 0, 0, time.UTC)
+	month := time.Date(t.UTC().Year(), t.UTC().Month(), 1, 0, 0, 0, 0, time.UTC).Format("2006-01-02 15:04:05")
+	_, isDB := db.(*bun.DB)
 	var err error
 	for range 3 { // two instances creating one partition: one loses with 23505/42P07, then sees it
-		if _, err = s.db.ExecContext(ctx, "SELECT audit_ensure_partition(?::timestamp)", month.Format("2006-01-02 15:04:05")); err == nil {
+		if _, err = db.ExecContext(ctx, "SELECT audit_ensure_partition(?::timestamp)", month); err == nil || !isDB {
 			break
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("audit: partition %s: %w", chain, err)
 	}
-	s.mu.Lock()
-	s.ensured[chain] = true
-	s.mu.Unlock()
+	if isDB {
+		s.mu.Lock()
+		s.ensured[chain] = true
+		s.mu.Unlock()
+	}
 	return nil
 }
 
@@ -124,7 +137,7 @@ func (s *Store) Append(ctx context.Context, db bun.IDB, events ...*Event) error 
 		return nil
 	}
 	now := s.clock()
-	if err := s.EnsurePartition(ctx, now); err != nil {
+	if err := s.ensurePartition(ctx, db, now); err != nil {
 		return err
 	}
 	if bdb, ok := db.(*bun.DB); ok {

@@ -39,6 +39,7 @@ type Writer struct {
 	store   *Store
 	cfg     WriterConfig
 	ch      chan *Event
+	flushes chan chan struct{}
 	done    chan struct{}
 	stop    sync.Once
 	closeMu sync.RWMutex // Record holds it to read closing and send
@@ -64,7 +65,7 @@ func NewWriter(s *Store, cfg WriterConfig) *Writer {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	w := &Writer{store: s, cfg: cfg, ch: make(chan *Event, cfg.Buffer), done: make(chan struct{})}
+	w := &Writer{store: s, cfg: cfg, ch: make(chan *Event, cfg.Buffer), done: make(chan struct{}), flushes: make(chan chan struct{})}
 	go w.run()
 	return w
 }
@@ -122,6 +123,26 @@ func (w *Writer) run() {
 				w.flush(batch)
 				batch = batch[:0]
 			}
+		case ack := <-w.flushes:
+			for drained := false; !drained; {
+				select {
+				case e, ok := <-w.ch:
+					if !ok {
+						drained = true
+						break
+					}
+					batch = append(batch, e)
+					if len(batch) >= w.cfg.BatchSize {
+						w.flush(batch)
+						batch = batch[:0]
+					}
+				default:
+					drained = true
+				}
+			}
+			w.flush(batch)
+			batch = batch[:0]
+			close(ack)
 		case <-t.C:
 			// drain what is queued without waiting, then flush
 			for len(batch) < w.cfg.BatchSize {
@@ -162,6 +183,25 @@ func (w *Writer) flush(batch []*Event) {
 	}
 	w.dropped.Add(int64(len(batch)))
 	w.cfg.Logger.Error("audit events dropped", slog.Int("events", len(batch)), slog.String("error", err.Error()))
+}
+
+// Flush appends the events recorded before the call, waiting until ctx
+// ends at most (tests, and operators' commands).
+func (w *Writer) Flush(ctx context.Context) error {
+	ack := make(chan struct{})
+	select {
+	case w.flushes <- ack:
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-ack:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Close stops accepting events and appends those queued, waiting until ctx

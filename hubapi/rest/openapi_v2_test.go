@@ -107,16 +107,17 @@ func generateV2Document(v1 []byte) ([]byte, error) {
 	info["description"] = v2Text(desc)
 	doc["servers"] = []any{map[string]any{"url": "/api/v2", "description": "This server"}}
 
-	// Batches address v1 routes (relative to /api/v1): v2 has none.
+	// Batches address v1 routes (relative to /api/v1): v2 has none. The
+	// audit trail is read in v1 only (an administration route).
 	paths := doc["paths"].(map[string]any)
 	for p := range paths {
-		if p == "/batch" {
+		if p == "/batch" || p == "/admin/audit-logs" {
 			delete(paths, p)
 		}
 	}
 	comps := doc["components"].(map[string]any)
 	for name := range comps["schemas"].(map[string]any) {
-		if strings.HasPrefix(name, "Batch") {
+		if strings.HasPrefix(name, "Batch") || strings.HasPrefix(name, "AuditEvent") {
 			delete(comps["schemas"].(map[string]any), name)
 		}
 	}

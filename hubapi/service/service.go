@@ -15,6 +15,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/hubchantier/hubchantier/audit"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/pagination"
@@ -46,10 +47,14 @@ type deps struct {
 	now       func() time.Time
 	maxUpload int64
 	codec     *pagination.Codec
-	pages     pagers
-	auth      sync.Map // API key hash → authEntry
-	authGen   atomic.Uint64
-	authLive  atomic.Pointer[func() bool]
+	audit     *audit.Store
+	// auditPages pages the audit trail (see auditPager)
+	auditPages     *pagination.Paginator[audit.Event]
+	auditPagerOnce sync.Once
+	pages          pagers
+	auth           sync.Map // API key hash → authEntry
+	authGen        atomic.Uint64
+	authLive       atomic.Pointer[func() bool]
 }
 
 // Option configures a Service.
@@ -150,6 +155,10 @@ func WithOutbox(o Outbox) Option { return func(d *deps) { d.outbox = o } }
 type pendingEvents struct {
 	events []hubapi.Event
 	after  []func()
+	// audits are the change events appended before the commit; before
+	// holds the rows' states as locked, by resource/id (see noteBefore).
+	audits []*audit.Event
+	before map[string]any
 }
 
 type pendingKey struct{}
@@ -189,13 +198,12 @@ func (s *Service) Atomically(ctx context.Context, fn func(ctx context.Context) e
 		if err := fn(context.WithValue(ctx, unitOfWorkKey{}, u)); err != nil {
 			return err
 		}
-		if len(u.outboxed) == 0 {
-			return nil
+		if len(u.outboxed) > 0 {
+			if err := s.outbox.(outboxMany).EnqueueMany(ctx, tx, u.outboxed); err != nil {
+				return fmt.Errorf("recording %d events: %w", len(u.outboxed), err)
+			}
 		}
-		if err := s.outbox.(outboxMany).EnqueueMany(ctx, tx, u.outboxed); err != nil {
-			return fmt.Errorf("recording %d events: %w", len(u.outboxed), err)
-		}
-		return nil
+		return s.appendAudit(ctx, tx, pending)
 	})
 	if err != nil {
 		return err
@@ -245,7 +253,13 @@ func (s *deps) tx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) e
 		return fn(context.WithValue(ctx, pendingKey{}, u.pending), u.tx)
 	}
 	pending := &pendingEvents{}
-	if err := s.db.RunInTx(context.WithValue(ctx, pendingKey{}, pending), nil, fn); err != nil {
+	err := s.db.RunInTx(context.WithValue(ctx, pendingKey{}, pending), nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := fn(ctx, tx); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, pending)
+	})
+	if err != nil {
 		return err
 	}
 	s.flush(ctx, pending)
@@ -273,6 +287,7 @@ func (s *deps) emit(ctx context.Context, tx bun.Tx, p *hubapi.Principal, t hubap
 		actor = p.UserID
 	}
 	e := hubapi.Event{ID: hubapi.NewEventID(), Type: t, Resource: resource, ResourceID: id, ActorID: actor, At: s.now(), Data: data}
+	s.recordChange(ctx, auditAction(t), resource, id, data)
 	if _, many := s.outbox.(outboxMany); many {
 		if u := unitOfWorkFrom(ctx); u != nil {
 			// recorded with the unit's other events, in its transaction,

@@ -1,0 +1,144 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/hubchantier/hubchantier/audit"
+	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/internal/apitest"
+	"github.com/hubchantier/hubchantier/internal/testenv"
+)
+
+var routeVar = regexp.MustCompile(`\{[^}]*\}`)
+
+// flushAudit appends what the server's audit writer holds.
+func flushAudit(t *testing.T, env *apitest.Env) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := env.Server.AuditWriter.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEveryRouteLeavesAnAuditEvent enumerates the server's router and sends
+// one request to each route and method, without credentials: every one
+// (refused or not) leaves an event with its method and route template.
+func TestEveryRouteLeavesAnAuditEvent(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, db *testenv.DB) {
+		env := apitest.Start(t, db, apitest.Config{})
+		type sent struct{ method, route string }
+		var all []sent
+		err := env.Server.Router.Walk(func(r *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+			tpl, err := r.GetPathTemplate()
+			if err != nil || tpl == "/healthz" || tpl == "/readyz" {
+				return nil
+			}
+			if r.GetHandler() == nil {
+				return nil // a subrouter's prefix
+			}
+			methods, err := r.GetMethods()
+			if err != nil {
+				methods = []string{http.MethodGet}
+			}
+			for _, m := range methods {
+				all = append(all, sent{m, tpl})
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) < 50 {
+			t.Fatalf("only %d routes found", len(all))
+		}
+		for _, s := range all {
+			path := routeVar.ReplaceAllString(s.route, "1")
+			req, _ := http.NewRequest(s.method, env.URL+path, strings.NewReader("{}"))
+			req.Header.Set("Content-Type", "application/json")
+			if s.route == "/graphql" && s.method != http.MethodPost {
+				req.Header.Set("Accept", "text/html") // the playground's route matches browsers only
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("%s %s: %v", s.method, path, err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		}
+		flushAudit(t, env)
+		evs, _, err := env.Server.Audit.List(context.Background(), audit.Filter{}, audit.Page{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[sent]bool{}
+		for _, e := range evs {
+			seen[sent{e.Method, e.Route}] = true
+		}
+		for _, s := range all {
+			if !seen[s] {
+				t.Errorf("%s %s left no audit event", s.method, s.route)
+			}
+		}
+
+	})
+}
+
+// TestAuditOfAChange checks a mutation's two events: the change (written in
+// its transaction, with before and after) and the response, both with the
+// actor, route and request id; and a refused request's event.
+func TestAuditOfAChange(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, db *testenv.DB) {
+		env := apitest.Start(t, db, apitest.Config{RateLimits: apitest.LiftedRateLimits})
+		c := env.As(hubapi.RoleAdmin)
+		ch := newChantier(t, c, nil)
+		patched := c.Patch(t, idPath("chantiers", ch.ID), map[string]any{"nom": "Renommé"}, apitest.ContentType("application/merge-patch+json")).Expect(200)
+		env.As(hubapi.RoleCompagnon).Delete(t, idPath("chantiers", ch.ID)).Expect(403)
+		flushAudit(t, env)
+		ctx := context.Background()
+		evs, _, err := env.Server.Audit.List(ctx, audit.Filter{ResourceType: "chantiers"}, audit.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var change, response *audit.Event
+		for i := range evs {
+			e := &evs[i]
+			if e.Action == "update_chantier" && e.Stage == audit.StageChange {
+				change = e
+			}
+			if e.Action == "update_chantier" && e.Stage == audit.StageResponse {
+				response = e
+			}
+		}
+		if change == nil || response == nil {
+			t.Fatalf("events of the update: change %v, response %v", change, response)
+		}
+		if !strings.Contains(change.Changes, `"Renommé"`) || !strings.Contains(change.Changes, `"before":{`) || !strings.Contains(change.Changes, `"Chantier de test"`) {
+			t.Errorf("changes %s", change.Changes)
+		}
+		if change.RequestID == "" || change.RequestID != response.RequestID || change.RequestID != patched.Header.Get("X-Request-Id") {
+			t.Errorf("request ids: change %q response %q header %q", change.RequestID, response.RequestID, patched.Header.Get("X-Request-Id"))
+		}
+		if change.UserID == 0 || change.APIKeyID == 0 || response.UserID != change.UserID {
+			t.Errorf("actor: change user %d key %d, response user %d", change.UserID, change.APIKeyID, response.UserID)
+		}
+		if response.Route != "/api/v1/chantiers/{id}" || response.Status != 200 || response.Method != "PATCH" || response.BodySHA256 == "" {
+			t.Errorf("response event %+v", response)
+		}
+		refused, _, err := env.Server.Audit.List(ctx, audit.Filter{Status: 403}, audit.Page{})
+		if err != nil || len(refused) == 0 || refused[0].Route != "/api/v1/chantiers/{id}" || refused[0].Method != "DELETE" || refused[0].UserID == 0 {
+			t.Fatalf("refused delete: %+v, err %v", refused, err)
+		}
+		if b, err := env.Server.Audit.Verify(ctx, time.Time{}, time.Time{}, ""); err != nil || b != nil {
+			t.Fatalf("verify: %v %v", b, err)
+		}
+	})
+}
