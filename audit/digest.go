@@ -90,7 +90,8 @@ func (d *Digest) Check(pub string) error {
 // Digest signs the current head of every chain that moved since its last
 // digest (the periodic digest job) and returns the digests written.
 func (s *Store) Digest(ctx context.Context) ([]Digest, error) {
-	if s.signer == nil {
+	signer := s.Signer()
+	if signer == nil {
 		return nil, errors.New("audit: no signing key (WithSigner)")
 	}
 	var heads []struct {
@@ -105,8 +106,8 @@ func (s *Store) Digest(ctx context.Context) ([]Digest, error) {
 	}
 	var out []Digest
 	for _, h := range heads {
-		d := Digest{Chain: h.Chain, Seq: h.Seq, Hash: h.Hash, CreatedAt: s.clock(), KeyID: s.signer.KeyID(), PublicKey: s.signer.PublicKey()}
-		d.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(s.signer.priv, d.message()))
+		d := Digest{Chain: h.Chain, Seq: h.Seq, Hash: h.Hash, CreatedAt: s.clock(), KeyID: signer.KeyID(), PublicKey: signer.PublicKey()}
+		d.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(signer.priv, d.message()))
 		if _, err := s.db.NewInsert().Model(&d).Exec(ctx); err != nil {
 			return out, err
 		}

@@ -49,7 +49,7 @@ func (s *Store) Export(ctx context.Context, w io.Writer, month string) (events i
 	if _, err := ParseMonth(month); err != nil {
 		return 0, err
 	}
-	if s.signer != nil {
+	if s.Signer() != nil {
 		if _, err := s.Digest(ctx); err != nil {
 			return 0, err
 		}
@@ -194,8 +194,8 @@ func (s *Store) archive(ctx context.Context, chain, dir string) (string, error) 
 		return "", err
 	}
 	pub := ""
-	if s.signer != nil {
-		pub = s.signer.PublicKey()
+	if sg := s.Signer(); sg != nil {
+		pub = sg.PublicKey()
 	}
 	b, err := VerifyArchive(tmp, pub)
 	_ = tmp.Close()

@@ -76,6 +76,21 @@ func NewStore(db *bun.DB, opts ...Option) *Store {
 	return s
 }
 
+// SetSigner sets the key that signs digests (when it could not be read
+// at start: the database was unreachable).
+func (s *Store) SetSigner(sg *Signer) {
+	s.mu.Lock()
+	s.signer = sg
+	s.mu.Unlock()
+}
+
+// Signer returns the key that signs digests (nil: none yet).
+func (s *Store) Signer() *Signer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.signer
+}
+
 // DB returns the store's database.
 func (s *Store) DB() *bun.DB { return s.db }
 

@@ -125,11 +125,14 @@ func (s *Server) setupAudit(ctx context.Context, cfg Config, log *slog.Logger) e
 	if cfg.Audit.Disabled {
 		return nil
 	}
-	sg, err := AuditSigner(ctx, s.DB, cfg.Audit)
-	if err != nil {
-		return err
+	s.Audit = audit.NewStore(s.DB.DB)
+	// A server may start before its database answers: a signing key kept
+	// in the database is then read by the digest job, later.
+	if sg, err := AuditSigner(ctx, s.DB, cfg.Audit); err == nil {
+		s.Audit.SetSigner(sg)
+	} else {
+		log.Warn("audit signing key not read at start; the digest job reads it later", slog.String("error", err.Error()))
 	}
-	s.Audit = audit.NewStore(s.DB.DB, audit.WithSigner(sg))
 	// The partitions of this month and the next exist before the first
 	// append (the job keeps creating them ahead).
 	now := time.Now()
@@ -162,7 +165,7 @@ func (s *Server) auditCapture() (*audit.Capture, error) {
 
 // auditJobs are the audit's periodic jobs: partitions created ahead,
 // digests signed, IPs anonymised, old months archived and dropped.
-func auditJobs(st *audit.Store, cfg AuditConfig) []jobs.Periodic {
+func auditJobs(st *audit.Store, db *store.DB, cfg AuditConfig) []jobs.Periodic {
 	if st == nil {
 		return nil
 	}
@@ -177,6 +180,13 @@ func auditJobs(st *audit.Store, cfg AuditConfig) []jobs.Periodic {
 			return nil
 		}},
 		{Name: "audit-digest", Interval: AuditDigestInterval, Run: func(ctx context.Context, _ time.Time) error {
+			if st.Signer() == nil {
+				sg, err := AuditSigner(ctx, db, cfg)
+				if err != nil {
+					return err
+				}
+				st.SetSigner(sg)
+			}
 			_, err := st.Digest(ctx)
 			return err
 		}},

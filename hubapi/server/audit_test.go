@@ -142,3 +142,67 @@ func TestAuditOfAChange(t *testing.T) {
 		}
 	})
 }
+
+// auditPage is the body of GET /admin/audit-logs.
+type auditPage struct {
+	Data       []audit.Event `json:"data"`
+	Pagination struct {
+		NextCursor *string `json:"next_cursor"`
+		HasMore    bool    `json:"has_more"`
+	} `json:"pagination"`
+}
+
+func TestAdminAuditLogs(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, db *testenv.DB) {
+		env := apitest.Start(t, db, apitest.Config{RateLimits: apitest.LiftedRateLimits})
+		admin := env.As(hubapi.RoleAdmin)
+		for range 3 {
+			newChantier(t, admin, nil)
+		}
+		admin.Get(t, v1+"/admin/api-keys").Expect(200)
+		flushAudit(t, env)
+
+		var first auditPage
+		r := admin.Get(t, v1+"/admin/audit-logs?action=create_chantier&limit=2").Expect(200).JSON(&first)
+		if r.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("Cache-Control %q", r.Header.Get("Cache-Control"))
+		}
+		if len(first.Data) != 2 || !first.Pagination.HasMore || first.Pagination.NextCursor == nil {
+			t.Fatalf("first page: %d events, has_more %v", len(first.Data), first.Pagination.HasMore)
+		}
+		var rest auditPage
+		admin.Get(t, v1+"/admin/audit-logs?action=create_chantier&limit=2&cursor="+*first.Pagination.NextCursor).Expect(200).JSON(&rest)
+		// each creation left a change event and a response event
+		if n := len(first.Data) + len(rest.Data); n != 4 && !rest.Pagination.HasMore {
+			t.Errorf("pages hold %d events of creations", n)
+		}
+		seen := map[int64]bool{}
+		for _, e := range append(first.Data, rest.Data...) {
+			if seen[e.ID] || e.Action != "create_chantier" {
+				t.Errorf("event %d (%s) repeated or unfiltered", e.ID, e.Action)
+			}
+			seen[e.ID] = true
+		}
+		var keys auditPage
+		admin.Get(t, v1+"/admin/audit-logs?action=read_api_keys").Expect(200).JSON(&keys)
+		if len(keys.Data) != 1 || keys.Data[0].Route != "/api/v1/admin/api-keys" || keys.Data[0].UserID != env.User(hubapi.RoleAdmin).ID {
+			t.Errorf("reading key metadata: %+v", keys.Data)
+		}
+
+		// meta-audit: every read of the trail is itself recorded, durably
+		var meta auditPage
+		admin.Get(t, v1+"/admin/audit-logs?action=read_audit_logs&stage=access&limit=100", apitest.Invalid()).Expect(400)
+		admin.Get(t, v1+"/admin/audit-logs?action=read_audit_logs&limit=100").Expect(200).JSON(&meta)
+		if len(meta.Data) < 4 { // the three reads above and this one
+			t.Fatalf("%d read_audit_logs events", len(meta.Data))
+		}
+		if e := meta.Data[0]; e.Stage != audit.StageAccess || e.UserID != env.User(hubapi.RoleAdmin).ID || !strings.Contains(e.Changes, "read_audit_logs") {
+			t.Errorf("meta-audit event %+v", e)
+		}
+
+		env.As(hubapi.RoleConducteur).Get(t, v1+"/admin/audit-logs").Expect(403)
+		admin.Get(t, v1+"/admin/audit-logs?status=42", apitest.Invalid()).Expect(400)
+		admin.Get(t, v1+"/admin/audit-logs?from=2026-12-02&to=2026-12-01", apitest.Unchecked("from after to: a rule between two parameters")).Expect(400)
+		admin.Get(t, v1+"/admin/audit-logs?cursor=forged", apitest.Unchecked("a cursor the server did not seal")).Expect(400)
+	})
+}

@@ -31,6 +31,7 @@ type everyService struct {
 	hubapi.AuthorizationService
 	hubapi.Authenticator
 	hubapi.WebhookService
+	hubapi.AuditLogService
 }
 
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
@@ -44,7 +45,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	r := mux.NewRouter()
 	rest.MountDocs(r)
 	if err := rest.Mount(r, rest.Options{Chantiers: s, Pointages: s, Documents: s, Signalements: s, Affectations: s,
-		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Authenticator: s, Batch: http.NotFoundHandler()}); err != nil {
+		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Authenticator: s, AuditLogs: s, Batch: http.NotFoundHandler()}); err != nil {
 		t.Fatal(err)
 	}
 	var routes []string

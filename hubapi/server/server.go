@@ -292,7 +292,7 @@ func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Cod
 // newJobs builds the job queue (periodic jobs, domain events), before the
 // use cases that record events in it.
 func (s *Server) newJobs(ctx context.Context, cfg Config, log *slog.Logger) error {
-	jc := jobs.Config{Logger: log, Periodic: append(counterCompaction(s.DB), auditJobs(s.Audit, cfg.Audit)...), EventHandlers: cfg.EventHandlers, RescueStuckJobsAfter: cfg.JobsRescueAfter}
+	jc := jobs.Config{Logger: log, Periodic: append(counterCompaction(s.DB), auditJobs(s.Audit, s.DB, cfg.Audit)...), EventHandlers: cfg.EventHandlers, RescueStuckJobsAfter: cfg.JobsRescueAfter}
 	jc.Webhooks = &jobs.WebhookConfig{Keys: s.Secrets, Notifier: s.Notifier, Timeout: cfg.WebhookTimeout, Guard: s.WebhookGuard}
 	q, err := jobs.New(ctx, s.DB, jc)
 	if err != nil {
