@@ -206,3 +206,31 @@ func TestAdminAuditLogs(t *testing.T) {
 		admin.Get(t, v1+"/admin/audit-logs?cursor=forged", apitest.Unchecked("a cursor the server did not seal")).Expect(400)
 	})
 }
+
+// A batch leaves its own event and one per operation, each with its route
+// and status, under the batch's request id.
+func TestBatchOperationsAreAuditedOneByOne(t *testing.T) {
+	env := apitest.Start(t, testenv.SQLite(t), apitest.Config{RateLimits: apitest.LiftedRateLimits})
+	rs := sendBatch(t, env.As(hubapi.RoleAdmin), map[string]any{"operations": []any{
+		map[string]any{"method": "GET", "path": "/users/me"},
+		map[string]any{"method": "POST", "path": "/chantiers", "body": map[string]any{"code": uniq("B-"), "nom": "N", "adresse": "A"}},
+	}})
+	wantStatuses(t, rs, 200, 201)
+	flushAudit(t, env)
+	evs, _, err := env.Server.Audit.List(context.Background(), audit.Filter{Stage: audit.StageResponse}, audit.Page{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRoute := map[string]audit.Event{}
+	for _, e := range evs {
+		byRoute[e.Method+" "+e.Route] = e
+	}
+	batch, me, create := byRoute["POST /api/v1/batch"], byRoute["GET /api/v1/users/me"], byRoute["POST /api/v1/chantiers"]
+	if batch.ID == 0 || me.ID == 0 || create.ID == 0 {
+		t.Fatalf("events: batch %d, me %d, create %d", batch.ID, me.ID, create.ID)
+	}
+	if me.RequestID != batch.RequestID || create.RequestID != batch.RequestID || create.Status != 201 || create.Action != "create_chantier" ||
+		me.UserID != env.User(hubapi.RoleAdmin).ID {
+		t.Errorf("operations' events: %+v / %+v (batch %s)", me, create, batch.RequestID)
+	}
+}
