@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/hubchantier/hubchantier/audit"
 )
 
 // Role is a user's role in the company.
@@ -185,7 +187,14 @@ func EffectiveScopes(role Role, granted []Scope) []Scope {
 type principalKey struct{}
 
 // WithPrincipal returns ctx carrying p.
+//
+// It also names p as the actor of the request's audit event (audit.SetActor),
+// so the event of a request records who made it wherever it was
+// authenticated.
 func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	if p != nil {
+		audit.SetActor(ctx, audit.Actor{UserID: p.UserID, APIKeyID: p.APIKeyID, OAuthClient: p.ClientID})
+	}
 	return context.WithValue(ctx, principalKey{}, p)
 }
 

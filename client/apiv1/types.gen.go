@@ -12,6 +12,13 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AuditEventStage.
+const (
+	Access   AuditEventStage = "access"
+	Change   AuditEventStage = "change"
+	Response AuditEventStage = "response"
+)
+
 // Defines values for BatchOperationMethod.
 const (
 	DELETE BatchOperationMethod = "DELETE"
@@ -592,6 +599,98 @@ type ApiKeyInput struct {
 // ApiKeyList API keys, ordered by id (at most 1,000).
 type ApiKeyList struct {
 	Data []ApiKey `json:"data"`
+}
+
+// AuditEvent An audit event. `hash` is hex SHA-256 of the event's canonical encoding (netstrings of its fields, see the audit package), chained to the previous event of its month by `prev_hash`.
+type AuditEvent struct {
+	// Action What was done, e.g. `create_chantier`, `read_api_keys`.
+	Action *string `json:"action,omitempty"`
+
+	// AnonymisedAt When the client IP and user agent were anonymised.
+	AnonymisedAt *time.Time `json:"anonymised_at,omitempty"`
+
+	// ApiKeyId The API key used.
+	ApiKeyId *int64 `json:"api_key_id,omitempty"`
+
+	// BodySha256 SHA-256 of the request body as read; the body is never stored.
+	BodySha256 *string `json:"body_sha256,omitempty"`
+
+	// Chain The event's chain: its month, YYYY-MM.
+	Chain string `json:"chain"`
+
+	// Changes `{before, after}` of a change (secrets redacted), or the filters of an `access` event.
+	Changes *map[string]interface{} `json:"changes,omitempty"`
+
+	// ChangesDigest SHA-256 of the salt and the changes: the chain covers this, not the changes.
+	ChangesDigest string `json:"changes_digest"`
+
+	// ChangesSalt Random salt of `changes_digest` (erased, with the changes, by a GDPR erasure).
+	ChangesSalt *string `json:"changes_salt,omitempty"`
+
+	// ClientIp The client's address (from the trusted proxies' X-Forwarded-For), or its /24 or /48 network once anonymised.
+	ClientIp *string `json:"client_ip,omitempty"`
+
+	// Hash Hash of this event.
+	Hash string `json:"hash"`
+
+	// Id Event id.
+	Id int64 `json:"id"`
+
+	// Method The HTTP method.
+	Method *string `json:"method,omitempty"`
+
+	// OauthClient The OAuth client whose token was used.
+	OauthClient *string `json:"oauth_client,omitempty"`
+
+	// PiiDigest SHA-256 of the salt, the client IP and the user agent: the chain covers this, not the values.
+	PiiDigest string `json:"pii_digest"`
+
+	// PiiSalt Random salt of `pii_digest` (erased once anonymised).
+	PiiSalt *string `json:"pii_salt,omitempty"`
+
+	// PrevHash Hash of the previous event of the chain (64 zeros for the first).
+	PrevHash string `json:"prev_hash"`
+
+	// RequestId The request's X-Request-Id.
+	RequestId *string `json:"request_id,omitempty"`
+
+	// ResourceId The resource id acted on.
+	ResourceId *string `json:"resource_id,omitempty"`
+
+	// ResourceType The resource type acted on.
+	ResourceType *string `json:"resource_type,omitempty"`
+
+	// Route The route template, e.g. `/api/v1/chantiers/{id}`; never the raw path.
+	Route *string `json:"route,omitempty"`
+
+	// Seq Position in the chain, from 1.
+	Seq int64 `json:"seq"`
+
+	// Stage `response`: a request once answered; `change`: a committed change, written in its transaction; `access`: a sensitive read, written before it.
+	Stage AuditEventStage `json:"stage"`
+
+	// Status The response status (absent on `change` and `access` events).
+	Status *int `json:"status,omitempty"`
+
+	// Time When the event was appended (UTC, microseconds).
+	Time time.Time `json:"time"`
+
+	// UserAgent The User-Agent (dropped once anonymised).
+	UserAgent *string `json:"user_agent,omitempty"`
+
+	// UserId The acting user.
+	UserId *int64 `json:"user_id,omitempty"`
+}
+
+// AuditEventStage `response`: a request once answered; `change`: a committed change, written in its transaction; `access`: a sensitive read, written before it.
+type AuditEventStage string
+
+// AuditEventList One page of audit events.
+type AuditEventList struct {
+	Data []AuditEvent `json:"data"`
+
+	// Pagination Keyset pagination (`cursor`): constant cost at any depth, stable under inserts. Cursors are opaque and bound to the resource, sort and filters of the query.
+	Pagination CursorPagination `json:"pagination"`
 }
 
 // BatchOperation One request of a batch. `path` is relative to `/api/v1` and may hold references `{op1.body.id}`; in `body`, an object `{"$ref": "op1.body.id"}` is replaced by that value.
@@ -2048,6 +2147,42 @@ type ListApiKeysParams struct {
 
 	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
 	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// ListAuditLogsParams defines parameters for ListAuditLogs.
+type ListAuditLogsParams struct {
+	// UserId Only the events of this user (actor).
+	UserId *int64 `form:"user_id,omitempty" json:"user_id,omitempty"`
+
+	// ApiKeyId Only the events of requests made with this API key.
+	ApiKeyId *int64 `form:"api_key_id,omitempty" json:"api_key_id,omitempty"`
+
+	// OauthClientId Only the events of requests made with this OAuth client's tokens.
+	OauthClientId *string `form:"oauth_client_id,omitempty" json:"oauth_client_id,omitempty"`
+
+	// ResourceType Only the events on this resource type, e.g. `chantiers`.
+	ResourceType *string `form:"resource_type,omitempty" json:"resource_type,omitempty"`
+
+	// ResourceId Only the events on this resource id (with `resource_type`).
+	ResourceId *string `form:"resource_id,omitempty" json:"resource_id,omitempty"`
+
+	// Action Only this action, e.g. `create_chantier`, `update_pointage`, `read_audit_logs`.
+	Action *string `form:"action,omitempty" json:"action,omitempty"`
+
+	// Status Only the events of responses with this HTTP status.
+	Status *int `form:"status,omitempty" json:"status,omitempty"`
+
+	// From Events at or after this time (a date: its start).
+	From *string `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Events at or before this time (a date: its end).
+	To *string `form:"to,omitempty" json:"to,omitempty"`
+
+	// Cursor Keyset pagination: `next_cursor` or `prev_cursor` of a previous page of the same query (same sort and filters; 400 `invalid-cursor` otherwise). Not combinable with `page`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Page size, 1 to 100.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // ListAffectationsParams defines parameters for ListAffectations.

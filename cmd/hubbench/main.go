@@ -74,6 +74,7 @@ type config struct {
 	CPUProfile  string
 	Seed        uint64
 	Quiet       bool
+	NoAudit     bool
 }
 
 func main() {
@@ -114,6 +115,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the measured phases (client and in-process server) to this file")
 	fs.Uint64Var(&c.Seed, "seed", 1, "random seed of the request mix and of seeding")
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress line")
+	fs.BoolVar(&c.NoAudit, "no-audit", false, "run the in-process server without its audit trail (HUB_AUDIT_DISABLED), to measure the audit's cost")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -130,7 +130,7 @@ func TestRunOnTinySQLite(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.close()
-		srv, err := newFullServer(ctx, db.db, false, t.TempDir())
+		srv, err := newFullServer(ctx, db.db, false, t.TempDir(), true)
 		if err != nil {
 			t.Fatal(err)
 		}

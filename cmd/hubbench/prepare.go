@@ -138,8 +138,9 @@ func issueKey(ctx context.Context, srv *server.Server) (string, func(), error) {
 	return secret, func() { _ = svc.RevokeAPIKey(admin, k.ID) }, nil
 }
 
-// newFullServer builds the whole reference handler on db.
-func newFullServer(ctx context.Context, db *store.DB, cache bool, blobDir string) (*server.Server, error) {
+// newFullServer builds the whole reference handler on db (with its audit
+// trail unless audited is false).
+func newFullServer(ctx context.Context, db *store.DB, cache bool, blobDir string, audited bool) (*server.Server, error) {
 	cfg := server.Config{
 		DB:          db,
 		SkipMigrate: true,
@@ -158,6 +159,7 @@ func newFullServer(ctx context.Context, db *store.DB, cache bool, blobDir string
 	if !cache {
 		cfg.CacheMaxMB = -1
 	}
+	cfg.Audit.Disabled = !audited
 	return server.New(ctx, cfg)
 }
 

@@ -127,7 +127,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 		default:
-			srv, err := newFullServer(ctx, db.db, ph.cache, blobDir)
+			srv, err := newFullServer(ctx, db.db, ph.cache, blobDir, !c.NoAudit)
 			if err != nil {
 				return fmt.Errorf("server: %w", err)
 			}

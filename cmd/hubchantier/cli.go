@@ -58,6 +58,9 @@ func commands() []command {
 		countersCommand("check", "compare the row counters with their tables (exit 1 when they disagree)"),
 		countersCommand("rebuild", "recompute the row counters from their tables"),
 		jobsStatusCommand(),
+		auditVerifyCommand(),
+		auditExportCommand(),
+		auditPublicKeyCommand(),
 	}
 }
 

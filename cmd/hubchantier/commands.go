@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubchantier/hubchantier/audit"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/blob"
 	"github.com/hubchantier/hubchantier/hubapi/server"
@@ -57,7 +58,13 @@ func openOperator(ctx context.Context) (*service.Operator, func(), error) {
 		_ = db.Close()
 		return nil, nil, err
 	}
-	return service.NewOperator(service.New(db, blobs)), func() { _ = db.Close() }, nil
+	var opts []service.Option
+	if !cfg.Audit.Disabled {
+		// the operator's changes (keys issued and revoked, ...) are audited
+		// like the API's
+		opts = append(opts, service.WithAudit(audit.NewStore(db.DB)))
+	}
+	return service.NewOperator(service.New(db, blobs, opts...)), func() { _ = db.Close() }, nil
 }
 
 func migrateCommand() command {

@@ -54,6 +54,8 @@ type Options struct {
 	// rectification, and the erasure of a user by an admin (nil: no
 	// routes).
 	Privacy hubapi.PrivacyService
+	// AuditLogs serves GET /admin/audit-logs (v1 only; nil: no route).
+	AuditLogs hubapi.AuditLogService
 	// Authenticator resolves bearer tokens to principals (required).
 	Authenticator hubapi.Authenticator
 
@@ -202,6 +204,9 @@ func mount(r *mux.Router, o Options, base string) error {
 	}
 	if o.Webhooks != nil {
 		a.mountWebhooks(route)
+	}
+	if o.AuditLogs != nil && !a.v2 {
+		route(http.MethodGet, "/admin/audit-logs", hubapi.ScopeAdmin, a.handler(a.listAuditLogs))
 	}
 
 	// After every method route: a request whose path exists but whose

@@ -109,7 +109,14 @@ func generateV2Document(v1 []byte) ([]byte, error) {
 	info["description"] = v2Text(desc)
 	doc["servers"] = []any{map[string]any{"url": "/api/v2", "description": "This server"}}
 
+	// The audit trail is read in v1 only (an administration route).
+	delete(doc["paths"].(map[string]any), "/admin/audit-logs")
 	comps := doc["components"].(map[string]any)
+	for name := range comps["schemas"].(map[string]any) {
+		if strings.HasPrefix(name, "AuditEvent") {
+			delete(comps["schemas"].(map[string]any), name)
+		}
+	}
 	delete(comps["parameters"].(map[string]any), "Page")
 	schemas := comps["schemas"].(map[string]any)
 	delete(schemas, "OffsetPagination")

@@ -103,15 +103,16 @@ func gql(t *testing.T, env *apitest.Env, key, query string, vars map[string]any)
 	return gqlDo(t, env, key, http.MethodPost, body)
 }
 
-// sqlCounter counts the statements a database runs while it is on.
+// sqlCounter counts the statements a database runs while it is on, but
+// the audit trail's: its asynchronous writer appends at its own pace.
 type sqlCounter struct {
 	on    atomic.Bool
 	count atomic.Int64
 }
 
 func (c *sqlCounter) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
-func (c *sqlCounter) AfterQuery(_ context.Context, _ *bun.QueryEvent) {
-	if c.on.Load() {
+func (c *sqlCounter) AfterQuery(_ context.Context, e *bun.QueryEvent) {
+	if c.on.Load() && !strings.Contains(e.Query, "audit_") {
 		c.count.Add(1)
 	}
 }

@@ -46,6 +46,9 @@ func TestAPIv1(t *testing.T) {
 		t.Run("affectations and planning", func(t *testing.T) { testPlanning(t, env) })
 		t.Run("admin api keys", func(t *testing.T) { testAPIKeys(t, env) })
 		t.Run("webhooks", func(t *testing.T) { testWebhooks(t, env) })
+		t.Run("audit logs", func(t *testing.T) {
+			env.As(hubapi.RoleAdmin).Get(t, v1+"/admin/audit-logs?resource_type=chantiers&limit=5").Expect(200)
+		})
 		t.Run("batch", func(t *testing.T) {
 			rs := sendBatch(t, env.As(hubapi.RoleAdmin), map[string]any{"operations": []any{map[string]any{"method": "GET", "path": "/users/me"}}})
 			wantStatuses(t, rs, 200)

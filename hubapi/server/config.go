@@ -116,6 +116,8 @@ type Config struct {
 	// (table server_secrets), with a warning at start-up — whoever reads the
 	// database can then open the secrets.
 	SecretKeys *secretbox.Keyring
+	// Audit configures the audit trail (HUB_AUDIT_*).
+	Audit AuditConfig
 	// WebhookAllowHTTP accepts http:// webhook targets
 	// (HUB_WEBHOOK_ALLOW_HTTP=1; tests and on-premises receivers).
 	WebhookAllowHTTP bool
@@ -155,7 +157,8 @@ type Config struct {
 	Notifier notify.Notifier
 	// AuditTrail, when set, is the audit log that the GDPR rights use: a
 	// user's export lists their audit events, an erasure anonymises them
-	// (docs/PRIVACY.md). Nil: exports hold no audit event.
+	// (docs/PRIVACY.md). Nil: the server's own audit store (none when
+	// HUB_AUDIT_DISABLED).
 	AuditTrail hubapi.AuditTrail
 	// WebhookTimeout bounds one delivery attempt (default
 	// webhooks.DefaultTimeout). Embedders and tests only.
@@ -225,6 +228,11 @@ const (
 	EnvEnv                  = "HUB_ENV"
 	EnvGraphQLIntrospection = "HUB_GRAPHQL_INTROSPECTION"
 	EnvOAuthIssuer          = "HUB_OAUTH_ISSUER"
+	EnvAuditDisabled        = "HUB_AUDIT_DISABLED"
+	EnvAuditSigningKey      = "HUB_AUDIT_SIGNING_KEY"
+	EnvAuditRetentionDays   = "HUB_AUDIT_RETENTION_DAYS"
+	EnvAuditAnonymiseDays   = "HUB_AUDIT_ANONYMISE_DAYS"
+	EnvAuditArchiveDir      = "HUB_AUDIT_ARCHIVE_DIR"
 )
 
 // Values of HUB_ENV.
@@ -246,7 +254,8 @@ func EnvNames() []string {
 		EnvRateLimits, EnvRateLimitFailClosed, EnvCacheMaxMB, EnvCacheTTLLists, EnvCacheTTLStats, EnvCacheTTLPlanning,
 		EnvCursorKeys, EnvSecretKeys, EnvMetricsAddr,
 		EnvSMTPURL, EnvWebhookAllowHTTP, EnvWebhookAllowPrivate, metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash,
-		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace, EnvJobsRescueAfter, EnvV1Deprecation, EnvV1Sunset, EnvGraphQLIntrospection, EnvOAuthIssuer}
+		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace, EnvJobsRescueAfter, EnvV1Deprecation, EnvV1Sunset, EnvGraphQLIntrospection, EnvOAuthIssuer,
+		EnvAuditDisabled, EnvAuditSigningKey, EnvAuditRetentionDays, EnvAuditAnonymiseDays, EnvAuditArchiveDir}
 }
 
 // envTestPrefix marks variables of the test suites, never read by the server.
@@ -402,6 +411,7 @@ func ConfigFromEnv(environ []string) (Config, error) {
 		func() error { return readVersionTime(EnvV1Deprecation, get(EnvV1Deprecation), false, &c.V1Deprecation) },
 		func() error { return readVersionTime(EnvV1Sunset, get(EnvV1Sunset), true, &c.V1Sunset) },
 		func() error { _, err := c.v1Policy(); return err },
+		func() error { return readAuditConfig(get, &c.Audit) },
 	} {
 		if err := step(); err != nil {
 			return c, err

@@ -60,6 +60,11 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_GRAPHQL_INTROSPECTION=1",
 		"HUB_V1_DEPRECATION=2026-11-15T00:00:00Z",
 		"HUB_V1_SUNSET=2027-06-30",
+		"HUB_AUDIT_DISABLED=1",
+		"HUB_AUDIT_SIGNING_KEY=" + strings.Repeat("A", 43) + "=",
+		"HUB_AUDIT_RETENTION_DAYS=400",
+		"HUB_AUDIT_ANONYMISE_DAYS=7",
+		"HUB_AUDIT_ARCHIVE_DIR=/data/audit",
 		"HUB_ADDR=127.0.0.1:1", // a later duplicate is ignored, as by os.Getenv
 		"PATH=/usr/bin",
 	}
@@ -101,6 +106,11 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_GRAPHQL_INTROSPECTION":  c.GraphQLIntrospection,
 		"HUB_V1_DEPRECATION":         c.V1Deprecation.Equal(time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)),
 		"HUB_V1_SUNSET":              c.V1Sunset.Equal(time.Date(2027, 6, 30, 23, 59, 59, 0, time.UTC)),
+		"HUB_AUDIT_DISABLED":         c.Audit.Disabled,
+		"HUB_AUDIT_SIGNING_KEY":      len(c.Audit.SigningKey) == 32,
+		"HUB_AUDIT_RETENTION_DAYS":   c.Audit.RetentionDays == 400,
+		"HUB_AUDIT_ANONYMISE_DAYS":   c.Audit.AnonymiseDays == 7,
+		"HUB_AUDIT_ARCHIVE_DIR":      c.Audit.ArchiveDir == "/data/audit",
 	}
 	for _, name := range server.EnvNames() {
 		ok, tested := checks[name]
@@ -112,6 +122,16 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 	}
 	if len(checks) != len(server.EnvNames()) {
 		t.Errorf("%d checks for %d variables", len(checks), len(server.EnvNames()))
+	}
+}
+
+func TestConfigFromEnvRejectsBadAuditSettings(t *testing.T) {
+	for _, kv := range []string{"HUB_AUDIT_SIGNING_KEY=c2hvcnQ=", "HUB_AUDIT_SIGNING_KEY=!!", "HUB_AUDIT_RETENTION_DAYS=0",
+		"HUB_AUDIT_ANONYMISE_DAYS=-3", "HUB_AUDIT_RETENTION_DAYS=1y", "HUB_AUDIT_DISABLED=yes"} {
+		name, _, _ := strings.Cut(kv, "=")
+		if _, err := server.ConfigFromEnv([]string{kv}); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: err %v", kv, err)
+		}
 	}
 }
 

@@ -198,6 +198,11 @@ func goldenV1Steps() []goldenStep {
 		{name: "batch-invalid-400", method: http.MethodPost, path: v + "/batch", as: admin,
 			body: `{"operations":[{"method":"POST","path":"/batch","body":{}}]}`},
 
+		// the audit trail (added after the freeze; its 200 holds hashes
+		// and times of the run, so only its refusals are recorded here)
+		{name: "audit-logs-anonymous-401", method: http.MethodGet, path: v + "/admin/audit-logs"},
+		{name: "audit-logs-worker-403", method: http.MethodGet, path: v + "/admin/audit-logs", as: worker},
+		{name: "audit-logs-bad-filter-400", method: http.MethodGet, path: v + "/admin/audit-logs?status=99&from=yesterday&colour=red", as: admin},
 		// GDPR rights (recorded when they joined v1; the server sends no
 		// e-mail, so a new e-mail is refused)
 		{name: "me-patch", method: http.MethodPatch, path: v + "/users/me", as: chef,

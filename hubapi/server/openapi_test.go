@@ -32,6 +32,7 @@ type everyService struct {
 	hubapi.Authenticator
 	hubapi.WebhookService
 	hubapi.PrivacyService
+	hubapi.AuditLogService
 }
 
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
@@ -45,7 +46,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	r := mux.NewRouter()
 	rest.MountDocs(r)
 	if err := rest.Mount(r, rest.Options{Chantiers: s, Pointages: s, Documents: s, Signalements: s, Affectations: s,
-		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Privacy: s, Authenticator: s, Batch: http.NotFoundHandler()}); err != nil {
+		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Privacy: s, AuditLogs: s, Authenticator: s, Batch: http.NotFoundHandler()}); err != nil {
 		t.Fatal(err)
 	}
 	var routes []string

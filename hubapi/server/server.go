@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hubchantier/hubchantier/audit"
 	"github.com/hubchantier/hubchantier/clientip"
 	"github.com/hubchantier/hubchantier/etag"
 	"github.com/hubchantier/hubchantier/hubapi"
@@ -42,6 +43,8 @@ import (
 // Server is an assembled Hub Chantier server.
 type Server struct {
 	Handler http.Handler
+	// Router holds every route (tests enumerate it).
+	Router  *mux.Router
 	DB      *store.DB
 	Service *service.Service
 	// Operator holds the operations that check no caller (user and key
@@ -71,9 +74,13 @@ type Server struct {
 	WebhookGuard webhooks.Guard
 	// Jobs is the durable job queue (periodic jobs, later event delivery),
 	// started by New and stopped by Close.
-	Jobs   *jobs.Queue
-	ownsDB bool
-	ready  readiness
+	Jobs *jobs.Queue
+	// Audit is the audit trail's store, AuditWriter its asynchronous
+	// writer (nil when Config.Audit.Disabled).
+	Audit       *audit.Store
+	AuditWriter *audit.Writer
+	ownsDB      bool
+	ready       readiness
 	// background start of the job queue, stopped by Close
 	stopBG context.CancelFunc
 	bg     sync.WaitGroup
@@ -121,6 +128,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 		s.Notifier = n
 	}
+	if err := s.setupAudit(ctx, cfg, log); err != nil {
+		return nil, err
+	}
 	if err := s.newJobs(ctx, cfg, log); err != nil {
 		return nil, err
 	}
@@ -162,10 +172,15 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.router(cfg, log, v1mw, batchLimiter.Middleware, limiter.Middleware)
+	capture, err := s.auditCapture()
 	if err != nil {
 		return nil, err
 	}
+	r, err := s.router(cfg, log, v1mw, batchLimiter.Middleware, limiter.Middleware, capture)
+	if err != nil {
+		return nil, err
+	}
+	s.Router = r
 	if err := checkRateLimitRoutes(r, cfg.RateLimits); err != nil {
 		return nil, err
 	}
@@ -187,12 +202,27 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		corsMW,
 		s.Metrics.Middleware(route.Template), // in front of the router: 404 and 405 count too ("unmatched")
 		clientIP.Middleware,
+		// After the request id and the client IP, before authentication:
+		// refused requests are recorded too.
+		auditMiddleware(capture),
 		// Every v1 answer, errors and 404s included, carries the policy.
 		apiversion.Middleware,
 		apiversion.Headers(apiversion.V1, v1Policy),
 	)
 	return s, nil
 }
+
+// auditMiddleware is capture's middleware, or none.
+func auditMiddleware(capture *audit.Capture) func(http.Handler) http.Handler {
+	if capture == nil {
+		return func(h http.Handler) http.Handler { return h }
+	}
+	return capture.Middleware
+}
+
+// AuditDrainWait is how long Close waits for the audit writer to append
+// the events it holds.
+const AuditDrainWait = 10 * time.Second
 
 // chain wraps h in middleware listed from the outermost to the innermost.
 func chain(h http.Handler, outerToInner ...func(http.Handler) http.Handler) http.Handler {
@@ -253,6 +283,14 @@ func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Cod
 		service.WithSecretKeyring(s.Secrets), service.WithWebhookGuard(s.WebhookGuard), service.WithWebhookQueue(s.Jobs),
 		service.WithNotifier(s.Notifier), service.WithOAuthGrants(oauthGrants{s.OAuth}), service.WithAuditTrail(cfg.AuditTrail),
 		service.WithLogger(log)}
+	if s.Audit != nil {
+		opts = append(opts, service.WithAudit(s.Audit))
+		if cfg.AuditTrail == nil {
+			// what a request of the person recorded a moment ago is in
+			// their export and anonymised by their erasure
+			opts = append(opts, service.WithAuditTrail(service.NewAuditTrail(s.Audit, s.AuditWriter.Flush)))
+		}
+	}
 	if cfg.MaxUploadBytes > 0 {
 		opts = append(opts, service.WithMaxUpload(cfg.MaxUploadBytes))
 	}
@@ -263,7 +301,7 @@ func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Cod
 // newJobs builds the job queue (periodic jobs, domain events), before the
 // use cases that record events in it.
 func (s *Server) newJobs(ctx context.Context, cfg Config, log *slog.Logger) error {
-	jc := jobs.Config{Logger: log, Periodic: counterCompaction(s.DB), EventHandlers: cfg.EventHandlers, RescueStuckJobsAfter: cfg.JobsRescueAfter}
+	jc := jobs.Config{Logger: log, Periodic: append(counterCompaction(s.DB), auditJobs(s.Audit, s.DB, cfg.Audit)...), EventHandlers: cfg.EventHandlers, RescueStuckJobsAfter: cfg.JobsRescueAfter}
 	jc.Webhooks = &jobs.WebhookConfig{Keys: s.Secrets, Notifier: s.Notifier, Timeout: cfg.WebhookTimeout, Guard: s.WebhookGuard}
 	q, err := jobs.New(ctx, s.DB, jc)
 	if err != nil {
@@ -405,7 +443,7 @@ func (s *Server) cursorCodec(ctx context.Context, cfg Config, log *slog.Logger) 
 
 // router builds the routes: health, docs, /metrics (unless on its own
 // listener) and /api/v1 with its middleware.
-func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc, batchLimit func(http.Handler) http.Handler, limit mux.MiddlewareFunc) (*mux.Router, error) {
+func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc, batchLimit func(http.Handler) http.Handler, limit mux.MiddlewareFunc, capture *audit.Capture) (*mux.Router, error) {
 	r := mux.NewRouter()
 	// Batch operations are dispatched to r itself, inside authentication
 	// (the batch's principal is theirs) and the route's middleware.
@@ -420,6 +458,10 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 		return nil, err
 	}
 	r.Use(route.Record)
+	if capture != nil {
+		// batch operations, dispatched to r, are recorded one by one
+		r.Use(capture.Operations)
+	}
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
@@ -460,7 +502,7 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 	// hence per version; conditional requests; the cache, keyed by route).
 	mw := append([]mux.MiddlewareFunc{s.countVersion}, v1mw...)
 	opts := rest.Options{Chantiers: svc, Pointages: svc, Documents: svc, Signalements: svc,
-		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, Webhooks: svc, Privacy: svc,
+		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, Webhooks: svc, Privacy: svc, AuditLogs: svc,
 		Authenticator:  bearerAuthenticator{keys: s.Operator, oauth: s.OAuth, op: s.Operator},
 		Authorizations: oauthAuthorizations{s.OAuth},
 		Logger:         log, Middleware: mw, OnAuthFailure: s.Metrics.AuthFailure, Batch: bh}
@@ -510,6 +552,11 @@ func (s *Server) Close() {
 		s.stopOAuth()
 	}
 	s.bg.Wait()
+	if s.AuditWriter != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), AuditDrainWait)
+		_ = s.AuditWriter.Close(ctx)
+		cancel()
+	}
 	if s.Jobs != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), JobStopWait)
 		_ = s.Jobs.Stop(ctx)

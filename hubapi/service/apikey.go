@@ -10,6 +10,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/hubchantier/hubchantier/audit"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 )
@@ -202,7 +203,14 @@ func (s *deps) issueAPIKey(ctx context.Context, in hubapi.APIKeyInput) (*hubapi.
 		t := k.ExpiresAt.UTC().Truncate(time.Microsecond)
 		k.ExpiresAt = &t
 	}
-	if err := store.Insert(ctx, s.idb(ctx), k); err != nil {
+	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := store.Insert(ctx, tx, k); err != nil {
+			return err
+		}
+		s.recordChange(ctx, "create_api_key", "api_keys", k.ID, k)
+		return nil
+	})
+	if err != nil {
 		return nil, "", err
 	}
 	return k, secret, nil
@@ -213,6 +221,8 @@ func (s *Service) ListAPIKeys(ctx context.Context, userID int64) ([]hubapi.APIKe
 	if _, err := allow(ctx, hubapi.ResourceAPIKeys, hubapi.ActionRead); err != nil {
 		return nil, err
 	}
+	// reading keys' metadata is audited: the request's event names it
+	audit.Describe(ctx, "read_api_keys", "api_keys", "")
 	var keys []hubapi.APIKey
 	q := s.idb(ctx).NewSelect().Model(&keys).Order("id").Limit(1000)
 	if userID != 0 {
@@ -255,14 +265,24 @@ func (s *Operator) APIKeysOf(ctx context.Context, userID int64) ([]hubapi.APIKey
 // announces the revocation to the other instances (EventAPIKeyRevoked).
 func (s *deps) revokeAPIKey(ctx context.Context, p *hubapi.Principal, id int64) error {
 	now := s.now()
-	res, err := s.idb(ctx).NewUpdate().Model((*hubapi.APIKey)(nil)).
-		Set("revoked_at = ?", now).Set("updated_at = ?", now).Set("version = version + 1").
-		Where("id = ?", id).Where("revoked_at IS NULL").Exec(ctx)
+	var n int64
+	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewUpdate().Model((*hubapi.APIKey)(nil)).
+			Set("revoked_at = ?", now).Set("updated_at = ?", now).Set("version = version + 1").
+			Where("id = ?", id).Where("revoked_at IS NULL").Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ = res.RowsAffected(); n > 0 {
+			s.recordChange(ctx, "revoke_api_key", "api_keys", id, map[string]any{"revoked_at": now})
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
 	s.forgetKey(id)
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		// Already revoked or no such key.
 		ok, err := store.Exists[hubapi.APIKey](ctx, s.idb(ctx), id)
 		if err != nil {

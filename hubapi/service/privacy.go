@@ -29,7 +29,7 @@ func WithNotifier(n notify.Notifier) Option { return func(d *deps) { d.notifier 
 
 // WithAuditTrail sets the audit log that exports read and erasures
 // anonymise (nil: none; exports hold no audit event).
-func WithAuditTrail(a hubapi.AuditTrail) Option { return func(d *deps) { d.audit = a } }
+func WithAuditTrail(a hubapi.AuditTrail) Option { return func(d *deps) { d.auditTrail = a } }
 
 // WithOAuthGrants sets the OAuth server whose grants exports list and
 // erasures revoke (nil: none).
@@ -166,10 +166,10 @@ func (s *deps) exportAudit(ctx context.Context, sink hubapi.ExportSink, userID i
 	if err := sink.Begin(hubapi.ExportAuditEvents); err != nil {
 		return err
 	}
-	if s.audit != nil {
+	if s.auditTrail != nil {
 		cursor := ""
 		for {
-			events, next, err := s.audit.UserEvents(ctx, userID, cursor, exportBatch)
+			events, next, err := s.auditTrail.UserEvents(ctx, userID, cursor, exportBatch)
 			if err != nil {
 				return err
 			}
@@ -388,8 +388,8 @@ func (s *deps) eraseOutside(ctx context.Context, id int64) error {
 			return fmt.Errorf("revoking the OAuth grants of user %d: %w", id, err)
 		}
 	}
-	if s.audit != nil {
-		if err := s.audit.AnonymiseUser(ctx, id); err != nil {
+	if s.auditTrail != nil {
+		if err := s.auditTrail.AnonymiseUser(ctx, id); err != nil {
 			return fmt.Errorf("anonymising the audit trail of user %d: %w", id, err)
 		}
 	}

@@ -41,6 +41,7 @@ func (k rowKind[T]) lock(ctx context.Context, tx bun.IDB, p *hubapi.Principal, a
 	if err := checkVersion(k.version(cur), ifVersion); err != nil {
 		return nil, err
 	}
+	noteBefore(ctx, string(k.resource), id, cur)
 	return cur, nil
 }
 

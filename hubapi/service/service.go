@@ -16,6 +16,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/hubchantier/hubchantier/audit"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/notify"
@@ -55,11 +56,16 @@ type deps struct {
 	// deferDB is db for units of work that defer their inserts
 	deferOnce sync.Once
 	deferDB   *store.DB
+	// audit records the changes in their transaction (audit.go)
+	audit *audit.Store
+	// auditPages pages the audit trail (see auditPager)
+	auditPages     *pagination.Paginator[audit.Event]
+	auditPagerOnce sync.Once
 	// GDPR rights (privacy.go)
-	notifier notify.Notifier
-	audit    hubapi.AuditTrail
-	grants   hubapi.OAuthGrants
-	log      *slog.Logger
+	notifier   notify.Notifier
+	auditTrail hubapi.AuditTrail
+	grants     hubapi.OAuthGrants
+	log        *slog.Logger
 }
 
 // Option configures a Service.
@@ -93,6 +99,9 @@ func New(db *store.DB, blobs hubapi.BlobStore, opts ...Option) *Service {
 	}
 	if d.secrets == nil {
 		d.secrets, _ = secretbox.NewKeyring(secretbox.Key{ID: "process", Key: randomKey(secretbox.KeySize)})
+	}
+	if d.auditTrail == nil && d.audit != nil {
+		d.auditTrail = storeTrail{st: d.audit}
 	}
 	d.pages = newPagers(d.codec)
 	return &Service{d}
@@ -161,6 +170,10 @@ func WithOutbox(o Outbox) Option { return func(d *deps) { d.outbox = o } }
 type pendingEvents struct {
 	events []hubapi.Event
 	after  []func()
+	// audits are the change events appended before the commit; before
+	// holds the rows' states as locked, by resource/id (see noteBefore).
+	audits []*audit.Event
+	before map[string]any
 }
 
 type pendingKey struct{}
@@ -239,13 +252,12 @@ func (s *Service) atomically(ctx context.Context, fn func(ctx context.Context) e
 		if ferr != nil {
 			return ferr
 		}
-		if len(u.outboxed) == 0 {
-			return nil
+		if len(u.outboxed) > 0 {
+			if err := s.outbox.(outboxMany).EnqueueMany(ctx, tx, u.outboxed); err != nil {
+				return fmt.Errorf("recording %d events: %w", len(u.outboxed), err)
+			}
 		}
-		if err := s.outbox.(outboxMany).EnqueueMany(ctx, tx, u.outboxed); err != nil {
-			return fmt.Errorf("recording %d events: %w", len(u.outboxed), err)
-		}
-		return nil
+		return s.appendAudit(ctx, tx, pending)
 	})
 	if retry && ctx.Err() == nil {
 		return true, err
@@ -305,7 +317,13 @@ func (s *deps) tx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) e
 		return fn(context.WithValue(ctx, pendingKey{}, u.pending), u.tx)
 	}
 	pending := &pendingEvents{}
-	if err := s.db.RunInTx(context.WithValue(ctx, pendingKey{}, pending), nil, fn); err != nil {
+	err := s.db.RunInTx(context.WithValue(ctx, pendingKey{}, pending), nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := fn(ctx, tx); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, pending)
+	})
+	if err != nil {
 		return err
 	}
 	s.flush(ctx, pending)
@@ -333,6 +351,7 @@ func (s *deps) emit(ctx context.Context, tx bun.Tx, p *hubapi.Principal, t hubap
 		actor = p.UserID
 	}
 	e := hubapi.Event{ID: hubapi.NewEventID(), Type: t, Resource: resource, ResourceID: id, ActorID: actor, At: s.now(), Data: data}
+	s.recordChange(ctx, auditAction(t), resource, id, data)
 	if _, many := s.outbox.(outboxMany); many {
 		if u := unitOfWorkFrom(ctx); u != nil {
 			// recorded with the unit's other events, in its transaction,

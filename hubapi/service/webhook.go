@@ -175,8 +175,11 @@ func (s *deps) createWebhook(ctx context.Context, in hubapi.WebhookInput) (*huba
 		if w.SecretKeyID, w.SecretSealed, err = s.secrets.Seal([]byte(secret), WebhookSecretAD(w.ID)); err != nil {
 			return err
 		}
-		_, err := tx.NewUpdate().Model(w).Column("secret_key_id", "secret_sealed").WherePK().Exec(ctx)
-		return err
+		if _, err := tx.NewUpdate().Model(w).Column("secret_key_id", "secret_sealed").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		s.recordChange(ctx, "create_webhook", "webhooks", w.ID, w)
+		return nil
 	})
 	if err != nil {
 		return nil, "", err
@@ -264,6 +267,7 @@ func (s *Service) PatchWebhook(ctx context.Context, id int64, change func(hubapi
 		cur.URL, cur.EventTypes, cur.Description, cur.Enabled = in.URL, hubapi.JoinEventTypes(in.EventTypes), in.Description, *in.Enabled
 		cur.Version, cur.UpdatedAt = old+1, now
 		out = cur
+		s.recordChange(ctx, "update_webhook", "webhooks", id, cur)
 		return store.UpdateVersioned(ctx, tx, cur, id, old)
 	})
 	if err != nil {
@@ -291,6 +295,7 @@ func (s *Service) DeleteWebhook(ctx context.Context, id int64, ifVersion *int64)
 		if err != nil {
 			return err
 		}
+		s.recordChange(ctx, "delete_webhook", "webhooks", id, nil)
 		return store.DeleteVersioned[hubapi.WebhookSubscription](ctx, tx, id, cur.Version)
 	})
 }
@@ -332,6 +337,7 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, id int64) (*hubapi.We
 		version := cur.Version
 		cur.Version, cur.UpdatedAt = version+1, now
 		out = cur
+		s.recordChange(ctx, "rotate_webhook_secret", "webhooks", id, cur)
 		return store.UpdateVersioned(ctx, tx, cur, id, version)
 	})
 	if err != nil {
@@ -440,6 +446,7 @@ func (s *Service) RedeliverWebhook(ctx context.Context, id, deliveryID int64) (*
 		if err := tx.NewSelect().Model(d).Where("?TableAlias.id = ?", deliveryID).Scan(ctx); err != nil {
 			return err
 		}
+		s.recordChange(ctx, "redeliver_webhook", "webhooks", id, map[string]int64{"delivery_id": deliveryID})
 		return s.enqueueDelivery(ctx, tx, deliveryID)
 	})
 	if err != nil {
@@ -475,6 +482,7 @@ func (s *Service) TestWebhook(ctx context.Context, id int64) (*hubapi.WebhookDel
 		if err := store.Insert(ctx, tx, d); err != nil {
 			return err
 		}
+		s.recordChange(ctx, "test_webhook", "webhooks", id, map[string]int64{"delivery_id": d.ID})
 		return s.enqueueDelivery(ctx, tx, d.ID)
 	})
 	if err != nil {
