@@ -8,12 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
+
+	"github.com/hubchantier/hubchantier/internal/sqlscript"
 )
 
 //go:embed schema/postgres.sql
@@ -35,15 +36,7 @@ func SchemaSQL(d dialect.Name) string {
 // CreateSchema runs SchemaSQL on db (tests and programs without a migration
 // tool of their own).
 func CreateSchema(ctx context.Context, db bun.IDB) error {
-	for _, stmt := range strings.Split(SchemaSQL(db.Dialect().Name()), "--bun:split") {
-		if strings.TrimSpace(stmt) == "" {
-			continue
-		}
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			return err
-		}
-	}
-	return nil
+	return sqlscript.Exec(ctx, db, SchemaSQL(db.Dialect().Name()))
 }
 
 // ErrAppendOnly is what the database answers to an UPDATE or DELETE of the

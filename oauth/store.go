@@ -20,6 +20,8 @@ import (
 	"github.com/go-oauth2/oauth2/v4/models"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
+
+	"github.com/hubchantier/hubchantier/internal/sqlscript"
 )
 
 //go:embed schema/postgres.sql
@@ -41,15 +43,7 @@ func SchemaSQL(d dialect.Name) string {
 // CreateSchema runs SchemaSQL on db (tests and programs without a migration
 // tool of their own).
 func CreateSchema(ctx context.Context, db bun.IDB) error {
-	for _, stmt := range strings.Split(SchemaSQL(db.Dialect().Name()), "--bun:split") {
-		if strings.TrimSpace(stmt) == "" {
-			continue
-		}
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			return err
-		}
-	}
-	return nil
+	return sqlscript.Exec(ctx, db, SchemaSQL(db.Dialect().Name()))
 }
 
 // hashSecret is the stored form of a code, token or client secret: hex
