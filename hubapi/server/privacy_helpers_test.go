@@ -2,10 +2,8 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -53,58 +51,6 @@ func (m *mailbox) codeFor(t testing.TB, addr string) string {
 	}
 	t.Fatalf("no verification code mailed to %s", addr)
 	return ""
-}
-
-// memoryAudit is an audit trail kept in memory (hubapi.AuditTrail), with
-// the client IP and user agent of each event, as the audit log keeps them.
-type memoryAudit struct {
-	mu         sync.Mutex
-	events     map[int64][]map[string]any
-	anonymised []int64
-}
-
-func (a *memoryAudit) record(userID int64, action, ip, userAgent string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.events == nil {
-		a.events = map[int64][]map[string]any{}
-	}
-	a.events[userID] = append(a.events[userID], map[string]any{"user_id": userID, "action": action, "client_ip": ip, "user_agent": userAgent})
-}
-
-func (a *memoryAudit) UserEvents(_ context.Context, userID int64, cursor string, limit int) ([]json.RawMessage, string, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	start, _ := strconv.Atoi(cursor)
-	all := a.events[userID]
-	var out []json.RawMessage
-	for i := start; i < len(all) && len(out) < limit; i++ {
-		b, _ := json.Marshal(all[i])
-		out = append(out, b)
-	}
-	next := ""
-	if start+len(out) < len(all) {
-		next = strconv.Itoa(start + len(out))
-	}
-	return out, next, nil
-}
-
-// AnonymiseUser keeps the /24 of IPv4 addresses and drops user agents,
-// as the audit log's anonymisation does.
-func (a *memoryAudit) AnonymiseUser(_ context.Context, userID int64) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, e := range a.events[userID] {
-		if ip, _ := e["client_ip"].(string); ip != "" {
-			parts := strings.Split(ip, ".")
-			if len(parts) == 4 {
-				e["client_ip"] = strings.Join(parts[:3], ".") + ".0"
-			}
-		}
-		e["user_agent"] = ""
-	}
-	a.anonymised = append(a.anonymised, userID)
-	return nil
 }
 
 // tablesHolding lists the tables of db's schema (read from the database's
