@@ -618,8 +618,8 @@ type AuditEvent struct {
 	// Chain The event's chain: its month, YYYY-MM.
 	Chain string `json:"chain"`
 
-	// Changes `{before, after}` of a change (secrets redacted), or the filters of an `access` event.
-	Changes *map[string]interface{} `json:"changes,omitempty"`
+	// Changes `{before, after}` of a change (secrets redacted), or the filters of an `access` event: any JSON object, the resource's own representation.
+	Changes interface{} `json:"changes,omitempty"`
 
 	// ChangesDigest SHA-256 of the salt and the changes: the chain covers this, not the changes.
 	ChangesDigest string `json:"changes_digest"`

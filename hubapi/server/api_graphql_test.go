@@ -276,18 +276,27 @@ func TestGraphQL(t *testing.T) {
 				{"6 operations", `query a { me { id } } query b { me { id } } query c { me { id } } query d { me { id } } query e { me { id } } query f { me { id } }`, "OPERATION_LIMIT_EXCEEDED"},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
-					waitForJobs(t, env)
-					base := sql.during(func() { gql(t, env, admin, `{ __typename }`, nil) })
-					var r *gqlResponse
-					n := sql.during(func() {
-						body := map[string]any{"query": tc.query}
-						if tc.code == "OPERATION_LIMIT_EXCEEDED" {
-							body["operationName"] = "a"
+					// A statement of the server's own background work (jobs,
+					// key bookkeeping) may fall into a window: a query that
+					// runs a use case does so every time, so three tries.
+					var n, base int64
+					for try := 0; try < 3; try++ {
+						waitForJobs(t, env)
+						base = sql.during(func() { gql(t, env, admin, `{ __typename }`, nil) })
+						var r *gqlResponse
+						n = sql.during(func() {
+							body := map[string]any{"query": tc.query}
+							if tc.code == "OPERATION_LIMIT_EXCEEDED" {
+								body["operationName"] = "a"
+							}
+							r = gqlDo(t, env, admin, http.MethodPost, body)
+						})
+						if r.Status != 400 || r.code(0) != tc.code || r.Data != nil {
+							t.Fatalf("status %d, %s", r.Status, r.Raw)
 						}
-						r = gqlDo(t, env, admin, http.MethodPost, body)
-					})
-					if r.Status != 400 || r.code(0) != tc.code || r.Data != nil {
-						t.Fatalf("status %d, %s", r.Status, r.Raw)
+						if n <= base {
+							break
+						}
 					}
 					if n > base {
 						t.Errorf("%d statements, %d for a query that runs no use case", n, base)
