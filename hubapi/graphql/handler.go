@@ -113,6 +113,7 @@ func New(o Options) (*Handler, error) {
 		}
 		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](n)})
 	}
+	srv.Use(auditOperation{})
 	srv.Use(&guard{limits: lim, es: es})
 	return &Handler{srv: srv, refs: o.References}, nil
 }

@@ -234,3 +234,79 @@ func TestBatchOperationsAreAuditedOneByOne(t *testing.T) {
 		t.Errorf("operations' events: %+v / %+v (batch %s)", me, create, batch.RequestID)
 	}
 }
+
+// TestGraphQLOperationsAreAudited checks that each GraphQL operation's
+// event names it (graphql_query or graphql_mutation, resource "graphql",
+// the operation's name or its root fields), over POST and GET, a refused
+// operation included, and that a mutation's use cases add their change
+// events beside it.
+func TestGraphQLOperationsAreAudited(t *testing.T) {
+	env := apitest.Start(t, testenv.SQLite(t), apitest.Config{RateLimits: apitest.LiftedRateLimits})
+	admin := env.Key(hubapi.RoleAdmin)
+	if r := gql(t, env, admin, `query ChantierList { chantiers(first: 1) { nodes { id } } }`, nil); r.Status != 200 || len(r.Errors) > 0 {
+		t.Fatalf("named query: %d %s", r.Status, r.Raw)
+	}
+	if r := gqlDo(t, env, admin, http.MethodGet, map[string]any{"query": `{ me { id } chantiers(first: 1) { nodes { id } } }`}); r.Status != 200 || len(r.Errors) > 0 {
+		t.Fatalf("anonymous GET query: %d %s", r.Status, r.Raw)
+	}
+	r := gql(t, env, admin, `mutation Open($in: ChantierInput!) { createChantier(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"code": uniq("GQ-"), "nom": "N", "adresse": "A"}})
+	if r.Status != 200 || len(r.Errors) > 0 {
+		t.Fatalf("mutation: %d %s", r.Status, r.Raw)
+	}
+	deep := `{ pointages { edges { node { chantier { responsable { nom } } } } } }`
+	if r := gql(t, env, admin, deep, nil); r.Status == 200 || r.code(0) != "DEPTH_LIMIT_EXCEEDED" {
+		t.Fatalf("a query over the depth limit ran: %s", r.Raw)
+	}
+	flushAudit(t, env)
+	evs, _, err := env.Server.Audit.List(context.Background(), audit.Filter{ResourceType: "graphql"}, audit.Page{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]audit.Event{}
+	for _, e := range evs {
+		got[e.Action+" "+e.ResourceID] = e
+	}
+	for _, want := range []string{
+		"graphql_query ChantierList", "graphql_query me,chantiers", "graphql_mutation Open", "graphql_query pointages",
+	} {
+		e, ok := got[want]
+		if !ok {
+			t.Errorf("no event %q among %v", want, got)
+			continue
+		}
+		if e.Stage != audit.StageResponse || e.Route != "/graphql" || e.UserID != env.User(hubapi.RoleAdmin).ID {
+			t.Errorf("%s: %+v", want, e)
+		}
+	}
+	if e := got["graphql_query pointages"]; e.Status == 200 && e.ID != 0 {
+		t.Errorf("the refused operation's event has status %d", e.Status)
+	}
+	changes, _, err := env.Server.Audit.List(context.Background(), audit.Filter{Action: "create_chantier", Stage: audit.StageChange}, audit.Page{})
+	if err != nil || len(changes) != 1 || changes[0].RequestID != got["graphql_mutation Open"].RequestID {
+		t.Fatalf("the mutation's change event: %+v (err %v)", changes, err)
+	}
+}
+
+// TestRateLimitedRequestIsAudited checks that a request refused by a quota
+// (429, before authentication's use cases run) leaves its event with the
+// actor, the route and the status.
+func TestRateLimitedRequestIsAudited(t *testing.T) {
+	env := apitest.Start(t, testenv.SQLite(t), apitest.Config{RateLimits: apitest.LiftedRateLimits + ";GET /api/v1/users/me=1/m"})
+	admin := env.As(hubapi.RoleAdmin)
+	admin.Get(t, v1+"/users/me").Expect(200)
+	refused := admin.Get(t, v1+"/users/me").Expect(429)
+	flushAudit(t, env)
+	evs, _, err := env.Server.Audit.List(context.Background(), audit.Filter{Status: 429}, audit.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 {
+		t.Fatalf("%d events with status 429, want 1: %+v", len(evs), evs)
+	}
+	e := evs[0]
+	if e.Route != "/api/v1/users/me" || e.Method != "GET" || e.UserID != env.User(hubapi.RoleAdmin).ID || e.APIKeyID == 0 ||
+		e.RequestID != refused.Header.Get("X-Request-Id") {
+		t.Errorf("the 429's event: %+v", e)
+	}
+}
