@@ -293,6 +293,17 @@ func NewAccess(ctx context.Context, action, resourceType, resourceID string, det
 	return e
 }
 
+// Detached returns ctx carrying the record of work done outside an HTTP
+// request (a command-line operation): the change events made with it
+// (NewChange) carry requestID, method ("CLI") and agent (the command, in
+// the user-agent field) and, once noted with SetActor, the actor. No
+// response event is recorded for it.
+func Detached(ctx context.Context, requestID, method, agent string) context.Context {
+	rec := &record{}
+	rec.ev.Stage, rec.ev.RequestID, rec.ev.Method, rec.ev.UserAgent = StageResponse, requestID, method, agent
+	return context.WithValue(ctx, recordKey{}, rec)
+}
+
 // ActorFrom returns the actor noted for the request of ctx.
 func ActorFrom(ctx context.Context) Actor {
 	if r := recordFrom(ctx); r != nil {

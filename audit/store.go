@@ -164,12 +164,18 @@ func (s *Store) append(ctx context.Context, db bun.IDB, now time.Time, events []
 		ignore = "INSERT INTO audit_chain_heads (chain, seq, hash) VALUES (?, 0, ?) ON CONFLICT (chain) DO NOTHING"
 		lock += " FOR UPDATE"
 	}
-	if _, err := db.ExecContext(ctx, ignore, chain, GenesisHash); err != nil {
-		return fmt.Errorf("audit: chain head: %w", err)
-	}
+	// The head exists but for a month's first append: lock it, and create
+	// it only when it is missing (one statement less per append).
 	var seq int64
 	var prev string
-	if err := db.QueryRowContext(ctx, lock, chain).Scan(&seq, &prev); err != nil {
+	err := db.QueryRowContext(ctx, lock, chain).Scan(&seq, &prev)
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err := db.ExecContext(ctx, ignore, chain, GenesisHash); err != nil {
+			return fmt.Errorf("audit: chain head: %w", err)
+		}
+		err = db.QueryRowContext(ctx, lock, chain).Scan(&seq, &prev)
+	}
+	if err != nil {
 		return fmt.Errorf("audit: chain head: %w", err)
 	}
 	// The time is read again under the lock: a chain's times never go back.

@@ -42,7 +42,9 @@ func TestAuditCommands(t *testing.T) {
 	}
 	month := time.Now().UTC().Format("2006-01")
 	archive := filepath.Join(dir, "a.jsonl.gz")
-	if code, out, errOut := exit("audit", "export", "--month", month, "--out", archive); code != 0 || !strings.Contains(out, "3 events") {
+	// the user's creation and the three keys' (operator commands are
+	// audited)
+	if code, out, errOut := exit("audit", "export", "--month", month, "--out", archive); code != 0 || !strings.Contains(out, "4 events") {
 		t.Fatalf("export: %d %q %q", code, out, errOut)
 	}
 	if code, out, errOut := exit("audit", "verify", "--file", archive); code != 0 || !strings.Contains(out, "intact") {
@@ -70,5 +72,58 @@ func TestAuditCommands(t *testing.T) {
 	// The archive made before the edit still verifies offline.
 	if code, _, _ := exit("audit", "verify", "--file", archive); code != 0 {
 		t.Fatalf("archive: exit %d", code)
+	}
+}
+
+// TestOperatorCommandsAreAudited checks that the administration commands'
+// changes leave their change events (method CLI, the command as user
+// agent, one request id per command), the password never among them.
+func TestOperatorCommandsAreAudited(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "hub.db")
+	t.Setenv("HUB_DATABASE_URL", "sqlite:"+dbPath)
+	t.Setenv("HUB_REDIS_URL", "")
+	const password = "a-long-enough-password"
+	for _, args := range [][]string{
+		{"user", "create", "--email", "chef@x.fr", "--role", "chef_chantier", "--password-stdin"},
+		{"apikey", "create", "--user", "chef@x.fr", "--name", "ci", "--scopes", "chantiers:read"},
+		{"user", "disable", "--email", "chef@x.fr"},
+		{"user", "enable", "--email", "chef@x.fr"},
+		{"user", "enable", "--email", "chef@x.fr"}, // no change: no event
+	} {
+		if _, err := runCLI(t, password+"\n", args...); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	db, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT action, method, user_agent, request_id, changes FROM audit_events ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	ids := map[string]bool{}
+	for rows.Next() {
+		var action, method, agent, requestID, changes string
+		if err := rows.Scan(&action, &method, &agent, &requestID, &changes); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, action+" by "+agent)
+		if method != "CLI" || requestID == "" || ids[requestID] {
+			t.Errorf("%s: method %q, request id %q (seen before: %v)", action, method, requestID, ids[requestID])
+		}
+		ids[requestID] = true
+		if strings.Contains(changes, password) || strings.Contains(changes, "$2a$") {
+			t.Errorf("%s: the password reached the event: %s", action, changes)
+		}
+	}
+	want := []string{"create_user by hubchantier user create", "create_api_key by hubchantier apikey create",
+		"disable_user by hubchantier user disable", "enable_user by hubchantier user enable"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Fatalf("events:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hubchantier/hubchantier/audit"
 	"github.com/hubchantier/hubchantier/hubapi/server"
 )
 
@@ -126,6 +129,12 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		printUsage(stderr, c, fs)
 		return exitUsage
 	}
+	// The changes an administration command makes are audited like the
+	// API's: method "CLI", the command as user agent, a request id of
+	// their own. A server's requests and jobs have records of their own.
+	if c.name != "serve" {
+		ctx = audit.Detached(ctx, cliRequestID(), "CLI", "hubchantier "+c.name)
+	}
 	err = runFn(ctx, st)
 	var ue *usageError
 	switch {
@@ -188,4 +197,12 @@ func overview() string {
 	b.WriteString("\nenvironment (flags override): " + strings.Join(server.EnvNames(), ", ") +
 		"\n  HUB_DATABASE_URL: sqlite:<path> | postgres://...\n")
 	return b.String()
+}
+
+// cliRequestID is a random id for a command's audit events (12 bytes,
+// hex, like the server's request ids).
+func cliRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

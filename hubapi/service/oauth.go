@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/uptrace/bun"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hubchantier/hubchantier/hubapi"
@@ -109,13 +110,17 @@ func (s *Operator) SetPassword(ctx context.Context, userID int64, password strin
 	if err != nil {
 		return err
 	}
-	res, err := s.db.NewUpdate().Model((*hubapi.User)(nil)).Set("password_hash = ?", string(h)).
-		Set("updated_at = ?", s.now()).Set("version = version + 1").Where("id = ?", userID).Exec(ctx)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return hubapi.ErrNotFound
-	}
-	return nil
+	return s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewUpdate().Model((*hubapi.User)(nil)).Set("password_hash = ?", string(h)).
+			Set("updated_at = ?", s.now()).Set("version = version + 1").Where("id = ?", userID).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return hubapi.ErrNotFound
+		}
+		// the event says that the password changed, never what it is
+		s.recordChange(ctx, "set_password", "users", userID, map[string]any{"password_set": true})
+		return nil
+	})
 }

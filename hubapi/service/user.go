@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/uptrace/bun"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hubchantier/hubchantier/hubapi"
@@ -30,7 +31,13 @@ func (s *Operator) CreateUser(ctx context.Context, u *hubapi.User, password stri
 	}
 	now := s.now()
 	u.CreatedAt, u.UpdatedAt, u.Version = now, now, 1
-	return store.Insert(ctx, s.db, u)
+	return s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := store.Insert(ctx, tx, u); err != nil {
+			return err
+		}
+		s.recordChange(ctx, "create_user", "users", u.ID, u)
+		return nil
+	})
 }
 
 // FindUserByEmail implements hubapi.OperatorService.
@@ -67,18 +74,31 @@ func (s *Operator) SetUserDisabled(ctx context.Context, email string, disabled b
 		return nil, err
 	}
 	now := s.now()
-	q := s.db.NewUpdate().Model((*hubapi.User)(nil)).Set("updated_at = ?", now).Set("version = version + 1").
-		Where("id = ?", u.ID)
-	if disabled {
-		q = q.Set("disabled_at = ?", now).Where("disabled_at IS NULL")
-	} else {
-		q = q.Set("disabled_at = NULL").Where("disabled_at IS NOT NULL")
-	}
-	res, err := q.Exec(ctx)
+	var changed bool
+	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		q := tx.NewUpdate().Model((*hubapi.User)(nil)).Set("updated_at = ?", now).Set("version = version + 1").
+			Where("id = ?", u.ID)
+		action := "enable_user"
+		if disabled {
+			q = q.Set("disabled_at = ?", now).Where("disabled_at IS NULL")
+			action = "disable_user"
+		} else {
+			q = q.Set("disabled_at = NULL").Where("disabled_at IS NOT NULL")
+		}
+		res, err := q.Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			changed = true
+			s.recordChange(ctx, action, "users", u.ID, map[string]any{"disabled": disabled})
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
+	if changed {
 		u.UpdatedAt = now
 		u.Version++
 		u.DisabledAt = nil
