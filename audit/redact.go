@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -14,9 +15,17 @@ const Redacted = "[redacted]"
 var secretNames = []string{"password", "passwordhash", "secret", "secrethash", "signingsecret", "token", "tokenhash",
 	"accesstoken", "refreshtoken", "keyhash", "apikey", "key", "clientsecret", "authorization", "privatekey", "sealed", "ciphertext"}
 
+// nameNormaliser removes what isSecret ignores in a name.
+var nameNormaliser = strings.NewReplacer("_", "", "-", "")
+
+// secretHints are substrings of every secret name and suffix: a JSON text
+// whose normalised form holds none of them has no member to redact.
+var secretHints = [][]byte{[]byte("password"), []byte("hash"), []byte("secret"), []byte("token"), []byte("key"),
+	[]byte("authorization"), []byte("sealed"), []byte("ciphertext")}
+
 // isSecret reports whether a field name names a secret.
 func isSecret(name string) bool {
-	n := strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(name))
+	n := strings.ToLower(nameNormaliser.Replace(name))
 	if slices.Contains(secretNames, n) {
 		return true
 	}
@@ -39,6 +48,11 @@ func Redact(v any) json.RawMessage {
 	if err != nil {
 		return json.RawMessage(`"[unencodable]"`)
 	}
+	if !mayNameASecret(b) {
+		// no member name can be a secret's: the text as it is (the common
+		// case, without decoding it again)
+		return b
+	}
 	var tree any
 	if err := json.Unmarshal(b, &tree); err != nil {
 		return b
@@ -48,6 +62,28 @@ func Redact(v any) json.RawMessage {
 		return b
 	}
 	return out
+}
+
+// mayNameASecret reports whether JSON text b, lower-cased and without "_"
+// and "-" (as isSecret reads names), holds one of secretHints: a member
+// named as a secret is then among its substrings. A value that merely
+// contains a hint is a false alarm, which only costs the slow path.
+func mayNameASecret(b []byte) bool {
+	n := bytes.ToLower(b)
+	w := 0
+	for _, c := range n {
+		if c != '_' && c != '-' {
+			n[w] = c
+			w++
+		}
+	}
+	n = n[:w]
+	for _, h := range secretHints {
+		if bytes.Contains(n, h) {
+			return true
+		}
+	}
+	return false
 }
 
 func redactTree(v any) any {
@@ -74,16 +110,16 @@ func changesJSON(before, after any) string {
 	if before == nil && after == nil {
 		return ""
 	}
-	c := struct {
-		Before json.RawMessage `json:"before"`
-		After  json.RawMessage `json:"after"`
-	}{Redact(before), Redact(after)}
-	if c.Before == nil {
-		c.Before = json.RawMessage("null")
+	// Redact's texts are compact JSON from json.Marshal: they are joined
+	// as they are (json.Marshal of RawMessages would scan them again).
+	orNull := func(m json.RawMessage) []byte {
+		if m == nil {
+			return []byte("null")
+		}
+		return m
 	}
-	if c.After == nil {
-		c.After = json.RawMessage("null")
-	}
-	b, _ := json.Marshal(c)
-	return string(b)
+	b, a := orNull(Redact(before)), orNull(Redact(after))
+	out := make([]byte, 0, len(`{"before":,"after":}`)+len(b)+len(a))
+	out = append(append(append(append(append(out, `{"before":`...), b...), `,"after":`...), a...), '}')
+	return string(out)
 }
