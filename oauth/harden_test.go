@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -333,5 +334,42 @@ func TestLoginAttemptsAreLimitedPerAddress(t *testing.T) {
 	st, body, _ := postLogin(t, e, userEmail, userPassword)
 	if st != http.StatusTooManyRequests || !strings.Contains(body, "Réessayez dans 1 minute.") || checks.Load() != 3 {
 		t.Fatalf("fourth attempt: %d, %d checks, %q", st, checks.Load(), body)
+	}
+}
+
+// failingStore is a shared counter store that is down.
+type failingStore struct{ limiter.Store }
+
+func (failingStore) Peek(context.Context, string, limiter.Rate) (limiter.Context, error) {
+	return limiter.Context{}, errors.New("redis: connection refused")
+}
+
+func (failingStore) Increment(context.Context, string, int64, limiter.Rate) (limiter.Context, error) {
+	return limiter.Context{}, errors.New("redis: connection refused")
+}
+
+// While the shared counter store is down, failed attempts are counted on
+// the instance: the limit still holds, and no password is checked once
+// it is reached.
+func TestLoginLimitHoldsWhenTheStoreFails(t *testing.T) {
+	var checks atomic.Int32
+	e := newEnv(t, testenv.SQLite(t), func(c *oauth.Config) {
+		c.RateLimitStore = failingStore{}
+		inner := c.Authenticator
+		c.Authenticator = oauth.AuthenticatorFunc(func(ctx context.Context, email, password string) (string, error) {
+			checks.Add(1)
+			return inner.Authenticate(ctx, email, password)
+		})
+	})
+	for i := range 5 {
+		if st, _, _ := postLogin(t, e, userEmail, "wrong password"); st != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d", i+1, st)
+		}
+	}
+	if st, _, h := postLogin(t, e, userEmail, userPassword); st != http.StatusTooManyRequests || h.Get("Retry-After") == "" {
+		t.Fatalf("sixth attempt with the store down: %d, want 429", st)
+	}
+	if checks.Load() != 5 {
+		t.Fatalf("%d password checks, want 5", checks.Load())
 	}
 }

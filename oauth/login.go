@@ -27,7 +27,10 @@ var (
 // counter is keyed by an HMAC (under the session key) of the lowercased
 // e-mail: no address is stored or logged in clear.
 type loginLimiter struct {
-	store         limiter.Store
+	store limiter.Store
+	// local counts on this instance alone while store fails (a shared
+	// store down must not open the login page to guessing).
+	local         limiter.Store
 	account, addr limiter.Rate
 	mac           func(parts ...string) string
 	clientAddr    func(r *http.Request) string
@@ -40,47 +43,60 @@ func (l *loginLimiter) keys(r *http.Request, email string) [2]string {
 }
 
 // blocked reports whether a counter has reached its limit, and how long
-// until it resets. A store that fails lets the attempt through (the
-// password hash still slows guessing), with a warning.
+// until it resets. The local counters (this instance's, kept while the
+// store failed) count too, so a store that fails never lets guessing
+// through: during an outage each instance limits on its own.
 func (l *loginLimiter) blocked(ctx context.Context, keys [2]string) (bool, time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	for i, rate := range []limiter.Rate{l.account, l.addr} {
-		c, err := l.store.Peek(ctx, keys[i], rate)
-		if err != nil {
-			l.log.WarnContext(ctx, "oauth: login attempt counters unavailable", slog.String("error", err.Error()))
-			return false, 0
+		stores := []limiter.Store{l.store, l.local}
+		if l.store == l.local {
+			stores = stores[:1]
 		}
-		if c.Remaining <= 0 {
-			return true, time.Until(time.Unix(c.Reset, 0))
+		for _, st := range stores {
+			c, err := st.Peek(ctx, keys[i], rate)
+			if err != nil {
+				l.log.WarnContext(ctx, "oauth: login attempt counters unavailable; this instance's counters apply",
+					slog.String("error", err.Error()))
+				continue
+			}
+			if c.Remaining <= 0 {
+				return true, time.Until(time.Unix(c.Reset, 0))
+			}
 		}
 	}
 	return false, 0
 }
 
-// failed counts a failed attempt on both counters.
+// failed counts a failed attempt on both counters, on this instance's
+// counters when the store fails.
 func (l *loginLimiter) failed(ctx context.Context, keys [2]string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	for i, rate := range []limiter.Rate{l.account, l.addr} {
 		if _, err := l.store.Increment(ctx, keys[i], 1, rate); err != nil {
-			l.log.WarnContext(ctx, "oauth: counting a failed login failed", slog.String("error", err.Error()))
-			return
+			l.log.WarnContext(ctx, "oauth: counting a failed login failed; counted on this instance",
+				slog.String("error", err.Error()))
+			if l.local != l.store {
+				_, _ = l.local.Increment(ctx, keys[i], 1, rate)
+			}
 		}
 	}
 }
 
 // setupLoginLimiter builds the login limiter from the configuration.
 func (s *Server) setupLoginLimiter() {
+	local := ratelimit.NewMemoryStore()
 	st := s.cfg.RateLimitStore
 	if st == nil {
-		st = ratelimit.NewMemoryStore()
+		st = local
 	}
 	addr := s.cfg.ClientAddr
 	if addr == nil {
 		addr = remoteHost
 	}
-	s.login = &loginLimiter{store: st, mac: s.mac, log: s.log, clientAddr: addr,
+	s.login = &loginLimiter{store: st, local: local, mac: s.mac, log: s.log, clientAddr: addr,
 		account: limiter.Rate{Period: s.cfg.LoginRateLimit.Window, Limit: s.cfg.LoginRateLimit.Limit},
 		addr:    limiter.Rate{Period: s.cfg.LoginAddrRateLimit.Window, Limit: s.cfg.LoginAddrRateLimit.Limit}}
 }
