@@ -19,6 +19,7 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/apiversion"
 	"github.com/hubchantier/hubchantier/hubapi/jobs"
 	"github.com/hubchantier/hubchantier/hubapi/metrics"
+	"github.com/hubchantier/hubchantier/hubapi/service"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/notify"
 	"github.com/hubchantier/hubchantier/pagination"
@@ -160,6 +161,12 @@ type Config struct {
 	// (docs/PRIVACY.md). Nil: the server's own audit store (none when
 	// HUB_AUDIT_DISABLED).
 	AuditTrail hubapi.AuditTrail
+	// APIKeyRotationGrace is how long a secret replaced by a rotation keeps
+	// authenticating (default hubapi.DefaultRotationGrace, 7 days).
+	APIKeyRotationGrace time.Duration
+	// Anomalies sets the thresholds and the automatic actions of the API
+	// key anomaly rules (default service.DefaultAnomalyConfig, no action).
+	Anomalies service.AnomalyConfig
 	// WebhookTimeout bounds one delivery attempt (default
 	// webhooks.DefaultTimeout). Embedders and tests only.
 	WebhookTimeout time.Duration
