@@ -331,8 +331,9 @@ func (m *Metrics) SetOpenAnomalies(count func() map[string]int) {
 				return
 			}
 			counts := (*f)()
+			vm.WriteMetadataIfNeeded(w, "api_key_anomalies_open", "gauge")
 			for _, r := range AnomalyRules {
-				vm.WriteGaugeUint64(w, `api_key_anomalies_open{rule="`+r+`"}`, uint64(max(counts[r], 0)))
+				fmt.Fprintf(w, "api_key_anomalies_open{rule=%q} %d\n", r, max(counts[r], 0))
 			}
 		})
 	})
