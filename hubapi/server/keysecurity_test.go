@@ -219,3 +219,42 @@ func TestAnomaliesOverHTTP(t *testing.T) {
 	admin.Get(t, v1+"/admin/anomalies?rule=nope", apitest.Invalid()).Expect(422)
 	env.As(hubapi.RoleConducteur).Get(t, v1+"/admin/anomalies").Problem(403, "insufficient-scope")
 }
+
+// testKeySecurity exercises the key security operations of one version
+// (v1 snake_case, v2 camelCase) inside the API suites.
+func testKeySecurity(t *testing.T, env *apitest.Env, base string) {
+	admin := env.As(hubapi.RoleAdmin)
+	owner := env.User(hubapi.RoleConducteur)
+	names := map[string]string{"user_id": "user_id", "ip_allowlist": "ip_allowlist", "auto_rotate": "auto_rotate",
+		"rotation_interval_days": "rotation_interval_days"}
+	if base == v2 {
+		names = map[string]string{"user_id": "userId", "ip_allowlist": "ipAllowlist", "auto_rotate": "autoRotate",
+			"rotation_interval_days": "rotationIntervalDays"}
+	}
+	var k struct {
+		ID  int64  `json:"id"`
+		Key string `json:"key"`
+	}
+	admin.Post(t, base+"/admin/api-keys", map[string]any{names["user_id"]: owner.ID, "name": "secured", "scopes": []string{"chantiers:read"},
+		names["ip_allowlist"]: []string{"127.0.0.0/8", "::1"}, names["auto_rotate"]: true, names["rotation_interval_days"]: 30}).Expect(201).JSON(&k)
+	env.WithKey(k.Key).Get(t, base+"/chantiers").Expect(200) // the test client is on loopback
+	var patched map[string]any
+	admin.Patch(t, base+"/admin/api-keys/"+itoa(k.ID), map[string]any{names["ip_allowlist"]: []string{"192.0.2.0/24"}},
+		apitest.ContentType("application/merge-patch+json")).Expect(200).JSON(&patched)
+	if _, ok := patched[names["ip_allowlist"]]; !ok {
+		t.Fatalf("PATCH answer without %s: %v", names["ip_allowlist"], patched)
+	}
+	env.WithKey(k.Key).Get(t, base+"/chantiers").Problem(403, "ip-not-allowed")
+	admin.Patch(t, base+"/admin/api-keys/"+itoa(k.ID), map[string]any{"name": ""},
+		apitest.ContentType("application/merge-patch+json"), apitest.Invalid()).FieldProblem(422, "validation-error", "name")
+	admin.Patch(t, base+"/admin/api-keys/999999", map[string]any{"name": "x"}, apitest.ContentType("application/merge-patch+json")).Problem(404, "not-found")
+	var rot struct {
+		Key string `json:"key"`
+	}
+	admin.Post(t, base+"/admin/api-keys/"+itoa(k.ID)+"/rotate", nil).Expect(200).JSON(&rot)
+	if rot.Key == "" || rot.Key == k.Key {
+		t.Fatal("no new secret")
+	}
+	admin.Get(t, base+"/admin/anomalies").Expect(200)
+	env.As(hubapi.RoleConducteur).Post(t, base+"/admin/api-keys/"+itoa(k.ID)+"/rotate", nil).Problem(403, "insufficient-scope")
+}

@@ -85,7 +85,7 @@ type keyFixture struct {
 	owner  *hubapi.User
 }
 
-func newKeyFixture(t *testing.T, tdb *testenv.DB, opts ...service.Option) *keyFixture {
+func newKeyFixture(t testing.TB, tdb *testenv.DB, opts ...service.Option) *keyFixture {
 	t.Helper()
 	db := store.Wrap(tdb.DB)
 	if err := db.Migrate(t.Context()); err != nil {
