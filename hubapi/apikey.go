@@ -37,6 +37,10 @@ type APIKey struct {
 	// rotation, accepted until PreviousExpiresAt.
 	PreviousHash      *string    `bun:"previous_key_hash" json:"-"`
 	PreviousExpiresAt *time.Time `bun:"previous_expires_at" json:"-"`
+	// PendingSecretKeyID and PendingSecretSealed hold the secret drawn by
+	// an automatic rotation until an admin collects it (once).
+	PendingSecretKeyID  *string `bun:"pending_secret_key_id" json:"-"`
+	PendingSecretSealed []byte  `bun:"pending_secret_sealed" json:"-"`
 }
 
 // ScopeList returns the key's granted scopes.

@@ -34,7 +34,7 @@ const (
 // APIKeyEventData). Both are webhook event types: api_key.rotated reaches
 // the key owner's subscriptions, api_key.anomaly the admins' ones.
 const (
-	EventAPIKeyRotated EventType = "api_key.rotated"
+	EventAPIKeyRotated EventType = "api_key.rotated" // #nosec G101 -- an event type name, not a credential
 	EventAPIKeyAnomaly EventType = "api_key.anomaly"
 )
 
@@ -175,13 +175,16 @@ type APIKeyRotation struct {
 // APIKeyEventData is the data of api_key.rotated and api_key.anomaly
 // events and webhooks: never a secret.
 type APIKeyEventData struct {
-	ID                      int64          `json:"id"`
-	UserID                  int64          `json:"user_id"`
-	Name                    string         `json:"name"`
-	Prefix                  string         `json:"prefix"`
-	PreviousSecretExpiresAt *time.Time     `json:"previous_secret_expires_at,omitempty"`
-	Automatic               bool           `json:"automatic,omitempty"`
-	Anomaly                 *APIKeyAnomaly `json:"anomaly,omitempty"`
+	ID                      int64      `json:"id"`
+	UserID                  int64      `json:"user_id"`
+	Name                    string     `json:"name"`
+	Prefix                  string     `json:"prefix"`
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	Automatic               bool       `json:"automatic,omitempty"`
+	// SecretPending: the new secret of an automatic rotation waits to be
+	// collected by an admin (POST /admin/api-keys/{id}/secret).
+	SecretPending bool           `json:"secret_pending,omitempty"`
+	Anomaly       *APIKeyAnomaly `json:"anomaly,omitempty"`
 }
 
 // Anomaly rules (feature 5.4).
@@ -243,6 +246,10 @@ type APIKeySecurityService interface {
 	// PatchAPIKey changes the name, allow-list or automatic rotation.
 	// Errors: ErrNotFound, ErrInvalid, ErrPrecondition.
 	PatchAPIKey(ctx context.Context, id int64, p APIKeyPatch, ifVersion *int64) (*APIKey, error)
+	// CollectAPIKeySecret returns, once, the secret drawn by the last
+	// automatic rotation of the key. Errors: ErrNotFound (no such key, or
+	// no secret waiting).
+	CollectAPIKeySecret(ctx context.Context, id int64) (*APIKeyRotation, error)
 	// ListAnomalies lists the anomalies seen in the last 7 days, newest
 	// first (at most 1,000).
 	ListAnomalies(ctx context.Context, f AnomalyFilter) ([]APIKeyAnomaly, error)

@@ -212,6 +212,7 @@ func mount(r *mux.Router, o Options, base string) error {
 	if o.KeySecurity != nil && o.APIKeys != nil {
 		route(http.MethodPatch, "/admin/api-keys/{id}", hubapi.ScopeAdmin, a.handler(a.patchAPIKey))
 		route(http.MethodPost, "/admin/api-keys/{id}/rotate", hubapi.ScopeAdmin, a.handler(a.rotateAPIKey))
+		route(http.MethodPost, "/admin/api-keys/{id}/secret", hubapi.ScopeAdmin, a.handler(a.collectAPIKeySecret))
 		route(http.MethodGet, "/admin/anomalies", hubapi.ScopeAdmin, a.handler(a.listAnomalies))
 	}
 	if o.Webhooks != nil {

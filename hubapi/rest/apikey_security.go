@@ -66,6 +66,29 @@ func (a *API) rotateAPIKey(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// collectAPIKeySecret answers POST /admin/api-keys/{id}/secret: 200 with
+// the key and the secret drawn by its last automatic rotation, once; 404
+// when none waits.
+func (a *API) collectAPIKeySecret(w http.ResponseWriter, r *http.Request) error {
+	if err := newQuery(r).err(); err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	rot, err := a.o.KeySecurity.CollectAPIKeySecret(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	a.writeJSON(w, r, http.StatusOK, struct {
+		apiKeyView
+		Key string `json:"key"`
+	}{viewAPIKey(rot.Key), rot.Secret}, apiKeyDTO)
+	return nil
+}
+
 // apiKeyPatchBody is a PATCH /admin/api-keys/{id} body before its members
 // are told apart: absent, null or a value.
 type apiKeyPatchBody struct {

@@ -53,7 +53,8 @@ func FuzzHandler(f *testing.F) {
 	// the recorded indices keep their routes.
 	late := []string{"/api/v1/users/me/export", "/api/v1/users/me/email/verify", "/api/v1/admin/users/{id}",
 		"/api/v2/users/me/export", "/api/v2/users/me/email/verify", "/api/v2/admin/users/{id}",
-		"/api/v1/admin/api-keys/{id}/rotate", "/api/v1/admin/anomalies", "/api/v2/admin/api-keys/{id}/rotate", "/api/v2/admin/anomalies"}
+		"/api/v1/admin/api-keys/{id}/rotate", "/api/v1/admin/anomalies", "/api/v2/admin/api-keys/{id}/rotate", "/api/v2/admin/anomalies",
+		"/api/v1/admin/api-keys/{id}/secret", "/api/v2/admin/api-keys/{id}/secret"}
 	seen := map[string]bool{}
 	for _, p := range late {
 		seen[p] = true
@@ -212,6 +213,7 @@ func FuzzHandler(f *testing.F) {
 		{3, "/api/v2/admin/api-keys/{id}", "1", "", "application/merge-patch+json", 0, "", []byte(`{"ipAllowlist":null,"ip_allowlist":[],"autoRotate":null}`)},
 		{1, "/api/v1/admin/api-keys/{id}/rotate", "99999999999999999999", "", "", 0, "", nil},
 		{0, "/api/v1/admin/anomalies", "", "api_key_id=-1&rule=%00&state=x", "", 0, "", nil},
+		{1, "/api/v1/admin/api-keys/{id}/secret", "1", "x=1", "", 0, "", nil},
 		{0, "/api/v2/admin/anomalies", "", "apiKeyId=1&rule=scanning_behavior&state=open&state=all", "", 0, "", nil},
 	}
 	routeIndex := func(route string) uint8 {

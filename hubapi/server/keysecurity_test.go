@@ -256,5 +256,24 @@ func testKeySecurity(t *testing.T, env *apitest.Env, base string) {
 		t.Fatal("no new secret")
 	}
 	admin.Get(t, base+"/admin/anomalies").Expect(200)
+	// an automatic rotation, due since the key is two days old
+	var auto struct {
+		ID int64 `json:"id"`
+	}
+	admin.Post(t, base+"/admin/api-keys", map[string]any{names["user_id"]: owner.ID, "name": "auto", "scopes": []string{"chantiers:read"},
+		names["auto_rotate"]: true, names["rotation_interval_days"]: 1}).Expect(201).JSON(&auto)
+	if _, err := env.Server.DB.NewUpdate().Table("api_keys").Set("created_at = ?", time.Now().Add(-48*time.Hour)).
+		Where("id = ?", auto.ID).Exec(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Server.Operator.RotateDueAPIKeys(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var collected struct {
+		Key string `json:"key"`
+	}
+	admin.Post(t, base+"/admin/api-keys/"+itoa(auto.ID)+"/secret", nil).Expect(200).JSON(&collected)
+	env.WithKey(collected.Key).Get(t, base+"/chantiers").Expect(200)
+	admin.Post(t, base+"/admin/api-keys/"+itoa(auto.ID)+"/secret", nil).Problem(404, "not-found")
 	env.As(hubapi.RoleConducteur).Post(t, base+"/admin/api-keys/"+itoa(k.ID)+"/rotate", nil).Problem(403, "insufficient-scope")
 }

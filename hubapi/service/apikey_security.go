@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -100,9 +101,24 @@ func (s *deps) rotateAPIKey(ctx context.Context, p *hubapi.Principal, id int64, 
 		}
 		noteBefore(ctx, "api_keys", id, cur)
 		old := cur.Version
-		prev, until := cur.Hash, now.Add(s.grace())
+		if cur.PendingSecretSealed == nil {
+			prev, until := cur.Hash, now.Add(s.grace())
+			cur.PreviousHash, cur.PreviousExpiresAt = &prev, &until
+		}
+		// else the current secret was drawn by an automatic rotation and
+		// never shown: the secret the client holds is still the previous
+		// one, which keeps its grace period.
 		cur.Hash, cur.Prefix = hubapi.HashAPIKey(secret), hubapi.APIKeyDisplayPrefix(secret)
-		cur.PreviousHash, cur.PreviousExpiresAt, cur.LastRotatedAt = &prev, &until, &now
+		cur.PendingSecretKeyID, cur.PendingSecretSealed = nil, nil
+		if automatic {
+			// shown to nobody yet: sealed until an admin collects it
+			kid, sealed, err := s.secrets.Seal([]byte(secret), apiKeySecretAD(id))
+			if err != nil {
+				return err
+			}
+			cur.PendingSecretKeyID, cur.PendingSecretSealed = &kid, sealed
+		}
+		cur.LastRotatedAt = &now
 		cur.UpdatedAt, cur.Version = now, old+1
 		if err := store.UpdateVersioned(ctx, tx, cur, id, old); err != nil {
 			return err
@@ -120,7 +136,44 @@ func (s *deps) rotateAPIKey(ctx context.Context, p *hubapi.Principal, id int64, 
 
 func rotatedData(k *hubapi.APIKey, automatic bool) hubapi.APIKeyEventData {
 	return hubapi.APIKeyEventData{ID: k.ID, UserID: k.UserID, Name: k.Name, Prefix: k.Prefix,
-		PreviousSecretExpiresAt: k.PreviousExpiresAt, Automatic: automatic}
+		PreviousSecretExpiresAt: k.PreviousExpiresAt, Automatic: automatic, SecretPending: k.PendingSecretSealed != nil}
+}
+
+// apiKeySecretAD binds the sealed pending secret of key id to its row.
+func apiKeySecretAD(id int64) []byte { return []byte("api_key:" + strconv.FormatInt(id, 10)) }
+
+// CollectAPIKeySecret implements hubapi.APIKeySecurityService (admin
+// only): the secret of an automatic rotation, opened and erased in one
+// transaction, so that it is returned once.
+func (s *Service) CollectAPIKeySecret(ctx context.Context, id int64) (*hubapi.APIKeyRotation, error) {
+	if _, err := allow(ctx, hubapi.ResourceAPIKeys, hubapi.ActionChange); err != nil {
+		return nil, err
+	}
+	var out *hubapi.APIKeyRotation
+	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		cur, err := store.GetForUpdate[hubapi.APIKey](ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if cur.PendingSecretSealed == nil || cur.PendingSecretKeyID == nil {
+			return hubapi.Errorf(hubapi.ErrNotFound, "no secret of an automatic rotation waits to be collected")
+		}
+		secret, err := s.secrets.Open(*cur.PendingSecretKeyID, cur.PendingSecretSealed, apiKeySecretAD(id))
+		if err != nil {
+			// sealed under a key no longer configured: rotate by hand
+			return hubapi.Errorf(hubapi.ErrConflict, "the waiting secret cannot be opened with the configured secret keys; rotate the key")
+		}
+		old := cur.Version
+		cur.PendingSecretKeyID, cur.PendingSecretSealed = nil, nil
+		cur.UpdatedAt, cur.Version = s.now(), old+1
+		if err := store.UpdateVersioned(ctx, tx, cur, id, old); err != nil {
+			return err
+		}
+		s.recordChange(ctx, "collect_api_key_secret", "api_keys", id, map[string]any{"collected": true})
+		out = &hubapi.APIKeyRotation{Key: cur, Secret: string(secret)}
+		return nil
+	})
+	return out, err
 }
 
 // mailRotation tells the key's owner, when a notifier is set. A failure is
@@ -141,6 +194,10 @@ func (s *deps) mailRotation(ctx context.Context, k *hubapi.APIKey, automatic boo
 		"The previous secret keeps working until %s; requests made with it carry a Deprecation header. "+
 		"Replace it with the new secret before then.\n",
 		k.Name, k.Prefix, how, k.PreviousExpiresAt.Format(time.RFC3339))
+	if k.PendingSecretSealed != nil {
+		text += fmt.Sprintf("\nThe new secret is not sent by mail: ask an administrator to collect it "+
+			"(POST /api/v1/admin/api-keys/%d/secret; it is shown once).\n", k.ID)
+	}
 	if s.keyPage != "" {
 		text += "\nMore: " + s.keyPage + "\n"
 	}

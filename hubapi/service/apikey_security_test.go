@@ -311,10 +311,58 @@ func TestAutomaticRotationIsDueAfterItsInterval(t *testing.T) {
 		if len(evs) != 1 || evs[0].ResourceID != auto.ID || !evs[0].Data.(hubapi.APIKeyEventData).Automatic {
 			t.Fatalf("events %+v", evs)
 		}
-		f.clock.set(t0.AddDate(0, 0, 2*days))
-		if n, err := f.op.RotateDueAPIKeys(ctx); err != nil || n != 1 {
-			t.Fatalf("next interval: %d rotated, %v", n, err)
-		}
+		t.Run("the new secret is collected once by an admin, and then authenticates", func(t *testing.T) {
+			if !evs[0].Data.(hubapi.APIKeyEventData).SecretPending {
+				t.Fatal("the event does not say a secret waits")
+			}
+			var told bool
+			for _, m := range f.mail.all() {
+				told = told || (m.To[0] == f.owner.Email && strings.Contains(m.Text, "/secret"))
+			}
+			if !told {
+				t.Fatal("the owner's mail does not say how to collect the secret")
+			}
+			got, err := f.svc.CollectAPIKeySecret(f.adminCtx(t), auto.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.op.ForgetAllAuthentications()
+			if p, err := f.op.Authenticate(ctx, got.Secret); err != nil || p.SecretExpiresAt != nil || p.APIKeyID != auto.ID {
+				t.Fatalf("collected secret: %v", err)
+			}
+			if _, err := f.svc.CollectAPIKeySecret(f.adminCtx(t), auto.ID); !errors.Is(err, hubapi.ErrNotFound) {
+				t.Fatalf("second collection: %v", err)
+			}
+		})
+		t.Run("a manual rotation over a secret never collected keeps the client's secret in its grace", func(t *testing.T) {
+			f.clock.set(t0.AddDate(0, 0, 2*days))
+			if n, err := f.op.RotateDueAPIKeys(ctx); err != nil || n != 1 {
+				t.Fatalf("next interval: %d rotated, %v", n, err)
+			}
+			f.op.ForgetAllAuthentications()
+			held, err := f.svc.CollectAPIKeySecret(f.adminCtx(t), auto.ID) // what the client now holds
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.clock.add(time.Hour)
+			if _, err := f.op.RotateDueAPIKeys(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// not due again: rotate by hand while nothing waits, then
+			// automatically again (never collected), then by hand
+			f.clock.set(t0.AddDate(0, 0, 3*days))
+			if n, err := f.op.RotateDueAPIKeys(ctx); err != nil || n != 1 {
+				t.Fatalf("third interval: %d, %v", n, err)
+			}
+			f.clock.add(time.Hour)
+			if _, err := f.svc.RotateAPIKey(f.adminCtx(t), auto.ID); err != nil {
+				t.Fatal(err)
+			}
+			f.op.ForgetAllAuthentications()
+			if p, err := f.op.Authenticate(ctx, held.Secret); err != nil || p.SecretExpiresAt == nil {
+				t.Fatalf("the secret the client holds after an uncollected automatic rotation and a manual one: %v", err)
+			}
+		})
 	})
 }
 

@@ -16,6 +16,12 @@ CREATE UNIQUE INDEX api_keys_previous_key_hash ON api_keys (previous_key_hash);
 --bun:split
 ALTER TABLE api_keys ADD COLUMN previous_expires_at TIMESTAMP;
 --bun:split
+-- The secret drawn by an automatic rotation, sealed (AES-256-GCM, the
+-- server's secret keys) until an admin collects it once.
+ALTER TABLE api_keys ADD COLUMN pending_secret_key_id TEXT;
+--bun:split
+ALTER TABLE api_keys ADD COLUMN pending_secret_sealed BLOB;
+--bun:split
 CREATE INDEX api_keys_auto_rotate ON api_keys (id) WHERE auto_rotate AND revoked_at IS NULL;
 --bun:split
 CREATE TABLE api_key_anomalies (
