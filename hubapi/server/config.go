@@ -231,7 +231,7 @@ const (
 	EnvWebhookAllowHTTP     = "HUB_WEBHOOK_ALLOW_HTTP"
 	EnvWebhookAllowPrivate  = "HUB_WEBHOOK_ALLOW_PRIVATE"
 	EnvJobsRescueAfter      = "HUB_JOBS_RESCUE_AFTER"
-	EnvAPIKeyRotationGrace  = "HUB_API_KEY_ROTATION_GRACE"
+	EnvAPIKeyRotationGrace  = "HUB_API_KEY_ROTATION_GRACE" // #nosec G101 -- the name of a variable, not a credential
 	EnvV1Deprecation        = "HUB_V1_DEPRECATION"
 	EnvV1Sunset             = "HUB_V1_SUNSET"
 	EnvEnv                  = "HUB_ENV"
