@@ -27,6 +27,20 @@ type APIKey struct {
 	CreatedAt  time.Time  `bun:"created_at,notnull" json:"created_at"`
 	UpdatedAt  time.Time  `bun:"updated_at,notnull" json:"updated_at"`
 	Version    int64      `bun:"version,notnull" json:"version"`
+	// Key security (features 5.3 and 5.5): shown by the REST views only
+	// when set, so that the v1 representation of other keys is unchanged.
+	IPAllowlist          IPAllowlist `bun:"ip_allowlist" json:"-"`
+	AutoRotate           bool        `bun:"auto_rotate,notnull" json:"-"`
+	RotationIntervalDays int         `bun:"rotation_interval_days,notnull" json:"-"`
+	LastRotatedAt        *time.Time  `bun:"last_rotated_at" json:"-"`
+	// PreviousHash is the SHA-256 of the secret replaced by the last
+	// rotation, accepted until PreviousExpiresAt.
+	PreviousHash      *string    `bun:"previous_key_hash" json:"-"`
+	PreviousExpiresAt *time.Time `bun:"previous_expires_at" json:"-"`
+	// PendingSecretKeyID and PendingSecretSealed hold the secret drawn by
+	// an automatic rotation until an admin collects it (once).
+	PendingSecretKeyID  *string `bun:"pending_secret_key_id" json:"-"`
+	PendingSecretSealed []byte  `bun:"pending_secret_sealed" json:"-"`
 }
 
 // ScopeList returns the key's granted scopes.
@@ -46,6 +60,12 @@ type APIKeyInput struct {
 	Name      string     `json:"name"`
 	Scopes    []Scope    `json:"scopes"`
 	ExpiresAt *time.Time `json:"expires_at"`
+	// IPAllowlist: nil for no restriction (see ParseIPAllowlist).
+	IPAllowlist []string `json:"ip_allowlist"`
+	// AutoRotate and RotationIntervalDays (default 90) set the automatic
+	// rotation.
+	AutoRotate           bool `json:"auto_rotate"`
+	RotationIntervalDays *int `json:"rotation_interval_days"`
 }
 
 // Validate checks the name and the expiry date of the input (the name is
@@ -56,6 +76,10 @@ func (in *APIKeyInput) Validate() error {
 	in.Name = strings.TrimSpace(in.Name)
 	checkText(&v, "name", in.Name, 1, 100)
 	checkTime(&v, "expires_at", in.ExpiresAt)
+	checkRotationInterval(&v, in.RotationIntervalDays)
+	if _, err := ParseIPAllowlist(in.IPAllowlist); err != nil {
+		v.add("ip_allowlist", "%s", err.(*ValidationError).Fields["ip_allowlist"])
+	}
 	return v.err()
 }
 
@@ -167,3 +191,25 @@ func HashAPIKey(secret string) string {
 
 // APIKeyDisplayPrefix is the non-secret start of a key shown in listings.
 func APIKeyDisplayPrefix(secret string) string { return secret[:len(APIKeyPrefix)+4] }
+
+// checkRotationInterval checks an optional rotation_interval_days.
+func checkRotationInterval(v *validator, days *int) {
+	v.check(days == nil || (*days >= 1 && *days <= MaxRotationIntervalDays), "rotation_interval_days",
+		"between 1 and %d", MaxRotationIntervalDays)
+}
+
+// Validate checks a patch: the name, the allow-list and the interval.
+func (p *APIKeyPatch) Validate() error {
+	var v validator
+	if p.Name != nil {
+		*p.Name = strings.TrimSpace(*p.Name)
+		checkText(&v, "name", *p.Name, 1, 100)
+	}
+	checkRotationInterval(&v, p.RotationIntervalDays)
+	if p.IPAllowlistSet {
+		if _, err := ParseIPAllowlist(p.IPAllowlist); err != nil {
+			v.add("ip_allowlist", "%s", err.(*ValidationError).Fields["ip_allowlist"])
+		}
+	}
+	return v.err()
+}

@@ -2,9 +2,11 @@ package hubapi
 
 import (
 	"context"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hubchantier/hubchantier/audit"
 )
@@ -128,6 +130,20 @@ type Principal struct {
 	APIKeyID int64
 	// ClientID is set when the caller used an OAuth access token.
 	ClientID string
+	// IPAllowlist restricts where the API key may be used from, when
+	// IPRestricted (an empty list then refuses every address).
+	IPAllowlist  []netip.Prefix
+	IPRestricted bool
+	// SecretExpiresAt is set when the caller used a secret replaced by a
+	// rotation: it authenticates until then (the answers carry a
+	// Deprecation header).
+	SecretExpiresAt *time.Time
+	SecretRotatedAt *time.Time
+}
+
+// AllowsIP reports whether p may be used from a (see AllowsIP).
+func (p *Principal) AllowsIP(a netip.Addr) bool {
+	return p == nil || AllowsIP(p.IPAllowlist, p.IPRestricted, a)
 }
 
 // Has reports whether p holds scope s.

@@ -34,6 +34,10 @@ const (
 	// key (ResourceID: the key) or of the user's keys (ResourceID: the user).
 	EventAPIKeyRevoked EventType = "api_key.revoked"
 	EventUserDisabled  EventType = "user.disabled"
+	// EventAPIKeyChanged: a key's allow-list or rotation settings changed
+	// (announced in-process only; every instance drops the key's cached
+	// authentications, as for a revocation).
+	EventAPIKeyChanged EventType = "api_key.changed"
 	// EventUserErased: a user was anonymised (GDPR erasure; ResourceID: the
 	// user, no data). Recorded in the outbox with the erasure; every
 	// instance drops the user's cached authentications and flushes its

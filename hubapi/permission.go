@@ -126,6 +126,7 @@ var Permissions = []Rule{
 
 	{ResourceAPIKeys, ActionRead, [4]Grant{GrantAny, GrantNone, GrantNone, GrantNone}},
 	{ResourceAPIKeys, ActionCreate, [4]Grant{GrantAny, GrantNone, GrantNone, GrantNone}},
+	{ResourceAPIKeys, ActionChange, [4]Grant{GrantAny, GrantNone, GrantNone, GrantNone}},
 	{ResourceAPIKeys, ActionDelete, [4]Grant{GrantAny, GrantNone, GrantNone, GrantNone}},
 
 	{ResourceWebhooks, ActionRead, [4]Grant{GrantAny, GrantOwn, GrantNone, GrantNone}},

@@ -136,7 +136,7 @@ var WebhookEventTypes = []EventType{
 	EventDocumentCreated, EventDocumentUpdated, EventDocumentDeleted,
 	EventSignalementCreated, EventSignalementUpdated, EventSignalementDeleted, EventSignalementUrgent,
 	EventAffectationCreated, EventAffectationUpdated, EventAffectationDeleted,
-	EventWebhookDisabled,
+	EventWebhookDisabled, EventAPIKeyRotated, EventAPIKeyAnomaly,
 }
 
 // WebhookAllEvents, alone in a subscription's event types, selects every

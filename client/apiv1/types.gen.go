@@ -12,6 +12,20 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for ApiKeyAnomalyAction.
+const (
+	Empty  ApiKeyAnomalyAction = ""
+	Revoke ApiKeyAnomalyAction = "revoke"
+)
+
+// Defines values for ApiKeyAnomalyRule.
+const (
+	ApiKeyAnomalyRuleHighErrorRate    ApiKeyAnomalyRule = "high_error_rate"
+	ApiKeyAnomalyRuleScanningBehavior ApiKeyAnomalyRule = "scanning_behavior"
+	ApiKeyAnomalyRuleSuspiciousClient ApiKeyAnomalyRule = "suspicious_client"
+	ApiKeyAnomalyRuleTrafficSpike     ApiKeyAnomalyRule = "traffic_spike"
+)
+
 // Defines values for AuditEventStage.
 const (
 	Access   AuditEventStage = "access"
@@ -297,25 +311,41 @@ const (
 
 // Defines values for WebhookEventType.
 const (
-	AffectationCreated WebhookEventType = "affectation.created"
-	AffectationDeleted WebhookEventType = "affectation.deleted"
-	AffectationUpdated WebhookEventType = "affectation.updated"
-	Asterisk           WebhookEventType = "*"
-	ChantierCreated    WebhookEventType = "chantier.created"
-	ChantierDeleted    WebhookEventType = "chantier.deleted"
-	ChantierUpdated    WebhookEventType = "chantier.updated"
-	DocumentCreated    WebhookEventType = "document.created"
-	DocumentDeleted    WebhookEventType = "document.deleted"
-	DocumentUpdated    WebhookEventType = "document.updated"
-	PointageCreated    WebhookEventType = "pointage.created"
-	PointageDeleted    WebhookEventType = "pointage.deleted"
-	PointageUpdated    WebhookEventType = "pointage.updated"
-	PointageValidated  WebhookEventType = "pointage.validated"
-	SignalementCreated WebhookEventType = "signalement.created"
-	SignalementDeleted WebhookEventType = "signalement.deleted"
-	SignalementUpdated WebhookEventType = "signalement.updated"
-	SignalementUrgent  WebhookEventType = "signalement.urgent"
-	WebhookDisabled    WebhookEventType = "webhook.disabled"
+	WebhookEventTypeAffectationCreated WebhookEventType = "affectation.created"
+	WebhookEventTypeAffectationDeleted WebhookEventType = "affectation.deleted"
+	WebhookEventTypeAffectationUpdated WebhookEventType = "affectation.updated"
+	WebhookEventTypeApiKeyAnomaly      WebhookEventType = "api_key.anomaly"
+	WebhookEventTypeApiKeyRotated      WebhookEventType = "api_key.rotated"
+	WebhookEventTypeAsterisk           WebhookEventType = "*"
+	WebhookEventTypeChantierCreated    WebhookEventType = "chantier.created"
+	WebhookEventTypeChantierDeleted    WebhookEventType = "chantier.deleted"
+	WebhookEventTypeChantierUpdated    WebhookEventType = "chantier.updated"
+	WebhookEventTypeDocumentCreated    WebhookEventType = "document.created"
+	WebhookEventTypeDocumentDeleted    WebhookEventType = "document.deleted"
+	WebhookEventTypeDocumentUpdated    WebhookEventType = "document.updated"
+	WebhookEventTypePointageCreated    WebhookEventType = "pointage.created"
+	WebhookEventTypePointageDeleted    WebhookEventType = "pointage.deleted"
+	WebhookEventTypePointageUpdated    WebhookEventType = "pointage.updated"
+	WebhookEventTypePointageValidated  WebhookEventType = "pointage.validated"
+	WebhookEventTypeSignalementCreated WebhookEventType = "signalement.created"
+	WebhookEventTypeSignalementDeleted WebhookEventType = "signalement.deleted"
+	WebhookEventTypeSignalementUpdated WebhookEventType = "signalement.updated"
+	WebhookEventTypeSignalementUrgent  WebhookEventType = "signalement.urgent"
+	WebhookEventTypeWebhookDisabled    WebhookEventType = "webhook.disabled"
+)
+
+// Defines values for ListApiKeyAnomaliesParamsRule.
+const (
+	ListApiKeyAnomaliesParamsRuleHighErrorRate    ListApiKeyAnomaliesParamsRule = "high_error_rate"
+	ListApiKeyAnomaliesParamsRuleScanningBehavior ListApiKeyAnomaliesParamsRule = "scanning_behavior"
+	ListApiKeyAnomaliesParamsRuleSuspiciousClient ListApiKeyAnomaliesParamsRule = "suspicious_client"
+	ListApiKeyAnomaliesParamsRuleTrafficSpike     ListApiKeyAnomaliesParamsRule = "traffic_spike"
+)
+
+// Defines values for ListApiKeyAnomaliesParamsState.
+const (
+	All  ListApiKeyAnomaliesParamsState = "all"
+	Open ListApiKeyAnomaliesParamsState = "open"
 )
 
 // Defines values for ListChantiersParamsStatut.
@@ -506,8 +536,11 @@ type AffectationSelectionList struct {
 	Pagination Pagination `json:"pagination"`
 }
 
-// ApiKey An API key as listed: never the secret nor its hash.
+// ApiKey An API key as listed: never the secret nor its hash. The members `ip_allowlist`, `auto_rotate`, `rotation_interval_days`, `last_rotated_at` and `previous_secret_expires_at` appear together, only on keys with an allow-list, automatic rotation or a past rotation.
 type ApiKey struct {
+	// AutoRotate Whether the secret is rotated automatically every `rotation_interval_days`.
+	AutoRotate *bool `json:"auto_rotate,omitempty"`
+
 	// CreatedAt Creation time (UTC, RFC 3339).
 	CreatedAt time.Time `json:"created_at"`
 
@@ -516,6 +549,12 @@ type ApiKey struct {
 
 	// Id Identifier.
 	Id int64 `json:"id"`
+
+	// IpAllowlist Networks the key may be used from (normalised CIDRs); null or absent: anywhere. Shown only on keys that use an allow-list or rotation.
+	IpAllowlist nullable.Nullable[[]string] `json:"ip_allowlist,omitempty"`
+
+	// LastRotatedAt Last rotation, or null.
+	LastRotatedAt nullable.Nullable[time.Time] `json:"last_rotated_at,omitempty"`
 
 	// LastUsedAt Last authentication (minute resolution), or null.
 	LastUsedAt nullable.Nullable[time.Time] `json:"last_used_at"`
@@ -526,8 +565,14 @@ type ApiKey struct {
 	// Prefix First characters of the key, to recognise it; never the secret.
 	Prefix string `json:"prefix"`
 
+	// PreviousSecretExpiresAt Until when the secret replaced by the last rotation still authenticates (with a `Deprecation` header), or null.
+	PreviousSecretExpiresAt nullable.Nullable[time.Time] `json:"previous_secret_expires_at,omitempty"`
+
 	// RevokedAt Revocation time, or null.
 	RevokedAt nullable.Nullable[time.Time] `json:"revoked_at"`
+
+	// RotationIntervalDays Days between automatic rotations.
+	RotationIntervalDays *int `json:"rotation_interval_days,omitempty"`
 
 	// Scopes Granted scopes (sorted).
 	Scopes []Scope `json:"scopes"`
@@ -542,8 +587,61 @@ type ApiKey struct {
 	Version int64 `json:"version"`
 }
 
-// ApiKeyCreated A new API key, with its secret.
+// ApiKeyAnomaly Suspicious use of an API key found in the audit trail. One anomaly per key and rule is open at a time; it is resolved after an hour without the behaviour.
+type ApiKeyAnomaly struct {
+	// Action Automatic action taken (`revoke`), or empty.
+	Action ApiKeyAnomalyAction `json:"action"`
+
+	// ApiKeyId The key.
+	ApiKeyId int64 `json:"api_key_id"`
+
+	// Detail What was observed, in words.
+	Detail string `json:"detail"`
+
+	// FirstSeenAt First scan that found it.
+	FirstSeenAt time.Time `json:"first_seen_at"`
+
+	// Id Identifier.
+	Id int64 `json:"id"`
+
+	// LastSeenAt Last scan that found it.
+	LastSeenAt time.Time `json:"last_seen_at"`
+
+	// Observed The value measured (share of errors, requests per minute, 404 answers, user agents).
+	Observed float64 `json:"observed"`
+
+	// Occurrences Scans that found it, the first included.
+	Occurrences int `json:"occurrences"`
+
+	// ResolvedAt When it closed, or null while open.
+	ResolvedAt nullable.Nullable[time.Time] `json:"resolved_at"`
+
+	// Rule The rule: more than 50 % 4xx in an hour (`high_error_rate`), a rate far above the key's baseline (`traffic_spike`), repeated requests for missing resources (`scanning_behavior`), frequent User-Agent changes (`suspicious_client`).
+	Rule ApiKeyAnomalyRule `json:"rule"`
+
+	// Threshold The value it exceeded.
+	Threshold float64 `json:"threshold"`
+
+	// UserId The key's owner.
+	UserId int64 `json:"user_id"`
+}
+
+// ApiKeyAnomalyAction Automatic action taken (`revoke`), or empty.
+type ApiKeyAnomalyAction string
+
+// ApiKeyAnomalyRule The rule: more than 50 % 4xx in an hour (`high_error_rate`), a rate far above the key's baseline (`traffic_spike`), repeated requests for missing resources (`scanning_behavior`), frequent User-Agent changes (`suspicious_client`).
+type ApiKeyAnomalyRule string
+
+// ApiKeyAnomalyList Anomalies seen in the last 7 days, newest first (at most 1,000).
+type ApiKeyAnomalyList struct {
+	Data []ApiKeyAnomaly `json:"data"`
+}
+
+// ApiKeyCreated A new API key, with its secret. The members `ip_allowlist`, `auto_rotate`, `rotation_interval_days`, `last_rotated_at` and `previous_secret_expires_at` appear together, only on keys with an allow-list, automatic rotation or a past rotation.
 type ApiKeyCreated struct {
+	// AutoRotate Whether the secret is rotated automatically every `rotation_interval_days`.
+	AutoRotate *bool `json:"auto_rotate,omitempty"`
+
 	// CreatedAt Creation time (UTC, RFC 3339).
 	CreatedAt time.Time `json:"created_at"`
 
@@ -553,8 +651,14 @@ type ApiKeyCreated struct {
 	// Id Identifier.
 	Id int64 `json:"id"`
 
+	// IpAllowlist Networks the key may be used from (normalised CIDRs); null or absent: anywhere. Shown only on keys that use an allow-list or rotation.
+	IpAllowlist nullable.Nullable[[]string] `json:"ip_allowlist,omitempty"`
+
 	// Key The secret, shown only in this response. Store it safely: only its SHA-256 is kept.
 	Key string `json:"key"`
+
+	// LastRotatedAt Last rotation, or null.
+	LastRotatedAt nullable.Nullable[time.Time] `json:"last_rotated_at,omitempty"`
 
 	// LastUsedAt Last authentication (minute resolution), or null.
 	LastUsedAt nullable.Nullable[time.Time] `json:"last_used_at"`
@@ -565,8 +669,14 @@ type ApiKeyCreated struct {
 	// Prefix First characters of the key, to recognise it; never the secret.
 	Prefix string `json:"prefix"`
 
+	// PreviousSecretExpiresAt Until when the secret replaced by the last rotation still authenticates (with a `Deprecation` header), or null.
+	PreviousSecretExpiresAt nullable.Nullable[time.Time] `json:"previous_secret_expires_at,omitempty"`
+
 	// RevokedAt Revocation time, or null.
 	RevokedAt nullable.Nullable[time.Time] `json:"revoked_at"`
+
+	// RotationIntervalDays Days between automatic rotations.
+	RotationIntervalDays *int `json:"rotation_interval_days,omitempty"`
 
 	// Scopes Granted scopes (sorted).
 	Scopes []Scope `json:"scopes"`
@@ -583,11 +693,20 @@ type ApiKeyCreated struct {
 
 // ApiKeyInput Body of `POST /admin/api-keys`.
 type ApiKeyInput struct {
+	// AutoRotate Rotate the secret automatically (default false).
+	AutoRotate *bool `json:"auto_rotate,omitempty"`
+
 	// ExpiresAt Expiry in the future, or null for none.
 	ExpiresAt nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
 
+	// IpAllowlist IPv4/IPv6 addresses and CIDR networks the key may be used from; null or absent: no restriction. A bad entry answers 422 naming it.
+	IpAllowlist nullable.Nullable[[]string] `json:"ip_allowlist,omitempty"`
+
 	// Name Label.
 	Name string `json:"name"`
+
+	// RotationIntervalDays Days between automatic rotations (default 90).
+	RotationIntervalDays nullable.Nullable[int] `json:"rotation_interval_days,omitempty"`
 
 	// Scopes Scopes to grant; each must be allowed by the owner's role (duplicates are merged).
 	Scopes []Scope `json:"scopes"`
@@ -599,6 +718,23 @@ type ApiKeyInput struct {
 // ApiKeyList API keys, ordered by id (at most 1,000).
 type ApiKeyList struct {
 	Data []ApiKey `json:"data"`
+}
+
+// ApiKeyPatch Body of `PATCH /admin/api-keys/{id}` (RFC 7396 merge patch): absent members are left as they are.
+//
+// Example: {"ip_allowlist":["10.0.0.0/8","2001:db8::/32"]}
+type ApiKeyPatch struct {
+	// AutoRotate Turns automatic rotation on or off.
+	AutoRotate *bool `json:"auto_rotate,omitempty"`
+
+	// IpAllowlist The new allow-list; null lifts the restriction.
+	IpAllowlist nullable.Nullable[[]string] `json:"ip_allowlist,omitempty"`
+
+	// Name Label.
+	Name *string `json:"name,omitempty"`
+
+	// RotationIntervalDays Days between automatic rotations.
+	RotationIntervalDays *int `json:"rotation_interval_days,omitempty"`
 }
 
 // AuditEvent An audit event. `hash` is hex SHA-256 of the event's canonical encoding (netstrings of its fields, see the audit package), chained to the previous event of its month by `prev_hash`.
@@ -2137,6 +2273,24 @@ type UnprocessableEntity = Problem
 // UnsupportedMediaType RFC 9457 problem details.
 type UnsupportedMediaType = Problem
 
+// ListApiKeyAnomaliesParams defines parameters for ListApiKeyAnomalies.
+type ListApiKeyAnomaliesParams struct {
+	// ApiKeyId Only this key's anomalies.
+	ApiKeyId *int64 `form:"api_key_id,omitempty" json:"api_key_id,omitempty"`
+
+	// Rule Only this rule's anomalies.
+	Rule *ListApiKeyAnomaliesParamsRule `form:"rule,omitempty" json:"rule,omitempty"`
+
+	// State `open`: only the open ones; `all` (default): resolved ones too.
+	State *ListApiKeyAnomaliesParamsState `form:"state,omitempty" json:"state,omitempty"`
+}
+
+// ListApiKeyAnomaliesParamsRule defines parameters for ListApiKeyAnomalies.
+type ListApiKeyAnomaliesParamsRule string
+
+// ListApiKeyAnomaliesParamsState defines parameters for ListApiKeyAnomalies.
+type ListApiKeyAnomaliesParamsState string
+
 // ListApiKeysParams defines parameters for ListApiKeys.
 type ListApiKeysParams struct {
 	// UserId Only this user's keys.
@@ -2865,6 +3019,16 @@ type ListWebhookDeliveries200JSONResponseBody struct {
 //
 // Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type CreateApiKeyJSONRequestBody = ApiKeyInput
+
+// PatchApiKeyJSONRequestBody defines body for PatchApiKey for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type PatchApiKeyJSONRequestBody = ApiKeyPatch
+
+// PatchApiKeyApplicationMergePatchPlusJSONRequestBody defines body for PatchApiKey for application/merge-patch+json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type PatchApiKeyApplicationMergePatchPlusJSONRequestBody = ApiKeyPatch
 
 // CreateAffectationJSONRequestBody defines body for CreateAffectation for application/json ContentType.
 //

@@ -139,3 +139,37 @@ func TestAPIKeyCreateExpires(t *testing.T) {
 		t.Errorf("keys after the refusals and one 720h key: %+v", keys)
 	}
 }
+
+// apikey create --allow-ip stores the allow-list (normalised); a bad entry
+// is refused naming it, and no key is created.
+func TestAPIKeyCreateAllowIP(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "hub.db")
+	t.Setenv("HUB_DATABASE_URL", "sqlite:"+dbPath)
+	t.Setenv("HUB_BLOB_DIR", filepath.Join(dir, "blobs"))
+	if code, _, errOut := mainCLI(t, "", "user", "create", "--email", "ops@x.fr", "--role", "admin"); code != 0 {
+		t.Fatalf("user create: %d %s", code, errOut)
+	}
+	code, out, errOut := mainCLI(t, "", "apikey", "create", "--user", "ops@x.fr", "--name", "n", "--scopes", "admin",
+		"--allow-ip", "10.0.0.0/8", "--allow-ip", "10.0.0.0/33")
+	if code == 0 || out != "" || !strings.Contains(errOut, "10.0.0.0/33") {
+		t.Fatalf("bad entry: status %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, out, errOut = mainCLI(t, "", "apikey", "create", "--user", "ops@x.fr", "--name", "n", "--scopes", "admin",
+		"--allow-ip", "10.1.2.3/8", "--allow-ip", "2001:db8::/32", "--auto-rotate", "--rotation-days", "30")
+	if code != 0 || !hubapi.WellFormedAPIKey(strings.TrimSpace(out)) {
+		t.Fatalf("status %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	db, err := store.Open("sqlite:" + dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	var keys []hubapi.APIKey
+	if err := db.NewSelect().Model(&keys).Scan(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || strings.Join(keys[0].IPAllowlist, ",") != "10.0.0.0/8,2001:db8::/32" || !keys[0].AutoRotate || keys[0].RotationIntervalDays != 30 {
+		t.Fatalf("keys: %+v", keys)
+	}
+}

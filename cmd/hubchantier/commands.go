@@ -128,7 +128,7 @@ func userCreateCommand() command {
 }
 
 func apikeyCreateCommand() command {
-	return command{name: "apikey create", args: "--user E --name N --scopes a,b [--expires 720h]",
+	return command{name: "apikey create", args: "--user E --name N --scopes a,b [--expires 720h] [--allow-ip CIDR ...] [--auto-rotate [--rotation-days 90]]",
 		summary: "issue an API key (printed once, on the last line of stdout)", required: []string{"user", "name", "scopes"},
 		setup: func(fs *flag.FlagSet) func(context.Context, streams) error {
 			email := fs.String("user", "", "owner e-mail (required)")
@@ -136,6 +136,10 @@ func apikeyCreateCommand() command {
 			scopes := fs.String("scopes", "", "comma-separated scopes (required)")
 			var expires optionalDuration
 			fs.Var(&expires, "expires", "lifetime, a positive `duration` such as 720h (default: no expiry)")
+			var allow stringList
+			fs.Var(&allow, "allow-ip", "IPv4/IPv6 address or CIDR network the key may be used from, repeatable (default: anywhere)")
+			autoRotate := fs.Bool("auto-rotate", false, "rotate the secret automatically (the old one works 7 more days)")
+			days := fs.Int("rotation-days", hubapi.DefaultRotationIntervalDays, "days between automatic rotations")
 			return func(ctx context.Context, st streams) error {
 				if expires.set && expires.d <= 0 {
 					return usagef("--expires must be a positive duration such as 720h (got %s); leave it out for a key that does not expire", expires.d)
@@ -153,7 +157,10 @@ func apikeyCreateCommand() command {
 				if err != nil {
 					return fmt.Errorf("apikey create: user %q: %w", *email, err)
 				}
-				in := hubapi.APIKeyInput{UserID: u.ID, Name: *name, Scopes: sc}
+				in := hubapi.APIKeyInput{UserID: u.ID, Name: *name, Scopes: sc, AutoRotate: *autoRotate, RotationIntervalDays: days}
+				if len(allow) > 0 {
+					in.IPAllowlist = allow
+				}
 				if expires.set {
 					t := time.Now().Add(expires.d)
 					in.ExpiresAt = &t

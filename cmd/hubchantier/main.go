@@ -5,7 +5,7 @@
 //	hubchantier migrate [--unlock]
 //	hubchantier user create --email E --role R [--nom N] [--prenom P] [--password-stdin]
 //	hubchantier user disable|enable --email E
-//	hubchantier apikey create --user E --name N --scopes a,b [--expires 720h]
+//	hubchantier apikey create --user E --name N --scopes a,b [--expires 720h] [--allow-ip CIDR ...] [--auto-rotate [--rotation-days 90]]
 //	hubchantier apikey list --user E
 //	hubchantier apikey revoke --id N
 //	hubchantier webhook create --user E --url U --events a,b [--description D]

@@ -153,6 +153,13 @@ func wants(s subscriber, e EventArgs) bool {
 		// Events about a subscription reach its owner only.
 		return rowOwner(resourceWebhooks, e.Data) == s.UserID
 	}
+	if e.Resource == string(hubapi.ResourceAPIKeys) {
+		// A rotation reaches the key's owner; an anomaly, the admins.
+		if e.Type == hubapi.EventAPIKeyAnomaly {
+			return s.OwnerRole == hubapi.RoleAdmin
+		}
+		return rowOwner(resourceWebhooks, e.Data) == s.UserID
+	}
 	r := hubapi.Resource(e.Resource)
 	if !slices.Contains(webhookResources, r) {
 		return false

@@ -57,6 +57,7 @@ func withTraffic(t *testing.T, db *sql.DB) *metrics.Metrics {
 	m.APIRequest(metrics.VersionV1, 7)
 	m.APIRequest(metrics.VersionV2, 7)
 	m.SetActiveAPIKeys(func() int { return 4 })
+	m.SetOpenAnomalies(func() map[string]int { return map[string]int{"scanning_behavior": 1} })
 	m.ObserveDB(db)
 	return m
 }

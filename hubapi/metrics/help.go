@@ -29,6 +29,7 @@ var help = map[string]string{
 
 	// Read at scrape time.
 	"active_api_keys":              "API keys that are neither revoked nor expired.",
+	"api_key_anomalies_open":       "Open API key anomalies (suspicious use found in the audit trail), by rule.",
 	"db_pool_open_connections":     "Established database connections, in use or idle.",
 	"db_pool_in_use_connections":   "Database connections in use.",
 	"db_pool_idle_connections":     "Idle database connections.",

@@ -47,10 +47,12 @@ const (
 	AuthExpired           = "expired"            // key or token past its expiry
 	AuthRevoked           = "revoked"            // key or token revoked
 	AuthInsufficientScope = "insufficient_scope" // authenticated, scope too narrow (RFC 6750 §3.1)
+	AuthRotated           = "rotated"            // API key secret replaced by a rotation, grace period over
+	AuthIPNotAllowed      = "ip_not_allowed"     // API key used from outside its IP allow-list
 	AuthOther             = "other"              // a reason outside this list
 )
 
-var authReasons = []string{AuthMissing, AuthMalformed, AuthInvalid, AuthExpired, AuthRevoked, AuthInsufficientScope, AuthOther}
+var authReasons = []string{AuthMissing, AuthMalformed, AuthInvalid, AuthExpired, AuthRevoked, AuthInsufficientScope, AuthRotated, AuthIPNotAllowed, AuthOther}
 
 // Config configures New. The zero value is ready to use.
 type Config struct {
@@ -89,8 +91,11 @@ type Metrics struct {
 
 	apiKeys     atomic.Pointer[func() int]
 	apiKeysOnce sync.Once
-	db          atomic.Pointer[sql.DB]
-	dbOnce      sync.Once
+	// open API key anomalies per rule (SetOpenAnomalies)
+	anomalies     atomic.Pointer[func() map[string]int]
+	anomaliesOnce sync.Once
+	db            atomic.Pointer[sql.DB]
+	dbOnce        sync.Once
 }
 
 // ExposeMetadata makes every exposition of the process carry TYPE and HELP
@@ -297,6 +302,38 @@ func (m *Metrics) SetActiveAPIKeys(count func() int) {
 		m.set.RegisterMetricsWriter(func(w io.Writer) {
 			if f := m.apiKeys.Load(); f != nil {
 				vm.WriteGaugeUint64(w, "active_api_keys", uint64(max((*f)(), 0)))
+			}
+		})
+	})
+}
+
+// AnomalyRules are the values of the rule label of api_key_anomalies_open:
+// a fixed set, whatever the callback returns.
+var AnomalyRules = []string{"high_error_rate", "traffic_spike", "scanning_behavior", "suspicious_client"}
+
+// SetOpenAnomalies makes the api_key_anomalies_open{rule} gauges report
+// count(), called at every scrape (a cached value: it must be fast and safe
+// for concurrent use). Rules missing from its map report 0; nil stops the
+// gauges.
+func (m *Metrics) SetOpenAnomalies(count func() map[string]int) {
+	if m == nil {
+		return
+	}
+	if count == nil {
+		m.anomalies.Store(nil)
+		return
+	}
+	m.anomalies.Store(&count)
+	m.anomaliesOnce.Do(func() {
+		m.set.RegisterMetricsWriter(func(w io.Writer) {
+			f := m.anomalies.Load()
+			if f == nil {
+				return
+			}
+			counts := (*f)()
+			vm.WriteMetadataIfNeeded(w, "api_key_anomalies_open", "gauge")
+			for _, r := range AnomalyRules {
+				fmt.Fprintf(w, "api_key_anomalies_open{rule=%q} %d\n", r, max(counts[r], 0))
 			}
 		})
 	})

@@ -46,6 +46,13 @@ type Options struct {
 	Users        hubapi.UserService
 	Stats        hubapi.StatsService
 	APIKeys      hubapi.APIKeyService
+	// KeySecurity serves the rotation and the allow-list of API keys
+	// (PATCH /admin/api-keys/{id}, POST …/rotate) and GET /admin/anomalies
+	// (nil: no routes).
+	KeySecurity hubapi.APIKeySecurityService
+	// RotationLink is the page linked (rel="deprecation") from the answers
+	// to a secret replaced by a rotation (default DefaultRotationLink).
+	RotationLink string
 	// Authorizations serves the caller's OAuth authorizations (nil: no
 	// OAuth server, no routes).
 	Authorizations hubapi.AuthorizationService
@@ -202,6 +209,12 @@ func mount(r *mux.Router, o Options, base string) error {
 		route(http.MethodPost, "/admin/api-keys", hubapi.ScopeAdmin, a.createAPIKey)
 		route(http.MethodDelete, "/admin/api-keys/{id}", hubapi.ScopeAdmin, a.revokeAPIKey)
 	}
+	if o.KeySecurity != nil && o.APIKeys != nil {
+		route(http.MethodPatch, "/admin/api-keys/{id}", hubapi.ScopeAdmin, a.handler(a.patchAPIKey))
+		route(http.MethodPost, "/admin/api-keys/{id}/rotate", hubapi.ScopeAdmin, a.handler(a.rotateAPIKey))
+		route(http.MethodPost, "/admin/api-keys/{id}/secret", hubapi.ScopeAdmin, a.handler(a.collectAPIKeySecret))
+		route(http.MethodGet, "/admin/anomalies", hubapi.ScopeAdmin, a.handler(a.listAnomalies))
+	}
 	if o.Webhooks != nil {
 		a.mountWebhooks(route)
 	}
@@ -279,15 +292,33 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 		}
 		p, err := a.o.Authenticator.Authenticate(r.Context(), strings.TrimSpace(token))
 		if err != nil {
-			if err == hubapi.ErrUnauthenticated {
+			switch {
+			case errors.Is(err, hubapi.ErrAPIKeyRotated):
+				a.onAuth("rotated")
+				rotatedKey(w, r)
+			case err == hubapi.ErrUnauthenticated:
 				a.onAuth("invalid")
 				unauthorized(w, r, "invalid_token")
-				return
+			default:
+				a.writeError(w, r, err)
 			}
-			a.writeError(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(hubapi.WithPrincipal(r.Context(), p)))
+		// The principal is named first, so that the audit event of a
+		// refusal below says which key was refused.
+		r = r.WithContext(hubapi.WithPrincipal(r.Context(), p))
+		// Before the rate limiter (Options.Middleware): a refused request
+		// does not use the key's quota.
+		if !p.AllowsIP(hubapi.ClientIPFrom(r.Context())) {
+			a.onAuth("ip_not_allowed")
+			problem.Write(w, r, problem.New(http.StatusForbidden, "ip-not-allowed",
+				"This API key may not be used from this address: it is outside the key's IP allow-list."))
+			return
+		}
+		if p.SecretExpiresAt != nil {
+			a.deprecatedSecret(w, p)
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -44,6 +44,10 @@ var V2Names = map[string]string{
 	"signalements_ouverts": "openSignalements", "semaine": "week", "mois": "month",
 	// API keys
 	"last_used_at": "lastUsedAt", "expires_at": "expiresAt", "revoked_at": "revokedAt",
+	"ip_allowlist": "ipAllowlist", "auto_rotate": "autoRotate", "rotation_interval_days": "rotationIntervalDays",
+	"last_rotated_at": "lastRotatedAt",
+	// API key anomalies
+	"api_key_id": "apiKeyId", "first_seen_at": "firstSeenAt", "last_seen_at": "lastSeenAt",
 	// webhook subscriptions, their deliveries and attempts
 	"event_types": "eventTypes", "failing_since": "failingSince", "disabled_reason": "disabledReason",
 	"previous_secret_expires_at": "previousSecretExpiresAt", "subscription_id": "subscriptionId", "message_id": "messageId",
@@ -130,9 +134,13 @@ var (
 	meDTO          = newDTO(append([]string{"id", "email", "nom", "prenom", "role", "scopes"}, timestamps...), V2UserNames, nil)
 	statsDTO       = newDTO([]string{"chantiers_par_statut", "chantiers_total", "heures_semaine", "heures_mois",
 		"signalements_ouverts_par_gravite", "signalements_ouverts", "semaine", "mois"}, nil, nil)
-	apiKeyDTO = newDTO(append([]string{"id", "user_id", "name", "prefix", "scopes", "last_used_at", "expires_at", "revoked_at", "key"},
+	apiKeyDTO = newDTO(append([]string{"id", "user_id", "name", "prefix", "scopes", "last_used_at", "expires_at", "revoked_at", "key",
+		"ip_allowlist", "auto_rotate", "rotation_interval_days", "last_rotated_at", "previous_secret_expires_at"},
 		timestamps...), nil, nil)
-	apiKeyInputDTO  = newDTO([]string{"user_id", "name", "scopes", "expires_at"}, nil, nil)
+	apiKeyInputDTO = newDTO([]string{"user_id", "name", "scopes", "expires_at", "ip_allowlist", "auto_rotate", "rotation_interval_days"}, nil, nil)
+	apiKeyPatchDTO = newDTO([]string{"name", "ip_allowlist", "auto_rotate", "rotation_interval_days"}, nil, nil)
+	anomalyDTO     = newDTO([]string{"id", "api_key_id", "user_id", "rule", "detail", "observed", "threshold", "occurrences", "action",
+		"first_seen_at", "last_seen_at", "resolved_at"}, nil, nil)
 	webhookInputDTO = newDTO([]string{"url", "event_types", "description", "enabled"}, nil, nil)
 	webhookDTO      = newDTO(append([]string{"id", "user_id", "url", "event_types", "description", "enabled",
 		"previous_secret_expires_at", "failing_since", "disabled_reason", "secret"}, timestamps...), nil, nil)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/hubchantier/hubchantier/etag"
 	"github.com/hubchantier/hubchantier/fields"
@@ -324,10 +325,32 @@ func (a *API) me(w http.ResponseWriter, r *http.Request) {
 	}{u, p.Scopes}, sel, selfProjector, meDTO)
 }
 
-// apiKeyView is an API key as listed (never the secret or its hash).
+// apiKeyView is an API key as listed (never the secret or its hash). Its
+// security settings are shown only on keys that use them, so the v1
+// representation of the other keys is unchanged.
 type apiKeyView struct {
 	*hubapi.APIKey
 	Scopes []hubapi.Scope `json:"scopes"`
+	*apiKeySecurityView
+}
+
+// apiKeySecurityView is the allow-list and rotation state of a key.
+type apiKeySecurityView struct {
+	IPAllowlist             []string   `json:"ip_allowlist"`
+	AutoRotate              bool       `json:"auto_rotate"`
+	RotationIntervalDays    int        `json:"rotation_interval_days"`
+	LastRotatedAt           *time.Time `json:"last_rotated_at"`
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at"`
+}
+
+// viewAPIKey is the representation of k.
+func viewAPIKey(k *hubapi.APIKey) apiKeyView {
+	v := apiKeyView{APIKey: k, Scopes: k.ScopeList()}
+	if k.IPAllowlist != nil || k.AutoRotate || k.LastRotatedAt != nil {
+		v.apiKeySecurityView = &apiKeySecurityView{IPAllowlist: k.IPAllowlist, AutoRotate: k.AutoRotate,
+			RotationIntervalDays: k.RotationIntervalDays, LastRotatedAt: k.LastRotatedAt, PreviousSecretExpiresAt: k.PreviousExpiresAt}
+	}
+	return v
 }
 
 func (a *API) listAPIKeys(w http.ResponseWriter, r *http.Request) {
@@ -344,7 +367,7 @@ func (a *API) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]apiKeyView, len(keys))
 	for i := range keys {
-		out[i] = apiKeyView{&keys[i], keys[i].ScopeList()}
+		out[i] = viewAPIKey(&keys[i])
 	}
 	a.writeJSON(w, r, http.StatusOK, map[string]any{"data": out}, listDTO(apiKeyDTO))
 }
@@ -365,7 +388,7 @@ func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	a.writeJSON(w, r, http.StatusCreated, struct {
 		apiKeyView
 		Key string `json:"key"`
-	}{apiKeyView{k, k.ScopeList()}, secret}, apiKeyDTO)
+	}{viewAPIKey(k), secret}, apiKeyDTO)
 }
 
 func (a *API) revokeAPIKey(w http.ResponseWriter, r *http.Request) {

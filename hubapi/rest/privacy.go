@@ -93,7 +93,7 @@ func (e *exportWriter) Item(v any) error {
 	case *hubapi.Signalement:
 		return e.value(x, signalementDTO)
 	case *hubapi.APIKey:
-		return e.value(apiKeyView{x, x.ScopeList()}, apiKeyDTO)
+		return e.value(viewAPIKey(x), apiKeyDTO)
 	case *hubapi.OAuthAuthorization:
 		return e.value(x, authorizationDTO)
 	case *hubapi.WebhookSubscription:

@@ -45,6 +45,7 @@ func TestAPIv1(t *testing.T) {
 		t.Run("signalements", func(t *testing.T) { testSignalements(t, env) })
 		t.Run("affectations and planning", func(t *testing.T) { testPlanning(t, env) })
 		t.Run("admin api keys", func(t *testing.T) { testAPIKeys(t, env) })
+		t.Run("api key security", func(t *testing.T) { testKeySecurity(t, env, v1) })
 		t.Run("webhooks", func(t *testing.T) { testWebhooks(t, env) })
 		t.Run("audit logs", func(t *testing.T) {
 			env.As(hubapi.RoleAdmin).Get(t, v1+"/admin/audit-logs?resource_type=chantiers&limit=5").Expect(200)

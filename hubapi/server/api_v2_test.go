@@ -304,6 +304,7 @@ func TestAPIv2(t *testing.T) {
 
 		t.Run("OAuth authorizations with v2 names", func(t *testing.T) { testAuthorizationsV2(t, env) })
 		t.Run("GDPR rights with v2 names", func(t *testing.T) { testPrivacyV2(t, env, mail) })
+		t.Run("API key security with v2 names", func(t *testing.T) { testKeySecurity(t, env, v2) })
 
 		t.Run("errors of v2 are problems without deprecation headers", func(t *testing.T) {
 			r := env.Anonymous().Get(t, v2+"/chantiers", apitest.Invalid())
@@ -359,7 +360,7 @@ func TestOpenAPIV2DescribesEveryRoute(t *testing.T) {
 	r := mux.NewRouter()
 	rest.MountDocs(r)
 	if err := rest.MountV2(r, rest.Options{Chantiers: s, Pointages: s, Documents: s, Signalements: s, Affectations: s,
-		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Privacy: s, Authenticator: s, Batch: http.NotFoundHandler()}); err != nil {
+		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Privacy: s, KeySecurity: s, Authenticator: s, Batch: http.NotFoundHandler()}); err != nil {
 		t.Fatal(err)
 	}
 	var routes []string

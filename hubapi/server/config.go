@@ -19,6 +19,7 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/apiversion"
 	"github.com/hubchantier/hubchantier/hubapi/jobs"
 	"github.com/hubchantier/hubchantier/hubapi/metrics"
+	"github.com/hubchantier/hubchantier/hubapi/service"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/notify"
 	"github.com/hubchantier/hubchantier/pagination"
@@ -160,6 +161,13 @@ type Config struct {
 	// (docs/PRIVACY.md). Nil: the server's own audit store (none when
 	// HUB_AUDIT_DISABLED).
 	AuditTrail hubapi.AuditTrail
+	// APIKeyRotationGrace (HUB_API_KEY_ROTATION_GRACE) is how long a secret
+	// replaced by a rotation keeps authenticating (default
+	// hubapi.DefaultRotationGrace, 7 days).
+	APIKeyRotationGrace time.Duration
+	// Anomalies sets the thresholds and the automatic actions of the API
+	// key anomaly rules (default service.DefaultAnomalyConfig, no action).
+	Anomalies service.AnomalyConfig
 	// WebhookTimeout bounds one delivery attempt (default
 	// webhooks.DefaultTimeout). Embedders and tests only.
 	WebhookTimeout time.Duration
@@ -223,6 +231,7 @@ const (
 	EnvWebhookAllowHTTP     = "HUB_WEBHOOK_ALLOW_HTTP"
 	EnvWebhookAllowPrivate  = "HUB_WEBHOOK_ALLOW_PRIVATE"
 	EnvJobsRescueAfter      = "HUB_JOBS_RESCUE_AFTER"
+	EnvAPIKeyRotationGrace  = "HUB_API_KEY_ROTATION_GRACE" // #nosec G101 -- the name of a variable, not a credential
 	EnvV1Deprecation        = "HUB_V1_DEPRECATION"
 	EnvV1Sunset             = "HUB_V1_SUNSET"
 	EnvEnv                  = "HUB_ENV"
@@ -254,7 +263,7 @@ func EnvNames() []string {
 		EnvRateLimits, EnvRateLimitFailClosed, EnvCacheMaxMB, EnvCacheTTLLists, EnvCacheTTLStats, EnvCacheTTLPlanning,
 		EnvCursorKeys, EnvSecretKeys, EnvMetricsAddr,
 		EnvSMTPURL, EnvWebhookAllowHTTP, EnvWebhookAllowPrivate, metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash,
-		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace, EnvJobsRescueAfter, EnvV1Deprecation, EnvV1Sunset, EnvGraphQLIntrospection, EnvOAuthIssuer,
+		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace, EnvJobsRescueAfter, EnvAPIKeyRotationGrace, EnvV1Deprecation, EnvV1Sunset, EnvGraphQLIntrospection, EnvOAuthIssuer,
 		EnvAuditDisabled, EnvAuditSigningKey, EnvAuditRetentionDays, EnvAuditAnonymiseDays, EnvAuditArchiveDir}
 }
 
@@ -404,6 +413,7 @@ func ConfigFromEnv(environ []string) (Config, error) {
 		},
 		func() error { return readGrace(get(EnvShutdownGrace), &c.ShutdownGrace) },
 		func() error { return readRescueAfter(get(EnvJobsRescueAfter), &c.JobsRescueAfter) },
+		func() error { return readRotationGrace(get(EnvAPIKeyRotationGrace), &c.APIKeyRotationGrace) },
 		func() error {
 			c.OAuthIssuer = get(EnvOAuthIssuer)
 			return prefixErr(EnvOAuthIssuer, CheckOAuthIssuer(c.OAuthIssuer))
@@ -452,6 +462,24 @@ func readRescueAfter(v string, dst *time.Duration) error {
 	d, err := time.ParseDuration(v)
 	if err != nil || d < MinJobsRescueAfter || d > MaxJobsRescueAfter {
 		return fmt.Errorf("%s: %q is not a duration from 20s to 24h (e.g. 5m, 1h)", EnvJobsRescueAfter, v)
+	}
+	*dst = d
+	return nil
+}
+
+// Bounds of HUB_API_KEY_ROTATION_GRACE.
+const (
+	MinAPIKeyRotationGrace = time.Hour
+	MaxAPIKeyRotationGrace = 90 * 24 * time.Hour
+)
+
+func readRotationGrace(v string, dst *time.Duration) error {
+	if v == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < MinAPIKeyRotationGrace || d > MaxAPIKeyRotationGrace {
+		return fmt.Errorf("%s: %q is not a duration from 1h to 2160h (90 days; e.g. 168h for 7 days)", EnvAPIKeyRotationGrace, v)
 	}
 	*dst = d
 	return nil

@@ -55,6 +55,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_PUBLIC_HOST=api.example.com",
 		"HUB_SHUTDOWN_GRACE=2m",
 		"HUB_JOBS_RESCUE_AFTER=90s",
+		"HUB_API_KEY_ROTATION_GRACE=72h",
 		"HUB_OAUTH_ISSUER=https://api.example.com",
 		"HUB_ENV=production",
 		"HUB_GRAPHQL_INTROSPECTION=1",
@@ -101,6 +102,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_PUBLIC_HOST":            c.PublicHost == "api.example.com",
 		"HUB_SHUTDOWN_GRACE":         c.ShutdownGrace == 2*time.Minute,
 		"HUB_JOBS_RESCUE_AFTER":      c.JobsRescueAfter == 90*time.Second,
+		"HUB_API_KEY_ROTATION_GRACE": c.APIKeyRotationGrace == 72*time.Hour,
 		"HUB_OAUTH_ISSUER":           c.OAuthIssuer == "https://api.example.com",
 		"HUB_ENV":                    c.Production(),
 		"HUB_GRAPHQL_INTROSPECTION":  c.GraphQLIntrospection,
@@ -224,6 +226,8 @@ func TestConfigFromEnvRefusesBadValues(t *testing.T) {
 		{"grace over an hour", "HUB_SHUTDOWN_GRACE=2h", "HUB_SHUTDOWN_GRACE", "up to 1h"},
 		{"rescue under 20s", "HUB_JOBS_RESCUE_AFTER=5s", "HUB_JOBS_RESCUE_AFTER", "20s to 24h"},
 		{"rescue not a duration", "HUB_JOBS_RESCUE_AFTER=60", "HUB_JOBS_RESCUE_AFTER", "20s to 24h"},
+		{"rotation grace under an hour", "HUB_API_KEY_ROTATION_GRACE=5m", "HUB_API_KEY_ROTATION_GRACE", "1h to 2160h"},
+		{"rotation grace not a duration", "HUB_API_KEY_ROTATION_GRACE=7d", "HUB_API_KEY_ROTATION_GRACE", "1h to 2160h"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

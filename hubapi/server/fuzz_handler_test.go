@@ -52,7 +52,9 @@ func FuzzHandler(f *testing.F) {
 	// Routes added after the corpus was recorded go last (below), so that
 	// the recorded indices keep their routes.
 	late := []string{"/api/v1/users/me/export", "/api/v1/users/me/email/verify", "/api/v1/admin/users/{id}",
-		"/api/v2/users/me/export", "/api/v2/users/me/email/verify", "/api/v2/admin/users/{id}"}
+		"/api/v2/users/me/export", "/api/v2/users/me/email/verify", "/api/v2/admin/users/{id}",
+		"/api/v1/admin/api-keys/{id}/rotate", "/api/v1/admin/anomalies", "/api/v2/admin/api-keys/{id}/rotate", "/api/v2/admin/anomalies",
+		"/api/v1/admin/api-keys/{id}/secret", "/api/v2/admin/api-keys/{id}/secret"}
 	seen := map[string]bool{}
 	for _, p := range late {
 		seen[p] = true
@@ -204,6 +206,15 @@ func FuzzHandler(f *testing.F) {
 		{4, "/api/v1/admin/users/{id}", "-1", "", "", 0, "", nil},
 		{3, "/api/v2/users/me", "", "", "application/merge-patch+json", 0, "", []byte(`{"lastName":"x","nom":"y"}`)},
 		{0, "/api/v2/users/me/export", "", "", "", 0, "", nil},
+		// API key security: allow-lists, rotation, anomalies
+		{1, "/api/v1/admin/api-keys", "", "", json, 0, "", []byte(`{"user_id":1,"name":"k","scopes":["stats:read"],"ip_allowlist":["10.0.0.0/33","::ffff:1.2.3.4/200","","1.2.3.4%eth0"]}`)},
+		{1, "/api/v1/admin/api-keys", "", "", json, 0, "", []byte(`{"user_id":1,"name":"k","scopes":["stats:read"],"ip_allowlist":[1],"auto_rotate":"yes","rotation_interval_days":-1}`)},
+		{3, "/api/v1/admin/api-keys/{id}", "1", "", "application/merge-patch+json", 0, "", []byte(`{"ip_allowlist":[null,"\u0000"],"rotation_interval_days":1e99,"name":null}`)},
+		{3, "/api/v2/admin/api-keys/{id}", "1", "", "application/merge-patch+json", 0, "", []byte(`{"ipAllowlist":null,"ip_allowlist":[],"autoRotate":null}`)},
+		{1, "/api/v1/admin/api-keys/{id}/rotate", "99999999999999999999", "", "", 0, "", nil},
+		{0, "/api/v1/admin/anomalies", "", "api_key_id=-1&rule=%00&state=x", "", 0, "", nil},
+		{1, "/api/v1/admin/api-keys/{id}/secret", "1", "x=1", "", 0, "", nil},
+		{0, "/api/v2/admin/anomalies", "", "apiKeyId=1&rule=scanning_behavior&state=open&state=all", "", 0, "", nil},
 	}
 	routeIndex := func(route string) uint8 {
 		for i, r := range routes {

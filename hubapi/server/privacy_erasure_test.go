@@ -85,15 +85,18 @@ func TestErasureLeavesNoPersonalData(t *testing.T) {
 			"scopes": hubapi.RoleScopes(hubapi.RoleConducteur)}).Expect(201).JSON(&key)
 		me := a.WithKey(key.Key)
 
+		// The subscriptions first: an event reaches the subscriptions that
+		// exist when its job runs, which may be at once.
+		me.Post(t, v1+"/webhooks", map[string]any{"url": "https://93.184.215.14/hooks/" + tag, "event_types": []string{"*"},
+			"description": "Intégration de " + tag}).Expect(201)
+		admin.Post(t, v1+"/webhooks", map[string]any{"url": publicTarget, "event_types": []string{"*"}}).Expect(201)
+
 		// What the person does and what is recorded about them.
 		ch := newChantier(t, admin, nil)
 		pt := newPointage(t, me, map[string]any{"chantier_id": ch.ID, "commentaire": "Commentaire privé " + tag})
 		sg := newSignalement(t, me, map[string]any{"chantier_id": ch.ID, "titre": "Chute " + tag,
 			"description": "Description " + tag, "assigned_to": colleague.ID})
 		newAffectation(t, admin, map[string]any{"user_id": person.ID, "chantier_id": ch.ID, "date": "2026-03-04", "note": "Note sur " + tag})
-		me.Post(t, v1+"/webhooks", map[string]any{"url": "https://93.184.215.14/hooks/" + tag, "event_types": []string{"*"},
-			"description": "Intégration de " + tag}).Expect(201)
-		admin.Post(t, v1+"/webhooks", map[string]any{"url": publicTarget, "event_types": []string{"*"}}).Expect(201)
 		me.Patch(t, v1+"/users/me", map[string]any{"email": tag + ".nouvelle@exemple.fr"}).Expect(200)
 		tok, _ := oauthAccessToken(t, a.URL, a.Server.OAuth(), person.Email, "chantiers:read")
 		bearer := a.WithAuthorization("Bearer " + tok.AccessToken)

@@ -82,7 +82,8 @@ type revocation struct {
 // revocationOf returns the announcement of an event, if it is one.
 func revocationOf(e hubapi.Event) (revocation, bool) {
 	switch e.Type {
-	case hubapi.EventAPIKeyRevoked:
+	case hubapi.EventAPIKeyRevoked, hubapi.EventAPIKeyRotated, hubapi.EventAPIKeyChanged:
+		// a rotation or a new allow-list: cached authentications are stale
 		return revocation{Key: e.ResourceID}, e.ResourceID > 0
 	case hubapi.EventUserDisabled, hubapi.EventUserErased:
 		return revocation{User: e.ResourceID}, e.ResourceID > 0

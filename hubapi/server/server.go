@@ -81,6 +81,8 @@ type Server struct {
 	AuditWriter *audit.Writer
 	ownsDB      bool
 	ready       readiness
+	// openAnomalies caches the open anomaly counts of the metric
+	openAnomalies anomalyCounts
 	// background start of the job queue, stopped by Close
 	stopBG context.CancelFunc
 	bg     sync.WaitGroup
@@ -282,7 +284,7 @@ func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Cod
 	opts := []service.Option{service.WithPublisher(s.Bus), service.WithCursorCodec(codec), service.WithOutbox(s.Jobs),
 		service.WithSecretKeyring(s.Secrets), service.WithWebhookGuard(s.WebhookGuard), service.WithWebhookQueue(s.Jobs),
 		service.WithNotifier(s.Notifier), service.WithOAuthGrants(oauthGrants{s.OAuth}), service.WithAuditTrail(cfg.AuditTrail),
-		service.WithLogger(log)}
+		service.WithLogger(log), service.WithRotationGrace(cfg.APIKeyRotationGrace), service.WithAnomalyConfig(s.anomalyConfig(cfg))}
 	if s.Audit != nil {
 		opts = append(opts, service.WithAudit(s.Audit))
 		if cfg.AuditTrail == nil {
@@ -301,7 +303,9 @@ func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Cod
 // newJobs builds the job queue (periodic jobs, domain events), before the
 // use cases that record events in it.
 func (s *Server) newJobs(ctx context.Context, cfg Config, log *slog.Logger) error {
-	jc := jobs.Config{Logger: log, Periodic: append(counterCompaction(s.DB), auditJobs(s.Audit, s.DB, cfg.Audit)...), EventHandlers: cfg.EventHandlers, RescueStuckJobsAfter: cfg.JobsRescueAfter}
+	periodic := append(counterCompaction(s.DB), auditJobs(s.Audit, s.DB, cfg.Audit)...)
+	periodic = append(periodic, s.keySecurityJobs(log)...)
+	jc := jobs.Config{Logger: log, Periodic: periodic, EventHandlers: cfg.EventHandlers, RescueStuckJobsAfter: cfg.JobsRescueAfter}
 	jc.Webhooks = &jobs.WebhookConfig{Keys: s.Secrets, Notifier: s.Notifier, Timeout: cfg.WebhookTimeout, Guard: s.WebhookGuard}
 	q, err := jobs.New(ctx, s.DB, jc)
 	if err != nil {
@@ -364,6 +368,7 @@ func (s *Server) setupMetrics(cfg Config, clientIP *clientip.Resolver) error {
 		}
 		return n
 	})
+	m.SetOpenAnomalies(s.openAnomalies.get)
 	access := cfg.MetricsAccess
 	if access.ClientIP == nil {
 		access.ClientIP = clientIP
@@ -502,7 +507,7 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 	// hence per version; conditional requests; the cache, keyed by route).
 	mw := append([]mux.MiddlewareFunc{s.countVersion}, v1mw...)
 	opts := rest.Options{Chantiers: svc, Pointages: svc, Documents: svc, Signalements: svc,
-		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, Webhooks: svc, Privacy: svc, AuditLogs: svc,
+		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, KeySecurity: svc, Webhooks: svc, Privacy: svc, AuditLogs: svc,
 		Authenticator:  bearerAuthenticator{keys: s.Operator, oauth: s.OAuth, op: s.Operator},
 		Authorizations: oauthAuthorizations{s.OAuth},
 		Logger:         log, Middleware: mw, OnAuthFailure: s.Metrics.AuthFailure, Batch: bh}

@@ -51,15 +51,26 @@ func (s *Operator) Authenticate(ctx context.Context, secret string) (*hubapi.Pri
 		ColumnExpr("api_key.*").
 		ColumnExpr("u.email AS user_email, u.role AS user_role, u.disabled_at AS user_disabled_at").
 		Join("JOIN users AS u ON u.id = api_key.user_id").
-		Where("api_key.key_hash = ?", hash).Limit(1).Scan(ctx, &row)
+		Where("api_key.key_hash = ? OR api_key.previous_key_hash = ?", hash, hash).Limit(1).Scan(ctx, &row)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, hubapi.ErrUnauthenticated
 		}
 		return nil, err
 	}
-	if subtle.ConstantTimeCompare([]byte(row.Hash), []byte(hash)) != 1 || !row.Active(now) || row.Disabled != nil {
+	current := subtle.ConstantTimeCompare([]byte(row.Hash), []byte(hash)) == 1
+	previous := !current && row.PreviousHash != nil && subtle.ConstantTimeCompare([]byte(*row.PreviousHash), []byte(hash)) == 1
+	if (!current && !previous) || !row.Active(now) || row.Disabled != nil {
 		return nil, hubapi.ErrUnauthenticated
+	}
+	var secretExpires *time.Time
+	if previous {
+		// A secret replaced by a rotation: accepted during the grace
+		// period, then told apart from an unknown one.
+		if row.PreviousExpiresAt == nil || !now.Before(*row.PreviousExpiresAt) {
+			return nil, hubapi.ErrAPIKeyRotated
+		}
+		secretExpires = row.PreviousExpiresAt
 	}
 	if row.LastUsedAt == nil || now.Sub(*row.LastUsedAt) >= lastUsedResolution {
 		_, _ = s.db.NewUpdate().Model((*hubapi.APIKey)(nil)).Set("last_used_at = ?", now).
@@ -67,11 +78,19 @@ func (s *Operator) Authenticate(ctx context.Context, secret string) (*hubapi.Pri
 	}
 	p := &hubapi.Principal{
 		UserID: row.UserID, Email: row.Email, Role: row.Role, APIKeyID: row.ID,
-		Scopes: hubapi.EffectiveScopes(row.Role, row.ScopeList()),
+		Scopes:      hubapi.EffectiveScopes(row.Role, row.ScopeList()),
+		IPAllowlist: row.IPAllowlist.Prefixes(), IPRestricted: row.IPAllowlist != nil,
+		SecretExpiresAt: secretExpires,
+	}
+	if secretExpires != nil {
+		p.SecretRotatedAt = row.LastRotatedAt
 	}
 	until := now.Add(authCacheTTL)
 	if row.ExpiresAt != nil && row.ExpiresAt.Before(until) {
 		until = *row.ExpiresAt
+	}
+	if secretExpires != nil && secretExpires.Before(until) {
+		until = *secretExpires
 	}
 	if cached {
 		s.auth.Store(hash, authEntry{p: p, until: until})
@@ -189,8 +208,13 @@ func (s *deps) issueAPIKey(ctx context.Context, in hubapi.APIKeyInput) (*hubapi.
 			}
 		}
 	}
+	allowlist, _ := hubapi.ParseIPAllowlist(in.IPAllowlist) // checked by Validate
 	if len(fields) > 0 {
 		return nil, "", &hubapi.ValidationError{Fields: fields}
+	}
+	interval := hubapi.DefaultRotationIntervalDays
+	if in.RotationIntervalDays != nil {
+		interval = *in.RotationIntervalDays
 	}
 	secret, err := hubapi.NewAPIKeySecret()
 	if err != nil {
@@ -198,7 +222,8 @@ func (s *deps) issueAPIKey(ctx context.Context, in hubapi.APIKeyInput) (*hubapi.
 	}
 	k := &hubapi.APIKey{UserID: in.UserID, Name: in.Name, Prefix: hubapi.APIKeyDisplayPrefix(secret),
 		Hash: hubapi.HashAPIKey(secret), Scopes: hubapi.JoinScopes(scopes), ExpiresAt: in.ExpiresAt,
-		CreatedAt: now, UpdatedAt: now, Version: 1}
+		CreatedAt: now, UpdatedAt: now, Version: 1,
+		IPAllowlist: allowlist, AutoRotate: in.AutoRotate, RotationIntervalDays: interval}
 	if k.ExpiresAt != nil {
 		t := k.ExpiresAt.UTC().Truncate(time.Microsecond)
 		k.ExpiresAt = &t

@@ -37,6 +37,8 @@ func auditAction(t hubapi.EventType) string {
 		return "validate_" + noun
 	case "revoked":
 		return "revoke_" + noun
+	case "rotated":
+		return "rotate_" + noun
 	}
 	return ""
 }

@@ -513,6 +513,19 @@ func operations() map[hubapi.Resource]map[hubapi.Action][]operation {
 				id, _ := f.rowFor(hubapi.ResourceAPIKeys, role, sc)
 				return f.svc.RevokeAPIKey(f.as(role), id)
 			}}},
+			hubapi.ActionChange: {
+				{"RotateAPIKey", owned, change, func(f *fixture, role hubapi.Role, sc scenario) error {
+					id, _ := f.rowFor(hubapi.ResourceAPIKeys, role, sc)
+					_, err := f.svc.RotateAPIKey(f.as(role), id)
+					return err
+				}},
+				{"PatchAPIKey", owned, change, func(f *fixture, role hubapi.Role, sc scenario) error {
+					id, _ := f.rowFor(hubapi.ResourceAPIKeys, role, sc)
+					name := "renamed"
+					_, err := f.svc.PatchAPIKey(f.as(role), id, hubapi.APIKeyPatch{Name: &name}, nil)
+					return err
+				}},
+			},
 		},
 		hubapi.ResourceWebhooks: {
 			hubapi.ActionRead: {

@@ -66,6 +66,10 @@ type deps struct {
 	auditTrail hubapi.AuditTrail
 	grants     hubapi.OAuthGrants
 	log        *slog.Logger
+	// API key security (apikey_security.go, anomaly.go)
+	rotationGrace time.Duration
+	keyPage       string
+	anomaly       AnomalyConfig
 }
 
 // Option configures a Service.
@@ -118,18 +122,19 @@ func randomKey(n int) []byte {
 func NewOperator(s *Service) *Operator { return &Operator{s.deps} }
 
 var (
-	_ hubapi.ChantierService    = (*Service)(nil)
-	_ hubapi.PointageService    = (*Service)(nil)
-	_ hubapi.DocumentService    = (*Service)(nil)
-	_ hubapi.SignalementService = (*Service)(nil)
-	_ hubapi.AffectationService = (*Service)(nil)
-	_ hubapi.APIKeyService      = (*Service)(nil)
-	_ hubapi.UserService        = (*Service)(nil)
-	_ hubapi.StatsService       = (*Service)(nil)
-	_ hubapi.WebhookService     = (*Service)(nil)
-	_ hubapi.PrivacyService     = (*Service)(nil)
-	_ hubapi.OperatorService    = (*Operator)(nil)
-	_ hubapi.UnitOfWork         = (*Service)(nil)
+	_ hubapi.ChantierService       = (*Service)(nil)
+	_ hubapi.PointageService       = (*Service)(nil)
+	_ hubapi.DocumentService       = (*Service)(nil)
+	_ hubapi.SignalementService    = (*Service)(nil)
+	_ hubapi.AffectationService    = (*Service)(nil)
+	_ hubapi.APIKeyService         = (*Service)(nil)
+	_ hubapi.APIKeySecurityService = (*Service)(nil)
+	_ hubapi.UserService           = (*Service)(nil)
+	_ hubapi.StatsService          = (*Service)(nil)
+	_ hubapi.WebhookService        = (*Service)(nil)
+	_ hubapi.PrivacyService        = (*Service)(nil)
+	_ hubapi.OperatorService       = (*Operator)(nil)
+	_ hubapi.UnitOfWork            = (*Service)(nil)
 )
 
 // allow returns the caller after checking that it may do a on some rows
