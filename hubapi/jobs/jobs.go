@@ -48,6 +48,9 @@ type Config struct {
 	// Webhooks, when set, delivers the events to the webhook subscriptions:
 	// a fan-out event handler, and the delivery jobs on their own queue.
 	Webhooks *WebhookConfig
+	// Connectors, when set, runs connector syncs on their own queue
+	// (QueueConnectors), and schedules a sync of every enabled connector.
+	Connectors *ConnectorConfig
 	// RescueStuckJobsAfter is how long a job may stay running before it is
 	// considered lost with its instance (killed) and run again (default:
 	// River's, one hour). It must exceed the longest job: under a minute,
@@ -79,6 +82,8 @@ type Queue struct {
 	log       *slog.Logger
 	started   bool
 	postgres  bool
+	// connectors runs connector syncs (nil: not configured)
+	connectors *syncer
 }
 
 // periodicArgs are the arguments of a periodic job: its name (the unique
@@ -100,11 +105,17 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	workers := river.NewWorkers()
-	periodic, err := periodicJobs(workers, cfg.Periodic, log)
+	q := &Queue{log: log, postgres: db.IsPostgres()}
+	ps := cfg.Periodic
+	if cfg.Connectors != nil {
+		if iv := cmp.Or(cfg.Connectors.SyncInterval, DefaultConnectorSyncInterval); iv > 0 {
+			ps = append(slices.Clip(ps), q.scheduledSyncs(db, iv))
+		}
+	}
+	periodic, err := periodicJobs(workers, ps, log)
 	if err != nil {
 		return nil, err
 	}
-	q := &Queue{log: log, postgres: db.IsPostgres()}
 	handlers := cfg.EventHandlers
 	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmp.Or(cfg.MaxWorkers, DefaultMaxWorkers)}}
 	if cfg.Webhooks != nil {
@@ -118,6 +129,17 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 		}
 		queues[QueueWebhooks] = river.QueueConfig{MaxWorkers: d.cfg.Workers}
 		handlers = append(slices.Clip(handlers), q.fanOut(db))
+	}
+	if cfg.Connectors != nil {
+		sy, err := newSyncer(*cfg.Connectors, db, log)
+		if err != nil {
+			return nil, err
+		}
+		q.connectors = sy
+		if err := river.AddWorkerSafely(workers, river.Worker[connectorSyncArgs](sy)); err != nil {
+			return nil, fmt.Errorf("jobs: %w", err)
+		}
+		queues[QueueConnectors] = river.QueueConfig{MaxWorkers: sy.cfg.Workers}
 	}
 	if err := river.AddWorkerSafely(workers, eventWorker(handlers)); err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
