@@ -16,6 +16,17 @@ type RateLimiter struct {
 	store limiter.Store
 	mu    sync.Mutex
 	lim   map[string]*limiter.Limiter
+	// OnError is told when the store fails; the request then goes
+	// through (the vendor's own 429 still holds it back).
+	OnError func(error)
+}
+
+// UseStore switches to another store (the server's Redis once it is
+// connected); counting starts again there.
+func (r *RateLimiter) UseStore(store limiter.Store) {
+	r.mu.Lock()
+	r.store, r.lim = store, map[string]*limiter.Limiter{}
+	r.mu.Unlock()
 }
 
 // NewRateLimiter counts in store. Give the store a prefix of its own
@@ -40,7 +51,13 @@ func (r *RateLimiter) Wait(ctx context.Context, vendor string, rate Rate) error 
 	for {
 		c, err := l.Get(ctx, vendor)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if r.OnError != nil {
+				r.OnError(err)
+			}
+			return nil // fail open
 		}
 		if !c.Reached {
 			return nil

@@ -151,7 +151,9 @@ func newSyncer(cfg ConnectorConfig, db *store.DB, log *slog.Logger) (*syncer, er
 const sliceMargin = 30 * time.Second
 
 // Timeout bounds a job: MaxDuration of sync, then the bookkeeping.
-func (s *syncer) Timeout(*river.Job[connectorSyncArgs]) time.Duration { return s.cfg.MaxDuration + sliceMargin }
+func (s *syncer) Timeout(*river.Job[connectorSyncArgs]) time.Duration {
+	return s.cfg.MaxDuration + sliceMargin
+}
 
 // errSliceEnd stops a job's sync at MaxDuration; it goes on in the next.
 var errSliceEnd = errors.New("jobs: the sync goes on in a new job")

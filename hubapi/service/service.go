@@ -66,6 +66,8 @@ type deps struct {
 	auditTrail hubapi.AuditTrail
 	grants     hubapi.OAuthGrants
 	log        *slog.Logger
+	// connectors (connector.go); nil: not configured
+	connectors *ConnectorDeps
 }
 
 // Option configures a Service.
@@ -128,6 +130,7 @@ var (
 	_ hubapi.StatsService       = (*Service)(nil)
 	_ hubapi.WebhookService     = (*Service)(nil)
 	_ hubapi.PrivacyService     = (*Service)(nil)
+	_ hubapi.ConnectorService   = (*Service)(nil)
 	_ hubapi.OperatorService    = (*Operator)(nil)
 	_ hubapi.UnitOfWork         = (*Service)(nil)
 )
