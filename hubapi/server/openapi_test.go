@@ -33,6 +33,7 @@ type everyService struct {
 	hubapi.WebhookService
 	hubapi.PrivacyService
 	hubapi.AuditLogService
+	hubapi.ConnectorService
 }
 
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
@@ -46,7 +47,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	r := mux.NewRouter()
 	rest.MountDocs(r)
 	if err := rest.Mount(r, rest.Options{Chantiers: s, Pointages: s, Documents: s, Signalements: s, Affectations: s,
-		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Privacy: s, AuditLogs: s, Authenticator: s, Batch: http.NotFoundHandler()}); err != nil {
+		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Privacy: s, AuditLogs: s, Connectors: s, Authenticator: s, Batch: http.NotFoundHandler()}); err != nil {
 		t.Fatal(err)
 	}
 	var routes []string
