@@ -101,8 +101,27 @@ func (c Config) Clone() Config {
 	return Config{Settings: maps.Clone(c.Settings), Secrets: maps.Clone(c.Secrets)}
 }
 
-// ValidationError lists the invalid fields of a configuration, by name,
-// with why. It never holds a value.
+// fieldLabel is a field name as an error may quote it: a client's
+// unknown name, cut and stripped of what is not a name character (it
+// could be a value sent in the wrong place).
+func fieldLabel(k string) string {
+	var b strings.Builder
+	for _, r := range k {
+		if b.Len() >= 64 {
+			b.WriteString("…")
+			break
+		}
+		if r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteRune('?')
+		}
+	}
+	return b.String()
+}
+
+// ValidationError lists the invalid fields of a configuration, by name
+// ("settings.<name>", "secrets.<name>"), with why. It never holds a value.
 type ValidationError struct{ Fields map[string]string }
 
 func (e *ValidationError) Error() string {
@@ -118,25 +137,23 @@ func (e *ValidationError) Error() string {
 // field, values of bounded length, valid UTF-8 without NUL.
 func (s Spec) Validate(c Config) error {
 	bad := map[string]string{}
-	check := func(fields []Field, values map[string]string, other map[string]string) {
+	check := func(prefix string, fields []Field, values map[string]string) {
 		known := map[string]bool{}
 		for _, f := range fields {
 			known[f.Name] = true
 			v, ok := values[f.Name]
 			switch {
 			case f.Required && strings.TrimSpace(v) == "":
-				bad[f.Name] = "required"
+				bad[prefix+f.Name] = "required"
 			case ok && len(v) > cmpOr(f.MaxLen, defaultMaxLen):
-				bad[f.Name] = fmt.Sprintf("at most %d bytes", cmpOr(f.MaxLen, defaultMaxLen))
+				bad[prefix+f.Name] = fmt.Sprintf("at most %d bytes", cmpOr(f.MaxLen, defaultMaxLen))
 			case ok && (!utf8.ValidString(v) || strings.ContainsRune(v, 0)):
-				bad[f.Name] = "must be UTF-8 text without NUL"
+				bad[prefix+f.Name] = "must be UTF-8 text without NUL"
 			}
 		}
 		for k := range values {
 			if !known[k] {
-				if _, elsewhere := other[k]; !elsewhere {
-					bad[k] = "unknown field"
-				}
+				bad[prefix+fieldLabel(k)] = "unknown field"
 			}
 		}
 	}
@@ -148,16 +165,16 @@ func (s Spec) Validate(c Config) error {
 	for _, f := range s.Settings {
 		settingNames[f.Name] = ""
 	}
-	check(s.Settings, c.Settings, nil)
-	check(s.Secrets, c.Secrets, nil)
+	check("settings.", s.Settings, c.Settings)
+	check("secrets.", s.Secrets, c.Secrets)
 	for k := range c.Settings {
 		if _, isSecret := secretNames[k]; isSecret {
-			bad[k] = "is a secret: give it in secrets"
+			bad["settings."+k] = "is a secret: give it in secrets"
 		}
 	}
 	for k := range c.Secrets {
 		if _, isSetting := settingNames[k]; isSetting {
-			bad[k] = "is not a secret: give it in settings"
+			bad["secrets."+k] = "is not a secret: give it in settings"
 		}
 	}
 	if len(bad) > 0 {

@@ -468,7 +468,8 @@ func TestConfigValidateAndMerge(t *testing.T) {
 	}
 	bad := connectors.Config{Settings: map[string]string{"api_key": "x", "zzz": "1"}, Secrets: map[string]string{"account": "a\x00"}}
 	var ve *connectors.ValidationError
-	if err := s.Validate(bad); !errors.As(err, &ve) || len(ve.Fields) != 3 {
+	if err := s.Validate(bad); !errors.As(err, &ve) || ve.Fields["settings.api_key"] == "" || ve.Fields["settings.zzz"] == "" ||
+		ve.Fields["secrets.account"] == "" || ve.Fields["secrets.api_key"] != "required" || ve.Fields["settings.account"] != "required" {
 		t.Fatalf("%v", err)
 	}
 	if strings.Contains(bad.String(), "a\x00") {
@@ -476,7 +477,7 @@ func TestConfigValidateAndMerge(t *testing.T) {
 	}
 	long := cfg()
 	long.Secrets["api_key"] = strings.Repeat("k", 201)
-	if err := s.Validate(long); !errors.As(err, &ve) || ve.Fields["api_key"] == "" || strings.Contains(err.Error(), "kkkk") {
+	if err := s.Validate(long); !errors.As(err, &ve) || ve.Fields["secrets.api_key"] == "" || strings.Contains(err.Error(), "kkkk") {
 		t.Fatalf("%v", err)
 	}
 	// Sending back the masked secret keeps it; a new value replaces it.

@@ -75,7 +75,7 @@ func (s *deps) conn() (*ConnectorDeps, error) {
 func keyError(err error) error {
 	if errors.Is(err, connectors.ErrKey) {
 		_, why, _ := strings.Cut(err.Error(), connectors.ErrKey.Error()+": ")
-		return hubapi.Errorf(hubapi.ErrUnavailable, "the connector's configuration does not open with the server's keys (%s): %s", connectors.EnvKeys, why)
+		return hubapi.Errorf(hubapi.ErrKeys, "the connector's configuration does not open with the server's keys (%s): %s", connectors.EnvKeys, why)
 	}
 	return err
 }
@@ -126,14 +126,7 @@ func checkConnectorInput(cd *ConnectorDeps, in *hubapi.ConnectorInput, cfg conne
 	} else {
 		var ve *connectors.ValidationError
 		if err := spec.Validate(cfg); errors.As(err, &ve) {
-			for f, why := range ve.Fields {
-				switch {
-				case slicesHasField(spec.Secrets, f) || (cfg.Secrets[f] != "" && !slicesHasField(spec.Settings, f)):
-					v["secrets."+f] = why
-				default:
-					v["settings."+f] = why
-				}
-			}
+			maps.Copy(v, ve.Fields)
 		} else if err != nil {
 			return spec, err
 		}
@@ -142,15 +135,6 @@ func checkConnectorInput(cd *ConnectorDeps, in *hubapi.ConnectorInput, cfg conne
 		return spec, &hubapi.ValidationError{Fields: v}
 	}
 	return spec, nil
-}
-
-func slicesHasField(fs []connectors.Field, name string) bool {
-	for _, f := range fs {
-		if f.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // CreateConnector implements hubapi.ConnectorService. The connector
