@@ -49,6 +49,16 @@ func (s State) MarshalJSON() ([]byte, error) {
 	return s, nil
 }
 
+// UnmarshalJSON keeps the JSON as the state (null: the beginning).
+func (s *State) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*s = nil
+		return nil
+	}
+	*s = append((*s)[:0], b...)
+	return nil
+}
+
 // Result is what one Sync call read.
 type Result struct {
 	Records []Record
