@@ -135,3 +135,35 @@ type ConnectorService interface {
 	SyncConnector(ctx context.Context, id int64) (*Connector, error)
 	ListConnectorSyncLogs(ctx context.Context, id int64, req PageRequest) (Page[ConnectorSyncLog], error)
 }
+
+// ConnectorOAuthState is an OAuth authorization in progress (GET
+// /integrations/{type}/authorize → callback): the hash of its state, bound
+// to the user who started it and to the connector, single use, with the
+// PKCE verifier sealed.
+type ConnectorOAuthState struct {
+	StateHash      string    `bun:"state_hash,pk"`
+	UserID         int64     `bun:"user_id,notnull"`
+	ConnectorID    int64     `bun:"connector_id,notnull"`
+	VerifierKeyID  string    `bun:"verifier_key_id,notnull"`
+	VerifierSealed []byte    `bun:"verifier_sealed,notnull"`
+	ExpiresAt      time.Time `bun:"expires_at,notnull"`
+}
+
+// ConnectorAuthorization is the answer of GET
+// /integrations/{type}/authorize: where to send the user's browser.
+type ConnectorAuthorization struct {
+	AuthorizeURL string    `json:"authorize_url"`
+	ExpiresAt    time.Time `json:"expires_at"`
+}
+
+// ConnectorOAuthService is the server side of vendors' OAuth flows.
+// Errors: those of ConnectorService, and ErrInvalid for an unknown,
+// expired, used or foreign state.
+type ConnectorOAuthService interface {
+	// AuthorizeConnector starts the authorization of connector id (of type
+	// typ, with OAuth) by the caller.
+	AuthorizeConnector(ctx context.Context, typ string, id int64) (*ConnectorAuthorization, error)
+	// CompleteConnectorAuthorization exchanges the code the vendor gave for
+	// state; only the user who started it may complete it, once.
+	CompleteConnectorAuthorization(ctx context.Context, typ, code, state string) (*Connector, error)
+}

@@ -1065,6 +1065,15 @@ type Connector struct {
 // ConnectorSyncStatus State of the syncs.
 type ConnectorSyncStatus string
 
+// ConnectorAuthorization Where to send the user's browser.
+type ConnectorAuthorization struct {
+	// AuthorizeUrl The vendor's authorization URL.
+	AuthorizeUrl string `json:"authorize_url"`
+
+	// ExpiresAt The state's expiry.
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
 // ConnectorCheck Result of a credentials check.
 type ConnectorCheck struct {
 	// Error What failed (never a configuration value).
@@ -2704,6 +2713,27 @@ type ListConnectorSyncLogsParams struct {
 
 	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
 	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// AuthorizeConnectorParams defines parameters for AuthorizeConnector.
+type AuthorizeConnectorParams struct {
+	// ConnectorId The connector to authorize (of this type).
+	ConnectorId int64 `form:"connector_id" json:"connector_id"`
+}
+
+// CompleteConnectorAuthorizationParams defines parameters for CompleteConnectorAuthorization.
+type CompleteConnectorAuthorizationParams struct {
+	// Code The vendor's authorization code.
+	Code *string `form:"code,omitempty" json:"code,omitempty"`
+
+	// State The state of the authorization.
+	State *string `form:"state,omitempty" json:"state,omitempty"`
+
+	// Error The vendor's refusal (RFC 6749 §4.1.2.1).
+	Error *string `form:"error,omitempty" json:"error,omitempty"`
+
+	// ErrorDescription The vendor's words.
+	ErrorDescription *string `form:"error_description,omitempty" json:"error_description,omitempty"`
 }
 
 // GetOpenApiDocument200JSONResponseBodyOpenapi defines parameters for GetOpenApiDocument.

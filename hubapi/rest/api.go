@@ -59,6 +59,9 @@ type Options struct {
 	// Connectors serves /integrations/connectors (v1 only; nil: no
 	// routes).
 	Connectors hubapi.ConnectorService
+	// ConnectorOAuth serves /integrations/{type}/authorize and callback
+	// (v1 only; nil: no routes).
+	ConnectorOAuth hubapi.ConnectorOAuthService
 	// Authenticator resolves bearer tokens to principals (required).
 	Authenticator hubapi.Authenticator
 
@@ -213,6 +216,9 @@ func mount(r *mux.Router, o Options, base string) error {
 	}
 	if o.Connectors != nil && !a.v2 {
 		a.mountConnectors(route)
+	}
+	if o.ConnectorOAuth != nil && !a.v2 {
+		a.mountConnectorOAuth(route)
 	}
 
 	// After every method route: a request whose path exists but whose

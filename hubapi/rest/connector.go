@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"github.com/hubchantier/hubchantier/etag"
 	"github.com/hubchantier/hubchantier/fields"
 	"github.com/hubchantier/hubchantier/hubapi"
@@ -158,5 +160,56 @@ func (a *API) listSyncLogs(w http.ResponseWriter, r *http.Request) error {
 		},
 	}
 	l.handle(a).ServeHTTP(w, r)
+	return nil
+}
+
+// mountConnectorOAuth adds the server side of vendors' OAuth flows.
+func (a *API) mountConnectorOAuth(route func(method, path string, scope hubapi.Scope, h http.HandlerFunc)) {
+	sc := hubapi.ScopeWebhooksManage
+	route(http.MethodGet, "/integrations/{type}/authorize", sc, a.handler(a.authorizeConnector))
+	route(http.MethodGet, "/integrations/{type}/callback", sc, a.handler(a.connectorCallback))
+}
+
+func (a *API) authorizeConnector(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r, "connector_id")
+	id := q.int64("connector_id", true)
+	if id == 0 && q.get("connector_id") == "" {
+		q.fail("connector_id", "required")
+	}
+	if err := q.err(); err != nil {
+		return err
+	}
+	res, err := a.o.ConnectorOAuth.AuthorizeConnector(r.Context(), mux.Vars(r)["type"], id)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	a.writeJSON(w, r, http.StatusOK, res, nil)
+	return nil
+}
+
+func (a *API) connectorCallback(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r, "code", "state", "error", "error_description")
+	code, state, vendorErr := q.get("code"), q.get("state"), q.get("error")
+	if vendorErr == "" {
+		if code == "" {
+			q.fail("code", "required")
+		}
+		if state == "" {
+			q.fail("state", "required")
+		}
+	}
+	if err := q.err(); err != nil {
+		return err
+	}
+	if vendorErr != "" {
+		return &hubapi.ValidationError{Fields: map[string]string{"error": "the vendor refused the authorization"}}
+	}
+	c, err := a.o.ConnectorOAuth.CompleteConnectorAuthorization(r.Context(), mux.Vars(r)["type"], code, state)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	a.writeJSON(w, r, http.StatusOK, c, connectorDTO)
 	return nil
 }

@@ -3,7 +3,13 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -46,13 +52,56 @@ type syncLogJSON struct {
 	CompletedAt   *string `json:"completed_at"`
 }
 
+// oauthVendor is a vendor's OAuth 2 token endpoint: it exchanges the code
+// "good-code" when the PKCE verifier matches the challenge the test read
+// from the authorization URL.
+type oauthVendor struct {
+	*httptest.Server
+	mu        sync.Mutex
+	challenge string
+	exchanges int
+}
+
+func newOAuthVendor() *oauthVendor {
+	v := &oauthVendor{}
+	v.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		sum := sha256.Sum256([]byte(r.Form.Get("code_verifier")))
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path != "/token" || r.Form.Get("grant_type") != "authorization_code" || r.Form.Get("code") != "good-code" ||
+			base64.RawURLEncoding.EncodeToString(sum[:]) != v.challenge {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":"invalid_grant"}`))
+			return
+		}
+		v.exchanges++
+		_, _ = w.Write([]byte(`{"access_token":"vendor-access-S3CR3T","token_type":"Bearer","refresh_token":"vendor-refresh-S3CR3T","expires_in":3600}`))
+	}))
+	return v
+}
+
+// oauthType is a connector type with an OAuth flow (the example connector
+// behind the oauthVendor's endpoints).
+const oauthType = "example_oauth"
+
 // withConnectors points the example connector at fake, with short
-// timeouts and retries (the server's Configure hook).
-func withConnectors(fake *examplefake.Server) func(*server.Config) {
+// timeouts and retries (the server's Configure hook); oauth, when set, is
+// the vendor of the example_oauth type.
+func withConnectors(fake *examplefake.Server, oauth ...*oauthVendor) func(*server.Config) {
 	return func(c *server.Config) {
 		reg := connectors.NewRegistry().AllowBaseURLOverride()
 		if err := example.Register(reg); err != nil {
 			panic(err)
+		}
+		if len(oauth) > 0 {
+			spec := example.Spec
+			spec.Type = oauthType
+			spec.OAuth = &connectors.OAuthSpec{AuthURL: oauth[0].URL + "/authorize", TokenURL: oauth[0].URL + "/token", PKCE: true}
+			reg.MustRegister(spec, func(o connectors.Options) (connectors.Connector, error) { return nil, errors.New("not used") })
+			c.ConnectorOAuth = map[string]service.ConnectorOAuthClient{oauthType: {ClientID: "hub", ClientSecret: "hub-secret",
+				RedirectURL: "https://integrator.example/connected"}}
 		}
 		c.Connectors = reg
 		c.ConnectorOptions = func(string) connectors.Options { return connectors.Options{BaseURL: fake.URL} }
@@ -71,7 +120,7 @@ func newConnectorBody(name string) map[string]any {
 // and shown masked, every read of it is audited, PUT keeps a secret sent
 // back masked, a sync runs as a job and leaves a log, another user's
 // connector answers 404, bad input is a 4xx problem.
-func testConnectors(t *testing.T, env *apitest.Env, fake *examplefake.Server) {
+func testConnectors(t *testing.T, env *apitest.Env, fake *examplefake.Server, oauth *oauthVendor) {
 	_, aliceKey := env.NewUser(t, hubapi.RoleConducteur)
 	_, bobKey := env.NewUser(t, hubapi.RoleConducteur)
 	alice, bob, admin := env.WithKey(aliceKey), env.WithKey(bobKey), env.As(hubapi.RoleAdmin)
@@ -190,6 +239,53 @@ func testConnectors(t *testing.T, env *apitest.Env, fake *examplefake.Server) {
 		alice.Get(t, path).Expect(200).JSON(&got)
 		if got.SyncStatus != "succeeded" {
 			t.Errorf("status after the sync: %s", got.SyncStatus)
+		}
+	})
+
+	t.Run("OAuth: authorize, then callback by the same user only, once", func(t *testing.T) {
+		var oc connectorJSON
+		alice.Post(t, v1+"/integrations/connectors", map[string]any{"type": oauthType, "name": "O", "settings": map[string]string{"account": "acme"},
+			"secrets": map[string]string{"api_key": "unused-key-000000"}}).Expect(201).JSON(&oc)
+		var auth struct {
+			URL string `json:"authorize_url"`
+		}
+		r := alice.Get(t, v1+"/integrations/"+oauthType+"/authorize?connector_id="+itoa(oc.ID)).Expect(200)
+		r.JSON(&auth)
+		u, err := url.Parse(auth.URL)
+		if err != nil || !strings.HasPrefix(auth.URL, oauth.URL+"/authorize?") || u.Query().Get("code_challenge_method") != "S256" ||
+			u.Query().Get("client_id") != "hub" || r.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("authorize_url %q", auth.URL)
+		}
+		state := u.Query().Get("state")
+		oauth.mu.Lock()
+		oauth.challenge = u.Query().Get("code_challenge")
+		oauth.mu.Unlock()
+		cb := v1 + "/integrations/" + oauthType + "/callback?code=good-code&state=" + url.QueryEscape(state)
+		bob.Get(t, cb).FieldProblem(422, "validation-error", "state") // another user: consumed, refused
+		r = alice.Get(t, v1+"/integrations/"+oauthType+"/authorize?connector_id="+itoa(oc.ID)).Expect(200)
+		r.JSON(&auth)
+		u, _ = url.Parse(auth.URL)
+		state = u.Query().Get("state")
+		oauth.mu.Lock()
+		oauth.challenge = u.Query().Get("code_challenge")
+		oauth.mu.Unlock()
+		cb = v1 + "/integrations/" + oauthType + "/callback?code=good-code&state=" + url.QueryEscape(state)
+		alice.Get(t, cb).Expect(200)
+		alice.Get(t, cb).FieldProblem(422, "validation-error", "state") // single use
+		alice.Get(t, v1+"/integrations/"+oauthType+"/callback?error=access_denied").FieldProblem(422, "validation-error", "error")
+		alice.Get(t, v1+"/integrations/example/authorize?connector_id="+itoa(oc.ID)).Problem(409, "conflict")
+		alice.Get(t, v1+"/integrations/"+oauthType+"/authorize", apitest.Invalid()).FieldProblem(400, "invalid-query", "connector_id")
+		var sealed []byte
+		if err := env.Server.DB.NewSelect().Table("connectors").Column("token_sealed").Where("id = ?", oc.ID).Scan(context.Background(), &sealed); err != nil {
+			t.Fatal(err)
+		}
+		if len(sealed) == 0 || bytes.Contains(sealed, []byte("S3CR3T")) {
+			t.Fatal("token not stored sealed")
+		}
+		oauth.mu.Lock()
+		defer oauth.mu.Unlock()
+		if oauth.exchanges != 1 {
+			t.Fatalf("%d code exchanges, want 1", oauth.exchanges)
 		}
 	})
 

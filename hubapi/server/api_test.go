@@ -29,10 +29,12 @@ func TestAPIv1(t *testing.T) {
 		mail := &mailbox{}
 		fake := examplefake.New("acme", connectorSecret, 75)
 		defer fake.Close()
+		oauth := newOAuthVendor()
+		defer oauth.Close()
 		env := apitest.Start(t, db, apitest.Config{MaxUploadBytes: testMaxUpload, RateLimits: apitest.LiftedRateLimits,
 			Configure: func(c *server.Config) {
 				c.Notifier = mail
-				withConnectors(fake)(c)
+				withConnectors(fake, oauth)(c)
 			}})
 		// Statistics first: its figures are deltas, but a quiet database
 		// keeps the failure messages readable.
@@ -52,7 +54,7 @@ func TestAPIv1(t *testing.T) {
 		t.Run("affectations and planning", func(t *testing.T) { testPlanning(t, env) })
 		t.Run("admin api keys", func(t *testing.T) { testAPIKeys(t, env) })
 		t.Run("webhooks", func(t *testing.T) { testWebhooks(t, env) })
-		t.Run("connectors", func(t *testing.T) { testConnectors(t, env, fake) })
+		t.Run("connectors", func(t *testing.T) { testConnectors(t, env, fake, oauth) })
 		t.Run("audit logs", func(t *testing.T) {
 			env.As(hubapi.RoleAdmin).Get(t, v1+"/admin/audit-logs?resource_type=chantiers&limit=5").Expect(200)
 		})

@@ -20,6 +20,7 @@ import (
 	"github.com/hubchantier/hubchantier/hubapi/apiversion"
 	"github.com/hubchantier/hubchantier/hubapi/jobs"
 	"github.com/hubchantier/hubchantier/hubapi/metrics"
+	"github.com/hubchantier/hubchantier/hubapi/service"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/notify"
 	"github.com/hubchantier/hubchantier/pagination"
@@ -128,6 +129,10 @@ type Config struct {
 	// client; base URL of a fake when Connectors allows overrides).
 	// Embedders and tests.
 	ConnectorOptions func(typ string) connectors.Options
+	// ConnectorOAuth are the server's OAuth clients at vendors, by
+	// connector type (types whose Spec has OAuth). Embedders and tests;
+	// environment variables come with the OAuth vendors.
+	ConnectorOAuth map[string]service.ConnectorOAuthClient
 	// ConnectorRunner configures syncs and checks (call timeout, tries,
 	// backoff). Embedders and tests.
 	ConnectorRunner connectors.RunnerConfig

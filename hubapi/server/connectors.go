@@ -29,6 +29,7 @@ type connectorSetup struct {
 	limiter  *connectors.RateLimiter
 	runner   connectors.RunnerConfig
 	options  func(string) connectors.Options
+	oauth    map[string]service.ConnectorOAuthClient
 }
 
 // setupConnectors builds the sealer (HUB_CONNECTOR_KEYS, or the server's
@@ -62,7 +63,7 @@ func (s *Server) setupConnectors(cfg Config, log *slog.Logger) error {
 	if rc.Logger == nil {
 		rc.Logger = log
 	}
-	s.connectors = &connectorSetup{registry: reg, sealer: sealer, limiter: lim, runner: rc, options: cfg.ConnectorOptions}
+	s.connectors = &connectorSetup{registry: reg, sealer: sealer, limiter: lim, runner: rc, options: cfg.ConnectorOptions, oauth: cfg.ConnectorOAuth}
 	return nil
 }
 
@@ -84,5 +85,5 @@ func (s *Server) connectorJobs(cfg Config) *jobs.ConnectorConfig {
 // connectorDeps are the connector use cases' dependencies.
 func (s *Server) connectorDeps() service.ConnectorDeps {
 	return service.ConnectorDeps{Registry: s.connectors.registry, Sealer: s.connectors.sealer, Queue: s.Jobs,
-		Runner: connectors.NewRunner(s.connectors.runner), Options: s.connectors.options}
+		Runner: connectors.NewRunner(s.connectors.runner), Options: s.connectors.options, OAuthClients: s.connectors.oauth}
 }

@@ -55,7 +55,8 @@ func FuzzHandler(f *testing.F) {
 	late := []string{"/api/v1/users/me/export", "/api/v1/users/me/email/verify", "/api/v1/admin/users/{id}",
 		"/api/v2/users/me/export", "/api/v2/users/me/email/verify", "/api/v2/admin/users/{id}",
 		"/api/v1/integrations/connectors", "/api/v1/integrations/connectors/{id}", "/api/v1/integrations/connectors/{id}/check",
-		"/api/v1/integrations/connectors/{id}/sync", "/api/v1/integrations/connectors/{id}/sync-logs"}
+		"/api/v1/integrations/connectors/{id}/sync", "/api/v1/integrations/connectors/{id}/sync-logs",
+		"/api/v1/integrations/{type}/authorize", "/api/v1/integrations/{type}/callback"}
 	seen := map[string]bool{}
 	for _, p := range late {
 		seen[p] = true
@@ -216,6 +217,9 @@ func FuzzHandler(f *testing.F) {
 		{0, "/api/v1/integrations/connectors/{id}/sync-logs", "1", "cursor=%00&limit=0", "", 0, "", nil},
 		{1, "/api/v1/integrations/connectors/{id}/check", "1", "x=1", "", 0, "", nil},
 		{1, "/api/v1/integrations/connectors/{id}/sync", "99999999999999999999", "", "", 0, "", nil},
+		{0, "/api/v1/integrations/{type}/authorize", "example", "connector_id=1", "", 0, "", nil},
+		{0, "/api/v1/integrations/{type}/callback", "%00", "code=%00&state=" + strings.Repeat("s", 300), "", 0, "", nil},
+		{0, "/api/v1/integrations/{type}/callback", "example", "error=access_denied&error_description=%FF", "", 0, "", nil},
 		{3, "/api/v2/users/me", "", "", "application/merge-patch+json", 0, "", []byte(`{"lastName":"x","nom":"y"}`)},
 		{0, "/api/v2/users/me/export", "", "", "", 0, "", nil},
 	}

@@ -509,7 +509,7 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 	// hence per version; conditional requests; the cache, keyed by route).
 	mw := append([]mux.MiddlewareFunc{s.countVersion}, v1mw...)
 	opts := rest.Options{Chantiers: svc, Pointages: svc, Documents: svc, Signalements: svc,
-		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, Webhooks: svc, Privacy: svc, AuditLogs: svc, Connectors: svc,
+		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, Webhooks: svc, Privacy: svc, AuditLogs: svc, Connectors: svc, ConnectorOAuth: svc,
 		Authenticator:  bearerAuthenticator{keys: s.Operator, oauth: s.OAuth, op: s.Operator},
 		Authorizations: oauthAuthorizations{s.OAuth},
 		Logger:         log, Middleware: mw, OnAuthFailure: s.Metrics.AuthFailure, Batch: bh}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"net/http"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -33,6 +34,11 @@ type ConnectorDeps struct {
 	// Runner runs checks (call timeout); Options builds connectors.
 	Runner  *connectors.Runner
 	Options func(typ string) connectors.Options
+	// OAuthClients are the server's OAuth clients by connector type (the
+	// types whose Spec has OAuth); HTTPClient, when set, sends the code
+	// exchanges.
+	OAuthClients map[string]ConnectorOAuthClient
+	HTTPClient   *http.Client
 }
 
 // WithConnectors enables the connector use cases.
