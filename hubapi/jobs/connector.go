@@ -418,7 +418,7 @@ func truncateUTF8(s string, n int) string {
 // scheduledSyncs is the periodic job that queues a sync of every enabled
 // connector.
 func (q *Queue) scheduledSyncs(db *store.DB, interval time.Duration) Periodic {
-	return Periodic{Name: "connector-sync", Interval: interval, Run: func(ctx context.Context, _ time.Time) error {
+	return Periodic{Name: "connector-sync", Interval: interval, NotOnStart: true, Run: func(ctx context.Context, _ time.Time) error {
 		var ids []int64
 		if err := db.NewSelect().Model((*hubapi.Connector)(nil)).Column("id").Where("enabled").Scan(ctx, &ids); err != nil {
 			return err

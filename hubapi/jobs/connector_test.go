@@ -443,3 +443,27 @@ func TestConnectorSyncKilledResumesFromCheckpoint(t *testing.T) {
 }
 
 func testKeysB64() string { return secretbox.GenerateKey() }
+
+// The scheduled sync queues every enabled connector each period (not at
+// start), and leaves a disabled one alone.
+func TestScheduledSyncQueuesEnabledConnectors(t *testing.T) {
+	tdb := testenv.SQLite(t)
+	db := migrated(t, tdb)
+	sealer := testSealer(t, "k1:"+testKeysB64())
+	fake := examplefake.New("acme", connectorAPIKey, 20)
+	defer fake.Close()
+	user := newUser(t, db, "owner@example.com", hubapi.RoleAdmin)
+	on := newConnectorRow(t, db, sealer, user, example.Type)
+	off := newConnectorRow(t, db, sealer, user, example.Type)
+	if _, err := db.NewUpdate().Model((*hubapi.Connector)(nil)).Set("enabled = FALSE").Where("id = ?", off.ID).Exec(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cc := connectorJobs(testRegistry(t), sealer, map[string]string{example.Type: fake.URL})
+	cc.SyncInterval = time.Second
+	start(t, db, jobs.Config{Connectors: cc})
+	waitFor(t, "the scheduled sync", func() bool { return connectorRow(t, db, on.ID).SyncStatus == hubapi.SyncSucceeded })
+	checkAllRecords(t, db, on.ID, 20)
+	if len(syncLogs(t, db, off.ID)) != 0 {
+		t.Fatal("a disabled connector was synced")
+	}
+}

@@ -72,6 +72,9 @@ type Periodic struct {
 	// series, and the recovery) and not retried: the next period runs it
 	// again.
 	Run func(ctx context.Context, period time.Time) error
+	// NotOnStart: the first run comes one Interval after the leader
+	// starts, not at once (a daily job need not run at every restart).
+	NotOnStart bool
 }
 
 // Queue is the job queue of one instance: a River client on the product's
@@ -202,12 +205,13 @@ func periodicJobs(workers *river.Workers, ps []Periodic, log *slog.Logger) ([]*r
 		runs[p.Name] = &periodicRun{Periodic: p}
 		interval := p.Interval
 		name := p.Name
+		onStart := !p.NotOnStart
 		out = append(out, river.NewPeriodicJob(river.PeriodicInterval(interval), func() (river.JobArgs, *river.InsertOpts) {
 			return periodicArgs{Name: name, Slot: time.Now().UTC().Truncate(interval)}, &river.InsertOpts{
 				MaxAttempts: 1,
 				UniqueOpts:  river.UniqueOpts{ByArgs: true, ByPeriod: interval},
 			}
-		}, &river.PeriodicJobOpts{ID: name, RunOnStart: true}))
+		}, &river.PeriodicJobOpts{ID: name, RunOnStart: onStart}))
 	}
 	return out, river.AddWorkerSafely(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[periodicArgs]) error {
 		r := runs[j.Args.Name]
