@@ -27,6 +27,11 @@ var (
 	// ran past the statement timeout (waiting for a lock included). The
 	// caller may retry later.
 	ErrUnavailable = errors.New("service unavailable")
+	// ErrKeys means sealed data (a connector's configuration) does not
+	// open with the server's keys: the operator must configure the key
+	// that sealed it. Adapters answer 503 with the message (which names
+	// the key id, never key material or content).
+	ErrKeys = errors.New("sealed data does not open with the configured keys")
 )
 
 // ValidationError lists invalid fields. It wraps ErrInvalid.

@@ -19,11 +19,12 @@ const (
 	ResourceUsers        Resource = "users"
 	ResourceAPIKeys      Resource = "api_keys"
 	ResourceWebhooks     Resource = "webhooks"
+	ResourceConnectors   Resource = "connectors"
 )
 
 // Resources lists every resource of the matrix.
 var Resources = []Resource{ResourceChantiers, ResourcePointages, ResourceDocuments, ResourceSignalements,
-	ResourceAffectations, ResourceStats, ResourceUsers, ResourceAPIKeys, ResourceWebhooks}
+	ResourceAffectations, ResourceStats, ResourceUsers, ResourceAPIKeys, ResourceWebhooks, ResourceConnectors}
 
 // Action is what a caller does to a row.
 type Action string
@@ -133,6 +134,11 @@ var Permissions = []Rule{
 	{ResourceWebhooks, ActionCreate, [4]Grant{GrantAny, GrantOwn, GrantNone, GrantNone}},
 	{ResourceWebhooks, ActionChange, [4]Grant{GrantAny, GrantOwn, GrantNone, GrantNone}},
 	{ResourceWebhooks, ActionDelete, [4]Grant{GrantAny, GrantOwn, GrantNone, GrantNone}},
+
+	{ResourceConnectors, ActionRead, [4]Grant{GrantAny, GrantOwn, GrantNone, GrantNone}},
+	{ResourceConnectors, ActionCreate, [4]Grant{GrantAny, GrantOwn, GrantNone, GrantNone}},
+	{ResourceConnectors, ActionChange, [4]Grant{GrantAny, GrantOwn, GrantNone, GrantNone}},
+	{ResourceConnectors, ActionDelete, [4]Grant{GrantAny, GrantOwn, GrantNone, GrantNone}},
 }
 
 // resourceScopes are the scopes an action needs besides the role's grant:
@@ -147,6 +153,8 @@ var resourceScopes = map[Resource][2]Scope{
 	ResourceUsers:        {"", ""}, // the current user: any authenticated caller
 	ResourceAPIKeys:      {ScopeAdmin, ScopeAdmin},
 	ResourceWebhooks:     {ScopeWebhooksManage, ScopeWebhooksManage},
+	// Connectors are integrations, like webhooks: the same scope.
+	ResourceConnectors: {ScopeWebhooksManage, ScopeWebhooksManage},
 }
 
 // ScopeFor returns the scope a caller's credential needs for a on r ("" for

@@ -79,6 +79,23 @@ const (
 	ChantierSelectionStatutReceptionne ChantierSelectionStatut = "receptionne"
 )
 
+// Defines values for ConnectorSyncStatus.
+const (
+	ConnectorSyncStatusFailed    ConnectorSyncStatus = "failed"
+	ConnectorSyncStatusNever     ConnectorSyncStatus = "never"
+	ConnectorSyncStatusQueued    ConnectorSyncStatus = "queued"
+	ConnectorSyncStatusRunning   ConnectorSyncStatus = "running"
+	ConnectorSyncStatusSucceeded ConnectorSyncStatus = "succeeded"
+)
+
+// Defines values for ConnectorSyncLogStatus.
+const (
+	ConnectorSyncLogStatusContinued ConnectorSyncLogStatus = "continued"
+	ConnectorSyncLogStatusFailed    ConnectorSyncLogStatus = "failed"
+	ConnectorSyncLogStatusRunning   ConnectorSyncLogStatus = "running"
+	ConnectorSyncLogStatusSucceeded ConnectorSyncLogStatus = "succeeded"
+)
+
 // Defines values for DocumentCategorie.
 const (
 	DocumentCategorieAutre   DocumentCategorie = "autre"
@@ -1137,6 +1154,141 @@ type ChantierSelectionStatut string
 // ChantierSelectionList One page of chantiers with the members chosen by `fields`.
 type ChantierSelectionList struct {
 	Data []ChantierSelection `json:"data"`
+
+	// Pagination Offset pagination without `cursor`, keyset pagination with it.
+	Pagination Pagination `json:"pagination"`
+}
+
+// Connector A connector to a vendor. Its configuration appears only when one connector is read or written, its secrets masked.
+type Connector struct {
+	// Config A configuration as shown: settings in clear, secrets as `••••` plus their last 4 characters.
+	Config *ConnectorConfig `json:"config,omitempty"`
+
+	// CreatedAt Creation time.
+	CreatedAt time.Time `json:"created_at"`
+
+	// Enabled Whether syncs run.
+	Enabled bool `json:"enabled"`
+
+	// ErrorMessage Why the last run failed (no configuration value), or null.
+	ErrorMessage nullable.Nullable[string] `json:"error_message"`
+
+	// Id Identifier.
+	Id int64 `json:"id"`
+
+	// LastSyncAt End of the last sync run, or null.
+	LastSyncAt nullable.Nullable[time.Time] `json:"last_sync_at"`
+
+	// Name Name (at most 200 characters).
+	Name string `json:"name"`
+
+	// SyncStatus State of the syncs.
+	SyncStatus ConnectorSyncStatus `json:"sync_status"`
+
+	// Type Connector type (registered by the server).
+	Type string `json:"type"`
+
+	// UpdatedAt Last change.
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// UserId Owner.
+	UserId int64 `json:"user_id"`
+
+	// Version Version (ETag).
+	Version int64 `json:"version"`
+}
+
+// ConnectorSyncStatus State of the syncs.
+type ConnectorSyncStatus string
+
+// ConnectorAuthorization Where to send the user's browser.
+type ConnectorAuthorization struct {
+	// AuthorizeUrl The vendor's authorization URL.
+	AuthorizeUrl string `json:"authorize_url"`
+
+	// ExpiresAt The state's expiry.
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// ConnectorCheck Result of a credentials check.
+type ConnectorCheck struct {
+	// Error What failed (never a configuration value).
+	Error *string `json:"error,omitempty"`
+
+	// Kind Kind of failure: auth, rejected, rate_limited, unavailable, timeout, malformed, panic.
+	Kind *string `json:"kind,omitempty"`
+	Ok   bool    `json:"ok"`
+}
+
+// ConnectorConfig A configuration as shown: settings in clear, secrets as `••••` plus their last 4 characters.
+type ConnectorConfig struct {
+	// Secrets Secrets, masked. A JSON object of strings.
+	Secrets map[string]string `json:"secrets"`
+
+	// Settings Plain settings. A JSON object of strings.
+	Settings map[string]string `json:"settings"`
+}
+
+// ConnectorInput A connector's configuration, as written.
+type ConnectorInput struct {
+	// Enabled Default true.
+	Enabled nullable.Nullable[bool] `json:"enabled,omitempty"`
+
+	// Name Name (1 to 200 characters).
+	Name string `json:"name"`
+
+	// Secrets Credentials, as the type's spec names them. On PUT, absent, empty or masked values keep the stored secret. A JSON object of strings.
+	Secrets *map[string]string `json:"secrets,omitempty"`
+
+	// Settings Plain settings, as the type's spec names them. A JSON object of strings.
+	Settings *map[string]string `json:"settings,omitempty"`
+
+	// Type Connector type (required at creation; cannot change).
+	Type *string `json:"type,omitempty"`
+}
+
+// ConnectorList One page of connectors.
+type ConnectorList struct {
+	Data []Connector `json:"data"`
+
+	// Pagination Offset pagination without `cursor`, keyset pagination with it.
+	Pagination Pagination `json:"pagination"`
+}
+
+// ConnectorSyncLog One run of a connector's sync.
+type ConnectorSyncLog struct {
+	// Attempt Attempt of the sync job.
+	Attempt int `json:"attempt"`
+
+	// CompletedAt End, or null while running.
+	CompletedAt nullable.Nullable[time.Time] `json:"completed_at"`
+
+	// ConnectorId The connector.
+	ConnectorId int64 `json:"connector_id"`
+
+	// ErrorDetails Why the run failed (no configuration value), or null.
+	ErrorDetails nullable.Nullable[string] `json:"error_details"`
+
+	// Id Identifier.
+	Id int64 `json:"id"`
+
+	// RecordsSynced Records committed by the run.
+	RecordsSynced int64 `json:"records_synced"`
+
+	// StartedAt Start.
+	StartedAt time.Time `json:"started_at"`
+
+	// StateCheckpoint The checkpoint the run reached (the connector's JSON state), or null.
+	StateCheckpoint nullable.Nullable[string] `json:"state_checkpoint"`
+	Status          ConnectorSyncLogStatus    `json:"status"`
+}
+
+// ConnectorSyncLogStatus defines model for ConnectorSyncLog.Status.
+type ConnectorSyncLogStatus string
+
+// ConnectorSyncLogList One page of sync logs.
+type ConnectorSyncLogList struct {
+	Data []ConnectorSyncLog `json:"data"`
 
 	// Pagination Offset pagination without `cursor`, keyset pagination with it.
 	Pagination Pagination `json:"pagination"`
@@ -2636,6 +2788,108 @@ type GetDocumentContentParams struct {
 	IfRange *string `json:"If-Range,omitempty"`
 }
 
+// ListConnectorsParams defines parameters for ListConnectors.
+type ListConnectorsParams struct {
+	// UserId Only this user's connectors (admins; for other callers a user other than themselves gives an empty list).
+	UserId *int64 `form:"user_id,omitempty" json:"user_id,omitempty"`
+
+	// Type Only connectors of this type.
+	Type *string `form:"type,omitempty" json:"type,omitempty"`
+
+	// Page Page number, from 1.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// Limit Page size, 1 to 100.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Sort Comma-separated sort keys, at most 4; prefix `-` for descending. Sortable: `id`, `created_at`. Default `-created_at` (newest first); `id` always breaks ties.
+	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// Cursor Keyset pagination: `next_cursor` or `prev_cursor` of a previous page of the same query (same sort and filters; 400 `invalid-cursor` otherwise). Not combinable with `page`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// DeleteConnectorParams defines parameters for DeleteConnector.
+type DeleteConnectorParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
+// GetConnectorParams defines parameters for GetConnector.
+type GetConnectorParams struct {
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// ReplaceConnectorParams defines parameters for ReplaceConnector.
+type ReplaceConnectorParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
+// ListConnectorSyncLogsParams defines parameters for ListConnectorSyncLogs.
+type ListConnectorSyncLogsParams struct {
+	// Page Page number, from 1.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// Limit Page size, 1 to 100.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Sort Comma-separated sort keys, at most 4; prefix `-` for descending. Sortable: `id`, `started_at`. Default `-started_at` (newest first); `id` always breaks ties.
+	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// Cursor Keyset pagination: `next_cursor` or `prev_cursor` of a previous page of the same query (same sort and filters; 400 `invalid-cursor` otherwise). Not combinable with `page`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// AuthorizeConnectorParams defines parameters for AuthorizeConnector.
+type AuthorizeConnectorParams struct {
+	// ConnectorId The connector to authorize (of this type).
+	ConnectorId int64 `form:"connector_id" json:"connector_id"`
+}
+
+// CompleteConnectorAuthorizationParams defines parameters for CompleteConnectorAuthorization.
+type CompleteConnectorAuthorizationParams struct {
+	// Code The vendor's authorization code.
+	Code *string `form:"code,omitempty" json:"code,omitempty"`
+
+	// State The state of the authorization.
+	State *string `form:"state,omitempty" json:"state,omitempty"`
+
+	// Error The vendor's refusal (RFC 6749 §4.1.2.1).
+	Error *string `form:"error,omitempty" json:"error,omitempty"`
+
+	// ErrorDescription The vendor's words.
+	ErrorDescription *string `form:"error_description,omitempty" json:"error_description,omitempty"`
+}
+
 // GetOpenApiDocument200JSONResponseBodyOpenapi defines parameters for GetOpenApiDocument.
 type GetOpenApiDocument200JSONResponseBodyOpenapi string
 
@@ -3094,6 +3348,16 @@ type UpdateDocumentApplicationMergePatchPlusJSONRequestBody = DocumentPatch
 //
 // Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type ReplaceDocumentJSONRequestBody = DocumentInput
+
+// CreateConnectorJSONRequestBody defines body for CreateConnector for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type CreateConnectorJSONRequestBody = ConnectorInput
+
+// ReplaceConnectorJSONRequestBody defines body for ReplaceConnector for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type ReplaceConnectorJSONRequestBody = ConnectorInput
 
 // CreatePointageJSONRequestBody defines body for CreatePointage for application/json ContentType.
 //

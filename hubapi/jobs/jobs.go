@@ -48,6 +48,9 @@ type Config struct {
 	// Webhooks, when set, delivers the events to the webhook subscriptions:
 	// a fan-out event handler, and the delivery jobs on their own queue.
 	Webhooks *WebhookConfig
+	// Connectors, when set, runs connector syncs on their own queue
+	// (QueueConnectors), and schedules a sync of every enabled connector.
+	Connectors *ConnectorConfig
 	// RescueStuckJobsAfter is how long a job may stay running before it is
 	// considered lost with its instance (killed) and run again (default:
 	// River's, one hour). It must exceed the longest job: under a minute,
@@ -69,6 +72,9 @@ type Periodic struct {
 	// series, and the recovery) and not retried: the next period runs it
 	// again.
 	Run func(ctx context.Context, period time.Time) error
+	// NotOnStart: the first run comes one Interval after the leader
+	// starts, not at once (a daily job need not run at every restart).
+	NotOnStart bool
 }
 
 // Queue is the job queue of one instance: a River client on the product's
@@ -79,6 +85,8 @@ type Queue struct {
 	log       *slog.Logger
 	started   bool
 	postgres  bool
+	// connectors runs connector syncs (nil: not configured)
+	connectors *syncer
 }
 
 // periodicArgs are the arguments of a periodic job: its name (the unique
@@ -100,11 +108,17 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	workers := river.NewWorkers()
-	periodic, err := periodicJobs(workers, cfg.Periodic, log)
+	q := &Queue{log: log, postgres: db.IsPostgres()}
+	ps := cfg.Periodic
+	if cfg.Connectors != nil {
+		if iv := cmp.Or(cfg.Connectors.SyncInterval, DefaultConnectorSyncInterval); iv > 0 {
+			ps = append(slices.Clip(ps), q.scheduledSyncs(db, iv))
+		}
+	}
+	periodic, err := periodicJobs(workers, ps, log)
 	if err != nil {
 		return nil, err
 	}
-	q := &Queue{log: log, postgres: db.IsPostgres()}
 	handlers := cfg.EventHandlers
 	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmp.Or(cfg.MaxWorkers, DefaultMaxWorkers)}}
 	if cfg.Webhooks != nil {
@@ -118,6 +132,17 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 		}
 		queues[QueueWebhooks] = river.QueueConfig{MaxWorkers: d.cfg.Workers}
 		handlers = append(slices.Clip(handlers), q.fanOut(db))
+	}
+	if cfg.Connectors != nil {
+		sy, err := newSyncer(*cfg.Connectors, db, log)
+		if err != nil {
+			return nil, err
+		}
+		q.connectors = sy
+		if err := river.AddWorkerSafely(workers, river.Worker[connectorSyncArgs](sy)); err != nil {
+			return nil, fmt.Errorf("jobs: %w", err)
+		}
+		queues[QueueConnectors] = river.QueueConfig{MaxWorkers: sy.cfg.Workers}
 	}
 	if err := river.AddWorkerSafely(workers, eventWorker(handlers)); err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
@@ -180,12 +205,13 @@ func periodicJobs(workers *river.Workers, ps []Periodic, log *slog.Logger) ([]*r
 		runs[p.Name] = &periodicRun{Periodic: p}
 		interval := p.Interval
 		name := p.Name
+		onStart := !p.NotOnStart
 		out = append(out, river.NewPeriodicJob(river.PeriodicInterval(interval), func() (river.JobArgs, *river.InsertOpts) {
 			return periodicArgs{Name: name, Slot: time.Now().UTC().Truncate(interval)}, &river.InsertOpts{
 				MaxAttempts: 1,
 				UniqueOpts:  river.UniqueOpts{ByArgs: true, ByPeriod: interval},
 			}
-		}, &river.PeriodicJobOpts{ID: name, RunOnStart: true}))
+		}, &river.PeriodicJobOpts{ID: name, RunOnStart: onStart}))
 	}
 	return out, river.AddWorkerSafely(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[periodicArgs]) error {
 		r := runs[j.Args.Name]

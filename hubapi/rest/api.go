@@ -63,6 +63,12 @@ type Options struct {
 	Privacy hubapi.PrivacyService
 	// AuditLogs serves GET /admin/audit-logs (v1 only; nil: no route).
 	AuditLogs hubapi.AuditLogService
+	// Connectors serves /integrations/connectors (v1 only; nil: no
+	// routes).
+	Connectors hubapi.ConnectorService
+	// ConnectorOAuth serves /integrations/{type}/authorize and callback
+	// (v1 only; nil: no routes).
+	ConnectorOAuth hubapi.ConnectorOAuthService
 	// Authenticator resolves bearer tokens to principals (required).
 	Authenticator hubapi.Authenticator
 
@@ -220,6 +226,12 @@ func mount(r *mux.Router, o Options, base string) error {
 	}
 	if o.AuditLogs != nil && !a.v2 {
 		route(http.MethodGet, "/admin/audit-logs", hubapi.ScopeAdmin, a.handler(a.listAuditLogs))
+	}
+	if o.Connectors != nil && !a.v2 {
+		a.mountConnectors(route)
+	}
+	if o.ConnectorOAuth != nil && !a.v2 {
+		a.mountConnectorOAuth(route)
 	}
 
 	// After every method route: a request whose path exists but whose

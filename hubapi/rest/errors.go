@@ -65,6 +65,10 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, "body-too-large", err.Error()))
 	case errors.Is(err, hubapi.ErrInvalid):
 		problem.Write(w, r, problem.New(http.StatusUnprocessableEntity, "validation-error", err.Error()))
+	case errors.Is(err, hubapi.ErrKeys):
+		a.log.ErrorContext(r.Context(), "sealed data does not open", slog.String("error", err.Error()))
+		w.Header().Set("Retry-After", retryAfterUnavailable)
+		problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "key-unavailable", err.Error()))
 	case errors.Is(err, hubapi.ErrUnavailable),
 		errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil:
 		a.log.WarnContext(r.Context(), "database unavailable", slog.String("error", err.Error()))

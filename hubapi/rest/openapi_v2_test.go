@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -109,13 +110,22 @@ func generateV2Document(v1 []byte) ([]byte, error) {
 	info["description"] = v2Text(desc)
 	doc["servers"] = []any{map[string]any{"url": "/api/v2", "description": "This server"}}
 
-	// The audit trail is read in v1 only (an administration route).
+	// The audit trail is read in v1 only (an administration route); so
+	// are connectors (/integrations, v1 only for now).
 	delete(doc["paths"].(map[string]any), "/admin/audit-logs")
+	for path := range doc["paths"].(map[string]any) {
+		if strings.HasPrefix(path, "/integrations/") {
+			delete(doc["paths"].(map[string]any), path)
+		}
+	}
 	comps := doc["components"].(map[string]any)
 	for name := range comps["schemas"].(map[string]any) {
-		if strings.HasPrefix(name, "AuditEvent") {
+		if strings.HasPrefix(name, "AuditEvent") || strings.HasPrefix(name, "Connector") {
 			delete(comps["schemas"].(map[string]any), name)
 		}
+	}
+	if tags, ok := doc["tags"].([]any); ok {
+		doc["tags"] = slices.DeleteFunc(tags, func(t any) bool { m, _ := t.(map[string]any); return m["name"] == "Integrations" })
 	}
 	delete(comps["parameters"].(map[string]any), "Page")
 	schemas := comps["schemas"].(map[string]any)

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"github.com/hubchantier/hubchantier/connectors/example/examplefake"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -26,8 +27,15 @@ const testMaxUpload = 64 << 10
 func TestAPIv1(t *testing.T) {
 	testenv.EachDB(t, func(t *testing.T, db *testenv.DB) {
 		mail := &mailbox{}
+		fake := examplefake.New("acme", connectorSecret, 75)
+		defer fake.Close()
+		oauth := newOAuthVendor()
+		defer oauth.Close()
 		env := apitest.Start(t, db, apitest.Config{MaxUploadBytes: testMaxUpload, RateLimits: apitest.LiftedRateLimits,
-			Configure: func(c *server.Config) { c.Notifier = mail }})
+			Configure: func(c *server.Config) {
+				c.Notifier = mail
+				withConnectors(fake, oauth)(c)
+			}})
 		// Statistics first: its figures are deltas, but a quiet database
 		// keeps the failure messages readable.
 		t.Run("stats", func(t *testing.T) { testStats(t, env) })
@@ -47,6 +55,7 @@ func TestAPIv1(t *testing.T) {
 		t.Run("admin api keys", func(t *testing.T) { testAPIKeys(t, env) })
 		t.Run("api key security", func(t *testing.T) { testKeySecurity(t, env, v1) })
 		t.Run("webhooks", func(t *testing.T) { testWebhooks(t, env) })
+		t.Run("connectors", func(t *testing.T) { testConnectors(t, env, fake, oauth) })
 		t.Run("audit logs", func(t *testing.T) {
 			env.As(hubapi.RoleAdmin).Get(t, v1+"/admin/audit-logs?resource_type=chantiers&limit=5").Expect(200)
 		})

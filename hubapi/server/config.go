@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hubchantier/hubchantier/clientip"
+	"github.com/hubchantier/hubchantier/connectors"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/apiversion"
 	"github.com/hubchantier/hubchantier/hubapi/jobs"
@@ -117,6 +118,27 @@ type Config struct {
 	// (table server_secrets), with a warning at start-up — whoever reads the
 	// database can then open the secrets.
 	SecretKeys *secretbox.Keyring
+	// ConnectorKeys seal connector configurations and vendors' OAuth
+	// tokens (HUB_CONNECTOR_KEYS, same format as HUB_SECRET_KEYS). Empty:
+	// the SecretKeys keyring (or the key kept in the database).
+	ConnectorKeys *secretbox.Keyring
+	// Connectors are the connector types the server offers (default:
+	// DefaultConnectorRegistry). Embedders and tests.
+	Connectors *connectors.Registry
+	// ConnectorOptions gives the options of connectors of a type (HTTP
+	// client; base URL of a fake when Connectors allows overrides).
+	// Embedders and tests.
+	ConnectorOptions func(typ string) connectors.Options
+	// ConnectorOAuth are the server's OAuth clients at vendors, by
+	// connector type (types whose Spec has OAuth). Embedders and tests;
+	// environment variables come with the OAuth vendors.
+	ConnectorOAuth map[string]service.ConnectorOAuthClient
+	// ConnectorRunner configures syncs and checks (call timeout, tries,
+	// backoff). Embedders and tests.
+	ConnectorRunner connectors.RunnerConfig
+	// ConnectorJobs tunes the sync jobs (lease, retries). Embedders and
+	// tests; Registry, Sealer, Runner and Options are set by the server.
+	ConnectorJobs jobs.ConnectorConfig
 	// Audit configures the audit trail (HUB_AUDIT_*).
 	Audit AuditConfig
 	// WebhookAllowHTTP accepts http:// webhook targets
@@ -228,6 +250,7 @@ const (
 	EnvShutdownGrace        = "HUB_SHUTDOWN_GRACE"
 	EnvSMTPURL              = "HUB_SMTP_URL"
 	EnvSecretKeys           = "HUB_SECRET_KEYS"
+	EnvConnectorKeys        = connectors.EnvKeys
 	EnvWebhookAllowHTTP     = "HUB_WEBHOOK_ALLOW_HTTP"
 	EnvWebhookAllowPrivate  = "HUB_WEBHOOK_ALLOW_PRIVATE"
 	EnvJobsRescueAfter      = "HUB_JOBS_RESCUE_AFTER"
@@ -261,7 +284,7 @@ const DefaultShutdownGrace = 30 * time.Second
 func EnvNames() []string {
 	return []string{EnvEnv, EnvAddr, EnvDatabaseURL, EnvStatementTimeout, EnvBlobDir, EnvCORSOrigins, EnvTrustedProxies, EnvRedisURL,
 		EnvRateLimits, EnvRateLimitFailClosed, EnvCacheMaxMB, EnvCacheTTLLists, EnvCacheTTLStats, EnvCacheTTLPlanning,
-		EnvCursorKeys, EnvSecretKeys, EnvMetricsAddr,
+		EnvCursorKeys, EnvSecretKeys, EnvConnectorKeys, EnvMetricsAddr,
 		EnvSMTPURL, EnvWebhookAllowHTTP, EnvWebhookAllowPrivate, metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash,
 		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace, EnvJobsRescueAfter, EnvAPIKeyRotationGrace, EnvV1Deprecation, EnvV1Sunset, EnvGraphQLIntrospection, EnvOAuthIssuer,
 		EnvAuditDisabled, EnvAuditSigningKey, EnvAuditRetentionDays, EnvAuditAnonymiseDays, EnvAuditArchiveDir}
@@ -366,6 +389,14 @@ func ConfigFromEnv(environ []string) (Config, error) {
 				// secretbox's errors name key ids, never key material.
 				if c.SecretKeys, err = secretbox.ParseKeyring(v); err != nil {
 					return fmt.Errorf("%s: %w (want id:base64key,... of 32-byte keys, current first)", EnvSecretKeys, err)
+				}
+			}
+			return nil
+		},
+		func() error {
+			if v := get(EnvConnectorKeys); v != "" {
+				if c.ConnectorKeys, err = secretbox.ParseKeyring(v); err != nil {
+					return fmt.Errorf("%s: %w (want id:base64key,... of 32-byte keys, current first)", EnvConnectorKeys, err)
 				}
 			}
 			return nil

@@ -6,6 +6,7 @@ import (
 	encjson "encoding/json"
 	"flag"
 	"fmt"
+	"github.com/hubchantier/hubchantier/connectors/example/examplefake"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -54,7 +55,10 @@ func FuzzHandler(f *testing.F) {
 	late := []string{"/api/v1/users/me/export", "/api/v1/users/me/email/verify", "/api/v1/admin/users/{id}",
 		"/api/v2/users/me/export", "/api/v2/users/me/email/verify", "/api/v2/admin/users/{id}",
 		"/api/v1/admin/api-keys/{id}/rotate", "/api/v1/admin/anomalies", "/api/v2/admin/api-keys/{id}/rotate", "/api/v2/admin/anomalies",
-		"/api/v1/admin/api-keys/{id}/secret", "/api/v2/admin/api-keys/{id}/secret"}
+		"/api/v1/admin/api-keys/{id}/secret", "/api/v2/admin/api-keys/{id}/secret",
+		"/api/v1/integrations/connectors", "/api/v1/integrations/connectors/{id}", "/api/v1/integrations/connectors/{id}/check",
+		"/api/v1/integrations/connectors/{id}/sync", "/api/v1/integrations/connectors/{id}/sync-logs",
+		"/api/v1/integrations/{type}/authorize", "/api/v1/integrations/{type}/callback"}
 	seen := map[string]bool{}
 	for _, p := range late {
 		seen[p] = true
@@ -95,8 +99,10 @@ func FuzzHandler(f *testing.F) {
 	for _, db := range dbs {
 		// The fuzz target must not log through f: the server's log goes
 		// nowhere, the failures say what went wrong.
+		fake := examplefake.New("acme", connectorSecret, 3)
+		f.Cleanup(fake.Close)
 		env := apitest.Start(f, db, apitest.Config{MaxUploadBytes: testMaxUpload, RateLimits: strings.Join(limits, ";"),
-			Logger: slog.New(slog.DiscardHandler)})
+			Logger: slog.New(slog.DiscardHandler), Configure: withConnectors(fake)})
 		admin := env.As(hubapi.RoleAdmin)
 		// Rows for the {id} routes: id 1 of every resource exists.
 		ch := newChantier(f, admin, nil)
@@ -105,6 +111,7 @@ func FuzzHandler(f *testing.F) {
 		newAffectation(f, admin, map[string]any{"chantier_id": ch.ID, "user_id": p.UserID, "date": "2030-01-07"})
 		admin.Upload(f, v1+"/documents", []apitest.Part{{Name: "chantier_id", Body: []byte(itoa(ch.ID))},
 			{Name: "file", FileName: "plan.txt", ContentType: "text/plain", Body: []byte("plan")}}).Expect(201)
+		admin.Post(f, v1+"/integrations/connectors", newConnectorBody("fuzz")).Expect(201)
 		targets = append(targets, target{db.Name, env.Server.Handler, env.Key(hubapi.RoleAdmin)})
 	}
 
@@ -204,6 +211,17 @@ func FuzzHandler(f *testing.F) {
 		{0, "/api/v1/users/me/export", "", "fields=id&x=%00", "", 0, "", nil},
 		{4, "/api/v1/admin/users/{id}", "99999999999999999999", "", "", 0, "", nil},
 		{4, "/api/v1/admin/users/{id}", "-1", "", "", 0, "", nil},
+		{1, "/api/v1/integrations/connectors", "", "", json, 0, "", []byte(`{"type":"example","name":"a\u0000","settings":{"account":"\u0000"},"secrets":{"api_key":1}}`)},
+		{1, "/api/v1/integrations/connectors", "", "", json, 0, "", []byte(`{"type":"` + strings.Repeat("x", 5000) + `","name":"n","settings":{"` + strings.Repeat("k", 300) + `":"v"}}`)},
+		{1, "/api/v1/integrations/connectors", "", "", json, 0, "", []byte(`{"type":"example","name":"n","settings":{"account":"a"},"secrets":{"api_key":"k","__proto__":"x"}}`)},
+		{2, "/api/v1/integrations/connectors/{id}", "1", "", json, 0, "\"v1\"", []byte(`{"name":"n","type":"example","settings":null,"secrets":{"api_key":"••••"}}`)},
+		{0, "/api/v1/integrations/connectors", "", "type=%00&user_id=-1&sort=-started_at", "", 0, "", nil},
+		{0, "/api/v1/integrations/connectors/{id}/sync-logs", "1", "cursor=%00&limit=0", "", 0, "", nil},
+		{1, "/api/v1/integrations/connectors/{id}/check", "1", "x=1", "", 0, "", nil},
+		{1, "/api/v1/integrations/connectors/{id}/sync", "99999999999999999999", "", "", 0, "", nil},
+		{0, "/api/v1/integrations/{type}/authorize", "example", "connector_id=1", "", 0, "", nil},
+		{0, "/api/v1/integrations/{type}/callback", "%00", "code=%00&state=" + strings.Repeat("s", 300), "", 0, "", nil},
+		{0, "/api/v1/integrations/{type}/callback", "example", "error=access_denied&error_description=%FF", "", 0, "", nil},
 		{3, "/api/v2/users/me", "", "", "application/merge-patch+json", 0, "", []byte(`{"lastName":"x","nom":"y"}`)},
 		{0, "/api/v2/users/me/export", "", "", "", 0, "", nil},
 		// API key security: allow-lists, rotation, anomalies

@@ -34,6 +34,8 @@ type everyService struct {
 	hubapi.PrivacyService
 	hubapi.AuditLogService
 	hubapi.APIKeySecurityService
+	hubapi.ConnectorService
+	hubapi.ConnectorOAuthService
 }
 
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
@@ -47,7 +49,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	r := mux.NewRouter()
 	rest.MountDocs(r)
 	if err := rest.Mount(r, rest.Options{Chantiers: s, Pointages: s, Documents: s, Signalements: s, Affectations: s,
-		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Privacy: s, AuditLogs: s, KeySecurity: s, Authenticator: s, Batch: http.NotFoundHandler()}); err != nil {
+		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Privacy: s, AuditLogs: s, KeySecurity: s, Connectors: s, ConnectorOAuth: s, Authenticator: s, Batch: http.NotFoundHandler()}); err != nil {
 		t.Fatal(err)
 	}
 	var routes []string

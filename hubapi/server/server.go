@@ -72,6 +72,8 @@ type Server struct {
 	// WebhookGuard holds the rules for webhook targets (Config.WebhookAllowHTTP,
 	// Config.WebhookAllowPrivate), at registration and at delivery.
 	WebhookGuard webhooks.Guard
+	// connectors: registry, sealer, vendor rate limiter (connectors.go)
+	connectors *connectorSetup
 	// Jobs is the durable job queue (periodic jobs, later event delivery),
 	// started by New and stopped by Close.
 	Jobs *jobs.Queue
@@ -133,6 +135,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.setupAudit(ctx, cfg, log); err != nil {
 		return nil, err
 	}
+	if err := s.setupConnectors(cfg, log); err != nil {
+		return nil, err
+	}
 	if err := s.newJobs(ctx, cfg, log); err != nil {
 		return nil, err
 	}
@@ -148,6 +153,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.connectRedis(cfg, log); err != nil {
 		return nil, err
 	}
+	s.useRedisForConnectors()
 	s.failClosed = cfg.RateLimitFailClosed
 	if err := s.setupRevocations(log); err != nil {
 		return nil, err
@@ -284,7 +290,8 @@ func (s *Server) startService(cfg Config, blobs *blob.Dir, codec *pagination.Cod
 	opts := []service.Option{service.WithPublisher(s.Bus), service.WithCursorCodec(codec), service.WithOutbox(s.Jobs),
 		service.WithSecretKeyring(s.Secrets), service.WithWebhookGuard(s.WebhookGuard), service.WithWebhookQueue(s.Jobs),
 		service.WithNotifier(s.Notifier), service.WithOAuthGrants(oauthGrants{s.OAuth}), service.WithAuditTrail(cfg.AuditTrail),
-		service.WithLogger(log), service.WithRotationGrace(cfg.APIKeyRotationGrace), service.WithAnomalyConfig(s.anomalyConfig(cfg))}
+		service.WithLogger(log), service.WithRotationGrace(cfg.APIKeyRotationGrace), service.WithAnomalyConfig(s.anomalyConfig(cfg)),
+		service.WithConnectors(s.connectorDeps())}
 	if s.Audit != nil {
 		opts = append(opts, service.WithAudit(s.Audit))
 		if cfg.AuditTrail == nil {
@@ -307,6 +314,7 @@ func (s *Server) newJobs(ctx context.Context, cfg Config, log *slog.Logger) erro
 	periodic = append(periodic, s.keySecurityJobs(log)...)
 	jc := jobs.Config{Logger: log, Periodic: periodic, EventHandlers: cfg.EventHandlers, RescueStuckJobsAfter: cfg.JobsRescueAfter}
 	jc.Webhooks = &jobs.WebhookConfig{Keys: s.Secrets, Notifier: s.Notifier, Timeout: cfg.WebhookTimeout, Guard: s.WebhookGuard}
+	jc.Connectors = s.connectorJobs(cfg)
 	q, err := jobs.New(ctx, s.DB, jc)
 	if err != nil {
 		return err
@@ -507,7 +515,7 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 	// hence per version; conditional requests; the cache, keyed by route).
 	mw := append([]mux.MiddlewareFunc{s.countVersion}, v1mw...)
 	opts := rest.Options{Chantiers: svc, Pointages: svc, Documents: svc, Signalements: svc,
-		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, KeySecurity: svc, Webhooks: svc, Privacy: svc, AuditLogs: svc,
+		Affectations: svc, Users: svc, Stats: svc, APIKeys: svc, KeySecurity: svc, Webhooks: svc, Privacy: svc, AuditLogs: svc, Connectors: svc, ConnectorOAuth: svc,
 		Authenticator:  bearerAuthenticator{keys: s.Operator, oauth: s.OAuth, op: s.Operator},
 		Authorizations: oauthAuthorizations{s.OAuth},
 		Logger:         log, Middleware: mw, OnAuthFailure: s.Metrics.AuthFailure, Batch: bh}

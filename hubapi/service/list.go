@@ -22,6 +22,8 @@ type pagers struct {
 	affectations *pagination.Paginator[hubapi.Affectation]
 	webhooks     *pagination.Paginator[hubapi.WebhookSubscription]
 	deliveries   *pagination.Paginator[hubapi.WebhookDelivery]
+	connectors   *pagination.Paginator[hubapi.Connector]
+	syncLogs     *pagination.Paginator[hubapi.ConnectorSyncLog]
 }
 
 // newPagers builds the paginators of the store's specs, which are constants:
@@ -35,6 +37,8 @@ func newPagers(c *pagination.Codec) pagers {
 		affectations: pagination.MustNew(c, store.AffectationPages),
 		webhooks:     pagination.MustNew(c, store.WebhookPages),
 		deliveries:   pagination.MustNew(c, store.WebhookDeliveryPages),
+		connectors:   pagination.MustNew(c, store.ConnectorPages),
+		syncLogs:     pagination.MustNew(c, store.ConnectorSyncLogPages),
 	}
 }
 

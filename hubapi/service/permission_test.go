@@ -11,11 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uptrace/bun"
+
+	"github.com/hubchantier/hubchantier/connectors"
+	"github.com/hubchantier/hubchantier/connectors/example"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/blob"
 	"github.com/hubchantier/hubchantier/hubapi/service"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 	"github.com/hubchantier/hubchantier/internal/testenv"
+	"github.com/hubchantier/hubchantier/secretbox"
 )
 
 // matrix is the permission matrix as the README writes it: resource →
@@ -136,7 +141,14 @@ type fixture struct {
 	other *hubapi.User
 	seq   atomic.Int64
 	now   time.Time
+	// sealer seals the connectors' configurations
+	sealer *connectors.Sealer
 }
+
+// noQueue accepts every sync (the permission rules are under test).
+type noQueue struct{}
+
+func (noQueue) EnqueueConnectorSync(context.Context, bun.Tx, int64) (bool, error) { return true, nil }
 
 func newFixture(t *testing.T, tdb *testenv.DB) *fixture {
 	db := store.Wrap(tdb.DB)
@@ -147,8 +159,16 @@ func newFixture(t *testing.T, tdb *testenv.DB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := service.New(db, blobs)
-	f := &fixture{t: t, db: db, svc: svc, users: map[hubapi.Role]*hubapi.User{}, now: time.Now().UTC().Truncate(time.Microsecond)}
+	sealer, err := connectors.ParseSealer("k:" + secretbox.GenerateKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := connectors.NewRegistry()
+	if err := example.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	svc := service.New(db, blobs, service.WithConnectors(service.ConnectorDeps{Registry: reg, Sealer: sealer, Queue: noQueue{}}))
+	f := &fixture{sealer: sealer, t: t, db: db, svc: svc, users: map[hubapi.Role]*hubapi.User{}, now: time.Now().UTC().Truncate(time.Microsecond)}
 	op := service.NewOperator(svc)
 	for _, role := range hubapi.Roles {
 		u := &hubapi.User{Email: string(role) + "@test.fr", Role: role}
@@ -231,6 +251,18 @@ func (f *fixture) rowFor(r hubapi.Resource, role hubapi.Role, sc scenario) (id, 
 		k := &hubapi.APIKey{UserID: owner, Name: "k", Prefix: "hck_x", Hash: f.uniq("hash"), Scopes: "chantiers:read"}
 		k.CreatedAt, k.UpdatedAt, k.Version = ts()
 		return insert(f, k, &k.ID), chantier
+	case hubapi.ResourceConnectors:
+		c := &hubapi.Connector{UserID: owner, Type: "example", Name: "c", Enabled: true, ConfigKeyID: "-", ConfigSealed: []byte{0}, SyncStatus: hubapi.SyncNever}
+		c.CreatedAt, c.UpdatedAt, c.Version = ts()
+		id := insert(f, c, &c.ID)
+		kid, sealed, err := f.sealer.Seal(connectors.Config{Settings: map[string]string{"account": "a"}, Secrets: map[string]string{"api_key": "k"}}, service.ConnectorBinding(id))
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if _, err := f.db.NewUpdate().Model((*hubapi.Connector)(nil)).Set("config_key_id = ?", kid).Set("config_sealed = ?", sealed).Where("id = ?", id).Exec(f.t.Context()); err != nil {
+			f.t.Fatal(err)
+		}
+		return id, chantier
 	case hubapi.ResourceWebhooks:
 		w := &hubapi.WebhookSubscription{UserID: owner, URL: "https://93.184.215.14/hook", EventTypes: "*", Enabled: true,
 			SecretKeyID: "k", SecretSealed: []byte("sealed")}
@@ -526,6 +558,42 @@ func operations() map[hubapi.Resource]map[hubapi.Action][]operation {
 					return err
 				}},
 			},
+		},
+		hubapi.ResourceConnectors: {
+			hubapi.ActionRead: {
+				{"GetConnector", owned, read, func(f *fixture, role hubapi.Role, sc scenario) error {
+					id, _ := f.rowFor(hubapi.ResourceConnectors, role, sc)
+					return noErr(f.svc.GetConnector(f.as(role), id))
+				}},
+				{"ListConnectors", owned, read, func(f *fixture, role hubapi.Role, sc scenario) error {
+					id, _ := f.rowFor(hubapi.ResourceConnectors, role, sc)
+					pg, err := f.svc.ListConnectors(f.as(role), hubapi.ConnectorFilter{UserID: f.owner(role, sc)}, hubapi.PageRequest{Limit: 100})
+					return listed(pg.Items, err, id, func(c *hubapi.Connector) int64 { return c.ID })
+				}},
+				{"ListConnectorSyncLogs", owned, read, func(f *fixture, role hubapi.Role, sc scenario) error {
+					id, _ := f.rowFor(hubapi.ResourceConnectors, role, sc)
+					return noErr(f.svc.ListConnectorSyncLogs(f.as(role), id, hubapi.PageRequest{}))
+				}},
+			},
+			hubapi.ActionCreate: {{"CreateConnector", []scenario{mine}, []A{hubapi.ActionCreate}, func(f *fixture, role hubapi.Role, sc scenario) error {
+				_, err := f.svc.CreateConnector(f.as(role), hubapi.ConnectorInput{Type: "example", Name: "n",
+					Settings: map[string]string{"account": "a"}, Secrets: map[string]string{"api_key": "k"}})
+				return err
+			}}},
+			hubapi.ActionChange: {
+				{"ReplaceConnector", owned, change, func(f *fixture, role hubapi.Role, sc scenario) error {
+					id, _ := f.rowFor(hubapi.ResourceConnectors, role, sc)
+					return noErr(f.svc.ReplaceConnector(f.as(role), id, hubapi.ConnectorInput{Name: "renamed", Settings: map[string]string{"account": "b"}}, nil))
+				}},
+				{"SyncConnector", owned, change, func(f *fixture, role hubapi.Role, sc scenario) error {
+					id, _ := f.rowFor(hubapi.ResourceConnectors, role, sc)
+					return noErr(f.svc.SyncConnector(f.as(role), id))
+				}},
+			},
+			hubapi.ActionDelete: {{"DeleteConnector", owned, []A{hubapi.ActionDelete}, func(f *fixture, role hubapi.Role, sc scenario) error {
+				id, _ := f.rowFor(hubapi.ResourceConnectors, role, sc)
+				return f.svc.DeleteConnector(f.as(role), id, nil)
+			}}},
 		},
 		hubapi.ResourceWebhooks: {
 			hubapi.ActionRead: {

@@ -70,6 +70,8 @@ type deps struct {
 	rotationGrace time.Duration
 	keyPage       string
 	anomaly       AnomalyConfig
+	// connectors (connector.go); nil: not configured
+	connectors *ConnectorDeps
 }
 
 // Option configures a Service.
@@ -133,6 +135,7 @@ var (
 	_ hubapi.StatsService          = (*Service)(nil)
 	_ hubapi.WebhookService        = (*Service)(nil)
 	_ hubapi.PrivacyService        = (*Service)(nil)
+	_ hubapi.ConnectorService      = (*Service)(nil)
 	_ hubapi.OperatorService       = (*Operator)(nil)
 	_ hubapi.UnitOfWork            = (*Service)(nil)
 )
