@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"hash"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -15,8 +16,32 @@ const GenesisHash = "00000000000000000000000000000000000000000000000000000000000
 // timeLayout is the canonical form of Event.Time.
 const timeLayout = "2006-01-02T15:04:05.000000Z"
 
-// chainOf returns the chain (month) of t.
+// chainOf returns the month of t, "YYYY-MM": the name of its first chain.
 func chainOf(t time.Time) string { return t.UTC().Format("2006-01") }
+
+// ChainShards is how many chains a month has on PostgreSQL: "YYYY-MM" and
+// "YYYY-MM.1" to "YYYY-MM.15". A transaction appends to the first of them
+// no other transaction holds (FOR UPDATE SKIP LOCKED), so concurrent
+// changes do not queue on one head row while they commit; each chain is
+// still a total order, verified on its own. SQLite, one writer at a time,
+// uses the month's first chain only.
+const ChainShards = 16
+
+// monthOf returns the month of a chain name ("2026-12.3" → "2026-12").
+func monthOf(chain string) string {
+	m, _, _ := strings.Cut(chain, ".")
+	return m
+}
+
+// shardChains returns the names of month's chains.
+func shardChains(month string) []string {
+	names := make([]string, ChainShards)
+	names[0] = month
+	for i := 1; i < ChainShards; i++ {
+		names[i] = month + "." + strconv.Itoa(i)
+	}
+	return names
+}
 
 // netstring writes one field: its length in bytes in decimal, ":", the
 // bytes, ",". Any language reproduces it without a JSON canonicaliser.

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -127,6 +129,11 @@ func (s *Store) ensurePartition(ctx context.Context, db bun.IDB, t time.Time) er
 		return fmt.Errorf("audit: partition %s: %w", chain, err)
 	}
 	if isDB {
+		// The month's chain heads exist before its first change: a
+		// change then never waits for another's uncommitted head.
+		if err := s.createHeads(ctx, db, chain); err != nil {
+			return fmt.Errorf("audit: chain heads %s: %w", chain, err)
+		}
 		s.mu.Lock()
 		s.ensured[chain] = true
 		s.mu.Unlock()
@@ -151,35 +158,25 @@ func (s *Store) Append(ctx context.Context, db bun.IDB, events ...*Event) error 
 		return err
 	}
 	if bdb, ok := db.(*bun.DB); ok {
+		if s.pg && bdb == s.db && len(events) > 1 {
+			// a batch of its own (the writer's): COPY on pgx
+			if err := s.appendCopy(ctx, now, events); !errors.Is(err, errNoCopy) {
+				return err
+			}
+		}
 		return bdb.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return s.append(ctx, tx, now, events) })
 	}
 	return s.append(ctx, db, now, events)
 }
 
 func (s *Store) append(ctx context.Context, db bun.IDB, now time.Time, events []*Event) error {
-	chain := chainOf(now)
-	ignore := "INSERT OR IGNORE INTO audit_chain_heads (chain, seq, hash) VALUES (?, 0, ?)"
-	lock := "SELECT seq, hash FROM audit_chain_heads WHERE chain = ?"
-	if s.pg {
-		ignore = "INSERT INTO audit_chain_heads (chain, seq, hash) VALUES (?, 0, ?) ON CONFLICT (chain) DO NOTHING"
-		lock += " FOR UPDATE"
-	}
-	// The head exists but for a month's first append: lock it, and create
-	// it only when it is missing (one statement less per append).
-	var seq int64
-	var prev string
-	err := db.QueryRowContext(ctx, lock, chain).Scan(&seq, &prev)
-	if errors.Is(err, sql.ErrNoRows) {
-		if _, err := db.ExecContext(ctx, ignore, chain, GenesisHash); err != nil {
-			return fmt.Errorf("audit: chain head: %w", err)
-		}
-		err = db.QueryRowContext(ctx, lock, chain).Scan(&seq, &prev)
-	}
+	month := chainOf(now)
+	chain, seq, prev, err := s.lockHead(ctx, db, month)
 	if err != nil {
 		return fmt.Errorf("audit: chain head: %w", err)
 	}
 	// The time is read again under the lock: a chain's times never go back.
-	if t := s.clock(); t.After(now) && chainOf(t) == chain {
+	if t := s.clock(); t.After(now) && chainOf(t) == month {
 		now = t
 	}
 	for _, e := range events {
@@ -199,6 +196,57 @@ func (s *Store) append(ctx context.Context, db bun.IDB, now time.Time, events []
 		return fmt.Errorf("audit: chain head: %w", err)
 	}
 	return nil
+}
+
+// lockHead locks the head of one of month's chains until the transaction
+// ends and returns the chain, its last sequence number and hash. On
+// PostgreSQL it takes the first chain no other transaction holds (SKIP
+// LOCKED): one writer at a time appends to "YYYY-MM" alone, concurrent
+// ones overflow to the month's other chains;
+// when every one is held, or the month's heads do not exist yet, it
+// creates the missing heads and waits for a chain picked at random.
+func (s *Store) lockHead(ctx context.Context, db bun.IDB, month string) (chain string, seq int64, prev string, err error) {
+	if !s.pg {
+		lock := "SELECT seq, hash FROM audit_chain_heads WHERE chain = ?"
+		err = db.QueryRowContext(ctx, lock, month).Scan(&seq, &prev)
+		if errors.Is(err, sql.ErrNoRows) {
+			if _, err = db.ExecContext(ctx, "INSERT OR IGNORE INTO audit_chain_heads (chain, seq, hash) VALUES (?, 0, ?)", month, GenesisHash); err != nil {
+				return "", 0, "", err
+			}
+			err = db.QueryRowContext(ctx, lock, month).Scan(&seq, &prev)
+		}
+		return month, seq, prev, err
+	}
+	names := shardChains(month)
+	free := func() error {
+		return db.QueryRowContext(ctx, "SELECT chain, seq, hash FROM audit_chain_heads WHERE chain IN (?) "+
+			"ORDER BY chain LIMIT 1 FOR UPDATE SKIP LOCKED", bun.In(names)).Scan(&chain, &seq, &prev)
+	}
+	if err = free(); !errors.Is(err, sql.ErrNoRows) {
+		return chain, seq, prev, err
+	}
+	if err = s.createHeads(ctx, db, month); err != nil {
+		return "", 0, "", err
+	}
+	if err = free(); !errors.Is(err, sql.ErrNoRows) {
+		return chain, seq, prev, err
+	}
+	chain = names[rand.IntN(len(names))] // #nosec G404 -- spreads waiters over the chains; protects nothing
+	err = db.QueryRowContext(ctx, "SELECT seq, hash FROM audit_chain_heads WHERE chain = ? FOR UPDATE", chain).Scan(&seq, &prev)
+	return chain, seq, prev, err
+}
+
+// createHeads creates the missing heads of month's chains (PostgreSQL).
+func (s *Store) createHeads(ctx context.Context, db bun.IDB, month string) error {
+	names := shardChains(month)
+	values := strings.TrimSuffix(strings.Repeat("(?, 0, ?), ", len(names)), ", ")
+	args := make([]any, 0, 2*len(names))
+	for _, n := range names {
+		args = append(args, n, GenesisHash)
+	}
+	_, err := db.ExecContext(ctx, "INSERT INTO audit_chain_heads (chain, seq, hash) VALUES "+values+
+		" ON CONFLICT (chain) DO NOTHING", args...)
+	return err
 }
 
 // maintenance runs fn in a transaction on the allowed path mode

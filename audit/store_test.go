@@ -254,3 +254,66 @@ func TestExportVerifiesOffline(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentChangesTakeFreeChains checks on PostgreSQL that a change
+// does not wait for another transaction holding the month's first chain:
+// it appends to the next free chain ("YYYY-MM.1") at once. Both chains
+// verify, in place and in an archive of the month (one section each), and
+// retiring the month drops both.
+func TestConcurrentChangesTakeFreeChains(t *testing.T) {
+	db := testenv.Postgres(t)
+	ctx := context.Background()
+	s := newStore(t, db)
+	month := time.Now().UTC().Format("2006-01")
+	// as the server at start and the partition job ahead of each month
+	if err := s.EnsurePartition(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	first := event(1, "create_chantier")
+	tx1, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx1.Rollback() }()
+	if err := s.Append(ctx, tx1, first); err != nil {
+		t.Fatal(err)
+	}
+	// tx1 holds the first chain's head until it commits.
+	second := event(2, "update_chantier")
+	quick, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := db.RunInTx(quick, nil, func(ctx context.Context, tx bun.Tx) error { return s.Append(ctx, tx, second) }); err != nil {
+		t.Fatalf("a second change waited for the first's transaction: %v", err)
+	}
+	if err := tx1.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if first.Chain != month || second.Chain != month+".1" || first.Seq != 1 || second.Seq != 1 {
+		t.Fatalf("chains %s#%d and %s#%d", first.Chain, first.Seq, second.Chain, second.Seq)
+	}
+	appendN(t, s, 3, 1) // sequential appends: the first chain again
+	var n int
+	if err := db.NewSelect().TableExpr("audit_events").ColumnExpr("count(*)").Where("chain = ?", month).Scan(ctx, &n); err != nil || n != 4 {
+		t.Fatalf("%d events on %s, err %v", n, month, err)
+	}
+	if b, err := s.Verify(ctx, time.Time{}, time.Time{}, ""); err != nil || b != nil {
+		t.Fatalf("verify: %v %v", b, err)
+	}
+	var buf bytes.Buffer
+	if n, err := s.Export(ctx, &buf, month); err != nil || n != 5 {
+		t.Fatalf("exported %d, err %v", n, err)
+	}
+	sg, _ := audit.NewSigner(make([]byte, 32))
+	if b, err := audit.VerifyArchive(bytes.NewReader(buf.Bytes()), sg.PublicKey()); err != nil || b != nil {
+		t.Fatalf("archive: %v %v", b, err)
+	}
+	// An edit in the second chain is found there.
+	disableTriggers(t, db, "UPDATE audit_events SET action = 'x' WHERE chain = '"+month+".1'")
+	if b, err := s.Verify(ctx, time.Time{}, time.Time{}, ""); err != nil || b == nil || b.Chain != month+".1" || b.Seq != 1 {
+		t.Fatalf("verify after an edit of %s.1: %v %v", month, b, err)
+	}
+	files, err := s.Retire(ctx, time.Now().AddDate(0, 2, 0), t.TempDir())
+	if err == nil {
+		t.Fatalf("retired a month whose chain is broken: %v", files)
+	}
+}

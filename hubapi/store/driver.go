@@ -62,6 +62,10 @@ var (
 	_ driver.NamedValueChecker  = (*classifyingConn)(nil)
 )
 
+// Unwrap returns the driver's connection (for a caller that needs its own
+// API, e.g. pgx's COPY through database/sql's Conn.Raw).
+func (c *classifyingConn) Unwrap() driver.Conn { return c.Conn }
+
 func (c *classifyingConn) Prepare(query string) (driver.Stmt, error) {
 	return c.PrepareContext(context.Background(), query)
 }
