@@ -74,19 +74,9 @@ func (s *Store) appendCopy(ctx context.Context, now time.Time, events []*Event) 
 		if err != nil {
 			return fmt.Errorf("audit: chain head: %w", err)
 		}
-		if t := s.clock(); t.After(now) && chainOf(t) == month {
-			now = t
-		}
+		seq, prev = s.link(events, now, chain, seq, prev)
 		rows := make([][]any, len(events))
 		for i, e := range events {
-			seq++
-			e.Time, e.Chain, e.Seq, e.PrevHash = now, chain, seq, prev
-			if e.Stage == "" {
-				e.Stage = StageResponse
-			}
-			e.sealPII()
-			e.Hash = ComputeHash(e)
-			prev = e.Hash
 			rows[i] = copyRow(e)
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_events"}, copyColumns, pgx.CopyFromRows(rows)); err != nil {

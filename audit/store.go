@@ -175,8 +175,21 @@ func (s *Store) append(ctx context.Context, db bun.IDB, now time.Time, events []
 	if err != nil {
 		return fmt.Errorf("audit: chain head: %w", err)
 	}
-	// The time is read again under the lock: a chain's times never go back.
-	if t := s.clock(); t.After(now) && chainOf(t) == month {
+	seq, prev = s.link(events, now, chain, seq, prev)
+	if _, err := db.NewInsert().Model(&events).Returning("id").Exec(ctx); err != nil {
+		return fmt.Errorf("audit: append: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, "UPDATE audit_chain_heads SET seq = ?, hash = ? WHERE chain = ?", seq, prev, chain); err != nil {
+		return fmt.Errorf("audit: chain head: %w", err)
+	}
+	return nil
+}
+
+// link places events after (seq, prev) in chain, the head locked, and
+// seals them; it returns the new head. The time is read again under the
+// lock: a chain's times never go back.
+func (s *Store) link(events []*Event, now time.Time, chain string, seq int64, prev string) (int64, string) {
+	if t := s.clock(); t.After(now) && chainOf(t) == monthOf(chain) {
 		now = t
 	}
 	for _, e := range events {
@@ -189,13 +202,7 @@ func (s *Store) append(ctx context.Context, db bun.IDB, now time.Time, events []
 		e.Hash = ComputeHash(e)
 		prev = e.Hash
 	}
-	if _, err := db.NewInsert().Model(&events).Returning("id").Exec(ctx); err != nil {
-		return fmt.Errorf("audit: append: %w", err)
-	}
-	if _, err := db.ExecContext(ctx, "UPDATE audit_chain_heads SET seq = ?, hash = ? WHERE chain = ?", seq, prev, chain); err != nil {
-		return fmt.Errorf("audit: chain head: %w", err)
-	}
-	return nil
+	return seq, prev
 }
 
 // lockHead locks the head of one of month's chains until the transaction
