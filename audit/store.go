@@ -227,7 +227,7 @@ func (s *Store) lockHead(ctx context.Context, db bun.IDB, month string) (chain s
 	names := shardChains(month)
 	free := func() error {
 		return db.QueryRowContext(ctx, "SELECT chain, seq, hash FROM audit_chain_heads WHERE chain IN (?) "+
-			"ORDER BY chain LIMIT 1 FOR UPDATE SKIP LOCKED", bun.In(names)).Scan(&chain, &seq, &prev)
+			"ORDER BY chain LIMIT 1 FOR UPDATE SKIP LOCKED", bun.List(names)).Scan(&chain, &seq, &prev)
 	}
 	if err = free(); !errors.Is(err, sql.ErrNoRows) {
 		return chain, seq, prev, err
