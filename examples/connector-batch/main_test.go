@@ -139,12 +139,12 @@ func TestBatchKilledResumesFromCheckpoint(t *testing.T) {
 	fake := examplefake.New("acme", apiKey, 400)
 	defer fake.Close()
 	killed := make(chan struct{})
-	fake.OnPage = func(n int) {
+	fake.SetOnPage(func(n int) {
 		if n == 4 {
 			close(killed)
 			time.Sleep(3 * time.Second) // the process dies waiting for this page
 		}
-	}
+	})
 	dir := t.TempDir()
 	state, out := filepath.Join(dir, "state.json"), filepath.Join(dir, "records.jsonl")
 	args := []string{"-quiet", "-type", "example", "-setting", "account=acme", "-base-url", fake.URL, "-state", state, "-out", out}
@@ -170,7 +170,7 @@ func TestBatchKilledResumesFromCheckpoint(t *testing.T) {
 	}
 	_, _ = f.WriteString(`{"stream":"entries","id":"e000201","data":{}}` + "\n")
 	_ = f.Close()
-	fake.OnPage = nil
+	fake.SetOnPage(nil)
 	before := fake.Requests.Load()
 	t.Setenv("CONNECTOR_SECRET_API_KEY", apiKey)
 	var stdout, stderr bytes.Buffer

@@ -318,7 +318,7 @@ func TestTwoInstancesNeverRunOneConnectorAtOnce(t *testing.T) {
 		sealer := testSealer(t, "k1:"+testKeysB64())
 		fake := examplefake.New("acme", connectorAPIKey, 400)
 		defer fake.Close()
-		fake.OnPage = func(int) { time.Sleep(20 * time.Millisecond) }
+		fake.SetOnPage(func(int) { time.Sleep(20 * time.Millisecond) })
 		user := newUser(t, db, "owner@example.com", hubapi.RoleAdmin)
 		c := newConnectorRow(t, db, sealer, user, example.Type)
 		reg := testRegistry(t)
@@ -390,12 +390,12 @@ func TestConnectorSyncKilledResumesFromCheckpoint(t *testing.T) {
 		defer fake.Close()
 		third := make(chan struct{})
 		var once sync.Once
-		fake.OnPage = func(n int) {
+		fake.SetOnPage(func(n int) {
 			if n == 3 {
 				once.Do(func() { close(third) })
 				time.Sleep(5 * time.Second) // in flight when the instance dies
 			}
-		}
+		})
 		user := newUser(t, db, "owner@example.com", hubapi.RoleAdmin)
 		c := newConnectorRow(t, db, sealer, user, example.Type)
 
@@ -423,7 +423,7 @@ func TestConnectorSyncKilledResumesFromCheckpoint(t *testing.T) {
 		if committed.State == nil || len(recordIDs(t, db, c.ID)) != 3*example.PageSize {
 			t.Fatalf("before the kill: state %v, %d records", committed.State, len(recordIDs(t, db, c.ID)))
 		}
-		fake.OnPage = nil
+		fake.SetOnPage(nil)
 		before := fake.Requests.Load()
 		cc := connectorJobs(testRegistry(t), sealer, map[string]string{example.Type: fake.URL})
 		cc.MaxDuration = 2 * time.Second // the killed job is rescued after 2 s + 30 s of margin

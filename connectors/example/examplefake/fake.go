@@ -47,6 +47,7 @@ type Server struct {
 	MaxInFlight atomic.Int64
 	// OnPage, when set, is called before each page of entries is served
 	// (with the number of pages served before it).
+	// Set it with SetOnPage once the server serves requests.
 	OnPage func(n int)
 	pages  int
 }
@@ -200,4 +201,12 @@ func (s *Server) Add(n int) {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// SetOnPage sets OnPage while requests may be served (it is read under the
+// server's lock).
+func (s *Server) SetOnPage(f func(n int)) {
+	s.mu.Lock()
+	s.OnPage = f
+	s.mu.Unlock()
 }
