@@ -768,7 +768,7 @@ type AuditEvent struct {
 	// BodySha256 SHA-256 of the request body as read; the body is never stored.
 	BodySha256 *string `json:"body_sha256,omitempty"`
 
-	// Chain The event's chain: its month, YYYY-MM.
+	// Chain The event's chain: its month, YYYY-MM, or on PostgreSQL one of the month's other chains, YYYY-MM.1 to YYYY-MM.15 (changes committing at the same time take different chains; each chain verifies on its own).
 	Chain string `json:"chain"`
 
 	// Changes `{before, after}` of a change (secrets redacted), or the filters of an `access` event: any JSON object, the resource's own representation.
