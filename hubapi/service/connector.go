@@ -223,24 +223,34 @@ func (s *Service) readConnector(ctx context.Context, db bun.IDB, p *hubapi.Princ
 	return c, nil
 }
 
-// GetConnector implements hubapi.ConnectorService: the read of the
-// (masked) configuration is recorded in the audit trail before the answer.
-func (s *Service) GetConnector(ctx context.Context, id int64) (*hubapi.Connector, error) {
-	p, err := allow(ctx, hubapi.ResourceConnectors, hubapi.ActionRead)
+// openConnector checks that the caller may perform a on connector id,
+// reads it and opens its configuration.
+func (s *Service) openConnector(ctx context.Context, a hubapi.Action, id int64) (*ConnectorDeps, *hubapi.Connector, connectors.Config, error) {
+	p, err := allow(ctx, hubapi.ResourceConnectors, a)
 	if err != nil {
-		return nil, err
+		return nil, nil, connectors.Config{}, err
 	}
 	cd, err := s.conn()
 	if err != nil {
-		return nil, err
+		return nil, nil, connectors.Config{}, err
 	}
-	c, err := s.readConnector(ctx, s.db, p, hubapi.ActionRead, id)
+	c, err := s.readConnector(ctx, s.db, p, a, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, connectors.Config{}, err
 	}
 	cfg, err := cd.Sealer.Open(c.ConfigKeyID, c.ConfigSealed, ConnectorBinding(id))
 	if err != nil {
-		return nil, keyError(err)
+		return nil, nil, connectors.Config{}, keyError(err)
+	}
+	return cd, c, cfg, nil
+}
+
+// GetConnector implements hubapi.ConnectorService: the read of the
+// (masked) configuration is recorded in the audit trail before the answer.
+func (s *Service) GetConnector(ctx context.Context, id int64) (*hubapi.Connector, error) {
+	_, c, cfg, err := s.openConnector(ctx, hubapi.ActionRead, id)
+	if err != nil {
+		return nil, err
 	}
 	if s.audit != nil {
 		ev := audit.NewAccess(ctx, "read_connector_config", "connectors", strconv.FormatInt(id, 10), auditView(c, &cfg))
@@ -360,21 +370,9 @@ func (s *Service) DeleteConnector(ctx context.Context, id int64, ifVersion *int6
 // with the stored configuration (under the call timeout). A refusal is a
 // result (ok false, with why), not an error.
 func (s *Service) CheckConnector(ctx context.Context, id int64) (*hubapi.ConnectorCheck, error) {
-	p, err := allow(ctx, hubapi.ResourceConnectors, hubapi.ActionChange)
+	cd, c, cfg, err := s.openConnector(ctx, hubapi.ActionChange, id)
 	if err != nil {
 		return nil, err
-	}
-	cd, err := s.conn()
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.readConnector(ctx, s.db, p, hubapi.ActionChange, id)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := cd.Sealer.Open(c.ConfigKeyID, c.ConfigSealed, ConnectorBinding(id))
-	if err != nil {
-		return nil, keyError(err)
 	}
 	audit.Describe(ctx, "check_connector", "connectors", strconv.FormatInt(id, 10))
 	conn, _, err := cd.Registry.New(c.Type, cd.Options(c.Type))
