@@ -43,6 +43,11 @@ const (
 	// instance drops the user's cached authentications and flushes its
 	// response cache.
 	EventUserErased EventType = "user.erased"
+	// EventHoursWeeklySummary: the validated hours of the ISO week that
+	// just ended, by chantier (Resource "stats"; Data: HoursWeeklySummary).
+	// Routed to connectors only (hubapi/jobs), once per connector and
+	// week, to owners who may read statistics.
+	EventHoursWeeklySummary EventType = "hours.weekly_summary"
 )
 
 // Event is something that happened to a resource. Data is the resource after
@@ -99,4 +104,22 @@ func (b *Bus) Publish(ctx context.Context, e Event) {
 	for _, fn := range subs {
 		fn(ctx, e)
 	}
+}
+
+// HoursWeeklySummary is the data of EventHoursWeeklySummary.
+type HoursWeeklySummary struct {
+	// WeekStart is the Monday, WeekEnd the Sunday (UTC dates).
+	WeekStart    Date  `json:"week_start"`
+	WeekEnd      Date  `json:"week_end"`
+	TotalMinutes int64 `json:"total_minutes"`
+	// Chantiers by validated minutes, most first.
+	Chantiers []ChantierHours `json:"chantiers"`
+}
+
+// ChantierHours is the validated minutes of one chantier.
+type ChantierHours struct {
+	ID      int64  `json:"id" bun:"id"`
+	Code    string `json:"code" bun:"code"`
+	Nom     string `json:"nom" bun:"nom"`
+	Minutes int64  `json:"minutes" bun:"minutes"`
 }

@@ -92,9 +92,7 @@ func (q *Queue) routeToConnectors(db *store.DB, reg *connectors.Registry, maxAtt
 		if err != nil {
 			return err
 		}
-		rcpts = slices.DeleteFunc(rcpts, func(r eventRecipient) bool {
-			return !wants(subscriber{WebhookSubscription: hubapi.WebhookSubscription{UserID: r.UserID, EventTypes: "*"}, OwnerRole: r.OwnerRole}, e)
-		})
+		rcpts = slices.DeleteFunc(rcpts, func(r eventRecipient) bool { return !r.wants(e) })
 		if len(rcpts) == 0 {
 			return nil
 		}
@@ -131,6 +129,73 @@ func (q *Queue) routeToConnectors(db *store.DB, reg *connectors.Registry, maxAtt
 			return err
 		})
 	}
+}
+
+// handlesEvent reports whether a type of reg handles event type t.
+func handlesEvent(reg *connectors.Registry, t hubapi.EventType) bool {
+	for _, typ := range reg.Types() {
+		if spec, _ := reg.Spec(typ); spec.HandlesEvent(string(t)) {
+			return true
+		}
+	}
+	return false
+}
+
+// wants reports whether the connector receives e: its owner may read the
+// resource through the API (the rules of webhooks); a weekly summary of
+// hours goes to owners who may read statistics.
+func (r eventRecipient) wants(e EventArgs) bool {
+	if e.Type == hubapi.EventHoursWeeklySummary {
+		return mayOwnWebhooks(r.OwnerRole) && hubapi.RoleAllows(r.OwnerRole, hubapi.ScopeStatsRead)
+	}
+	return wants(subscriber{WebhookSubscription: hubapi.WebhookSubscription{UserID: r.UserID, EventTypes: "*"}, OwnerRole: r.OwnerRole}, e)
+}
+
+// weeklyHours is the periodic job that hands the validated hours of the
+// ISO week (UTC) that just ended to the connectors that take
+// hours.weekly_summary. It runs every hour and acts during the first day
+// after the week's end (Monday, UTC); the event's id is the week's, so a
+// connector gets one summary per week whatever the runs and instances
+// (a delivery is unique per connector and event).
+func (q *Queue) weeklyHours(db *store.DB, route EventHandler) Periodic {
+	return Periodic{Name: "connector-weekly-hours", Interval: time.Hour, Run: func(ctx context.Context, slot time.Time) error {
+		e, ok, err := WeeklyHoursEvent(ctx, db, slot)
+		if err != nil || !ok {
+			return err
+		}
+		return route(ctx, e)
+	}}
+}
+
+// WeeklyHoursEvent is the hours.weekly_summary event of the week that
+// ended before now, when now is within the day after its end (ok).
+func WeeklyHoursEvent(ctx context.Context, db bun.IDB, now time.Time) (EventArgs, bool, error) {
+	now = now.UTC()
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	weekEnd := day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7)) // this week's Monday: the end of the last
+	if now.Sub(weekEnd) >= 24*time.Hour {
+		return EventArgs{}, false, nil
+	}
+	start := weekEnd.AddDate(0, 0, -7)
+	sum := hubapi.HoursWeeklySummary{WeekStart: hubapi.DateOf(start), WeekEnd: hubapi.DateOf(weekEnd.AddDate(0, 0, -1)),
+		Chantiers: []hubapi.ChantierHours{}}
+	err := db.NewSelect().TableExpr("pointages AS p").Join("JOIN chantiers AS c ON c.id = p.chantier_id").
+		ColumnExpr("c.id, c.code, c.nom, SUM(p.minutes) AS minutes").
+		Where("p.statut = ?", hubapi.PointageValide).
+		Where("p.date >= ?", start.Format(hubapi.DateLayout)).Where("p.date < ?", weekEnd.Format(hubapi.DateLayout)).
+		GroupExpr("c.id, c.code, c.nom").OrderExpr("minutes DESC, c.id").Scan(ctx, &sum.Chantiers)
+	if err != nil {
+		return EventArgs{}, false, err
+	}
+	for _, c := range sum.Chantiers {
+		sum.TotalMinutes += c.Minutes
+	}
+	data, err := json.Marshal(sum)
+	if err != nil {
+		return EventArgs{}, false, err
+	}
+	return EventArgs{ID: "evt_hours_week_" + start.Format("20060102"), Type: hubapi.EventHoursWeeklySummary, Resource: "stats",
+		At: weekEnd, Data: data}, true, nil
 }
 
 // eventDeliverer hands events to connectors: the worker of
@@ -250,7 +315,7 @@ func (d *eventDeliverer) Work(ctx context.Context, j *river.Job[connectorEventAr
 	}
 	ev, err := d.event(ctx, del)
 	if err != nil {
-		return err
+		return errors.Join(err, d.record(ctx, del, hubapi.ConnectorDeliveryRetrying, false, err))
 	}
 	if d.cfg.Tokens != nil {
 		if ts := d.cfg.Tokens(c.Type); ts != nil {

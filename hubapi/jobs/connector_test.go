@@ -81,6 +81,14 @@ func testSealer(t testing.TB, keys string) *connectors.Sealer {
 // configuration sealed as the product seals it.
 func newConnectorRow(t testing.TB, db *store.DB, sealer *connectors.Sealer, user int64, typ string) *hubapi.Connector {
 	t.Helper()
+	return newConnectorRowCfg(t, db, sealer, user, typ,
+		connectors.Config{Settings: map[string]string{"account": "acme"}, Secrets: map[string]string{"api_key": connectorAPIKey}})
+}
+
+// newConnectorRowCfg adds an enabled connector of type typ for user, with
+// configuration cfg sealed as the product seals it.
+func newConnectorRowCfg(t testing.TB, db *store.DB, sealer *connectors.Sealer, user int64, typ string, cfg connectors.Config) *hubapi.Connector {
+	t.Helper()
 	ctx := context.Background()
 	now := store.Now()
 	c := &hubapi.Connector{UserID: user, Type: typ, Name: typ, Enabled: true, ConfigKeyID: "-", ConfigSealed: []byte{0},
@@ -88,7 +96,6 @@ func newConnectorRow(t testing.TB, db *store.DB, sealer *connectors.Sealer, user
 	if _, err := db.NewInsert().Model(c).Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cfg := connectors.Config{Settings: map[string]string{"account": "acme"}, Secrets: map[string]string{"api_key": connectorAPIKey}}
 	var err error
 	if c.ConfigKeyID, c.ConfigSealed, err = sealer.Seal(cfg, jobs.ConnectorConfigBinding(c.ID)); err != nil {
 		t.Fatal(err)

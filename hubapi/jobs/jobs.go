@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
 
+	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 )
 
@@ -115,6 +116,13 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 			ps = append(slices.Clip(ps), q.scheduledSyncs(db, iv))
 		}
 	}
+	var routeConnectors EventHandler
+	if cfg.Connectors != nil && cfg.Connectors.Registry != nil {
+		routeConnectors = q.routeToConnectors(db, cfg.Connectors.Registry, cmp.Or(cfg.Connectors.EventMaxAttempts, DefaultConnectorEventMaxAttempts))
+		if handlesEvent(cfg.Connectors.Registry, hubapi.EventHoursWeeklySummary) {
+			ps = append(slices.Clip(ps), q.weeklyHours(db, routeConnectors))
+		}
+	}
 	periodic, err := periodicJobs(workers, ps, log)
 	if err != nil {
 		return nil, err
@@ -148,7 +156,7 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 			return nil, fmt.Errorf("jobs: %w", err)
 		}
 		queues[QueueConnectorEvents] = river.QueueConfig{MaxWorkers: ed.cfg.EventWorkers}
-		handlers = append(slices.Clip(handlers), q.routeToConnectors(db, ed.cfg.Registry, ed.cfg.EventMaxAttempts))
+		handlers = append(slices.Clip(handlers), routeConnectors)
 	}
 	if err := river.AddWorkerSafely(workers, eventWorker(handlers)); err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)

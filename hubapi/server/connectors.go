@@ -5,6 +5,7 @@ import (
 
 	"github.com/hubchantier/hubchantier/connectors"
 	"github.com/hubchantier/hubchantier/connectors/example"
+	"github.com/hubchantier/hubchantier/connectors/slack"
 	"github.com/hubchantier/hubchantier/hubapi/jobs"
 	"github.com/hubchantier/hubchantier/hubapi/service"
 	"github.com/hubchantier/hubchantier/ratelimit"
@@ -12,11 +13,13 @@ import (
 )
 
 // DefaultConnectorRegistry is the connector types the server offers: the
-// example connector, until the vendor packages (Sage, Silae, QuickBooks,
-// Slack, Google Calendar, Dropbox) register theirs.
+// example connector and the vendor packages (Slack, …).
 func DefaultConnectorRegistry() *connectors.Registry {
 	reg := connectors.NewRegistry()
 	if err := example.Register(reg); err != nil {
+		panic(err) // a constant spec
+	}
+	if err := slack.Register(reg); err != nil {
 		panic(err) // a constant spec
 	}
 	return reg
