@@ -19,6 +19,9 @@ type OAuthSpec struct {
 	// PKCE: the vendor supports RFC 7636 (S256); the flow then always uses
 	// it.
 	PKCE bool
+	// AuthParams are added to the authorization URL (Dropbox's
+	// token_access_type=offline, which asks for a refresh token).
+	AuthParams map[string]string
 }
 
 // Config is the oauth2 configuration of the vendor for one client.

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/hubchantier/hubchantier/connectors"
+	"github.com/hubchantier/hubchantier/connectors/dropbox"
 	"github.com/hubchantier/hubchantier/connectors/example"
 	"github.com/hubchantier/hubchantier/connectors/slack"
 	"github.com/hubchantier/hubchantier/hubapi/jobs"
@@ -13,13 +14,16 @@ import (
 )
 
 // DefaultConnectorRegistry is the connector types the server offers: the
-// example connector and the vendor packages (Slack, …).
+// example connector and the vendor packages (Slack, Dropbox, …).
 func DefaultConnectorRegistry() *connectors.Registry {
 	reg := connectors.NewRegistry()
 	if err := example.Register(reg); err != nil {
 		panic(err) // a constant spec
 	}
 	if err := slack.Register(reg); err != nil {
+		panic(err) // a constant spec
+	}
+	if err := dropbox.Register(reg); err != nil {
 		panic(err) // a constant spec
 	}
 	return reg

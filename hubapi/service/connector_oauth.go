@@ -98,6 +98,9 @@ func (s *Service) AuthorizeConnector(ctx context.Context, typ string, id int64) 
 		return nil, err
 	}
 	opts := []oauth2.AuthCodeOption{oauth2.AccessTypeOffline}
+	for k, v := range spec.AuthParams {
+		opts = append(opts, oauth2.SetAuthURLParam(k, v))
+	}
 	if spec.PKCE {
 		opts = append(opts, oauth2.S256ChallengeOption(verifier))
 	}
