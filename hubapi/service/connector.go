@@ -375,9 +375,15 @@ func (s *Service) CheckConnector(ctx context.Context, id int64) (*hubapi.Connect
 		return nil, err
 	}
 	audit.Describe(ctx, "check_connector", "connectors", strconv.FormatInt(id, 10))
-	conn, _, err := cd.Registry.New(c.Type, cd.Options(c.Type))
+	conn, spec, err := cd.Registry.New(c.Type, cd.Options(c.Type))
 	if err != nil {
 		return nil, hubapi.Errorf(hubapi.ErrConflict, "connector type %q is not available on this server", c.Type)
+	}
+	if client, ok := cd.OAuthClients[c.Type]; ok && spec.OAuth != nil {
+		// the connector's OAuth token, refreshed when due (connectors.TokenSourceFrom)
+		st := NewConnectorTokens(s.db, cd.Sealer)
+		toks := &connectors.Tokens{Config: spec.OAuth.Config(client.ClientID, client.ClientSecret, client.RedirectURL), Store: st, Locker: st}
+		ctx = connectors.WithTokenSource(ctx, toks.Source(ConnectorBinding(c.ID)))
 	}
 	if err := cd.Runner.Check(ctx, conn, cfg); err != nil {
 		e := connectors.AsError(err)
