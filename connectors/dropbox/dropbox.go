@@ -549,13 +549,18 @@ func Sanitize(name string) string {
 			b.WriteRune(r)
 		}
 	}
-	s := strings.TrimSpace(b.String())
+	s := b.String()
 	for len(s) > 255 {
 		_, size := utf8.DecodeLastRuneInString(s)
 		s = s[:len(s)-size]
 	}
-	s = strings.TrimRight(strings.TrimSpace(s), ".")
-	s = strings.TrimSpace(s)
+	for { // trailing dots and spaces, until none is left (". ." → "")
+		t := strings.TrimRight(strings.TrimSpace(s), ".")
+		if t == s {
+			break
+		}
+		s = t
+	}
 	if s == "" {
 		return "_"
 	}

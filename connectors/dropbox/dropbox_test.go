@@ -125,8 +125,8 @@ func TestUploadDocument(t *testing.T) {
 		if got, ok := e.f.File(want); !ok || !bytes.Equal(got, content) {
 			t.Fatalf("files %v", e.f.Paths())
 		}
-		if e.f.Uploads != 1 || e.f.SessionStarts != 0 {
-			t.Fatalf("uploads %d, sessions %d", e.f.Uploads, e.f.SessionStarts)
+		if e.f.Counts().Uploads != 1 || e.f.Counts().SessionStarts != 0 {
+			t.Fatalf("uploads %d, sessions %d", e.f.Counts().Uploads, e.f.Counts().SessionStarts)
 		}
 	})
 	t.Run("above the threshold → upload session start/append/finish", func(t *testing.T) {
@@ -139,8 +139,8 @@ func TestUploadDocument(t *testing.T) {
 		if !ok || !bytes.Equal(got, content) {
 			t.Fatalf("files %v", e.f.Paths())
 		}
-		if e.f.Uploads != 0 || e.f.SessionStarts != 1 || e.f.Appends != 7 || e.f.Finishes != 1 {
-			t.Fatalf("uploads %d, starts %d, appends %d, finishes %d", e.f.Uploads, e.f.SessionStarts, e.f.Appends, e.f.Finishes)
+		if e.f.Counts().Uploads != 0 || e.f.Counts().SessionStarts != 1 || e.f.Counts().Appends != 7 || e.f.Counts().Finishes != 1 {
+			t.Fatalf("uploads %d, starts %d, appends %d, finishes %d", e.f.Counts().Uploads, e.f.Counts().SessionStarts, e.f.Counts().Appends, e.f.Counts().Finishes)
 		}
 	})
 	t.Run("name taken by the same content (a retried delivery) → nothing more", func(t *testing.T) {
@@ -214,8 +214,8 @@ func TestVendorErrors(t *testing.T) {
 		if err := e.c.HandleEvent(e.ctx, connectors.Config{}, ev); err != nil {
 			t.Fatal(err)
 		}
-		if e.f.Refreshes != 1 || len(e.f.Paths()) != 1 {
-			t.Fatalf("refreshes %d, files %v", e.f.Refreshes, e.f.Paths())
+		if e.f.Counts().Refreshes != 1 || len(e.f.Paths()) != 1 {
+			t.Fatalf("refreshes %d, files %v", e.f.Counts().Refreshes, e.f.Paths())
 		}
 		tok, _ := e.store.LoadToken(e.ctx, "1")
 		if tok.AccessToken == e.access || tok.RefreshToken == "" {

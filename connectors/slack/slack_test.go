@@ -326,7 +326,7 @@ func FuzzParseWebhookURL(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		p, err := slack.ParseWebhookURL(raw, true)
 		if err != nil {
-			if strings.Contains(err.Error(), raw) && raw != "" {
+			if len(raw) > 40 && strings.Contains(err.Error(), raw) {
 				t.Fatalf("the error quotes the URL: %v", err)
 			}
 			return

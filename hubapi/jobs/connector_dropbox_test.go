@@ -81,8 +81,8 @@ func TestDropboxConnectorThroughTheOutbox(t *testing.T) {
 		if !ok || !bytes.Equal(got, content) {
 			t.Fatalf("files %v", fake.Paths())
 		}
-		if d := connectorDeliveries(t, db, c.ID)[0]; d.Attempts != 2 || fake.Refreshes != 1 {
-			t.Fatalf("delivery %+v, refreshes %d", d, fake.Refreshes)
+		if d := connectorDeliveries(t, db, c.ID)[0]; d.Attempts != 2 || fake.Counts().Refreshes != 1 {
+			t.Fatalf("delivery %+v, refreshes %d", d, fake.Counts().Refreshes)
 		}
 		stored, err := tokens.LoadToken(context.Background(), jobs.ConnectorConfigBinding(c.ID))
 		if err != nil || stored.AccessToken == access || stored.RefreshToken != refresh {

@@ -65,11 +65,11 @@ func TestDropboxAuthorizeCallbackThenUpload(t *testing.T) {
 		}
 		// a code the vendor refuses → 422, nothing stored
 		state, challenge := authorize()
-		fake.Code, fake.Challenge = "the-real-code", challenge
+		fake.Expect("the-real-code", challenge)
 		admin.Get(t, v1+"/integrations/dropbox/callback?code=a-wrong-code&state="+url.QueryEscape(state)).FieldProblem(422, "validation-error", "code")
 		// the right code, with the verifier of the challenge
 		state, challenge = authorize()
-		fake.Code, fake.Challenge = "the-real-code", challenge
+		fake.Expect("the-real-code", challenge)
 		bodies = append(bodies, admin.Get(t, v1+"/integrations/dropbox/callback?code=the-real-code&state="+url.QueryEscape(state)).Expect(200).Body)
 		bodies = append(bodies, admin.Get(t, idPath("integrations/connectors", c.ID)).Expect(200).Body)
 		bodies = append(bodies, admin.Post(t, idPath("integrations/connectors", c.ID)+"/check", nil).Expect(200).Body)
@@ -91,8 +91,8 @@ func TestDropboxAuthorizeCallbackThenUpload(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitForCondition(t, "the upload", func() bool { _, ok := fake.File("/Hub-Chantier/Pont Neuf/pv/PV réception.pdf"); return ok })
-		if fake.Refreshes != 1 {
-			t.Fatalf("%d refreshes", fake.Refreshes)
+		if fake.Counts().Refreshes != 1 {
+			t.Fatalf("%d refreshes", fake.Counts().Refreshes)
 		}
 		for _, b := range append(bodies, []byte(logs.String())) {
 			if bytes.Contains(b, []byte("-SECRET")) || bytes.Contains(b, []byte("hub-dropbox-app-secret")) {

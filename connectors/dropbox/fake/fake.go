@@ -99,6 +99,24 @@ func (s *Server) newRefresh() string {
 	return s.refresh
 }
 
+// Expect sets the authorization code the token endpoint accepts next, and
+// its S256 challenge ("" : any verifier).
+func (s *Server) Expect(code, challenge string) {
+	s.mu.Lock()
+	s.Code, s.Challenge = code, challenge
+	s.mu.Unlock()
+}
+
+// Counts are what the fake counted.
+type Counts struct{ Refreshes, Uploads, SessionStarts, Appends, Finishes int }
+
+// Counts returns the counters.
+func (s *Server) Counts() Counts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Counts{s.Refreshes, s.Uploads, s.SessionStarts, s.Appends, s.Finishes}
+}
+
 // ExpireAccessTokens makes every access token issued so far expired.
 func (s *Server) ExpireAccessTokens() {
 	s.mu.Lock()
