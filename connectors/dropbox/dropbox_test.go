@@ -282,3 +282,14 @@ func FuzzSanitize(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkContentHash measures Dropbox's content hash over 16 MiB.
+func BenchmarkContentHash(b *testing.B) {
+	data := randomBytes(16 << 20)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		h := dropbox.NewContentHash()
+		h.Write(data)
+		h.Sum(nil)
+	}
+}
