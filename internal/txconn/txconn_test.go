@@ -87,7 +87,7 @@ func TestCopyFromNeedsTheRecordedTransaction(t *testing.T) {
 		ctx context.Context
 		tx  *sql.Tx
 	}{
-		"unrecorded context": {ctx, tx},
+		"unrecorded context":  {ctx, tx},
 		"another transaction": {tctx, other},
 		"no transaction":      {tctx, nil},
 	} {
