@@ -148,7 +148,7 @@ func (s *Store) ensurePartition(ctx context.Context, db bun.IDB, t time.Time) er
 // Time, Chain, Seq, PrevHash, Hash and the personal-data commitment, and
 // ID unless the events were copied (several events on PostgreSQL: COPY in
 // the writer's own transaction, or in db when its connection was recorded
-// with txconn).
+// with txconn and the events are many).
 //
 // To append, it locks the chain's head row until the transaction ends:
 // appends to one chain are serialised, and the chain never forks. Call it
@@ -181,7 +181,7 @@ func (s *Store) append(ctx context.Context, db bun.IDB, now time.Time, events []
 	}
 	seq, prev = s.link(events, now, chain, seq, prev)
 	head := db.NewRaw("UPDATE audit_chain_heads SET seq = ?, hash = ? WHERE chain = ?", seq, prev, chain)
-	if tx, ok := db.(bun.Tx); ok && s.pg && len(events) > 1 {
+	if tx, ok := db.(bun.Tx); ok && s.pg && len(events) >= copyEventsFrom {
 		// Many events (a batch's): COPY inside the change's transaction
 		// when its connection is known (txconn), else the insert below.
 		rows := make([][]any, len(events))
@@ -216,6 +216,12 @@ func (s *Store) append(ctx context.Context, db bun.IDB, now time.Time, events []
 	}
 	return nil
 }
+
+// copyEventsFrom is the number of events from which Append copies them
+// into a transaction whose connection it knows: COPY takes one round trip
+// more than the insert (pgx describes the table first), and parses no
+// statement.
+const copyEventsFrom = 8
 
 // link places events after (seq, prev) in chain, the head locked, and
 // seals them; it returns the new head. The time is read again under the
