@@ -74,6 +74,22 @@ type ConnectorConfig struct {
 	MaxAttempts int
 	Retry       connectors.Backoff
 	MaxDuration time.Duration
+	// EventWorkers (default DefaultConnectorEventWorkers), EventInFlight
+	// (DefaultConnectorEventInFlight), EventMaxAttempts
+	// (DefaultConnectorEventMaxAttempts), EventRetry
+	// (DefaultConnectorEventRetry): the deliveries of product events to
+	// connectors (connectors.Spec.Events).
+	EventWorkers     int
+	EventInFlight    int
+	EventMaxAttempts int
+	EventRetry       connectors.Backoff
+	// Blobs, when set, lets document events carry their file
+	// (connectors.Event.Content).
+	Blobs hubapi.BlobStore
+	// Tokens gives the OAuth tokens of the connectors of a type (nil, or
+	// nil for a type: none); they reach the connector's calls through
+	// connectors.TokenSourceFrom.
+	Tokens func(typ string) *connectors.Tokens
 	// SyncInterval schedules a sync of every enabled connector (default
 	// DefaultConnectorSyncInterval; negative: none).
 	SyncInterval time.Duration
@@ -221,6 +237,11 @@ func (s *syncer) Work(ctx context.Context, j *river.Job[connectorSyncArgs]) erro
 		state = connectors.State(*c.State)
 	}
 
+	if s.cfg.Tokens != nil {
+		if ts := s.cfg.Tokens(c.Type); ts != nil {
+			ctx = connectors.WithTokenSource(ctx, ts.Source(ConnectorConfigBinding(id)))
+		}
+	}
 	sctx, cancelSlice := context.WithTimeoutCause(ctx, s.cfg.MaxDuration, errSliceEnd)
 	defer cancelSlice()
 	rctx, cancel := context.WithCancelCause(sctx)

@@ -143,6 +143,12 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 			return nil, fmt.Errorf("jobs: %w", err)
 		}
 		queues[QueueConnectors] = river.QueueConfig{MaxWorkers: sy.cfg.Workers}
+		ed := newEventDeliverer(*cfg.Connectors, db, log)
+		if err := river.AddWorkerSafely(workers, river.Worker[connectorEventArgs](ed)); err != nil {
+			return nil, fmt.Errorf("jobs: %w", err)
+		}
+		queues[QueueConnectorEvents] = river.QueueConfig{MaxWorkers: ed.cfg.EventWorkers}
+		handlers = append(slices.Clip(handlers), q.routeToConnectors(db, ed.cfg.Registry, ed.cfg.EventMaxAttempts))
 	}
 	if err := river.AddWorkerSafely(workers, eventWorker(handlers)); err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)

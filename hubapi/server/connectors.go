@@ -79,6 +79,24 @@ func (s *Server) useRedisForConnectors() {
 func (s *Server) connectorJobs(cfg Config) *jobs.ConnectorConfig {
 	cc := cfg.ConnectorJobs
 	cc.Registry, cc.Sealer, cc.Runner, cc.Options = s.connectors.registry, s.connectors.sealer, s.connectors.runner, s.connectors.options
+	if cc.Blobs == nil {
+		if blobs, err := openBlobs(cfg); err == nil { // opened once already by New
+			cc.Blobs = blobs
+		}
+	}
+	if cc.Tokens == nil {
+		// One Tokens per OAuth type, shared by every job: it serialises
+		// the refreshes of a connector.
+		tokens := map[string]*connectors.Tokens{}
+		st := service.NewConnectorTokens(s.DB, s.connectors.sealer)
+		for _, typ := range s.connectors.registry.Types() {
+			spec, _ := s.connectors.registry.Spec(typ)
+			if client, ok := s.connectors.oauth[typ]; ok && spec.OAuth != nil {
+				tokens[typ] = &connectors.Tokens{Config: spec.OAuth.Config(client.ClientID, client.ClientSecret, client.RedirectURL), Store: st, Locker: st}
+			}
+		}
+		cc.Tokens = func(typ string) *connectors.Tokens { return tokens[typ] }
+	}
 	return &cc
 }
 
