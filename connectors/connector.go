@@ -212,6 +212,11 @@ type Spec struct {
 	RateLimit Rate
 	// OAuth, when set, configures the authorization-code flow (see OAuth).
 	OAuth *OAuthSpec
+	// CheckSettings, when set, checks what the field list cannot say (a
+	// mapping table, a URL's host): it returns the invalid fields by name
+	// ("settings.<name>") with why, never with their values. Validate
+	// calls it once the fields themselves are valid.
+	CheckSettings func(Config) map[string]string
 }
 
 // Field is one configuration field.
