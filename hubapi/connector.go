@@ -164,6 +164,8 @@ type ConnectorOAuthService interface {
 	// typ, with OAuth) by the caller.
 	AuthorizeConnector(ctx context.Context, typ string, id int64) (*ConnectorAuthorization, error)
 	// CompleteConnectorAuthorization exchanges the code the vendor gave for
-	// state; only the user who started it may complete it, once.
-	CompleteConnectorAuthorization(ctx context.Context, typ, code, state string) (*Connector, error)
+	// state; only the user who started it may complete it, once. params
+	// are the other query parameters of the vendor's redirect (QuickBooks'
+	// realmId), kept as settings when the type declares them.
+	CompleteConnectorAuthorization(ctx context.Context, typ, code, state string, params map[string]string) (*Connector, error)
 }

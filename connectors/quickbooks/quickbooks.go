@@ -58,7 +58,7 @@ const (
 	PageSize = 500
 	// AccessTokenSecret is the runtime secret that carries the access
 	// token.
-	AccessTokenSecret = "access_token"
+	AccessTokenSecret = connectors.AccessTokenSecret
 )
 
 // Streams of records.
@@ -76,7 +76,8 @@ var Spec = connectors.Spec{
 	},
 	// Intuit: 500 requests per minute per realm (and 10 at once).
 	RateLimit:     connectors.Rate{Limit: 500, Period: time.Minute},
-	OAuth:         &connectors.OAuthSpec{AuthURL: AuthURL, TokenURL: TokenURL, Scopes: []string{Scope}},
+	OAuth: &connectors.OAuthSpec{AuthURL: AuthURL, TokenURL: TokenURL, Scopes: []string{Scope},
+		CallbackSettings: map[string]string{"realmId": "realm_id"}},
 	CheckSettings: checkSettings,
 }
 

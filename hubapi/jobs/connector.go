@@ -77,6 +77,10 @@ type ConnectorConfig struct {
 	// SyncInterval schedules a sync of every enabled connector (default
 	// DefaultConnectorSyncInterval; negative: none).
 	SyncInterval time.Duration
+	// Prepare, when set, completes a connector's opened configuration
+	// before its sync (OAuth connectors: their fresh access token, see
+	// service.ConnectorAccess).
+	Prepare func(ctx context.Context, id int64, typ string, cfg connectors.Config) (connectors.Config, error)
 }
 
 // connectorSyncArgs is the job of one connector's sync (River kind
@@ -215,6 +219,15 @@ func (s *syncer) Work(ctx context.Context, j *river.Job[connectorSyncArgs]) erro
 	if err != nil {
 		s.finish(ctx, id, owner, logID, 0, err)
 		return river.JobCancel(err)
+	}
+	if s.cfg.Prepare != nil {
+		if cfg, err = s.cfg.Prepare(ctx, id, c.Type, cfg); err != nil {
+			s.finish(ctx, id, owner, logID, 0, err)
+			if !connectors.Temporary(err) {
+				return river.JobCancel(err)
+			}
+			return err
+		}
 	}
 	var state connectors.State
 	if c.State != nil {

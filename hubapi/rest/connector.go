@@ -189,7 +189,7 @@ func (a *API) authorizeConnector(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) connectorCallback(w http.ResponseWriter, r *http.Request) error {
-	q := newQuery(r, "code", "state", "error", "error_description")
+	q := newQuery(r, "code", "state", "error", "error_description", "realmId")
 	code, state, vendorErr := q.get("code"), q.get("state"), q.get("error")
 	if vendorErr == "" {
 		if code == "" {
@@ -205,7 +205,8 @@ func (a *API) connectorCallback(w http.ResponseWriter, r *http.Request) error {
 	if vendorErr != "" {
 		return &hubapi.ValidationError{Fields: map[string]string{"error": "the vendor refused the authorization"}}
 	}
-	c, err := a.o.ConnectorOAuth.CompleteConnectorAuthorization(r.Context(), mux.Vars(r)["type"], code, state)
+	c, err := a.o.ConnectorOAuth.CompleteConnectorAuthorization(r.Context(), mux.Vars(r)["type"], code, state,
+		map[string]string{"realmId": q.get("realmId")})
 	if err != nil {
 		return err
 	}

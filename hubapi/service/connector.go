@@ -39,6 +39,9 @@ type ConnectorDeps struct {
 	// exchanges.
 	OAuthClients map[string]ConnectorOAuthClient
 	HTTPClient   *http.Client
+	// Access, when set, hands OAuth connectors their access token for the
+	// check.
+	Access *ConnectorAccess
 }
 
 // WithConnectors enables the connector use cases.
@@ -378,6 +381,12 @@ func (s *Service) CheckConnector(ctx context.Context, id int64) (*hubapi.Connect
 	conn, _, err := cd.Registry.New(c.Type, cd.Options(c.Type))
 	if err != nil {
 		return nil, hubapi.Errorf(hubapi.ErrConflict, "connector type %q is not available on this server", c.Type)
+	}
+	if cd.Access != nil {
+		if cfg, err = cd.Access.Prepare(ctx, id, c.Type, cfg); err != nil {
+			e := connectors.AsError(err)
+			return &hubapi.ConnectorCheck{OK: false, Kind: string(e.Kind), Error: cfg.Redact(e.Error())}, nil
+		}
 	}
 	if err := cd.Runner.Check(ctx, conn, cfg); err != nil {
 		e := connectors.AsError(err)
