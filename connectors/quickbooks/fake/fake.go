@@ -69,6 +69,8 @@ type Server struct {
 	ClientID, ClientSecret, Realm string
 	// Limit is the requests a realm may make a minute (Intuit: 500).
 	Limit int
+	// ExpiresIn is the life of access tokens, in seconds (Intuit: 3600).
+	ExpiresIn int
 
 	mu        sync.Mutex
 	codes     map[string]string // code → redirect_uri
@@ -92,7 +94,7 @@ type Server struct {
 
 // New starts a fake for one app (client) and one company (realm).
 func New(clientID, clientSecret, realm string) *Server {
-	s := &Server{ClientID: clientID, ClientSecret: clientSecret, Realm: realm, Limit: 500,
+	s := &Server{ClientID: clientID, ClientSecret: clientSecret, Realm: realm, Limit: 500, ExpiresIn: 3600,
 		codes: map[string]string{}, access: map[string]token{}, customers: map[string]string{}, invoices: map[string]*invoice{},
 		requests: map[string][]byte{}, clock: time.Date(2026, 1, 5, 9, 0, 0, 0, time.FixedZone("PST", -8*3600)),
 		hang: make(chan struct{}), nextID: 100}
@@ -290,9 +292,9 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	at, rt := random(), random()
-	s.access[at] = token{realm: s.Realm, exp: time.Now().Add(time.Hour)}
+	s.access[at] = token{realm: s.Realm, exp: time.Now().Add(time.Duration(s.ExpiresIn) * time.Second)}
 	s.refresh = rt // rotated: the previous one is refused from now on
-	writeJSON(w, http.StatusOK, map[string]any{"token_type": "bearer", "access_token": at, "expires_in": 3600,
+	writeJSON(w, http.StatusOK, map[string]any{"token_type": "bearer", "access_token": at, "expires_in": s.ExpiresIn,
 		"refresh_token": rt, "x_refresh_token_expires_in": 8726400})
 }
 
