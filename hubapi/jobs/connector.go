@@ -81,6 +81,10 @@ type ConnectorConfig struct {
 	// before its sync (OAuth connectors: their fresh access token, see
 	// service.ConnectorAccess).
 	Prepare func(ctx context.Context, id int64, typ string, cfg connectors.Config) (connectors.Config, error)
+	// NoMonthlyPayroll turns off the monthly payroll export (the 1st of
+	// each month, UTC: the previous month to every enabled connector of
+	// PayrollTypes).
+	NoMonthlyPayroll bool
 }
 
 // connectorSyncArgs is the job of one connector's sync (River kind
