@@ -133,6 +133,11 @@ type ConnectorService interface {
 	CheckConnector(ctx context.Context, id int64) (*ConnectorCheck, error)
 	// SyncConnector queues a sync (one at a time per connector).
 	SyncConnector(ctx context.Context, id int64) (*Connector, error)
+	// SyncConnectorMonth queues the export of a month (YYYY-MM; "": the
+	// previous month) to a payroll connector (Silae); the vendor replaces
+	// the month. Errors: those of SyncConnector, ErrInvalid for a month
+	// that is malformed, in the future, or asked of another type.
+	SyncConnectorMonth(ctx context.Context, id int64, month string) (*Connector, error)
 	ListConnectorSyncLogs(ctx context.Context, id int64, req PageRequest) (Page[ConnectorSyncLog], error)
 }
 

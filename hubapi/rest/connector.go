@@ -127,10 +127,12 @@ func (a *API) syncConnector(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := newQuery(r).err(); err != nil {
+	q := newQuery(r, "month")
+	month := q.get("month")
+	if err := q.err(); err != nil {
 		return err
 	}
-	c, err := a.o.Connectors.SyncConnector(r.Context(), id)
+	c, err := a.o.Connectors.SyncConnectorMonth(r.Context(), id, month)
 	if err != nil {
 		return err
 	}
