@@ -247,13 +247,21 @@ func (s *syncer) Work(ctx context.Context, j *river.Job[connectorSyncArgs]) erro
 
 	var records int64
 	sink := connectors.CheckpointFunc(func(ctx context.Context, recs []connectors.Record, st connectors.State) error {
-		err := s.commit(ctx, id, owner, logID, recs, st)
+		err := s.commit(ctx, id, c.Type, owner, logID, recs, st)
 		if err == nil {
 			records += int64(len(recs))
 		}
 		return err
 	})
 	_, err = s.runner.Run(rctx, connectors.Job{Key: strconv.FormatInt(id, 10), Connector: conn, Spec: spec, Config: cfg, State: state, Sink: sink})
+	if err == nil {
+		var n int64
+		n, err = s.pushInvoices(rctx, c, owner, conn, cfg)
+		records += n
+		if n > 0 {
+			_, _ = s.db.NewUpdate().Model((*hubapi.ConnectorSyncLog)(nil)).Set("records_synced = records_synced + ?", n).Where("id = ?", logID).Exec(ctx)
+		}
+	}
 	if cause := context.Cause(rctx); err != nil && errors.Is(cause, errLeaseLost) {
 		err = errLeaseLost
 	} else if err != nil && errors.Is(cause, errSliceEnd) && ctx.Err() == nil {
@@ -345,7 +353,7 @@ func (s *syncer) startLog(ctx context.Context, id int64, owner string, attempt i
 // commit stores one call's records and the checkpoint after them in one
 // transaction, fenced by the lease: a run that lost its lease commits
 // nothing.
-func (s *syncer) commit(ctx context.Context, id int64, owner string, logID int64, recs []connectors.Record, st connectors.State) error {
+func (s *syncer) commit(ctx context.Context, id int64, typ, owner string, logID int64, recs []connectors.Record, st connectors.State) error {
 	now := s.now()
 	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		ok, err := s.renew(ctx, tx, id, owner)
@@ -362,6 +370,9 @@ func (s *syncer) commit(ctx context.Context, id int64, owner string, logID int64
 			}
 			if _, err := tx.NewInsert().Model(&rows).On("CONFLICT (connector_id, stream, external_id) DO UPDATE").
 				Set("data = EXCLUDED.data").Set("synced_at = EXCLUDED.synced_at").Exec(ctx); err != nil {
+				return err
+			}
+			if err := importRecords(ctx, tx, typ, id, recs, now); err != nil {
 				return err
 			}
 		}
