@@ -75,7 +75,7 @@ var Spec = connectors.Spec{
 		{Name: "item_id", MaxLen: 32},
 	},
 	// Intuit: 500 requests per minute per realm (and 10 at once).
-	RateLimit:     connectors.Rate{Limit: 500, Period: time.Minute},
+	RateLimit: connectors.Rate{Limit: 500, Period: time.Minute},
 	OAuth: &connectors.OAuthSpec{AuthURL: AuthURL, TokenURL: TokenURL, Scopes: []string{Scope},
 		CallbackSettings: map[string]string{"realmId": "realm_id"}},
 	CheckSettings: checkSettings,
