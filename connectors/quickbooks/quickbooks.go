@@ -47,7 +47,7 @@ const (
 	BaseURL        = "https://quickbooks.api.intuit.com"
 	SandboxBaseURL = "https://sandbox-quickbooks.api.intuit.com"
 	AuthURL        = "https://appcenter.intuit.com/connect/oauth2"
-	TokenURL       = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+	TokenURL       = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer" // #nosec G101 -- an endpoint URL, not a credential
 	// Scope is the Accounting API's.
 	Scope = "com.intuit.quickbooks.accounting"
 	// MinorVersion is pinned: every request names it, so a change of

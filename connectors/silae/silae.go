@@ -50,7 +50,7 @@ const (
 	// APIURL is the base of every API call (production).
 	APIURL = "https://payroll-api.silae.fr/payroll"
 	// TokenURL is the authentication service (OAuth2 client credentials).
-	TokenURL = "https://payroll-api-auth.silae.fr/oauth2/v2.0/token"
+	TokenURL = "https://payroll-api-auth.silae.fr/oauth2/v2.0/token" // #nosec G101 -- an endpoint URL, not a credential
 	// Scope is the scope of the access token, as Silae documents it.
 	Scope = "https://silaecloudb2c.onmicrosoft.com/36658aca-9556-41b7-9e48-77e90b006f34/.default"
 	// CheckPath lists the employees of the company: the check reads it.

@@ -507,10 +507,13 @@ func (s *deps) recordChangeFrom(ctx context.Context, action, resource string, id
 	pending.audits = append(pending.audits, audit.NewChange(ctx, action, resource, strconv.FormatInt(id, 10), before, after))
 }
 
-// exportMonth reads a month to export (YYYY-MM, "": the previous one); a
-// month not yet begun is refused.
-func (s *Service) exportMonth(month string) (time.Time, error) {
-	now := s.now().UTC()
+// exportMonth reads the month asked of a payroll export, now.
+func (s *Service) exportMonth(month string) (time.Time, error) { return ParseExportMonth(month, s.now()) }
+
+// ParseExportMonth reads a month to export (YYYY-MM, "": the one before
+// now's); a month not yet begun at now is refused (ErrInvalid on month).
+func ParseExportMonth(month string, now time.Time) (time.Time, error) {
+	now = now.UTC()
 	if month == "" {
 		return time.Date(now.Year(), now.Month()-1, 1, 0, 0, 0, 0, time.UTC), nil
 	}
