@@ -204,3 +204,25 @@ func TestQuickBooksSyncTenThousandPurchases(t *testing.T) {
 		}
 	})
 }
+
+func TestQuickBooksVendorFaultsAreLoggedAndRetried(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, tdb *testenv.DB) {
+		s := newQBSetup(t, tdb)
+		s.fake.AddPurchases(1200, 5)
+		// Two tries per call in these jobs: 503 then 429 fail the first
+		// run (logged), the job's retry goes on from the first page's
+		// checkpoint; a malformed answer on the retry is tried again in
+		// place.
+		s.fake.Inject(qbfake.None, qbfake.Unavailable, qbfake.TooMany, qbfake.Malformed)
+		waitFor(t, "the sync to be queued", func() bool { return enqueueSync(t, s.db, s.q, s.conn.ID) })
+		waitFor(t, "the sync to succeed", func() bool { return connectorRow(t, s.db, s.conn.ID).SyncStatus == hubapi.SyncSucceeded })
+		logs := syncLogs(t, s.db, s.conn.ID)
+		if len(logs) != 2 || logs[0].Status != hubapi.SyncFailed || logs[0].ErrorDetails == nil || logs[0].RecordsSynced != 500 ||
+			logs[1].Status != hubapi.SyncSucceeded || logs[1].RecordsSynced != 700 {
+			t.Fatalf("logs %+v", logs)
+		}
+		if n := len(depenses(t, s.db)); n != 1200 {
+			t.Fatalf("%d dépenses", n)
+		}
+	})
+}
