@@ -508,7 +508,9 @@ func (s *deps) recordChangeFrom(ctx context.Context, action, resource string, id
 }
 
 // exportMonth reads the month asked of a payroll export, now.
-func (s *Service) exportMonth(month string) (time.Time, error) { return ParseExportMonth(month, s.now()) }
+func (s *Service) exportMonth(month string) (time.Time, error) {
+	return ParseExportMonth(month, s.now())
+}
 
 // ParseExportMonth reads a month to export (YYYY-MM, "": the one before
 // now's); a month not yet begun at now is refused (ErrInvalid on month).
