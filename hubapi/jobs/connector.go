@@ -448,7 +448,10 @@ func truncateUTF8(s string, n int) string {
 func (q *Queue) scheduledSyncs(db *store.DB, interval time.Duration) Periodic {
 	return Periodic{Name: "connector-sync", Interval: interval, NotOnStart: true, Run: func(ctx context.Context, _ time.Time) error {
 		var ids []int64
-		if err := db.NewSelect().Model((*hubapi.Connector)(nil)).Column("id").Where("enabled").Scan(ctx, &ids); err != nil {
+		// Payroll connectors have nothing to read: their monthly export is
+		// their schedule (monthlyPayroll).
+		if err := db.NewSelect().Model((*hubapi.Connector)(nil)).Column("id").Where("enabled").
+			Where("type NOT IN (?)", bun.List(PayrollTypes)).Scan(ctx, &ids); err != nil {
 			return err
 		}
 		for _, id := range ids {
