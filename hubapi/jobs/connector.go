@@ -93,6 +93,14 @@ type ConnectorConfig struct {
 	// SyncInterval schedules a sync of every enabled connector (default
 	// DefaultConnectorSyncInterval; negative: none).
 	SyncInterval time.Duration
+	// Prepare, when set, completes a connector's opened configuration
+	// before its sync (OAuth connectors: their fresh access token, see
+	// service.ConnectorAccess).
+	Prepare func(ctx context.Context, id int64, typ string, cfg connectors.Config) (connectors.Config, error)
+	// NoMonthlyPayroll turns off the monthly payroll export (the 1st of
+	// each month, UTC: the previous month to every enabled connector of
+	// PayrollTypes).
+	NoMonthlyPayroll bool
 }
 
 // connectorSyncArgs is the job of one connector's sync (River kind
@@ -232,6 +240,15 @@ func (s *syncer) Work(ctx context.Context, j *river.Job[connectorSyncArgs]) erro
 		s.finish(ctx, id, owner, logID, 0, err)
 		return river.JobCancel(err)
 	}
+	if s.cfg.Prepare != nil {
+		if cfg, err = s.cfg.Prepare(ctx, id, c.Type, cfg); err != nil {
+			s.finish(ctx, id, owner, logID, 0, err)
+			if !connectors.Temporary(err) {
+				return river.JobCancel(err)
+			}
+			return err
+		}
+	}
 	var state connectors.State
 	if c.State != nil {
 		state = connectors.State(*c.State)
@@ -251,13 +268,21 @@ func (s *syncer) Work(ctx context.Context, j *river.Job[connectorSyncArgs]) erro
 
 	var records int64
 	sink := connectors.CheckpointFunc(func(ctx context.Context, recs []connectors.Record, st connectors.State) error {
-		err := s.commit(ctx, id, owner, logID, recs, st)
+		err := s.commit(ctx, id, c.Type, owner, logID, recs, st)
 		if err == nil {
 			records += int64(len(recs))
 		}
 		return err
 	})
 	_, err = s.runner.Run(rctx, connectors.Job{Key: strconv.FormatInt(id, 10), Connector: conn, Spec: spec, Config: cfg, State: state, Sink: sink})
+	if err == nil {
+		var n int64
+		n, err = s.pushInvoices(rctx, c, owner, conn, cfg)
+		records += n
+		if n > 0 {
+			_, _ = s.db.NewUpdate().Model((*hubapi.ConnectorSyncLog)(nil)).Set("records_synced = records_synced + ?", n).Where("id = ?", logID).Exec(ctx)
+		}
+	}
 	if cause := context.Cause(rctx); err != nil && errors.Is(cause, errLeaseLost) {
 		err = errLeaseLost
 	} else if err != nil && errors.Is(cause, errSliceEnd) && ctx.Err() == nil {
@@ -349,7 +374,7 @@ func (s *syncer) startLog(ctx context.Context, id int64, owner string, attempt i
 // commit stores one call's records and the checkpoint after them in one
 // transaction, fenced by the lease: a run that lost its lease commits
 // nothing.
-func (s *syncer) commit(ctx context.Context, id int64, owner string, logID int64, recs []connectors.Record, st connectors.State) error {
+func (s *syncer) commit(ctx context.Context, id int64, typ, owner string, logID int64, recs []connectors.Record, st connectors.State) error {
 	now := s.now()
 	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		ok, err := s.renew(ctx, tx, id, owner)
@@ -366,6 +391,9 @@ func (s *syncer) commit(ctx context.Context, id int64, owner string, logID int64
 			}
 			if _, err := tx.NewInsert().Model(&rows).On("CONFLICT (connector_id, stream, external_id) DO UPDATE").
 				Set("data = EXCLUDED.data").Set("synced_at = EXCLUDED.synced_at").Exec(ctx); err != nil {
+				return err
+			}
+			if err := importRecords(ctx, tx, typ, id, recs, now); err != nil {
 				return err
 			}
 		}
@@ -441,7 +469,10 @@ func truncateUTF8(s string, n int) string {
 func (q *Queue) scheduledSyncs(db *store.DB, interval time.Duration) Periodic {
 	return Periodic{Name: "connector-sync", Interval: interval, NotOnStart: true, Run: func(ctx context.Context, _ time.Time) error {
 		var ids []int64
-		if err := db.NewSelect().Model((*hubapi.Connector)(nil)).Column("id").Where("enabled").Scan(ctx, &ids); err != nil {
+		// Payroll connectors have nothing to read: their monthly export is
+		// their schedule (monthlyPayroll).
+		if err := db.NewSelect().Model((*hubapi.Connector)(nil)).Column("id").Where("enabled").
+			Where("type NOT IN (?)", bun.List(PayrollTypes)).Scan(ctx, &ids); err != nil {
 			return err
 		}
 		for _, id := range ids {

@@ -114,6 +114,9 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 		if iv := cmp.Or(cfg.Connectors.SyncInterval, DefaultConnectorSyncInterval); iv > 0 {
 			ps = append(slices.Clip(ps), q.scheduledSyncs(db, iv))
 		}
+		if !cfg.Connectors.NoMonthlyPayroll {
+			ps = append(slices.Clip(ps), q.monthlyPayroll(db))
+		}
 	}
 	periodic, err := periodicJobs(workers, ps, log)
 	if err != nil {
@@ -140,6 +143,9 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 		}
 		q.connectors = sy
 		if err := river.AddWorkerSafely(workers, river.Worker[connectorSyncArgs](sy)); err != nil {
+			return nil, fmt.Errorf("jobs: %w", err)
+		}
+		if err := river.AddWorkerSafely(workers, river.Worker[payrollExportArgs](&payrollExporter{s: sy})); err != nil {
 			return nil, fmt.Errorf("jobs: %w", err)
 		}
 		queues[QueueConnectors] = river.QueueConfig{MaxWorkers: sy.cfg.Workers}

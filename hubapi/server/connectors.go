@@ -5,6 +5,8 @@ import (
 
 	"github.com/hubchantier/hubchantier/connectors"
 	"github.com/hubchantier/hubchantier/connectors/example"
+	"github.com/hubchantier/hubchantier/connectors/quickbooks"
+	"github.com/hubchantier/hubchantier/connectors/silae"
 	"github.com/hubchantier/hubchantier/hubapi/jobs"
 	"github.com/hubchantier/hubchantier/hubapi/service"
 	"github.com/hubchantier/hubchantier/ratelimit"
@@ -12,12 +14,14 @@ import (
 )
 
 // DefaultConnectorRegistry is the connector types the server offers: the
-// example connector, until the vendor packages (Sage, Silae, QuickBooks,
-// Slack, Google Calendar, Dropbox) register theirs.
+// example connector, Silae and QuickBooks Online (the other vendor
+// packages register theirs as they come).
 func DefaultConnectorRegistry() *connectors.Registry {
 	reg := connectors.NewRegistry()
-	if err := example.Register(reg); err != nil {
-		panic(err) // a constant spec
+	for _, register := range []func(*connectors.Registry) error{example.Register, silae.Register, quickbooks.Register} {
+		if err := register(reg); err != nil {
+			panic(err) // constant specs
+		}
 	}
 	return reg
 }
@@ -30,6 +34,7 @@ type connectorSetup struct {
 	runner   connectors.RunnerConfig
 	options  func(string) connectors.Options
 	oauth    map[string]service.ConnectorOAuthClient
+	access   *service.ConnectorAccess
 }
 
 // setupConnectors builds the sealer (HUB_CONNECTOR_KEYS, or the server's
@@ -63,7 +68,8 @@ func (s *Server) setupConnectors(cfg Config, log *slog.Logger) error {
 	if rc.Logger == nil {
 		rc.Logger = log
 	}
-	s.connectors = &connectorSetup{registry: reg, sealer: sealer, limiter: lim, runner: rc, options: cfg.ConnectorOptions, oauth: cfg.ConnectorOAuth}
+	s.connectors = &connectorSetup{registry: reg, sealer: sealer, limiter: lim, runner: rc, options: cfg.ConnectorOptions, oauth: cfg.ConnectorOAuth,
+		access: service.NewConnectorAccess(s.DB, sealer, reg, cfg.ConnectorOAuth, nil)}
 	return nil
 }
 
@@ -97,11 +103,15 @@ func (s *Server) connectorJobs(cfg Config) *jobs.ConnectorConfig {
 		}
 		cc.Tokens = func(typ string) *connectors.Tokens { return tokens[typ] }
 	}
+	if cc.Prepare == nil {
+		cc.Prepare = s.connectors.access.Prepare
+	}
 	return &cc
 }
 
 // connectorDeps are the connector use cases' dependencies.
 func (s *Server) connectorDeps() service.ConnectorDeps {
 	return service.ConnectorDeps{Registry: s.connectors.registry, Sealer: s.connectors.sealer, Queue: s.Jobs,
-		Runner: connectors.NewRunner(s.connectors.runner), Options: s.connectors.options, OAuthClients: s.connectors.oauth}
+		Runner: connectors.NewRunner(s.connectors.runner), Options: s.connectors.options, OAuthClients: s.connectors.oauth,
+		Access: s.connectors.access}
 }
