@@ -19,6 +19,10 @@ type OAuthSpec struct {
 	// PKCE: the vendor supports RFC 7636 (S256); the flow then always uses
 	// it.
 	PKCE bool
+	// AuthParams are extra parameters of the authorization URL (Google's
+	// prompt=consent, without which a second authorization returns no
+	// refresh token).
+	AuthParams map[string]string
 }
 
 // Config is the oauth2 configuration of the vendor for one client.
@@ -111,6 +115,35 @@ func (t *Tokens) Token(ctx context.Context, key string) (*oauth2.Token, error) {
 	if t.fresh(tok) {
 		return tok, nil // refreshed by another caller meanwhile
 	}
+	return t.refreshLocked(ctx, key, tok)
+}
+
+// Refresh replaces connector key's token after the vendor refused refused
+// (401 before its expiry: revoked, or expired early): the token is
+// refreshed unless another caller already replaced it, whose token is then
+// returned.
+func (t *Tokens) Refresh(ctx context.Context, key string, refused *oauth2.Token) (*oauth2.Token, error) {
+	m := t.lockLocal(key)
+	m.Lock()
+	defer m.Unlock()
+	if t.Locker != nil {
+		unlock, err := t.Locker.Lock(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("connectors: locking the token refresh: %w", err)
+		}
+		defer unlock()
+	}
+	tok, err := t.Store.LoadToken(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if refused != nil && tok.AccessToken != refused.AccessToken && t.fresh(tok) {
+		return tok, nil // replaced meanwhile
+	}
+	return t.refreshLocked(ctx, key, tok)
+}
+
+func (t *Tokens) refreshLocked(ctx context.Context, key string, tok *oauth2.Token) (*oauth2.Token, error) {
 	if tok.RefreshToken == "" {
 		return nil, &Error{Kind: KindAuth, Msg: "the OAuth token expired and has no refresh token; authorize the connector again"}
 	}
@@ -132,6 +165,45 @@ func (t *Tokens) Token(ctx context.Context, key string) (*oauth2.Token, error) {
 		return nil, fmt.Errorf("connectors: storing the refreshed token: %w", err)
 	}
 	return nt, nil
+}
+
+// TokenSource gives a connector the OAuth access token of the connector it
+// runs for, during a call (see WithTokenSource).
+type TokenSource interface {
+	// Token returns a fresh access token.
+	Token(ctx context.Context) (*oauth2.Token, error)
+	// Refresh returns a new token after the vendor refused refused.
+	Refresh(ctx context.Context, refused *oauth2.Token) (*oauth2.Token, error)
+}
+
+// Source is the TokenSource of connector key.
+func (t *Tokens) Source(key string) TokenSource { return keySource{t, key} }
+
+type keySource struct {
+	t   *Tokens
+	key string
+}
+
+func (s keySource) Token(ctx context.Context) (*oauth2.Token, error) { return s.t.Token(ctx, s.key) }
+func (s keySource) Refresh(ctx context.Context, refused *oauth2.Token) (*oauth2.Token, error) {
+	return s.t.Refresh(ctx, s.key, refused)
+}
+
+type tokenSourceKey struct{}
+
+// WithTokenSource hands ts to the connector methods called with the
+// returned context: the product sets it for connectors whose Spec has
+// OAuth, whose configuration holds no token (tokens live sealed apart and
+// are refreshed by Tokens).
+func WithTokenSource(ctx context.Context, ts TokenSource) context.Context {
+	return context.WithValue(ctx, tokenSourceKey{}, ts)
+}
+
+// TokenSourceFrom returns the TokenSource of ctx; without one, a
+// connector answers an error of kind KindAuth (not authorized).
+func TokenSourceFrom(ctx context.Context) (TokenSource, bool) {
+	ts, ok := ctx.Value(tokenSourceKey{}).(TokenSource)
+	return ts, ok && ts != nil
 }
 
 // storedToken is the sealed encoding of a token.

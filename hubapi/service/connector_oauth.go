@@ -101,6 +101,9 @@ func (s *Service) AuthorizeConnector(ctx context.Context, typ string, id int64) 
 	if spec.PKCE {
 		opts = append(opts, oauth2.S256ChallengeOption(verifier))
 	}
+	for k, v := range spec.AuthParams {
+		opts = append(opts, oauth2.SetAuthURLParam(k, v))
+	}
 	audit.Describe(ctx, "authorize_connector", "connectors", strconv.FormatInt(id, 10))
 	url := spec.Config(client.ClientID, client.ClientSecret, client.RedirectURL).AuthCodeURL(state, opts...)
 	return &hubapi.ConnectorAuthorization{AuthorizeURL: url, ExpiresAt: st.ExpiresAt}, nil
