@@ -2,6 +2,9 @@ package connectors
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"time"
 )
 
@@ -32,4 +35,17 @@ type Watcher interface {
 	// StopWatch closes ch; a channel the vendor no longer knows is not
 	// an error.
 	StopWatch(ctx context.Context, cfg Config, ch Channel) error
+}
+
+// HashChannelToken is what the product keeps of a channel's token.
+func HashChannelToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+// ChannelTokenMatches compares a notification's token with the kept hash
+// in constant time.
+func ChannelTokenMatches(hash, token string) bool {
+	got := HashChannelToken(token)
+	return subtle.ConstantTimeCompare([]byte(got), []byte(hash)) == 1
 }

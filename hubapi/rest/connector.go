@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -170,6 +171,13 @@ func (a *API) mountConnectorOAuth(route func(method, path string, scope hubapi.S
 	route(http.MethodGet, "/integrations/{type}/callback", sc, a.handler(a.connectorCallback))
 }
 
+// connectorType is the connector type of the path: its slug spells the
+// type's underscores as dashes (/integrations/google-calendar/callback is
+// type google_calendar).
+func connectorType(r *http.Request) string {
+	return strings.ReplaceAll(mux.Vars(r)["type"], "-", "_")
+}
+
 func (a *API) authorizeConnector(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r, "connector_id")
 	id := q.int64("connector_id", true)
@@ -179,7 +187,7 @@ func (a *API) authorizeConnector(w http.ResponseWriter, r *http.Request) error {
 	if err := q.err(); err != nil {
 		return err
 	}
-	res, err := a.o.ConnectorOAuth.AuthorizeConnector(r.Context(), mux.Vars(r)["type"], id)
+	res, err := a.o.ConnectorOAuth.AuthorizeConnector(r.Context(), connectorType(r), id)
 	if err != nil {
 		return err
 	}
@@ -205,7 +213,7 @@ func (a *API) connectorCallback(w http.ResponseWriter, r *http.Request) error {
 	if vendorErr != "" {
 		return &hubapi.ValidationError{Fields: map[string]string{"error": "the vendor refused the authorization"}}
 	}
-	c, err := a.o.ConnectorOAuth.CompleteConnectorAuthorization(r.Context(), mux.Vars(r)["type"], code, state)
+	c, err := a.o.ConnectorOAuth.CompleteConnectorAuthorization(r.Context(), connectorType(r), code, state)
 	if err != nil {
 		return err
 	}

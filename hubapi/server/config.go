@@ -133,6 +133,11 @@ type Config struct {
 	// connector type (types whose Spec has OAuth). Embedders and tests;
 	// environment variables come with the OAuth vendors.
 	ConnectorOAuth map[string]service.ConnectorOAuthClient
+	// ConnectorPublicURL is the server's public HTTPS URL, where vendors
+	// post push notifications (Google Calendar's channels); empty:
+	// OAuthIssuer when it is HTTPS, else no channel is opened (syncs still
+	// run daily and on demand).
+	ConnectorPublicURL string
 	// ConnectorRunner configures syncs and checks (call timeout, tries,
 	// backoff). Embedders and tests.
 	ConnectorRunner connectors.RunnerConfig

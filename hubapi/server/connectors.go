@@ -1,10 +1,17 @@
 package server
 
 import (
+	"context"
 	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/oauth2"
 
 	"github.com/hubchantier/hubchantier/connectors"
 	"github.com/hubchantier/hubchantier/connectors/example"
+	"github.com/hubchantier/hubchantier/connectors/gcal"
 	"github.com/hubchantier/hubchantier/hubapi/jobs"
 	"github.com/hubchantier/hubchantier/hubapi/service"
 	"github.com/hubchantier/hubchantier/ratelimit"
@@ -12,12 +19,14 @@ import (
 )
 
 // DefaultConnectorRegistry is the connector types the server offers: the
-// example connector, until the vendor packages (Sage, Silae, QuickBooks,
-// Slack, Google Calendar, Dropbox) register theirs.
+// example connector and the vendor packages.
 func DefaultConnectorRegistry() *connectors.Registry {
 	reg := connectors.NewRegistry()
 	if err := example.Register(reg); err != nil {
 		panic(err) // a constant spec
+	}
+	if err := gcal.Register(reg); err != nil {
+		panic(err)
 	}
 	return reg
 }
@@ -30,6 +39,11 @@ type connectorSetup struct {
 	runner   connectors.RunnerConfig
 	options  func(string) connectors.Options
 	oauth    map[string]service.ConnectorOAuthClient
+	// publicURL is where vendors post push notifications ("": no channel).
+	publicURL string
+
+	tokensOnce sync.Once
+	tokens     map[string]*connectors.Tokens
 }
 
 // setupConnectors builds the sealer (HUB_CONNECTOR_KEYS, or the server's
@@ -63,8 +77,54 @@ func (s *Server) setupConnectors(cfg Config, log *slog.Logger) error {
 	if rc.Logger == nil {
 		rc.Logger = log
 	}
-	s.connectors = &connectorSetup{registry: reg, sealer: sealer, limiter: lim, runner: rc, options: cfg.ConnectorOptions, oauth: cfg.ConnectorOAuth}
+	if cfg.ConnectorOptions == nil {
+		cfg.ConnectorOptions = func(string) connectors.Options { return connectors.Options{} }
+	}
+	public := strings.TrimSuffix(cfg.ConnectorPublicURL, "/")
+	if public == "" {
+		if iss := OAuthIssuer(cfg); strings.HasPrefix(iss, "https://") {
+			public = iss // vendors post notifications to HTTPS addresses only
+		}
+	}
+	s.connectors = &connectorSetup{registry: reg, sealer: sealer, limiter: lim, runner: rc, options: cfg.ConnectorOptions, oauth: cfg.ConnectorOAuth,
+		publicURL: public}
 	return nil
+}
+
+// tokenSource gives connectors of types with an OAuth client their token
+// source: tokens sealed on the connector's row, refreshed by one instance
+// of the cluster at a time (service.ConnectorTokens).
+func (s *Server) tokenSource(typ string, id int64) connectors.TokenSource {
+	cs := s.connectors
+	cs.tokensOnce.Do(func() {
+		cs.tokens = map[string]*connectors.Tokens{}
+		store := service.NewConnectorTokens(s.DB, cs.sealer)
+		for typ, client := range cs.oauth {
+			spec, ok := cs.registry.Spec(typ)
+			if !ok || spec.OAuth == nil {
+				continue
+			}
+			t := &connectors.Tokens{Config: spec.OAuth.Config(client.ClientID, client.ClientSecret, client.RedirectURL), Store: store, Locker: store}
+			if hc := cs.options(typ).HTTPClient; hc != nil {
+				t.Context = context.WithValue(context.Background(), oauth2.HTTPClient, hc)
+			}
+			cs.tokens[typ] = t
+		}
+	})
+	t := cs.tokens[typ]
+	if t == nil {
+		return nil
+	}
+	return t.Source(strconv.FormatInt(id, 10))
+}
+
+// channelAddress is the public route of the push notifications of
+// connectors of type typ ("" when the server has no public URL).
+func (s *Server) channelAddress(typ string) string {
+	if s.connectors.publicURL == "" || typ != gcal.Type {
+		return ""
+	}
+	return s.connectors.publicURL + "/api/v1/integrations/" + gcal.PathSlug + "/notifications"
 }
 
 // useRedisForConnectors shares the vendors' rate limits across instances
@@ -79,11 +139,22 @@ func (s *Server) useRedisForConnectors() {
 func (s *Server) connectorJobs(cfg Config) *jobs.ConnectorConfig {
 	cc := cfg.ConnectorJobs
 	cc.Registry, cc.Sealer, cc.Runner, cc.Options = s.connectors.registry, s.connectors.sealer, s.connectors.runner, s.connectors.options
+	cc.Tokens = s.tokenSource
+	if cc.Channels == nil {
+		cc.Channels = &jobs.ChannelConfig{}
+	} else {
+		ch := *cc.Channels
+		cc.Channels = &ch
+	}
+	if cc.Channels.Address == nil {
+		cc.Channels.Address = s.channelAddress
+	}
 	return &cc
 }
 
 // connectorDeps are the connector use cases' dependencies.
 func (s *Server) connectorDeps() service.ConnectorDeps {
 	return service.ConnectorDeps{Registry: s.connectors.registry, Sealer: s.connectors.sealer, Queue: s.Jobs,
-		Runner: connectors.NewRunner(s.connectors.runner), Options: s.connectors.options, OAuthClients: s.connectors.oauth}
+		Runner: connectors.NewRunner(s.connectors.runner), Options: s.connectors.options, OAuthClients: s.connectors.oauth,
+		Tokens: s.tokenSource}
 }

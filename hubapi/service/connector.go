@@ -39,6 +39,9 @@ type ConnectorDeps struct {
 	// exchanges.
 	OAuthClients map[string]ConnectorOAuthClient
 	HTTPClient   *http.Client
+	// Tokens gives the OAuth token source of connector id of type typ
+	// (nil: the type has no OAuth flow here); checks run with it.
+	Tokens func(typ string, id int64) connectors.TokenSource
 }
 
 // WithConnectors enables the connector use cases.
@@ -378,6 +381,11 @@ func (s *Service) CheckConnector(ctx context.Context, id int64) (*hubapi.Connect
 	conn, _, err := cd.Registry.New(c.Type, cd.Options(c.Type))
 	if err != nil {
 		return nil, hubapi.Errorf(hubapi.ErrConflict, "connector type %q is not available on this server", c.Type)
+	}
+	if cd.Tokens != nil {
+		if ts := cd.Tokens(c.Type, c.ID); ts != nil {
+			ctx = connectors.WithTokenSource(ctx, ts)
+		}
 	}
 	if err := cd.Runner.Check(ctx, conn, cfg); err != nil {
 		e := connectors.AsError(err)

@@ -29,6 +29,11 @@ type ConnectorOAuthClient struct {
 	RedirectURL string
 }
 
+// channelQueue opens connectors' push channels (hubapi/jobs).
+type channelQueue interface {
+	EnqueueConnectorWatch(ctx context.Context, tx bun.Tx, id int64) error
+}
+
 // oauthStates is the table of hubapi.ConnectorOAuthState (bun would name
 // it connector_o_auth_states).
 const oauthStates = "connector_oauth_states"
@@ -178,6 +183,13 @@ func (s *Service) CompleteConnectorAuthorization(ctx context.Context, typ, code,
 	}
 	if err := NewConnectorTokens(s.db, s.connectors.Sealer).SaveToken(ctx, strconv.FormatInt(c.ID, 10), tok); err != nil {
 		return nil, err
+	}
+	if wq, ok := s.connectors.Queue.(channelQueue); ok {
+		// a vendor that pushes changes gets its channel now, not at the
+		// next renewal check
+		if err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return wq.EnqueueConnectorWatch(ctx, tx, c.ID) }); err != nil {
+			return nil, err
+		}
 	}
 	audit.Describe(ctx, "connect_connector", "connectors", strconv.FormatInt(c.ID, 10))
 	return c, nil

@@ -800,3 +800,27 @@ func (s *Server) send(ch *channel, state string) {
 		s.mu.Unlock()
 	}()
 }
+
+// Secrets returns every credential the fake issued or was given: access
+// and refresh tokens, channel tokens, the client secret (for tests that
+// check none leaks).
+func (s *Server) Secrets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []string{s.ClientSecret}
+	for k := range s.access {
+		out = append(out, k)
+	}
+	for k := range s.refresh {
+		out = append(out, k)
+	}
+	for _, ch := range s.channels {
+		if ch.token != "" {
+			out = append(out, ch.token)
+		}
+	}
+	for k := range s.codes {
+		out = append(out, k)
+	}
+	return out
+}
