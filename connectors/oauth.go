@@ -118,31 +118,8 @@ func (t *Tokens) Token(ctx context.Context, key string) (*oauth2.Token, error) {
 	return t.refreshLocked(ctx, key, tok)
 }
 
-// Refresh replaces connector key's token after the vendor refused refused
-// (401 before its expiry: revoked, or expired early): the token is
-// refreshed unless another caller already replaced it, whose token is then
-// returned.
-func (t *Tokens) Refresh(ctx context.Context, key string, refused *oauth2.Token) (*oauth2.Token, error) {
-	m := t.lockLocal(key)
-	m.Lock()
-	defer m.Unlock()
-	if t.Locker != nil {
-		unlock, err := t.Locker.Lock(ctx, key)
-		if err != nil {
-			return nil, fmt.Errorf("connectors: locking the token refresh: %w", err)
-		}
-		defer unlock()
-	}
-	tok, err := t.Store.LoadToken(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	if refused != nil && tok.AccessToken != refused.AccessToken && t.fresh(tok) {
-		return tok, nil // replaced meanwhile
-	}
-	return t.refreshLocked(ctx, key, tok)
-}
-
+// refreshLocked refreshes tok, under the connector's locks, and stores the
+// new token before returning it.
 func (t *Tokens) refreshLocked(ctx context.Context, key string, tok *oauth2.Token) (*oauth2.Token, error) {
 	if tok.RefreshToken == "" {
 		return nil, &Error{Kind: KindAuth, Msg: "the OAuth token expired and has no refresh token; authorize the connector again"}
@@ -165,45 +142,6 @@ func (t *Tokens) refreshLocked(ctx context.Context, key string, tok *oauth2.Toke
 		return nil, fmt.Errorf("connectors: storing the refreshed token: %w", err)
 	}
 	return nt, nil
-}
-
-// TokenSource gives a connector the OAuth access token of the connector it
-// runs for, during a call (see WithTokenSource).
-type TokenSource interface {
-	// Token returns a fresh access token.
-	Token(ctx context.Context) (*oauth2.Token, error)
-	// Refresh returns a new token after the vendor refused refused.
-	Refresh(ctx context.Context, refused *oauth2.Token) (*oauth2.Token, error)
-}
-
-// Source is the TokenSource of connector key.
-func (t *Tokens) Source(key string) TokenSource { return keySource{t, key} }
-
-type keySource struct {
-	t   *Tokens
-	key string
-}
-
-func (s keySource) Token(ctx context.Context) (*oauth2.Token, error) { return s.t.Token(ctx, s.key) }
-func (s keySource) Refresh(ctx context.Context, refused *oauth2.Token) (*oauth2.Token, error) {
-	return s.t.Refresh(ctx, s.key, refused)
-}
-
-type tokenSourceKey struct{}
-
-// WithTokenSource hands ts to the connector methods called with the
-// returned context: the product sets it for connectors whose Spec has
-// OAuth, whose configuration holds no token (tokens live sealed apart and
-// are refreshed by Tokens).
-func WithTokenSource(ctx context.Context, ts TokenSource) context.Context {
-	return context.WithValue(ctx, tokenSourceKey{}, ts)
-}
-
-// TokenSourceFrom returns the TokenSource of ctx; without one, a
-// connector answers an error of kind KindAuth (not authorized).
-func TokenSourceFrom(ctx context.Context) (TokenSource, bool) {
-	ts, ok := ctx.Value(tokenSourceKey{}).(TokenSource)
-	return ts, ok && ts != nil
 }
 
 // storedToken is the sealed encoding of a token.
@@ -236,4 +174,66 @@ func (s *Sealer) OpenToken(kid string, ciphertext []byte, binding string) (*oaut
 		return nil, fmt.Errorf("%w: not a sealed token", ErrKey)
 	}
 	return &oauth2.Token{AccessToken: v.AccessToken, TokenType: v.TokenType, RefreshToken: v.RefreshToken, Expiry: v.Expiry}, nil
+}
+
+// TokenSource gives a connector the OAuth access token of the connector
+// it serves (the product puts it in the context of each call: see
+// WithTokenSource).
+type TokenSource interface {
+	// Token returns a fresh access token.
+	Token(ctx context.Context) (*oauth2.Token, error)
+	// Refresh returns a new access token after the vendor refused stale
+	// (an expired_access_token answer before the expiry we knew). When
+	// another caller refreshed meanwhile, its token is returned.
+	Refresh(ctx context.Context, stale *oauth2.Token) (*oauth2.Token, error)
+}
+
+type tokenSourceKey struct{}
+
+// WithTokenSource returns ctx carrying ts for the connector's calls.
+func WithTokenSource(ctx context.Context, ts TokenSource) context.Context {
+	return context.WithValue(ctx, tokenSourceKey{}, ts)
+}
+
+// TokenSourceFrom returns the token source of ctx, or nil.
+func TokenSourceFrom(ctx context.Context) TokenSource {
+	ts, _ := ctx.Value(tokenSourceKey{}).(TokenSource)
+	return ts
+}
+
+// Source is the TokenSource of connector key.
+func (t *Tokens) Source(key string) TokenSource { return keyedSource{t, key} }
+
+type keyedSource struct {
+	t   *Tokens
+	key string
+}
+
+func (s keyedSource) Token(ctx context.Context) (*oauth2.Token, error) { return s.t.Token(ctx, s.key) }
+
+func (s keyedSource) Refresh(ctx context.Context, stale *oauth2.Token) (*oauth2.Token, error) {
+	return s.t.Refresh(ctx, s.key, stale)
+}
+
+// Refresh refreshes the token of connector key whatever its expiry, unless
+// the stored token is no longer stale (another caller refreshed it).
+func (t *Tokens) Refresh(ctx context.Context, key string, stale *oauth2.Token) (*oauth2.Token, error) {
+	m := t.lockLocal(key)
+	m.Lock()
+	defer m.Unlock()
+	if t.Locker != nil {
+		unlock, err := t.Locker.Lock(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("connectors: locking the token refresh: %w", err)
+		}
+		defer unlock()
+	}
+	tok, err := t.Store.LoadToken(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if stale != nil && tok.AccessToken != stale.AccessToken && t.fresh(tok) {
+		return tok, nil
+	}
+	return t.refreshLocked(ctx, key, tok)
 }

@@ -168,6 +168,37 @@ type ConnectorOAuthService interface {
 	CompleteConnectorAuthorization(ctx context.Context, typ, code, state string) (*Connector, error)
 }
 
+// ConnectorDelivery is one product event handed to one connector (the
+// delivery log): recorded when the event is routed, with its job, and
+// updated after every attempt. Unique by (connector, event): an event
+// routed again adds nothing.
+type ConnectorDelivery struct {
+	ID          int64  `bun:"id,pk,autoincrement" json:"id"`
+	ConnectorID int64  `bun:"connector_id,notnull" json:"connector_id"`
+	EventID     string `bun:"event_id,notnull" json:"event_id"`
+	EventType   string `bun:"event_type,notnull" json:"event_type"`
+	// Event is the event as recorded (JSON), handed to the connector.
+	Event         string     `bun:"event,notnull" json:"-"`
+	Status        string     `bun:"status,notnull" json:"status"`
+	Attempts      int        `bun:"attempts,notnull" json:"attempts"`
+	LastError     *string    `bun:"last_error" json:"last_error"`
+	LastAttemptAt *time.Time `bun:"last_attempt_at" json:"last_attempt_at"`
+	DeliveredAt   *time.Time `bun:"delivered_at" json:"delivered_at"`
+	CreatedAt     time.Time  `bun:"created_at,notnull" json:"created_at"`
+	UpdatedAt     time.Time  `bun:"updated_at,notnull" json:"updated_at"`
+}
+
+// Statuses of a connector delivery.
+const (
+	ConnectorDeliveryPending   = "pending"
+	ConnectorDeliveryRetrying  = "retrying"
+	ConnectorDeliveryDelivered = "delivered"
+	ConnectorDeliveryFailed    = "failed"
+	// ConnectorDeliverySkipped: the connector was disabled or deleted
+	// before the event reached it.
+	ConnectorDeliverySkipped = "skipped"
+)
+
 // ConnectorChannel is a push-notification channel opened at a vendor for a
 // connector (Google Calendar's events.watch): the vendor posts to the
 // server's public route with the channel's id and token; only the token's

@@ -128,7 +128,15 @@ func (c *Connector) HandleEvent(ctx context.Context, cfg connectors.Config, ev c
 		return nil
 	}
 	var a affectation
-	if len(ev.Data) == 0 || json.Unmarshal(ev.Data, &a) != nil || a.ID <= 0 {
+	if len(ev.Data) > 0 && string(ev.Data) != "null" {
+		if err := json.Unmarshal(ev.Data, &a); err != nil {
+			return &connectors.Error{Kind: connectors.KindRejected, Msg: "the event's affectation does not decode"}
+		}
+	}
+	if a.ID <= 0 && ev.Resource == "affectations" {
+		a.ID = ev.ResourceID // a deletion carries no data
+	}
+	if a.ID <= 0 {
 		return &connectors.Error{Kind: connectors.KindRejected, Msg: "the event carries no affectation id"}
 	}
 	if ev.Type == EventAffectationDeleted {

@@ -109,6 +109,7 @@ func SpecWith(o *connectors.OAuthSpec) connectors.Spec {
 		// Google's per-user default: 600 requests a minute.
 		RateLimit: connectors.Rate{Limit: 10, Period: time.Second},
 		OAuth:     o,
+		Events:    []string{EventAffectationCreated, EventAffectationUpdated, EventAffectationDeleted},
 	}
 }
 
@@ -175,8 +176,8 @@ var reasonRe = regexp.MustCompile(`^[A-Za-z]{1,64}$`)
 // call sends one request with the connector's access token; a 401 refreshes
 // the token once and tries again.
 func (c *Connector) call(ctx context.Context, method, u string, body, out any) error {
-	ts, ok := connectors.TokenSourceFrom(ctx)
-	if !ok {
+	ts := connectors.TokenSourceFrom(ctx)
+	if ts == nil {
 		return &connectors.Error{Kind: connectors.KindAuth, Msg: "the connector is not authorized (no OAuth token)"}
 	}
 	tok, err := ts.Token(ctx)

@@ -74,13 +74,25 @@ type ConnectorConfig struct {
 	MaxAttempts int
 	Retry       connectors.Backoff
 	MaxDuration time.Duration
+	// EventWorkers (default DefaultConnectorEventWorkers), EventInFlight
+	// (DefaultConnectorEventInFlight), EventMaxAttempts
+	// (DefaultConnectorEventMaxAttempts), EventRetry
+	// (DefaultConnectorEventRetry): the deliveries of product events to
+	// connectors (connectors.Spec.Events).
+	EventWorkers     int
+	EventInFlight    int
+	EventMaxAttempts int
+	EventRetry       connectors.Backoff
+	// Blobs, when set, lets document events carry their file
+	// (connectors.Event.Content).
+	Blobs hubapi.BlobStore
+	// Tokens gives the OAuth tokens of the connectors of a type (nil, or
+	// nil for a type: none); they reach the connector's calls through
+	// connectors.TokenSourceFrom.
+	Tokens func(typ string) *connectors.Tokens
 	// SyncInterval schedules a sync of every enabled connector (default
 	// DefaultConnectorSyncInterval; negative: none).
 	SyncInterval time.Duration
-	// Tokens gives the OAuth token source of connector id of type typ
-	// (nil when the type has no OAuth flow on this server): syncs, event
-	// pushes and channels run with it (connectors.WithTokenSource).
-	Tokens func(typ string, id int64) connectors.TokenSource
 	// Channels opens and renews the push channels of connectors whose
 	// vendor notifies changes (connectors.Watcher); nil: none.
 	Channels *ChannelConfig
@@ -242,12 +254,12 @@ func (s *syncer) Work(ctx context.Context, j *river.Job[connectorSyncArgs]) erro
 		s.finish(ctx, id, owner, logID, 0, err)
 		return river.JobCancel(err)
 	}
-	ctx = s.withTokens(ctx, c)
 	var state connectors.State
 	if c.State != nil {
 		state = connectors.State(*c.State)
 	}
 
+	ctx = s.withTokens(ctx, c)
 	sctx, cancelSlice := context.WithTimeoutCause(ctx, s.cfg.MaxDuration, errSliceEnd)
 	defer cancelSlice()
 	rctx, cancel := context.WithCancelCause(sctx)
@@ -291,8 +303,8 @@ func (s *syncer) withTokens(ctx context.Context, c *hubapi.Connector) context.Co
 	if s.cfg.Tokens == nil {
 		return ctx
 	}
-	if ts := s.cfg.Tokens(c.Type, c.ID); ts != nil {
-		return connectors.WithTokenSource(ctx, ts)
+	if t := s.cfg.Tokens(c.Type); t != nil {
+		return connectors.WithTokenSource(ctx, t.Source(ConnectorConfigBinding(c.ID)))
 	}
 	return ctx
 }

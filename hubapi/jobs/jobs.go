@@ -139,6 +139,12 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 			return nil, fmt.Errorf("jobs: %w", err)
 		}
 		queues[QueueConnectors] = river.QueueConfig{MaxWorkers: sy.cfg.Workers}
+		ed := newEventDeliverer(*cfg.Connectors, db, log)
+		if err := river.AddWorkerSafely(workers, river.Worker[connectorEventArgs](ed)); err != nil {
+			return nil, fmt.Errorf("jobs: %w", err)
+		}
+		queues[QueueConnectorEvents] = river.QueueConfig{MaxWorkers: ed.cfg.EventWorkers}
+		handlers = append(slices.Clip(handlers), q.routeToConnectors(db, ed.cfg.Registry, ed.cfg.EventMaxAttempts))
 		if sy.cfg.Channels != nil {
 			cw := newChannelWorker(sy)
 			if err := river.AddWorkerSafely(workers, river.Worker[connectorWatchArgs](cw)); err != nil {

@@ -49,7 +49,6 @@ func withGoogleCalendar(g *fake.Server, public *atomic.Pointer[string]) func(*se
 	}
 }
 
-
 // connectGoogleCalendar creates a connector of client and authorizes it
 // through the fake's consent page: it returns the connector's id.
 func connectGoogleCalendar(t *testing.T, client *apitest.Client, g *fake.Server) int64 {

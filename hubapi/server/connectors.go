@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -91,10 +90,11 @@ func (s *Server) setupConnectors(cfg Config, log *slog.Logger) error {
 	return nil
 }
 
-// tokenSource gives connectors of types with an OAuth client their token
-// source: tokens sealed on the connector's row, refreshed by one instance
-// of the cluster at a time (service.ConnectorTokens).
-func (s *Server) tokenSource(typ string, id int64) connectors.TokenSource {
+// oauthTokens gives the OAuth tokens of connectors of type typ (nil: no
+// OAuth client for it): one Tokens per type, shared by every job and
+// check, which serialises the refreshes of a connector (and
+// service.ConnectorTokens across instances).
+func (s *Server) oauthTokens(typ string) *connectors.Tokens {
 	cs := s.connectors
 	cs.tokensOnce.Do(func() {
 		cs.tokens = map[string]*connectors.Tokens{}
@@ -111,11 +111,7 @@ func (s *Server) tokenSource(typ string, id int64) connectors.TokenSource {
 			cs.tokens[typ] = t
 		}
 	})
-	t := cs.tokens[typ]
-	if t == nil {
-		return nil
-	}
-	return t.Source(strconv.FormatInt(id, 10))
+	return cs.tokens[typ]
 }
 
 // channelAddress is the public route of the push notifications of
@@ -139,7 +135,14 @@ func (s *Server) useRedisForConnectors() {
 func (s *Server) connectorJobs(cfg Config) *jobs.ConnectorConfig {
 	cc := cfg.ConnectorJobs
 	cc.Registry, cc.Sealer, cc.Runner, cc.Options = s.connectors.registry, s.connectors.sealer, s.connectors.runner, s.connectors.options
-	cc.Tokens = s.tokenSource
+	if cc.Blobs == nil {
+		if blobs, err := openBlobs(cfg); err == nil { // opened once already by New
+			cc.Blobs = blobs
+		}
+	}
+	if cc.Tokens == nil {
+		cc.Tokens = s.oauthTokens
+	}
 	if cc.Channels == nil {
 		cc.Channels = &jobs.ChannelConfig{}
 	} else {
@@ -156,5 +159,5 @@ func (s *Server) connectorJobs(cfg Config) *jobs.ConnectorConfig {
 func (s *Server) connectorDeps() service.ConnectorDeps {
 	return service.ConnectorDeps{Registry: s.connectors.registry, Sealer: s.connectors.sealer, Queue: s.Jobs,
 		Runner: connectors.NewRunner(s.connectors.runner), Options: s.connectors.options, OAuthClients: s.connectors.oauth,
-		Tokens: s.tokenSource}
+		Tokens: s.oauthTokens}
 }

@@ -39,9 +39,9 @@ type ConnectorDeps struct {
 	// exchanges.
 	OAuthClients map[string]ConnectorOAuthClient
 	HTTPClient   *http.Client
-	// Tokens gives the OAuth token source of connector id of type typ
-	// (nil: the type has no OAuth flow here); checks run with it.
-	Tokens func(typ string, id int64) connectors.TokenSource
+	// Tokens gives the OAuth tokens of connectors of type typ (nil: the
+	// type has no OAuth flow here); checks run with them.
+	Tokens func(typ string) *connectors.Tokens
 }
 
 // WithConnectors enables the connector use cases.
@@ -383,8 +383,8 @@ func (s *Service) CheckConnector(ctx context.Context, id int64) (*hubapi.Connect
 		return nil, hubapi.Errorf(hubapi.ErrConflict, "connector type %q is not available on this server", c.Type)
 	}
 	if cd.Tokens != nil {
-		if ts := cd.Tokens(c.Type, c.ID); ts != nil {
-			ctx = connectors.WithTokenSource(ctx, ts)
+		if t := cd.Tokens(c.Type); t != nil {
+			ctx = connectors.WithTokenSource(ctx, t.Source(ConnectorBinding(c.ID)))
 		}
 	}
 	if err := cd.Runner.Check(ctx, conn, cfg); err != nil {
