@@ -199,6 +199,39 @@ func TestGoogleCalendarConnector(t *testing.T) {
 			}
 		})
 
+		t.Run("affectation created, updated, deleted → its event, through the durable deliveries; no echo", func(t *testing.T) {
+			admin := env.As(hubapi.RoleAdmin)
+			var ch struct {
+				ID int64 `json:"id"`
+			}
+			admin.Post(t, "/api/v1/chantiers", map[string]any{"code": uniq("GC"), "nom": "Tour", "adresse": "Paris"}).Expect(201).JSON(&ch)
+			var a struct {
+				ID int64 `json:"id"`
+			}
+			created := admin.Post(t, "/api/v1/affectations", map[string]any{"user_id": env.User(hubapi.RoleCompagnon).ID, "chantier_id": ch.ID,
+				"date": "2026-12-21", "heure_debut": "07:00", "heure_fin": "15:30"}).Expect(201)
+			created.JSON(&a)
+			evID := gcal.EventID(a.ID)
+			waitFor(t, 15*time.Second, "the calendar event", func() bool { _, ok := g.Events("primary")[evID]; return ok })
+			ev := g.Events("primary")[evID]
+			if ev.Start.DateTime != "2026-12-21T07:00:00+01:00" || ev.End.DateTime != "2026-12-21T15:30:00+01:00" ||
+				ev.ExtendedProperties.Private[gcal.PropAffectation] != itoa(a.ID) {
+				t.Fatalf("%+v", ev)
+			}
+			before := records()
+			admin.Patch(t, "/api/v1/affectations/"+itoa(a.ID), map[string]any{"heure_fin": "17:00"}, apitest.IfMatch(created.ETag())).Expect(200)
+			waitFor(t, 15*time.Second, "the patched event", func() bool {
+				return g.Events("primary")[evID].End.DateTime == "2026-12-21T17:00:00+01:00"
+			})
+			// the calendar notified the Hub's own writes: the syncs read no change back
+			time.Sleep(time.Second)
+			if got := records(); got != before {
+				t.Fatalf("%d records read back from the Hub's own writes", got-before)
+			}
+			admin.Delete(t, "/api/v1/affectations/"+itoa(a.ID)).Expect(204)
+			waitFor(t, 15*time.Second, "the cancelled event", func() bool { return g.Events("primary")[evID].Status == "cancelled" })
+		})
+
 		t.Run("bad notifications → problems, nothing queued", func(t *testing.T) {
 			ch := g.Channels()[0]
 			cases := []struct {
