@@ -88,6 +88,8 @@ type Server struct {
 	hang      chan struct{}
 	notifyWG  sync.WaitGroup
 	notified  []Notification
+	onWrite   func(n int) bool
+	writes    int
 
 	Requests  atomic.Int64
 	Refreshes atomic.Int64
@@ -228,6 +230,28 @@ func (s *Server) Edit(cal string, ev gcal.Event) {
 	s.touch(st, ev)
 	s.mu.Unlock()
 	s.notify(cal)
+}
+
+// SetOnWrite sets a function called before each insert, patch or delete
+// is applied, with the number of writes asked before it: when it returns
+// false the write answers 503 backendError and changes nothing.
+func (s *Server) SetOnWrite(f func(n int) bool) {
+	s.mu.Lock()
+	s.onWrite = f
+	s.mu.Unlock()
+}
+
+// writeAllowed runs the write hook.
+func (s *Server) writeAllowed(w http.ResponseWriter) bool {
+	s.mu.Lock()
+	f, n := s.onWrite, s.writes
+	s.writes++
+	s.mu.Unlock()
+	if f != nil && !f(n) {
+		gerror(w, 503, "UNAVAILABLE", "global", "backendError", "Backend Error")
+		return false
+	}
+	return true
 }
 
 // Notifications returns the push notifications sent so far (after
@@ -579,7 +603,7 @@ func readEvent(w http.ResponseWriter, r *http.Request) (*gcal.Event, bool) {
 
 func (s *Server) insert(w http.ResponseWriter, r *http.Request, cal string, c *calendar) {
 	ev, ok := readEvent(w, r)
-	if !ok {
+	if !ok || !s.writeAllowed(w) {
 		return
 	}
 	if ev.ID == "" {
@@ -615,7 +639,7 @@ func (s *Server) insert(w http.ResponseWriter, r *http.Request, cal string, c *c
 
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, cal string, c *calendar, id string) {
 	p, ok := readEvent(w, r)
-	if !ok {
+	if !ok || !s.writeAllowed(w) {
 		return
 	}
 	s.mu.Lock()
@@ -661,6 +685,9 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, cal string, c *ca
 }
 
 func (s *Server) delete(w http.ResponseWriter, cal string, c *calendar, id string) {
+	if !s.writeAllowed(w) {
+		return
+	}
 	s.mu.Lock()
 	st := c.events[id]
 	switch {
