@@ -63,7 +63,7 @@ const (
 const (
 	BaseURL  = "https://www.googleapis.com"
 	AuthURL  = "https://accounts.google.com/o/oauth2/auth"
-	TokenURL = "https://oauth2.googleapis.com/token"
+	TokenURL = "https://oauth2.googleapis.com/token" // #nosec G101 -- the token endpoint's URL, not a credential
 	// Scope is the least privilege that reads and writes events (and
 	// watches them); calendars themselves are neither listed nor changed.
 	Scope = "https://www.googleapis.com/auth/calendar.events"

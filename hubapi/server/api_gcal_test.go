@@ -283,3 +283,54 @@ func TestGoogleCalendarConnector(t *testing.T) {
 		})
 	})
 }
+
+// FuzzGoogleCalendarNotification posts notifications of the fuzzer's
+// making (channel id, token, resource id, state, body) to the public route
+// where a channel exists: the answer is below 500, an error is a problem,
+// and no notification without the channel's token queues a sync.
+func FuzzGoogleCalendarNotification(f *testing.F) {
+	g := fake.New("hub-client", gcalClientSecret)
+	defer g.Close()
+	var public atomic.Pointer[string]
+	env := apitest.Start(f, testenv.SQLite(f), apitest.Config{RateLimits: apitest.LiftedRateLimits, Configure: withGoogleCalendar(g, &public)})
+	_, aliceKey := env.NewUser(f, hubapi.RoleConducteur)
+	var c connectorJSON
+	env.WithKey(aliceKey).Post(f, "/api/v1/integrations/connectors", map[string]any{"type": gcal.Type, "name": "P",
+		"settings": map[string]string{"calendar_id": "primary"}}).Expect(201).JSON(&c)
+	ctx := context.Background()
+	row := hubapi.ConnectorChannel{ID: "hub-fuzz", ConnectorID: c.ID, TokenHash: connectors.HashChannelToken("the-real-token"),
+		ResourceID: "res-1", ExpiresAt: time.Now().Add(time.Hour), CreatedAt: time.Now()}
+	if _, err := env.Server.DB.NewInsert().Model(&row).Exec(ctx); err != nil {
+		f.Fatal(err)
+	}
+	f.Add("hub-fuzz", "the-real-tokeN", "res-1", "exists", "")
+	f.Add("hub-fuzz", "", "", "sync", "{}")
+	f.Add("", "x", "y", "exists", "not json")
+	f.Add("hub-fuzz\x00", "the-real-token\r\n", "res-1", "not_exists", "")
+	f.Add(strings.Repeat("h", 257), "t", "r", "exists", "")
+	f.Fuzz(func(t *testing.T, id, token, resource, state, body string) {
+		req, err := http.NewRequest(http.MethodPost, env.URL+"/api/v1/integrations/google-calendar/notifications", strings.NewReader(body))
+		if err != nil {
+			t.Skip()
+		}
+		for k, v := range map[string]string{"X-Goog-Channel-ID": id, "X-Goog-Channel-Token": token, "X-Goog-Resource-ID": resource, "X-Goog-Resource-State": state} {
+			if v != "" {
+				req.Header[k] = []string{v}
+			}
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Skip() // a header value net/http refuses to send
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			t.Fatalf("%d", resp.StatusCode)
+		}
+		if resp.StatusCode >= 400 && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
+			t.Fatalf("%d without a problem", resp.StatusCode)
+		}
+		if resp.StatusCode < 300 && token != "the-real-token" {
+			t.Fatalf("accepted a wrong token: %d", resp.StatusCode)
+		}
+	})
+}
