@@ -334,3 +334,32 @@ func FuzzGoogleCalendarNotification(f *testing.F) {
 		}
 	})
 }
+
+// HUB_GOOGLE_CALENDAR_* configure the server's OAuth client at Google: all
+// three or none, an https redirect URL, errors that never quote the secret.
+func TestConfigGoogleCalendarClient(t *testing.T) {
+	const secret = "GOCSPX-S3CR3T-client-value"
+	c, err := server.ConfigFromEnv([]string{"HUB_GOOGLE_CALENDAR_CLIENT_ID=123.apps.googleusercontent.com",
+		"HUB_GOOGLE_CALENDAR_CLIENT_SECRET=" + secret, "HUB_GOOGLE_CALENDAR_REDIRECT_URL=https://app.example.com/connected"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.ConnectorOAuth[gcal.Type]; got.ClientID != "123.apps.googleusercontent.com" || got.ClientSecret != secret || got.RedirectURL != "https://app.example.com/connected" {
+		t.Fatalf("%+v", got)
+	}
+	for name, env := range map[string][]string{
+		"the secret alone → error":        {"HUB_GOOGLE_CALENDAR_CLIENT_SECRET=" + secret},
+		"an http redirect URL → error":    {"HUB_GOOGLE_CALENDAR_CLIENT_ID=x", "HUB_GOOGLE_CALENDAR_CLIENT_SECRET=" + secret, "HUB_GOOGLE_CALENDAR_REDIRECT_URL=http://app.example.com/cb"},
+		"a relative redirect URL → error": {"HUB_GOOGLE_CALENDAR_CLIENT_ID=x", "HUB_GOOGLE_CALENDAR_CLIENT_SECRET=" + secret, "HUB_GOOGLE_CALENDAR_REDIRECT_URL=/cb"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := server.ConfigFromEnv(env)
+			if err == nil || strings.Contains(err.Error(), secret) {
+				t.Fatalf("%v", err)
+			}
+		})
+	}
+	if c, err := server.ConfigFromEnv(nil); err != nil || len(c.ConnectorOAuth) != 0 {
+		t.Fatalf("none: %v %v", c.ConnectorOAuth, err)
+	}
+}
