@@ -271,11 +271,11 @@ const (
 	EnvGoogleCalendarClientID     = "HUB_GOOGLE_CALENDAR_CLIENT_ID"
 	EnvGoogleCalendarClientSecret = "HUB_GOOGLE_CALENDAR_CLIENT_SECRET" // #nosec G101 -- the name of a variable, not a credential
 	EnvGoogleCalendarRedirectURL  = "HUB_GOOGLE_CALENDAR_REDIRECT_URL"
-	EnvAuditDisabled        = "HUB_AUDIT_DISABLED"
-	EnvAuditSigningKey      = "HUB_AUDIT_SIGNING_KEY"
-	EnvAuditRetentionDays   = "HUB_AUDIT_RETENTION_DAYS"
-	EnvAuditAnonymiseDays   = "HUB_AUDIT_ANONYMISE_DAYS"
-	EnvAuditArchiveDir      = "HUB_AUDIT_ARCHIVE_DIR"
+	EnvAuditDisabled              = "HUB_AUDIT_DISABLED"
+	EnvAuditSigningKey            = "HUB_AUDIT_SIGNING_KEY"
+	EnvAuditRetentionDays         = "HUB_AUDIT_RETENTION_DAYS"
+	EnvAuditAnonymiseDays         = "HUB_AUDIT_ANONYMISE_DAYS"
+	EnvAuditArchiveDir            = "HUB_AUDIT_ARCHIVE_DIR"
 )
 
 // Values of HUB_ENV.
