@@ -354,6 +354,22 @@ func TestVendorErrors(t *testing.T) {
 			t.Fatalf("%d records, %d retries", len(recs), sum.Retries)
 		}
 	})
+	t.Run("a push meeting 429, then 503 → classified for the delivery's retry; the retry writes once", func(t *testing.T) {
+		ev := affectationEvent(gcal.EventAffectationCreated, 8, "2026-12-14", "08:00", "17:00")
+		for _, f := range []fake.Fault{fake.TooMany, fake.Unavailable} {
+			e.g.Inject(f)
+			if err := e.c.HandleEvent(e.ctx, e.cfg, ev); !connectors.Temporary(err) {
+				t.Fatalf("%v", err)
+			}
+		}
+		w := e.g.Writes.Load()
+		if err := e.c.HandleEvent(e.ctx, e.cfg, ev); err != nil {
+			t.Fatal(err)
+		}
+		if e.g.Writes.Load() != w+1 {
+			t.Fatalf("%d writes", e.g.Writes.Load()-w)
+		}
+	})
 	t.Run("expired access token → refreshed once, the call retried, the new token stored", func(t *testing.T) {
 		old, _ := e.store.LoadToken(context.Background(), "1")
 		e.g.ExpireAccessTokens()
