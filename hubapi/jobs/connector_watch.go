@@ -184,7 +184,8 @@ func (w *channelWorker) failed(ctx context.Context, id int64, err error) error {
 
 // channelRenewals is the periodic job that queues a connector_watch job
 // for every enabled, authorized connector of a type with channels whose
-// newest channel expires within RenewBefore (or that has none).
+// newest channel expires within RenewBefore (or that has none), and for
+// every disabled one that still has channels (the job stops them).
 func (q *Queue) channelRenewals(w *channelWorker) Periodic {
 	return Periodic{Name: "connector-channels", Interval: w.cfg.Interval, Run: func(ctx context.Context, _ time.Time) error {
 		sy := w.sy
@@ -202,10 +203,16 @@ func (q *Queue) channelRenewals(w *channelWorker) Periodic {
 		if len(types) == 0 {
 			return nil
 		}
+		// Due: an enabled connector without a channel lasting beyond
+		// RenewBefore, or a disabled one whose channels are still open.
 		var ids []int64
-		err := sy.db.NewSelect().Model((*hubapi.Connector)(nil)).Column("id").Where("enabled").Where("token_sealed IS NOT NULL").
+		err := sy.db.NewSelect().Model((*hubapi.Connector)(nil)).Column("id").Where("token_sealed IS NOT NULL").
 			Where("type IN (?)", bun.List(types)).
-			Where("NOT EXISTS (SELECT 1 FROM connector_channels AS ch WHERE ch.connector_id = connector.id AND ch.expires_at > ?)", sy.now().Add(w.cfg.RenewBefore)).
+			WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+				return q.Where("enabled AND NOT EXISTS (SELECT 1 FROM connector_channels AS ch WHERE ch.connector_id = connector.id AND ch.expires_at > ?)",
+					sy.now().Add(w.cfg.RenewBefore)).
+					WhereOr("NOT enabled AND EXISTS (SELECT 1 FROM connector_channels AS ch WHERE ch.connector_id = connector.id)")
+			}).
 			Scan(ctx, &ids)
 		if err != nil {
 			return err

@@ -126,11 +126,10 @@ func TestGoogleCalendarConnector(t *testing.T) {
 		}
 
 		t.Run("authorized → the push channel is opened; only its token's hash is kept", func(t *testing.T) {
-			waitFor(t, 15*time.Second, "a channel", func() bool { return len(g.Channels()) == 1 })
 			var row hubapi.ConnectorChannel
-			if err := env.Server.DB.NewSelect().Model(&row).Where("connector_id = ?", id).Scan(ctx); err != nil {
-				t.Fatal(err)
-			}
+			waitFor(t, 15*time.Second, "a channel, stored", func() bool {
+				return len(g.Channels()) == 1 && env.Server.DB.NewSelect().Model(&row).Where("connector_id = ?", id).Scan(ctx) == nil
+			})
 			for _, s := range g.Secrets() {
 				if row.TokenHash == s || strings.Contains(row.ResourceID, s) {
 					t.Fatal("a credential stored in clear")
@@ -270,6 +269,17 @@ func TestGoogleCalendarConnector(t *testing.T) {
 			if code := postNotification(t, env.URL, map[string]string{"X-Goog-Channel-ID": old, "X-Goog-Channel-Token": "x"}); code != 404 {
 				t.Fatalf("old channel: %d", code)
 			}
+		})
+
+		t.Run("connector disabled → its channel stopped at Google and forgotten", func(t *testing.T) {
+			r := alice.Get(t, "/api/v1/integrations/connectors/"+itoa(id)).Expect(200)
+			alice.Put(t, "/api/v1/integrations/connectors/"+itoa(id), map[string]any{"type": gcal.Type, "name": "Planning", "enabled": false,
+				"settings": map[string]string{"calendar_id": "primary", "time_zone": "Europe/Paris"}}, apitest.IfMatch(r.ETag())).Expect(200)
+			waitFor(t, 15*time.Second, "the channel stopped", func() bool { return len(g.Channels()) == 0 })
+			waitFor(t, 15*time.Second, "the row removed", func() bool {
+				n, _ := env.Server.DB.NewSelect().Table("connector_channels").Where("connector_id = ?", id).Count(ctx)
+				return n == 0
+			})
 		})
 
 		t.Run("no credential in the logs or the connector's responses", func(t *testing.T) {
