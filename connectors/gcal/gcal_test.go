@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -399,12 +400,13 @@ func TestVendorErrors(t *testing.T) {
 
 func TestWatch(t *testing.T) {
 	e := newEnv(t)
-	type note struct{ id, token, state, resource string }
+	type note struct{ id, token, state, resource, number string }
 	var mu sync.Mutex
 	var notes []note
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
-		notes = append(notes, note{r.Header.Get("X-Goog-Channel-ID"), r.Header.Get("X-Goog-Channel-Token"), r.Header.Get("X-Goog-Resource-State"), r.Header.Get("X-Goog-Resource-ID")})
+		notes = append(notes, note{r.Header.Get("X-Goog-Channel-ID"), r.Header.Get("X-Goog-Channel-Token"), r.Header.Get("X-Goog-Resource-State"),
+			r.Header.Get("X-Goog-Resource-ID"), r.Header.Get("X-Goog-Message-Number")})
 		mu.Unlock()
 	}))
 	defer recv.Close()
@@ -421,6 +423,8 @@ func TestWatch(t *testing.T) {
 	mu.Lock()
 	got := append([]note(nil), notes...)
 	mu.Unlock()
+	// notifications may arrive out of order: X-Goog-Message-Number orders them
+	sort.Slice(got, func(i, j int) bool { return got[i].number < got[j].number })
 	if len(got) != 2 || got[0].state != "sync" || got[1].state != "exists" || got[1].id != "chan-1" || got[1].token != "tok-secret-1" || got[1].resource != ch.ResourceID {
 		t.Fatalf("%+v", got)
 	}
