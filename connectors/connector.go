@@ -234,6 +234,11 @@ type Spec struct {
 	// EventTimeout bounds one HandleEvent call (default: the Runner's call
 	// timeout); a connector that uploads files sets a longer one.
 	EventTimeout time.Duration
+	// CheckSettings, when set, checks what the field list cannot say (a
+	// mapping table, a URL's host): it returns the invalid fields by name
+	// ("settings.<name>") with why, never with their values. Validate
+	// calls it once the fields themselves are valid.
+	CheckSettings func(Config) map[string]string
 }
 
 // HandlesEvent reports whether the spec lists event type t.

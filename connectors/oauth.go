@@ -19,8 +19,13 @@ type OAuthSpec struct {
 	// PKCE: the vendor supports RFC 7636 (S256); the flow then always uses
 	// it.
 	PKCE bool
-	// AuthParams are added to the authorization URL (Dropbox's
-	// token_access_type=offline, which asks for a refresh token).
+	// CallbackSettings are query parameters of the vendor's redirect that
+	// the callback requires and keeps as settings of the connector, by
+	// parameter name (QuickBooks: "realmId" → "realm_id").
+	CallbackSettings map[string]string
+	// AuthParams are extra parameters of the authorization URL (Google's
+	// prompt=consent, without which a second authorization returns no
+	// refresh token).
 	AuthParams map[string]string
 }
 
@@ -29,6 +34,11 @@ func (s OAuthSpec) Config(clientID, clientSecret, redirectURL string) *oauth2.Co
 	return &oauth2.Config{ClientID: clientID, ClientSecret: clientSecret, RedirectURL: redirectURL, Scopes: s.Scopes,
 		Endpoint: oauth2.Endpoint{AuthURL: s.AuthURL, TokenURL: s.TokenURL}}
 }
+
+// AccessTokenSecret is the runtime secret in which the product hands an
+// OAuth connector its fresh access token (never a field of the spec, so a
+// user cannot set it).
+const AccessTokenSecret = "access_token"
 
 // ErrNoToken is returned by a TokenStore that holds no token for a
 // connector (not authorized yet, or revoked).

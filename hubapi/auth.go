@@ -48,6 +48,10 @@ const (
 	// subscriptions (the caller's own; every one for an admin).
 	ScopeWebhooksManage Scope = "webhooks:manage"
 	ScopeAdmin          Scope = "admin"
+	// ScopeFinancesRead and ScopeFinancesWrite cover the accounting
+	// resources: clients, factures, dépenses.
+	ScopeFinancesRead  Scope = "finances:read"
+	ScopeFinancesWrite Scope = "finances:write"
 )
 
 // AllScopes lists every scope.
@@ -55,6 +59,7 @@ var AllScopes = []Scope{
 	ScopeChantiersRead, ScopeChantiersWrite, ScopePointagesRead, ScopePointagesWrite,
 	ScopeDocumentsRead, ScopeDocumentsWrite, ScopeSignalementsRead, ScopeSignalementsWrite,
 	ScopePlanningRead, ScopePlanningWrite, ScopeStatsRead, ScopeWebhooksManage, ScopeAdmin,
+	ScopeFinancesRead, ScopeFinancesWrite,
 }
 
 // roleScopes bounds what a key owned by a user of each role may ever do.
@@ -72,6 +77,7 @@ var roleScopes = map[Role][]Scope{
 		ScopeChantiersRead, ScopeChantiersWrite, ScopePointagesRead, ScopePointagesWrite,
 		ScopeDocumentsRead, ScopeDocumentsWrite, ScopeSignalementsRead, ScopeSignalementsWrite,
 		ScopePlanningRead, ScopePlanningWrite, ScopeStatsRead, ScopeWebhooksManage,
+		ScopeFinancesRead, ScopeFinancesWrite,
 	},
 	RoleChefChantier: {
 		ScopeChantiersRead, ScopePointagesRead, ScopePointagesWrite, ScopeDocumentsRead,

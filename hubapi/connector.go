@@ -133,6 +133,11 @@ type ConnectorService interface {
 	CheckConnector(ctx context.Context, id int64) (*ConnectorCheck, error)
 	// SyncConnector queues a sync (one at a time per connector).
 	SyncConnector(ctx context.Context, id int64) (*Connector, error)
+	// SyncConnectorMonth queues the export of a month (YYYY-MM; "": the
+	// previous month) to a payroll connector (Silae); the vendor replaces
+	// the month. Errors: those of SyncConnector, ErrInvalid for a month
+	// that is malformed, in the future, or asked of another type.
+	SyncConnectorMonth(ctx context.Context, id int64, month string) (*Connector, error)
 	ListConnectorSyncLogs(ctx context.Context, id int64, req PageRequest) (Page[ConnectorSyncLog], error)
 }
 
@@ -164,8 +169,10 @@ type ConnectorOAuthService interface {
 	// typ, with OAuth) by the caller.
 	AuthorizeConnector(ctx context.Context, typ string, id int64) (*ConnectorAuthorization, error)
 	// CompleteConnectorAuthorization exchanges the code the vendor gave for
-	// state; only the user who started it may complete it, once.
-	CompleteConnectorAuthorization(ctx context.Context, typ, code, state string) (*Connector, error)
+	// state; only the user who started it may complete it, once. params
+	// are the other query parameters of the vendor's redirect (QuickBooks'
+	// realmId), kept as settings when the type declares them.
+	CompleteConnectorAuthorization(ctx context.Context, typ, code, state string, params map[string]string) (*Connector, error)
 }
 
 // ConnectorDelivery is one product event handed to one connector (the
@@ -198,3 +205,17 @@ const (
 	// before the event reached it.
 	ConnectorDeliverySkipped = "skipped"
 )
+
+// ConnectorChannel is a push-notification channel opened at a vendor for a
+// connector (Google Calendar's events.watch): the vendor posts to the
+// server's public route with the channel's id and token; only the token's
+// SHA-256 is kept, compared in constant time. A channel is renewed before
+// it expires, and the old one stopped at the vendor.
+type ConnectorChannel struct {
+	ID          string    `bun:"id,pk"`
+	ConnectorID int64     `bun:"connector_id,notnull"`
+	TokenHash   string    `bun:"token_hash,notnull"`
+	ResourceID  string    `bun:"resource_id,notnull"`
+	ExpiresAt   time.Time `bun:"expires_at,notnull"`
+	CreatedAt   time.Time `bun:"created_at,notnull"`
+}

@@ -20,11 +20,15 @@ const (
 	ResourceAPIKeys      Resource = "api_keys"
 	ResourceWebhooks     Resource = "webhooks"
 	ResourceConnectors   Resource = "connectors"
+	ResourceClients      Resource = "clients"
+	ResourceFactures     Resource = "factures"
+	ResourceDepenses     Resource = "depenses"
 )
 
 // Resources lists every resource of the matrix.
 var Resources = []Resource{ResourceChantiers, ResourcePointages, ResourceDocuments, ResourceSignalements,
-	ResourceAffectations, ResourceStats, ResourceUsers, ResourceAPIKeys, ResourceWebhooks, ResourceConnectors}
+	ResourceAffectations, ResourceStats, ResourceUsers, ResourceAPIKeys, ResourceWebhooks, ResourceConnectors,
+	ResourceClients, ResourceFactures, ResourceDepenses}
 
 // Action is what a caller does to a row.
 type Action string
@@ -139,6 +143,21 @@ var Permissions = []Rule{
 	{ResourceConnectors, ActionCreate, [4]Grant{GrantAny, GrantOwn, GrantNone, GrantNone}},
 	{ResourceConnectors, ActionChange, [4]Grant{GrantAny, GrantOwn, GrantNone, GrantNone}},
 	{ResourceConnectors, ActionDelete, [4]Grant{GrantAny, GrantOwn, GrantNone, GrantNone}},
+
+	{ResourceClients, ActionRead, [4]Grant{GrantAny, GrantAny, GrantNone, GrantNone}},
+	{ResourceClients, ActionCreate, [4]Grant{GrantAny, GrantAny, GrantNone, GrantNone}},
+	{ResourceClients, ActionChange, [4]Grant{GrantAny, GrantAny, GrantNone, GrantNone}},
+	{ResourceClients, ActionDelete, [4]Grant{GrantAny, GrantAny, GrantNone, GrantNone}},
+
+	{ResourceFactures, ActionRead, [4]Grant{GrantAny, GrantAny, GrantNone, GrantNone}},
+	{ResourceFactures, ActionCreate, [4]Grant{GrantAny, GrantAny, GrantNone, GrantNone}},
+	{ResourceFactures, ActionChange, [4]Grant{GrantAny, GrantAny, GrantNone, GrantNone}},
+	{ResourceFactures, ActionDelete, [4]Grant{GrantAny, GrantAny, GrantNone, GrantNone}},
+
+	{ResourceDepenses, ActionRead, [4]Grant{GrantAny, GrantAny, GrantNone, GrantNone}},
+	{ResourceDepenses, ActionCreate, [4]Grant{GrantAny, GrantAny, GrantNone, GrantNone}},
+	{ResourceDepenses, ActionChange, [4]Grant{GrantAny, GrantAny, GrantNone, GrantNone}},
+	{ResourceDepenses, ActionDelete, [4]Grant{GrantAny, GrantAny, GrantNone, GrantNone}},
 }
 
 // resourceScopes are the scopes an action needs besides the role's grant:
@@ -155,6 +174,10 @@ var resourceScopes = map[Resource][2]Scope{
 	ResourceWebhooks:     {ScopeWebhooksManage, ScopeWebhooksManage},
 	// Connectors are integrations, like webhooks: the same scope.
 	ResourceConnectors: {ScopeWebhooksManage, ScopeWebhooksManage},
+	// The accounting of the company: clients, invoices, expenses.
+	ResourceClients:  {ScopeFinancesRead, ScopeFinancesWrite},
+	ResourceFactures: {ScopeFinancesRead, ScopeFinancesWrite},
+	ResourceDepenses: {ScopeFinancesRead, ScopeFinancesWrite},
 }
 
 // ScopeFor returns the scope a caller's credential needs for a on r ("" for

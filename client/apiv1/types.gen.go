@@ -156,6 +156,38 @@ const (
 	HubchantierExport1 ExportFormat = "hubchantier-export/1"
 )
 
+// Defines values for FactureStatut.
+const (
+	FactureStatutAnnulee   FactureStatut = "annulee"
+	FactureStatutBrouillon FactureStatut = "brouillon"
+	FactureStatutEmise     FactureStatut = "emise"
+	FactureStatutPayee     FactureStatut = "payee"
+)
+
+// Defines values for FactureInputStatut.
+const (
+	FactureInputStatutAnnulee   FactureInputStatut = "annulee"
+	FactureInputStatutBrouillon FactureInputStatut = "brouillon"
+	FactureInputStatutEmise     FactureInputStatut = "emise"
+	FactureInputStatutPayee     FactureInputStatut = "payee"
+)
+
+// Defines values for FacturePatchStatut.
+const (
+	FacturePatchStatutAnnulee   FacturePatchStatut = "annulee"
+	FacturePatchStatutBrouillon FacturePatchStatut = "brouillon"
+	FacturePatchStatutEmise     FacturePatchStatut = "emise"
+	FacturePatchStatutPayee     FacturePatchStatut = "payee"
+)
+
+// Defines values for FactureSelectionStatut.
+const (
+	FactureSelectionStatutAnnulee   FactureSelectionStatut = "annulee"
+	FactureSelectionStatutBrouillon FactureSelectionStatut = "brouillon"
+	FactureSelectionStatutEmise     FactureSelectionStatut = "emise"
+	FactureSelectionStatutPayee     FactureSelectionStatut = "payee"
+)
+
 // Defines values for PointageStatut.
 const (
 	PointageStatutBrouillon PointageStatut = "brouillon"
@@ -238,6 +270,8 @@ const (
 	ScopeChantiersWrite    Scope = "chantiers:write"
 	ScopeDocumentsRead     Scope = "documents:read"
 	ScopeDocumentsWrite    Scope = "documents:write"
+	ScopeFinancesRead      Scope = "finances:read"
+	ScopeFinancesWrite     Scope = "finances:write"
 	ScopePlanningRead      Scope = "planning:read"
 	ScopePlanningWrite     Scope = "planning:write"
 	ScopePointagesRead     Scope = "pointages:read"
@@ -382,6 +416,14 @@ const (
 	ListDocumentsParamsCategoriePlan    ListDocumentsParamsCategorie = "plan"
 	ListDocumentsParamsCategoriePv      ListDocumentsParamsCategorie = "pv"
 	ListDocumentsParamsCategorieRapport ListDocumentsParamsCategorie = "rapport"
+)
+
+// Defines values for ListFacturesParamsStatut.
+const (
+	ListFacturesParamsStatutAnnulee   ListFacturesParamsStatut = "annulee"
+	ListFacturesParamsStatutBrouillon ListFacturesParamsStatut = "brouillon"
+	ListFacturesParamsStatutEmise     ListFacturesParamsStatut = "emise"
+	ListFacturesParamsStatutPayee     ListFacturesParamsStatut = "payee"
 )
 
 // Defines values for GetOpenApiDocument200JSONResponseBodyOpenapi.
@@ -1159,6 +1201,178 @@ type ChantierSelectionList struct {
 	Pagination Pagination `json:"pagination"`
 }
 
+// Client A customer of the company (a Sage tiers).
+type Client struct {
+	// Adresse Postal address, or empty.
+	Adresse string `json:"adresse"`
+
+	// Code The client's code (an accounting account number), or empty.
+	Code string `json:"code"`
+
+	// CodePostal French postal code (5 digits), or empty.
+	CodePostal string `json:"code_postal"`
+
+	// CreatedAt Creation time (UTC, RFC 3339).
+	CreatedAt time.Time `json:"created_at"`
+
+	// Email E-mail address, or empty.
+	Email string `json:"email"`
+
+	// ExternalId The row's id at that vendor, or null; set with `external_source`.
+	ExternalId nullable.Nullable[string] `json:"external_id"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `external_id`.
+	ExternalSource nullable.Nullable[string] `json:"external_source"`
+
+	// Id Identifier.
+	Id int64 `json:"id"`
+
+	// Nom Name.
+	Nom string `json:"nom"`
+
+	// Siret SIRET number (14 digits), or empty.
+	Siret string `json:"siret"`
+
+	// Telephone Telephone number, or empty.
+	Telephone string `json:"telephone"`
+
+	// UpdatedAt Last write time (UTC, RFC 3339).
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// Version Optimistic-concurrency version: 1 at creation, +1 on every write. The ETag is `"v<version>"`.
+	Version int64 `json:"version"`
+
+	// Ville City, or empty.
+	Ville string `json:"ville"`
+}
+
+// ClientInput Body of `POST /clients` and `PUT /clients/{id}`.
+type ClientInput struct {
+	// Adresse Postal address, or empty.
+	Adresse *string `json:"adresse,omitempty"`
+
+	// Code The client's code (an accounting account number), or empty.
+	Code *string `json:"code,omitempty"`
+
+	// CodePostal French postal code (5 digits), or empty.
+	CodePostal *string `json:"code_postal,omitempty"`
+
+	// Email E-mail address, or empty.
+	Email *string `json:"email,omitempty"`
+
+	// ExternalId The row's id at that vendor, or null; set with `external_source`.
+	ExternalId nullable.Nullable[string] `json:"external_id,omitempty"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `external_id`.
+	ExternalSource nullable.Nullable[string] `json:"external_source,omitempty"`
+
+	// Nom Name.
+	Nom string `json:"nom"`
+
+	// Siret SIRET number (14 digits), or empty.
+	Siret *string `json:"siret,omitempty"`
+
+	// Telephone Telephone number, or empty.
+	Telephone *string `json:"telephone,omitempty"`
+
+	// Ville City, or empty.
+	Ville *string `json:"ville,omitempty"`
+}
+
+// ClientList One page of clients (without `fields`).
+type ClientList struct {
+	Data []Client `json:"data"`
+
+	// Pagination Offset pagination without `cursor`, keyset pagination with it.
+	Pagination Pagination `json:"pagination"`
+}
+
+// ClientPatch JSON merge patch (RFC 7396) of a client.
+type ClientPatch struct {
+	// Adresse Postal address, or empty. `null` resets the default.
+	Adresse nullable.Nullable[string] `json:"adresse,omitempty"`
+
+	// Code The client's code (an accounting account number), or empty. `null` resets the default.
+	Code nullable.Nullable[string] `json:"code,omitempty"`
+
+	// CodePostal French postal code (5 digits), or empty. `null` resets the default.
+	CodePostal nullable.Nullable[string] `json:"code_postal,omitempty"`
+
+	// Email E-mail address, or empty. `null` resets the default.
+	Email nullable.Nullable[string] `json:"email,omitempty"`
+
+	// ExternalId The row's id at that vendor, or null; set with `external_source`. `null` resets the default.
+	ExternalId nullable.Nullable[string] `json:"external_id,omitempty"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `external_id`. `null` resets the default.
+	ExternalSource nullable.Nullable[string] `json:"external_source,omitempty"`
+
+	// Nom Name.
+	Nom *string `json:"nom,omitempty"`
+
+	// Siret SIRET number (14 digits), or empty. `null` resets the default.
+	Siret nullable.Nullable[string] `json:"siret,omitempty"`
+
+	// Telephone Telephone number, or empty. `null` resets the default.
+	Telephone nullable.Nullable[string] `json:"telephone,omitempty"`
+
+	// Ville City, or empty. `null` resets the default.
+	Ville nullable.Nullable[string] `json:"ville,omitempty"`
+}
+
+// ClientSelection A client reduced to the members named in `fields` (`id` is always present).
+type ClientSelection struct {
+	// Adresse Postal address, or empty.
+	Adresse *string `json:"adresse,omitempty"`
+
+	// Code The client's code (an accounting account number), or empty.
+	Code *string `json:"code,omitempty"`
+
+	// CodePostal French postal code (5 digits), or empty.
+	CodePostal *string `json:"code_postal,omitempty"`
+
+	// CreatedAt Creation time (UTC, RFC 3339).
+	CreatedAt *time.Time `json:"created_at,omitempty"`
+
+	// Email E-mail address, or empty.
+	Email *string `json:"email,omitempty"`
+
+	// ExternalId The row's id at that vendor, or null; set with `external_source`.
+	ExternalId nullable.Nullable[string] `json:"external_id,omitempty"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `external_id`.
+	ExternalSource nullable.Nullable[string] `json:"external_source,omitempty"`
+
+	// Id Identifier.
+	Id int64 `json:"id"`
+
+	// Nom Name.
+	Nom *string `json:"nom,omitempty"`
+
+	// Siret SIRET number (14 digits), or empty.
+	Siret *string `json:"siret,omitempty"`
+
+	// Telephone Telephone number, or empty.
+	Telephone *string `json:"telephone,omitempty"`
+
+	// UpdatedAt Last write time (UTC, RFC 3339).
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+
+	// Version Optimistic-concurrency version: 1 at creation, +1 on every write. The ETag is `"v<version>"`.
+	Version *int64 `json:"version,omitempty"`
+
+	// Ville City, or empty.
+	Ville *string `json:"ville,omitempty"`
+}
+
+// ClientSelectionList One page of clients with the members chosen by `fields`.
+type ClientSelectionList struct {
+	Data []ClientSelection `json:"data"`
+
+	// Pagination Offset pagination without `cursor`, keyset pagination with it.
+	Pagination Pagination `json:"pagination"`
+}
+
 // Connector A connector to a vendor. Its configuration appears only when one connector is read or written, its secrets masked.
 type Connector struct {
 	// Config A configuration as shown: settings in clear, secrets as `••••` plus their last 4 characters.
@@ -1352,6 +1566,142 @@ type CursorPagination struct {
 
 	// PrevCursor Cursor of the previous page, or null on the first page.
 	PrevCursor nullable.Nullable[string] `json:"prev_cursor"`
+}
+
+// Depense An expense (a supplier's bill, a purchase), of a chantier or not yet assigned.
+type Depense struct {
+	// ChantierId The chantier (must exist), or null while unassigned.
+	ChantierId nullable.Nullable[int64] `json:"chantier_id"`
+
+	// CreatedAt Creation time (UTC, RFC 3339).
+	CreatedAt time.Time `json:"created_at"`
+
+	// Date Date of the expense.
+	Date openapi_types.Date `json:"date"`
+
+	// ExternalId The row's id at that vendor, or null; set with `external_source`.
+	ExternalId nullable.Nullable[string] `json:"external_id"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `external_id`.
+	ExternalSource nullable.Nullable[string] `json:"external_source"`
+
+	// Fournisseur Supplier, or empty.
+	Fournisseur string `json:"fournisseur"`
+
+	// Id Identifier.
+	Id int64 `json:"id"`
+
+	// Libelle Label.
+	Libelle string `json:"libelle"`
+
+	// MontantCents Amount, in cents.
+	MontantCents int64 `json:"montant_cents"`
+
+	// UpdatedAt Last write time (UTC, RFC 3339).
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// Version Optimistic-concurrency version: 1 at creation, +1 on every write. The ETag is `"v<version>"`.
+	Version int64 `json:"version"`
+}
+
+// DepenseInput Body of `POST /depenses` and `PUT /depenses/{id}`.
+type DepenseInput struct {
+	// ChantierId The chantier (must exist), or null while unassigned.
+	ChantierId nullable.Nullable[int64] `json:"chantier_id,omitempty"`
+
+	// Date Date of the expense.
+	Date openapi_types.Date `json:"date"`
+
+	// ExternalId The row's id at that vendor, or null; set with `external_source`.
+	ExternalId nullable.Nullable[string] `json:"external_id,omitempty"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `external_id`.
+	ExternalSource nullable.Nullable[string] `json:"external_source,omitempty"`
+
+	// Fournisseur Supplier, or empty.
+	Fournisseur *string `json:"fournisseur,omitempty"`
+
+	// Libelle Label.
+	Libelle string `json:"libelle"`
+
+	// MontantCents Amount, in cents.
+	MontantCents int64 `json:"montant_cents"`
+}
+
+// DepenseList One page of depenses (without `fields`).
+type DepenseList struct {
+	Data []Depense `json:"data"`
+
+	// Pagination Offset pagination without `cursor`, keyset pagination with it.
+	Pagination Pagination `json:"pagination"`
+}
+
+// DepensePatch JSON merge patch (RFC 7396) of a depense.
+type DepensePatch struct {
+	// ChantierId The chantier (must exist), or null while unassigned. `null` resets the default.
+	ChantierId nullable.Nullable[int64] `json:"chantier_id,omitempty"`
+
+	// Date Date of the expense.
+	Date *openapi_types.Date `json:"date,omitempty"`
+
+	// ExternalId The row's id at that vendor, or null; set with `external_source`. `null` resets the default.
+	ExternalId nullable.Nullable[string] `json:"external_id,omitempty"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `external_id`. `null` resets the default.
+	ExternalSource nullable.Nullable[string] `json:"external_source,omitempty"`
+
+	// Fournisseur Supplier, or empty. `null` resets the default.
+	Fournisseur nullable.Nullable[string] `json:"fournisseur,omitempty"`
+
+	// Libelle Label.
+	Libelle *string `json:"libelle,omitempty"`
+
+	// MontantCents Amount, in cents.
+	MontantCents *int64 `json:"montant_cents,omitempty"`
+}
+
+// DepenseSelection A depense reduced to the members named in `fields` (`id` is always present).
+type DepenseSelection struct {
+	// ChantierId The chantier (must exist), or null while unassigned.
+	ChantierId nullable.Nullable[int64] `json:"chantier_id,omitempty"`
+
+	// CreatedAt Creation time (UTC, RFC 3339).
+	CreatedAt *time.Time `json:"created_at,omitempty"`
+
+	// Date Date of the expense.
+	Date *openapi_types.Date `json:"date,omitempty"`
+
+	// ExternalId The row's id at that vendor, or null; set with `external_source`.
+	ExternalId nullable.Nullable[string] `json:"external_id,omitempty"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `external_id`.
+	ExternalSource nullable.Nullable[string] `json:"external_source,omitempty"`
+
+	// Fournisseur Supplier, or empty.
+	Fournisseur *string `json:"fournisseur,omitempty"`
+
+	// Id Identifier.
+	Id int64 `json:"id"`
+
+	// Libelle Label.
+	Libelle *string `json:"libelle,omitempty"`
+
+	// MontantCents Amount, in cents.
+	MontantCents *int64 `json:"montant_cents,omitempty"`
+
+	// UpdatedAt Last write time (UTC, RFC 3339).
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+
+	// Version Optimistic-concurrency version: 1 at creation, +1 on every write. The ETag is `"v<version>"`.
+	Version *int64 `json:"version,omitempty"`
+}
+
+// DepenseSelectionList One page of depenses with the members chosen by `fields`.
+type DepenseSelectionList struct {
+	Data []DepenseSelection `json:"data"`
+
+	// Pagination Offset pagination without `cursor`, keyset pagination with it.
+	Pagination Pagination `json:"pagination"`
 }
 
 // Document A file attached to a chantier. The content is downloaded from `GET /documents/{id}/content`.
@@ -1563,6 +1913,220 @@ type ExportProfile struct {
 
 	// Version Optimistic-concurrency version: 1 at creation, +1 on every write. The ETag is `"v<version>"`.
 	Version int64 `json:"version"`
+}
+
+// Facture An invoice of a chantier's work to a client, for a period. Amounts in cents; `montant_ttc_cents` = HT + TVA.
+type Facture struct {
+	// ChantierId The chantier invoiced (must exist).
+	ChantierId int64 `json:"chantier_id"`
+
+	// ClientId The client invoiced (must exist), or null.
+	ClientId nullable.Nullable[int64] `json:"client_id"`
+
+	// CreatedAt Creation time (UTC, RFC 3339).
+	CreatedAt time.Time `json:"created_at"`
+
+	// DateEmission Issue date, or null.
+	DateEmission nullable.Nullable[openapi_types.Date] `json:"date_emission"`
+
+	// ExternalId The row's id at that vendor, or null; set with `external_source`.
+	ExternalId nullable.Nullable[string] `json:"external_id"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `external_id`.
+	ExternalSource nullable.Nullable[string] `json:"external_source"`
+
+	// Id Identifier.
+	Id int64 `json:"id"`
+
+	// Libelle Label.
+	Libelle string `json:"libelle"`
+
+	// MontantHtCents Amount before tax, in cents.
+	MontantHtCents int64 `json:"montant_ht_cents"`
+
+	// MontantTtcCents Amount with tax, in cents (HT + TVA, computed).
+	MontantTtcCents int64 `json:"montant_ttc_cents"`
+
+	// Numero Invoice number, or empty while a draft.
+	Numero string `json:"numero"`
+
+	// PeriodeDebut First day of the period invoiced, or null.
+	PeriodeDebut nullable.Nullable[openapi_types.Date] `json:"periode_debut"`
+
+	// PeriodeFin Last day of the period invoiced (not before `periode_debut`), or null.
+	PeriodeFin nullable.Nullable[openapi_types.Date] `json:"periode_fin"`
+
+	// Statut State (default `brouillon`).
+	Statut FactureStatut `json:"statut"`
+
+	// TvaCents VAT, in cents.
+	TvaCents int64 `json:"tva_cents"`
+
+	// UpdatedAt Last write time (UTC, RFC 3339).
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// Version Optimistic-concurrency version: 1 at creation, +1 on every write. The ETag is `"v<version>"`.
+	Version int64 `json:"version"`
+}
+
+// FactureStatut State (default `brouillon`).
+type FactureStatut string
+
+// FactureInput Body of `POST /factures` and `PUT /factures/{id}`.
+type FactureInput struct {
+	// ChantierId The chantier invoiced (must exist).
+	ChantierId int64 `json:"chantier_id"`
+
+	// ClientId The client invoiced (must exist), or null.
+	ClientId nullable.Nullable[int64] `json:"client_id,omitempty"`
+
+	// DateEmission Issue date, or null.
+	DateEmission nullable.Nullable[openapi_types.Date] `json:"date_emission,omitempty"`
+
+	// ExternalId The row's id at that vendor, or null; set with `external_source`.
+	ExternalId nullable.Nullable[string] `json:"external_id,omitempty"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `external_id`.
+	ExternalSource nullable.Nullable[string] `json:"external_source,omitempty"`
+
+	// Libelle Label.
+	Libelle *string `json:"libelle,omitempty"`
+
+	// MontantHtCents Amount before tax, in cents.
+	MontantHtCents int64 `json:"montant_ht_cents"`
+
+	// Numero Invoice number, or empty while a draft.
+	Numero *string `json:"numero,omitempty"`
+
+	// PeriodeDebut First day of the period invoiced, or null.
+	PeriodeDebut nullable.Nullable[openapi_types.Date] `json:"periode_debut,omitempty"`
+
+	// PeriodeFin Last day of the period invoiced (not before `periode_debut`), or null.
+	PeriodeFin nullable.Nullable[openapi_types.Date] `json:"periode_fin,omitempty"`
+
+	// Statut State (default `brouillon`).
+	Statut *FactureInputStatut `json:"statut,omitempty"`
+
+	// TvaCents VAT, in cents.
+	TvaCents int64 `json:"tva_cents"`
+}
+
+// FactureInputStatut State (default `brouillon`).
+type FactureInputStatut string
+
+// FactureList One page of factures (without `fields`).
+type FactureList struct {
+	Data []Facture `json:"data"`
+
+	// Pagination Offset pagination without `cursor`, keyset pagination with it.
+	Pagination Pagination `json:"pagination"`
+}
+
+// FacturePatch JSON merge patch (RFC 7396) of a facture.
+type FacturePatch struct {
+	// ChantierId The chantier invoiced (must exist).
+	ChantierId *int64 `json:"chantier_id,omitempty"`
+
+	// ClientId The client invoiced (must exist), or null. `null` resets the default.
+	ClientId nullable.Nullable[int64] `json:"client_id,omitempty"`
+
+	// DateEmission Issue date, or null. `null` resets the default.
+	DateEmission nullable.Nullable[openapi_types.Date] `json:"date_emission,omitempty"`
+
+	// ExternalId The row's id at that vendor, or null; set with `external_source`. `null` resets the default.
+	ExternalId nullable.Nullable[string] `json:"external_id,omitempty"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `external_id`. `null` resets the default.
+	ExternalSource nullable.Nullable[string] `json:"external_source,omitempty"`
+
+	// Libelle Label. `null` resets the default.
+	Libelle nullable.Nullable[string] `json:"libelle,omitempty"`
+
+	// MontantHtCents Amount before tax, in cents.
+	MontantHtCents *int64 `json:"montant_ht_cents,omitempty"`
+
+	// Numero Invoice number, or empty while a draft. `null` resets the default.
+	Numero nullable.Nullable[string] `json:"numero,omitempty"`
+
+	// PeriodeDebut First day of the period invoiced, or null. `null` resets the default.
+	PeriodeDebut nullable.Nullable[openapi_types.Date] `json:"periode_debut,omitempty"`
+
+	// PeriodeFin Last day of the period invoiced (not before `periode_debut`), or null. `null` resets the default.
+	PeriodeFin nullable.Nullable[openapi_types.Date] `json:"periode_fin,omitempty"`
+
+	// Statut State (default `brouillon`). `null` resets the default.
+	Statut nullable.Nullable[FacturePatchStatut] `json:"statut,omitempty"`
+
+	// TvaCents VAT, in cents.
+	TvaCents *int64 `json:"tva_cents,omitempty"`
+}
+
+// FacturePatchStatut State (default `brouillon`). `null` resets the default.
+type FacturePatchStatut string
+
+// FactureSelection A facture reduced to the members named in `fields` (`id` is always present).
+type FactureSelection struct {
+	// ChantierId The chantier invoiced (must exist).
+	ChantierId *int64 `json:"chantier_id,omitempty"`
+
+	// ClientId The client invoiced (must exist), or null.
+	ClientId nullable.Nullable[int64] `json:"client_id,omitempty"`
+
+	// CreatedAt Creation time (UTC, RFC 3339).
+	CreatedAt *time.Time `json:"created_at,omitempty"`
+
+	// DateEmission Issue date, or null.
+	DateEmission nullable.Nullable[openapi_types.Date] `json:"date_emission,omitempty"`
+
+	// ExternalId The row's id at that vendor, or null; set with `external_source`.
+	ExternalId nullable.Nullable[string] `json:"external_id,omitempty"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `external_id`.
+	ExternalSource nullable.Nullable[string] `json:"external_source,omitempty"`
+
+	// Id Identifier.
+	Id int64 `json:"id"`
+
+	// Libelle Label.
+	Libelle *string `json:"libelle,omitempty"`
+
+	// MontantHtCents Amount before tax, in cents.
+	MontantHtCents *int64 `json:"montant_ht_cents,omitempty"`
+
+	// MontantTtcCents Amount with tax, in cents (HT + TVA, computed).
+	MontantTtcCents *int64 `json:"montant_ttc_cents,omitempty"`
+
+	// Numero Invoice number, or empty while a draft.
+	Numero *string `json:"numero,omitempty"`
+
+	// PeriodeDebut First day of the period invoiced, or null.
+	PeriodeDebut nullable.Nullable[openapi_types.Date] `json:"periode_debut,omitempty"`
+
+	// PeriodeFin Last day of the period invoiced (not before `periode_debut`), or null.
+	PeriodeFin nullable.Nullable[openapi_types.Date] `json:"periode_fin,omitempty"`
+
+	// Statut State (default `brouillon`).
+	Statut *FactureSelectionStatut `json:"statut,omitempty"`
+
+	// TvaCents VAT, in cents.
+	TvaCents *int64 `json:"tva_cents,omitempty"`
+
+	// UpdatedAt Last write time (UTC, RFC 3339).
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+
+	// Version Optimistic-concurrency version: 1 at creation, +1 on every write. The ETag is `"v<version>"`.
+	Version *int64 `json:"version,omitempty"`
+}
+
+// FactureSelectionStatut State (default `brouillon`).
+type FactureSelectionStatut string
+
+// FactureSelectionList One page of factures with the members chosen by `fields`.
+type FactureSelectionList struct {
+	Data []FactureSelection `json:"data"`
+
+	// Pagination Offset pagination without `cursor`, keyset pagination with it.
+	Pagination Pagination `json:"pagination"`
 }
 
 // FieldError One invalid input member.
@@ -2679,6 +3243,182 @@ type ReplaceChantierParams struct {
 	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
 }
 
+// ListClientsParams defines parameters for ListClients.
+type ListClientsParams struct {
+	// Ville Only clients of this city.
+	Ville *string `form:"ville,omitempty" json:"ville,omitempty"`
+
+	// Page Page number, from 1.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// Limit Page size, 1 to 100.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Sort Comma-separated sort keys, at most 4, each at most once; prefix `-` for descending. Sortable: `id`, `created_at`, `updated_at`, `nom`. Default `-created_at`; `id` always breaks ties.
+	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// Cursor Keyset pagination: `next_cursor` or `prev_cursor` of a previous page of the same query (same sort and filters; 400 `invalid-cursor` otherwise). Not combinable with `page`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Fields Sparse fieldset: the members to return, e.g. `id,nom,statut` or, on chantiers, `nom,responsable(nom,prenom)`; `*` for all. `fields=*` and selections that expand a nested resource cost 2 units of the rate-limit quota instead of 1. `id` is always returned. Unknown names are 400 (`unknown-field`, with the allowed names and a suggestion); a malformed expression is 400 (`invalid-fields`). At most 1,024 bytes, 100 names, depth 5.
+	Fields *Fields `form:"fields,omitempty" json:"fields,omitempty"`
+
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// ListClients200JSONResponseBody defines parameters for ListClients.
+type ListClients200JSONResponseBody struct {
+	union json.RawMessage
+}
+
+// DeleteClientParams defines parameters for DeleteClient.
+type DeleteClientParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
+// GetClientParams defines parameters for GetClient.
+type GetClientParams struct {
+	// Fields Sparse fieldset: the members to return, e.g. `id,nom,statut` or, on chantiers, `nom,responsable(nom,prenom)`; `*` for all. `fields=*` and selections that expand a nested resource cost 2 units of the rate-limit quota instead of 1. `id` is always returned. Unknown names are 400 (`unknown-field`, with the allowed names and a suggestion); a malformed expression is 400 (`invalid-fields`). At most 1,024 bytes, 100 names, depth 5.
+	Fields *Fields `form:"fields,omitempty" json:"fields,omitempty"`
+
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// GetClient200JSONResponseBody defines parameters for GetClient.
+type GetClient200JSONResponseBody struct {
+	union json.RawMessage
+}
+
+// UpdateClientParams defines parameters for UpdateClient.
+type UpdateClientParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
+// ReplaceClientParams defines parameters for ReplaceClient.
+type ReplaceClientParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
+// ListDepensesParams defines parameters for ListDepenses.
+type ListDepensesParams struct {
+	// ChantierId Only items of this chantier.
+	ChantierId *ChantierIdFilter `form:"chantier_id,omitempty" json:"chantier_id,omitempty"`
+
+	// DateFrom Only items dated on or after this day.
+	DateFrom *DateFrom `form:"date_from,omitempty" json:"date_from,omitempty"`
+
+	// DateTo Only items dated on or before this day.
+	DateTo *DateTo `form:"date_to,omitempty" json:"date_to,omitempty"`
+
+	// Page Page number, from 1.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// Limit Page size, 1 to 100.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Sort Comma-separated sort keys, at most 4, each at most once; prefix `-` for descending. Sortable: `id`, `created_at`, `updated_at`, `date`, `montant_cents`. Default `-created_at`; `id` always breaks ties.
+	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// Cursor Keyset pagination: `next_cursor` or `prev_cursor` of a previous page of the same query (same sort and filters; 400 `invalid-cursor` otherwise). Not combinable with `page`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Fields Sparse fieldset: the members to return, e.g. `id,nom,statut` or, on chantiers, `nom,responsable(nom,prenom)`; `*` for all. `fields=*` and selections that expand a nested resource cost 2 units of the rate-limit quota instead of 1. `id` is always returned. Unknown names are 400 (`unknown-field`, with the allowed names and a suggestion); a malformed expression is 400 (`invalid-fields`). At most 1,024 bytes, 100 names, depth 5.
+	Fields *Fields `form:"fields,omitempty" json:"fields,omitempty"`
+
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// ListDepenses200JSONResponseBody defines parameters for ListDepenses.
+type ListDepenses200JSONResponseBody struct {
+	union json.RawMessage
+}
+
+// DeleteDepenseParams defines parameters for DeleteDepense.
+type DeleteDepenseParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
+// GetDepenseParams defines parameters for GetDepense.
+type GetDepenseParams struct {
+	// Fields Sparse fieldset: the members to return, e.g. `id,nom,statut` or, on chantiers, `nom,responsable(nom,prenom)`; `*` for all. `fields=*` and selections that expand a nested resource cost 2 units of the rate-limit quota instead of 1. `id` is always returned. Unknown names are 400 (`unknown-field`, with the allowed names and a suggestion); a malformed expression is 400 (`invalid-fields`). At most 1,024 bytes, 100 names, depth 5.
+	Fields *Fields `form:"fields,omitempty" json:"fields,omitempty"`
+
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// GetDepense200JSONResponseBody defines parameters for GetDepense.
+type GetDepense200JSONResponseBody struct {
+	union json.RawMessage
+}
+
+// UpdateDepenseParams defines parameters for UpdateDepense.
+type UpdateDepenseParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
+// ReplaceDepenseParams defines parameters for ReplaceDepense.
+type ReplaceDepenseParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
 // ListDocumentsParams defines parameters for ListDocuments.
 type ListDocumentsParams struct {
 	// ChantierId Only items of this chantier.
@@ -2788,6 +3528,100 @@ type GetDocumentContentParams struct {
 	IfRange *string `json:"If-Range,omitempty"`
 }
 
+// ListFacturesParams defines parameters for ListFactures.
+type ListFacturesParams struct {
+	// ChantierId Only items of this chantier.
+	ChantierId *ChantierIdFilter `form:"chantier_id,omitempty" json:"chantier_id,omitempty"`
+
+	// ClientId Only factures of this client.
+	ClientId *int64 `form:"client_id,omitempty" json:"client_id,omitempty"`
+
+	// Statut Only factures in this state.
+	Statut *ListFacturesParamsStatut `form:"statut,omitempty" json:"statut,omitempty"`
+
+	// Page Page number, from 1.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// Limit Page size, 1 to 100.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Sort Comma-separated sort keys, at most 4, each at most once; prefix `-` for descending. Sortable: `id`, `created_at`, `updated_at`, `date_emission`, `statut`. Default `-created_at`; `id` always breaks ties.
+	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// Cursor Keyset pagination: `next_cursor` or `prev_cursor` of a previous page of the same query (same sort and filters; 400 `invalid-cursor` otherwise). Not combinable with `page`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Fields Sparse fieldset: the members to return, e.g. `id,nom,statut` or, on chantiers, `nom,responsable(nom,prenom)`; `*` for all. `fields=*` and selections that expand a nested resource cost 2 units of the rate-limit quota instead of 1. `id` is always returned. Unknown names are 400 (`unknown-field`, with the allowed names and a suggestion); a malformed expression is 400 (`invalid-fields`). At most 1,024 bytes, 100 names, depth 5.
+	Fields *Fields `form:"fields,omitempty" json:"fields,omitempty"`
+
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// ListFacturesParamsStatut defines parameters for ListFactures.
+type ListFacturesParamsStatut string
+
+// ListFactures200JSONResponseBody defines parameters for ListFactures.
+type ListFactures200JSONResponseBody struct {
+	union json.RawMessage
+}
+
+// DeleteFactureParams defines parameters for DeleteFacture.
+type DeleteFactureParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
+// GetFactureParams defines parameters for GetFacture.
+type GetFactureParams struct {
+	// Fields Sparse fieldset: the members to return, e.g. `id,nom,statut` or, on chantiers, `nom,responsable(nom,prenom)`; `*` for all. `fields=*` and selections that expand a nested resource cost 2 units of the rate-limit quota instead of 1. `id` is always returned. Unknown names are 400 (`unknown-field`, with the allowed names and a suggestion); a malformed expression is 400 (`invalid-fields`). At most 1,024 bytes, 100 names, depth 5.
+	Fields *Fields `form:"fields,omitempty" json:"fields,omitempty"`
+
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// GetFacture200JSONResponseBody defines parameters for GetFacture.
+type GetFacture200JSONResponseBody struct {
+	union json.RawMessage
+}
+
+// UpdateFactureParams defines parameters for UpdateFacture.
+type UpdateFactureParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
+// ReplaceFactureParams defines parameters for ReplaceFacture.
+type ReplaceFactureParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
 // ListConnectorsParams defines parameters for ListConnectors.
 type ListConnectorsParams struct {
 	// UserId Only this user's connectors (admins; for other callers a user other than themselves gives an empty list).
@@ -2848,6 +3682,12 @@ type ReplaceConnectorParams struct {
 	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
 }
 
+// SyncConnectorParams defines parameters for SyncConnector.
+type SyncConnectorParams struct {
+	// Month Payroll connectors (Silae): the month to export, `YYYY-MM` (default: the previous month); the vendor replaces the month, so an export asked again never doubles it. A month not yet begun, or a month asked of another type, is a 422 on `month`.
+	Month *string `form:"month,omitempty" json:"month,omitempty"`
+}
+
 // ListConnectorSyncLogsParams defines parameters for ListConnectorSyncLogs.
 type ListConnectorSyncLogsParams struct {
 	// Page Page number, from 1.
@@ -2888,6 +3728,9 @@ type CompleteConnectorAuthorizationParams struct {
 
 	// ErrorDescription The vendor's words.
 	ErrorDescription *string `form:"error_description,omitempty" json:"error_description,omitempty"`
+
+	// RealmId QuickBooks Online: the company (realm) the user authorized, kept as the connector's `realm_id` setting (required for that type).
+	RealmId *string `form:"realmId,omitempty" json:"realmId,omitempty"`
 }
 
 // GetOpenApiDocument200JSONResponseBodyOpenapi defines parameters for GetOpenApiDocument.
@@ -3329,6 +4172,46 @@ type UpdateChantierApplicationMergePatchPlusJSONRequestBody = ChantierPatch
 // Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type ReplaceChantierJSONRequestBody = ChantierInput
 
+// CreateClientJSONRequestBody defines body for CreateClient for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type CreateClientJSONRequestBody = ClientInput
+
+// UpdateClientJSONRequestBody defines body for UpdateClient for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type UpdateClientJSONRequestBody = ClientPatch
+
+// UpdateClientApplicationMergePatchPlusJSONRequestBody defines body for UpdateClient for application/merge-patch+json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type UpdateClientApplicationMergePatchPlusJSONRequestBody = ClientPatch
+
+// ReplaceClientJSONRequestBody defines body for ReplaceClient for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type ReplaceClientJSONRequestBody = ClientInput
+
+// CreateDepenseJSONRequestBody defines body for CreateDepense for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type CreateDepenseJSONRequestBody = DepenseInput
+
+// UpdateDepenseJSONRequestBody defines body for UpdateDepense for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type UpdateDepenseJSONRequestBody = DepensePatch
+
+// UpdateDepenseApplicationMergePatchPlusJSONRequestBody defines body for UpdateDepense for application/merge-patch+json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type UpdateDepenseApplicationMergePatchPlusJSONRequestBody = DepensePatch
+
+// ReplaceDepenseJSONRequestBody defines body for ReplaceDepense for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type ReplaceDepenseJSONRequestBody = DepenseInput
+
 // UploadDocumentMultipartRequestBody defines body for UploadDocument for multipart/form-data ContentType.
 //
 // Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
@@ -3348,6 +4231,26 @@ type UpdateDocumentApplicationMergePatchPlusJSONRequestBody = DocumentPatch
 //
 // Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type ReplaceDocumentJSONRequestBody = DocumentInput
+
+// CreateFactureJSONRequestBody defines body for CreateFacture for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type CreateFactureJSONRequestBody = FactureInput
+
+// UpdateFactureJSONRequestBody defines body for UpdateFacture for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type UpdateFactureJSONRequestBody = FacturePatch
+
+// UpdateFactureApplicationMergePatchPlusJSONRequestBody defines body for UpdateFacture for application/merge-patch+json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type UpdateFactureApplicationMergePatchPlusJSONRequestBody = FacturePatch
+
+// ReplaceFactureJSONRequestBody defines body for ReplaceFacture for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type ReplaceFactureJSONRequestBody = FactureInput
 
 // CreateConnectorJSONRequestBody defines body for CreateConnector for application/json ContentType.
 //
@@ -3739,6 +4642,254 @@ func (t *GetChantier200JSONResponseBody) UnmarshalJSON(b []byte) error {
 	return err
 }
 
+// AsClientList returns the union data inside the ListClients200JSONResponseBody as a ClientList
+func (t ListClients200JSONResponseBody) AsClientList() (ClientList, error) {
+	var body ClientList
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromClientList overwrites any union data inside the ListClients200JSONResponseBody as the provided ClientList
+func (t *ListClients200JSONResponseBody) FromClientList(v ClientList) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeClientList performs a merge with any union data inside the ListClients200JSONResponseBody, using the provided ClientList
+func (t *ListClients200JSONResponseBody) MergeClientList(v ClientList) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsClientSelectionList returns the union data inside the ListClients200JSONResponseBody as a ClientSelectionList
+func (t ListClients200JSONResponseBody) AsClientSelectionList() (ClientSelectionList, error) {
+	var body ClientSelectionList
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromClientSelectionList overwrites any union data inside the ListClients200JSONResponseBody as the provided ClientSelectionList
+func (t *ListClients200JSONResponseBody) FromClientSelectionList(v ClientSelectionList) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeClientSelectionList performs a merge with any union data inside the ListClients200JSONResponseBody, using the provided ClientSelectionList
+func (t *ListClients200JSONResponseBody) MergeClientSelectionList(v ClientSelectionList) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ListClients200JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ListClients200JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsClient returns the union data inside the GetClient200JSONResponseBody as a Client
+func (t GetClient200JSONResponseBody) AsClient() (Client, error) {
+	var body Client
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromClient overwrites any union data inside the GetClient200JSONResponseBody as the provided Client
+func (t *GetClient200JSONResponseBody) FromClient(v Client) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeClient performs a merge with any union data inside the GetClient200JSONResponseBody, using the provided Client
+func (t *GetClient200JSONResponseBody) MergeClient(v Client) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsClientSelection returns the union data inside the GetClient200JSONResponseBody as a ClientSelection
+func (t GetClient200JSONResponseBody) AsClientSelection() (ClientSelection, error) {
+	var body ClientSelection
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromClientSelection overwrites any union data inside the GetClient200JSONResponseBody as the provided ClientSelection
+func (t *GetClient200JSONResponseBody) FromClientSelection(v ClientSelection) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeClientSelection performs a merge with any union data inside the GetClient200JSONResponseBody, using the provided ClientSelection
+func (t *GetClient200JSONResponseBody) MergeClientSelection(v ClientSelection) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t GetClient200JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *GetClient200JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsDepenseList returns the union data inside the ListDepenses200JSONResponseBody as a DepenseList
+func (t ListDepenses200JSONResponseBody) AsDepenseList() (DepenseList, error) {
+	var body DepenseList
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromDepenseList overwrites any union data inside the ListDepenses200JSONResponseBody as the provided DepenseList
+func (t *ListDepenses200JSONResponseBody) FromDepenseList(v DepenseList) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeDepenseList performs a merge with any union data inside the ListDepenses200JSONResponseBody, using the provided DepenseList
+func (t *ListDepenses200JSONResponseBody) MergeDepenseList(v DepenseList) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsDepenseSelectionList returns the union data inside the ListDepenses200JSONResponseBody as a DepenseSelectionList
+func (t ListDepenses200JSONResponseBody) AsDepenseSelectionList() (DepenseSelectionList, error) {
+	var body DepenseSelectionList
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromDepenseSelectionList overwrites any union data inside the ListDepenses200JSONResponseBody as the provided DepenseSelectionList
+func (t *ListDepenses200JSONResponseBody) FromDepenseSelectionList(v DepenseSelectionList) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeDepenseSelectionList performs a merge with any union data inside the ListDepenses200JSONResponseBody, using the provided DepenseSelectionList
+func (t *ListDepenses200JSONResponseBody) MergeDepenseSelectionList(v DepenseSelectionList) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ListDepenses200JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ListDepenses200JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsDepense returns the union data inside the GetDepense200JSONResponseBody as a Depense
+func (t GetDepense200JSONResponseBody) AsDepense() (Depense, error) {
+	var body Depense
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromDepense overwrites any union data inside the GetDepense200JSONResponseBody as the provided Depense
+func (t *GetDepense200JSONResponseBody) FromDepense(v Depense) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeDepense performs a merge with any union data inside the GetDepense200JSONResponseBody, using the provided Depense
+func (t *GetDepense200JSONResponseBody) MergeDepense(v Depense) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsDepenseSelection returns the union data inside the GetDepense200JSONResponseBody as a DepenseSelection
+func (t GetDepense200JSONResponseBody) AsDepenseSelection() (DepenseSelection, error) {
+	var body DepenseSelection
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromDepenseSelection overwrites any union data inside the GetDepense200JSONResponseBody as the provided DepenseSelection
+func (t *GetDepense200JSONResponseBody) FromDepenseSelection(v DepenseSelection) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeDepenseSelection performs a merge with any union data inside the GetDepense200JSONResponseBody, using the provided DepenseSelection
+func (t *GetDepense200JSONResponseBody) MergeDepenseSelection(v DepenseSelection) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t GetDepense200JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *GetDepense200JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // AsDocumentList returns the union data inside the ListDocuments200JSONResponseBody as a DocumentList
 func (t ListDocuments200JSONResponseBody) AsDocumentList() (DocumentList, error) {
 	var body DocumentList
@@ -3859,6 +5010,130 @@ func (t GetDocument200JSONResponseBody) MarshalJSON() ([]byte, error) {
 }
 
 func (t *GetDocument200JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsFactureList returns the union data inside the ListFactures200JSONResponseBody as a FactureList
+func (t ListFactures200JSONResponseBody) AsFactureList() (FactureList, error) {
+	var body FactureList
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFactureList overwrites any union data inside the ListFactures200JSONResponseBody as the provided FactureList
+func (t *ListFactures200JSONResponseBody) FromFactureList(v FactureList) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFactureList performs a merge with any union data inside the ListFactures200JSONResponseBody, using the provided FactureList
+func (t *ListFactures200JSONResponseBody) MergeFactureList(v FactureList) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsFactureSelectionList returns the union data inside the ListFactures200JSONResponseBody as a FactureSelectionList
+func (t ListFactures200JSONResponseBody) AsFactureSelectionList() (FactureSelectionList, error) {
+	var body FactureSelectionList
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFactureSelectionList overwrites any union data inside the ListFactures200JSONResponseBody as the provided FactureSelectionList
+func (t *ListFactures200JSONResponseBody) FromFactureSelectionList(v FactureSelectionList) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFactureSelectionList performs a merge with any union data inside the ListFactures200JSONResponseBody, using the provided FactureSelectionList
+func (t *ListFactures200JSONResponseBody) MergeFactureSelectionList(v FactureSelectionList) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ListFactures200JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ListFactures200JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsFacture returns the union data inside the GetFacture200JSONResponseBody as a Facture
+func (t GetFacture200JSONResponseBody) AsFacture() (Facture, error) {
+	var body Facture
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFacture overwrites any union data inside the GetFacture200JSONResponseBody as the provided Facture
+func (t *GetFacture200JSONResponseBody) FromFacture(v Facture) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFacture performs a merge with any union data inside the GetFacture200JSONResponseBody, using the provided Facture
+func (t *GetFacture200JSONResponseBody) MergeFacture(v Facture) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsFactureSelection returns the union data inside the GetFacture200JSONResponseBody as a FactureSelection
+func (t GetFacture200JSONResponseBody) AsFactureSelection() (FactureSelection, error) {
+	var body FactureSelection
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFactureSelection overwrites any union data inside the GetFacture200JSONResponseBody as the provided FactureSelection
+func (t *GetFacture200JSONResponseBody) FromFactureSelection(v FactureSelection) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFactureSelection performs a merge with any union data inside the GetFacture200JSONResponseBody, using the provided FactureSelection
+func (t *GetFacture200JSONResponseBody) MergeFactureSelection(v FactureSelection) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t GetFacture200JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *GetFacture200JSONResponseBody) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }

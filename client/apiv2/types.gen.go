@@ -132,6 +132,38 @@ const (
 	HubchantierExport1 ExportFormat = "hubchantier-export/1"
 )
 
+// Defines values for FactureStatus.
+const (
+	FactureStatusAnnulee   FactureStatus = "annulee"
+	FactureStatusBrouillon FactureStatus = "brouillon"
+	FactureStatusEmise     FactureStatus = "emise"
+	FactureStatusPayee     FactureStatus = "payee"
+)
+
+// Defines values for FactureInputStatus.
+const (
+	FactureInputStatusAnnulee   FactureInputStatus = "annulee"
+	FactureInputStatusBrouillon FactureInputStatus = "brouillon"
+	FactureInputStatusEmise     FactureInputStatus = "emise"
+	FactureInputStatusPayee     FactureInputStatus = "payee"
+)
+
+// Defines values for FacturePatchStatus.
+const (
+	FacturePatchStatusAnnulee   FacturePatchStatus = "annulee"
+	FacturePatchStatusBrouillon FacturePatchStatus = "brouillon"
+	FacturePatchStatusEmise     FacturePatchStatus = "emise"
+	FacturePatchStatusPayee     FacturePatchStatus = "payee"
+)
+
+// Defines values for FactureSelectionStatus.
+const (
+	FactureSelectionStatusAnnulee   FactureSelectionStatus = "annulee"
+	FactureSelectionStatusBrouillon FactureSelectionStatus = "brouillon"
+	FactureSelectionStatusEmise     FactureSelectionStatus = "emise"
+	FactureSelectionStatusPayee     FactureSelectionStatus = "payee"
+)
+
 // Defines values for PointageStatus.
 const (
 	PointageStatusBrouillon PointageStatus = "brouillon"
@@ -214,6 +246,8 @@ const (
 	ScopeChantiersWrite    Scope = "chantiers:write"
 	ScopeDocumentsRead     Scope = "documents:read"
 	ScopeDocumentsWrite    Scope = "documents:write"
+	ScopeFinancesRead      Scope = "finances:read"
+	ScopeFinancesWrite     Scope = "finances:write"
 	ScopePlanningRead      Scope = "planning:read"
 	ScopePlanningWrite     Scope = "planning:write"
 	ScopePointagesRead     Scope = "pointages:read"
@@ -358,6 +392,14 @@ const (
 	ListDocumentsParamsCategoryPlan    ListDocumentsParamsCategory = "plan"
 	ListDocumentsParamsCategoryPv      ListDocumentsParamsCategory = "pv"
 	ListDocumentsParamsCategoryRapport ListDocumentsParamsCategory = "rapport"
+)
+
+// Defines values for ListFacturesParamsStatus.
+const (
+	ListFacturesParamsStatusAnnulee   ListFacturesParamsStatus = "annulee"
+	ListFacturesParamsStatusBrouillon ListFacturesParamsStatus = "brouillon"
+	ListFacturesParamsStatusEmise     ListFacturesParamsStatus = "emise"
+	ListFacturesParamsStatusPayee     ListFacturesParamsStatus = "payee"
 )
 
 // Defines values for GetOpenApiDocument200JSONResponseBodyOpenapi.
@@ -1043,6 +1085,178 @@ type ChantierSelectionList struct {
 	Pagination Pagination `json:"pagination"`
 }
 
+// Client A customer of the company (a Sage tiers).
+type Client struct {
+	// City City, or empty.
+	City string `json:"city"`
+
+	// Code The client's code (an accounting account number), or empty.
+	Code string `json:"code"`
+
+	// CreatedAt Creation time (UTC, RFC 3339).
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Email E-mail address, or empty.
+	Email string `json:"email"`
+
+	// ExternalId The row's id at that vendor, or null; set with `externalSource`.
+	ExternalId nullable.Nullable[string] `json:"externalId"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `externalId`.
+	ExternalSource nullable.Nullable[string] `json:"externalSource"`
+
+	// Id Identifier.
+	Id int64 `json:"id"`
+
+	// Location Postal address, or empty.
+	Location string `json:"location"`
+
+	// Name Name.
+	Name string `json:"name"`
+
+	// Phone Telephone number, or empty.
+	Phone string `json:"phone"`
+
+	// PostalCode French postal code (5 digits), or empty.
+	PostalCode string `json:"postalCode"`
+
+	// Siret SIRET number (14 digits), or empty.
+	Siret string `json:"siret"`
+
+	// UpdatedAt Last write time (UTC, RFC 3339).
+	UpdatedAt time.Time `json:"updatedAt"`
+
+	// Version Optimistic-concurrency version: 1 at creation, +1 on every write. The ETag is `"v<version>"`.
+	Version int64 `json:"version"`
+}
+
+// ClientInput Body of `POST /clients` and `PUT /clients/{id}`.
+type ClientInput struct {
+	// City City, or empty.
+	City *string `json:"city,omitempty"`
+
+	// Code The client's code (an accounting account number), or empty.
+	Code *string `json:"code,omitempty"`
+
+	// Email E-mail address, or empty.
+	Email *string `json:"email,omitempty"`
+
+	// ExternalId The row's id at that vendor, or null; set with `externalSource`.
+	ExternalId nullable.Nullable[string] `json:"externalId,omitempty"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `externalId`.
+	ExternalSource nullable.Nullable[string] `json:"externalSource,omitempty"`
+
+	// Location Postal address, or empty.
+	Location *string `json:"location,omitempty"`
+
+	// Name Name.
+	Name string `json:"name"`
+
+	// Phone Telephone number, or empty.
+	Phone *string `json:"phone,omitempty"`
+
+	// PostalCode French postal code (5 digits), or empty.
+	PostalCode *string `json:"postalCode,omitempty"`
+
+	// Siret SIRET number (14 digits), or empty.
+	Siret *string `json:"siret,omitempty"`
+}
+
+// ClientList One page of clients (without `fields`).
+type ClientList struct {
+	Data []Client `json:"data"`
+
+	// Pagination Keyset pagination (`cursor`): constant cost at any depth, stable under inserts. Cursors are opaque and bound to the resource, sort and filters of the query.
+	Pagination Pagination `json:"pagination"`
+}
+
+// ClientPatch JSON merge patch (RFC 7396) of a client.
+type ClientPatch struct {
+	// City City, or empty. `null` resets the default.
+	City nullable.Nullable[string] `json:"city,omitempty"`
+
+	// Code The client's code (an accounting account number), or empty. `null` resets the default.
+	Code nullable.Nullable[string] `json:"code,omitempty"`
+
+	// Email E-mail address, or empty. `null` resets the default.
+	Email nullable.Nullable[string] `json:"email,omitempty"`
+
+	// ExternalId The row's id at that vendor, or null; set with `externalSource`. `null` resets the default.
+	ExternalId nullable.Nullable[string] `json:"externalId,omitempty"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `externalId`. `null` resets the default.
+	ExternalSource nullable.Nullable[string] `json:"externalSource,omitempty"`
+
+	// Location Postal address, or empty. `null` resets the default.
+	Location nullable.Nullable[string] `json:"location,omitempty"`
+
+	// Name Name.
+	Name *string `json:"name,omitempty"`
+
+	// Phone Telephone number, or empty. `null` resets the default.
+	Phone nullable.Nullable[string] `json:"phone,omitempty"`
+
+	// PostalCode French postal code (5 digits), or empty. `null` resets the default.
+	PostalCode nullable.Nullable[string] `json:"postalCode,omitempty"`
+
+	// Siret SIRET number (14 digits), or empty. `null` resets the default.
+	Siret nullable.Nullable[string] `json:"siret,omitempty"`
+}
+
+// ClientSelection A client reduced to the members named in `fields` (`id` is always present).
+type ClientSelection struct {
+	// City City, or empty.
+	City *string `json:"city,omitempty"`
+
+	// Code The client's code (an accounting account number), or empty.
+	Code *string `json:"code,omitempty"`
+
+	// CreatedAt Creation time (UTC, RFC 3339).
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
+
+	// Email E-mail address, or empty.
+	Email *string `json:"email,omitempty"`
+
+	// ExternalId The row's id at that vendor, or null; set with `externalSource`.
+	ExternalId nullable.Nullable[string] `json:"externalId,omitempty"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `externalId`.
+	ExternalSource nullable.Nullable[string] `json:"externalSource,omitempty"`
+
+	// Id Identifier.
+	Id int64 `json:"id"`
+
+	// Location Postal address, or empty.
+	Location *string `json:"location,omitempty"`
+
+	// Name Name.
+	Name *string `json:"name,omitempty"`
+
+	// Phone Telephone number, or empty.
+	Phone *string `json:"phone,omitempty"`
+
+	// PostalCode French postal code (5 digits), or empty.
+	PostalCode *string `json:"postalCode,omitempty"`
+
+	// Siret SIRET number (14 digits), or empty.
+	Siret *string `json:"siret,omitempty"`
+
+	// UpdatedAt Last write time (UTC, RFC 3339).
+	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
+
+	// Version Optimistic-concurrency version: 1 at creation, +1 on every write. The ETag is `"v<version>"`.
+	Version *int64 `json:"version,omitempty"`
+}
+
+// ClientSelectionList One page of clients with the members chosen by `fields`.
+type ClientSelectionList struct {
+	Data []ClientSelection `json:"data"`
+
+	// Pagination Keyset pagination (`cursor`): constant cost at any depth, stable under inserts. Cursors are opaque and bound to the resource, sort and filters of the query.
+	Pagination Pagination `json:"pagination"`
+}
+
 // CurrentUser The authenticated user and the scopes of the credential in use.
 type CurrentUser struct {
 	// CreatedAt Creation time (UTC, RFC 3339).
@@ -1101,6 +1315,142 @@ type CursorPagination struct {
 
 	// PrevCursor Cursor of the previous page, or null on the first page.
 	PrevCursor nullable.Nullable[string] `json:"prevCursor"`
+}
+
+// Depense An expense (a supplier's bill, a purchase), of a chantier or not yet assigned.
+type Depense struct {
+	// AmountCents Amount, in cents.
+	AmountCents int64 `json:"amountCents"`
+
+	// ChantierId The chantier (must exist), or null while unassigned.
+	ChantierId nullable.Nullable[int64] `json:"chantierId"`
+
+	// CreatedAt Creation time (UTC, RFC 3339).
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Date Date of the expense.
+	Date openapi_types.Date `json:"date"`
+
+	// ExternalId The row's id at that vendor, or null; set with `externalSource`.
+	ExternalId nullable.Nullable[string] `json:"externalId"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `externalId`.
+	ExternalSource nullable.Nullable[string] `json:"externalSource"`
+
+	// Id Identifier.
+	Id int64 `json:"id"`
+
+	// Label Label.
+	Label string `json:"label"`
+
+	// Supplier Supplier, or empty.
+	Supplier string `json:"supplier"`
+
+	// UpdatedAt Last write time (UTC, RFC 3339).
+	UpdatedAt time.Time `json:"updatedAt"`
+
+	// Version Optimistic-concurrency version: 1 at creation, +1 on every write. The ETag is `"v<version>"`.
+	Version int64 `json:"version"`
+}
+
+// DepenseInput Body of `POST /depenses` and `PUT /depenses/{id}`.
+type DepenseInput struct {
+	// AmountCents Amount, in cents.
+	AmountCents int64 `json:"amountCents"`
+
+	// ChantierId The chantier (must exist), or null while unassigned.
+	ChantierId nullable.Nullable[int64] `json:"chantierId,omitempty"`
+
+	// Date Date of the expense.
+	Date openapi_types.Date `json:"date"`
+
+	// ExternalId The row's id at that vendor, or null; set with `externalSource`.
+	ExternalId nullable.Nullable[string] `json:"externalId,omitempty"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `externalId`.
+	ExternalSource nullable.Nullable[string] `json:"externalSource,omitempty"`
+
+	// Label Label.
+	Label string `json:"label"`
+
+	// Supplier Supplier, or empty.
+	Supplier *string `json:"supplier,omitempty"`
+}
+
+// DepenseList One page of depenses (without `fields`).
+type DepenseList struct {
+	Data []Depense `json:"data"`
+
+	// Pagination Keyset pagination (`cursor`): constant cost at any depth, stable under inserts. Cursors are opaque and bound to the resource, sort and filters of the query.
+	Pagination Pagination `json:"pagination"`
+}
+
+// DepensePatch JSON merge patch (RFC 7396) of a depense.
+type DepensePatch struct {
+	// AmountCents Amount, in cents.
+	AmountCents *int64 `json:"amountCents,omitempty"`
+
+	// ChantierId The chantier (must exist), or null while unassigned. `null` resets the default.
+	ChantierId nullable.Nullable[int64] `json:"chantierId,omitempty"`
+
+	// Date Date of the expense.
+	Date *openapi_types.Date `json:"date,omitempty"`
+
+	// ExternalId The row's id at that vendor, or null; set with `externalSource`. `null` resets the default.
+	ExternalId nullable.Nullable[string] `json:"externalId,omitempty"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `externalId`. `null` resets the default.
+	ExternalSource nullable.Nullable[string] `json:"externalSource,omitempty"`
+
+	// Label Label.
+	Label *string `json:"label,omitempty"`
+
+	// Supplier Supplier, or empty. `null` resets the default.
+	Supplier nullable.Nullable[string] `json:"supplier,omitempty"`
+}
+
+// DepenseSelection A depense reduced to the members named in `fields` (`id` is always present).
+type DepenseSelection struct {
+	// AmountCents Amount, in cents.
+	AmountCents *int64 `json:"amountCents,omitempty"`
+
+	// ChantierId The chantier (must exist), or null while unassigned.
+	ChantierId nullable.Nullable[int64] `json:"chantierId,omitempty"`
+
+	// CreatedAt Creation time (UTC, RFC 3339).
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
+
+	// Date Date of the expense.
+	Date *openapi_types.Date `json:"date,omitempty"`
+
+	// ExternalId The row's id at that vendor, or null; set with `externalSource`.
+	ExternalId nullable.Nullable[string] `json:"externalId,omitempty"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `externalId`.
+	ExternalSource nullable.Nullable[string] `json:"externalSource,omitempty"`
+
+	// Id Identifier.
+	Id int64 `json:"id"`
+
+	// Label Label.
+	Label *string `json:"label,omitempty"`
+
+	// Supplier Supplier, or empty.
+	Supplier *string `json:"supplier,omitempty"`
+
+	// UpdatedAt Last write time (UTC, RFC 3339).
+	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
+
+	// Version Optimistic-concurrency version: 1 at creation, +1 on every write. The ETag is `"v<version>"`.
+	Version *int64 `json:"version,omitempty"`
+}
+
+// DepenseSelectionList One page of depenses with the members chosen by `fields`.
+type DepenseSelectionList struct {
+	Data []DepenseSelection `json:"data"`
+
+	// Pagination Keyset pagination (`cursor`): constant cost at any depth, stable under inserts. Cursors are opaque and bound to the resource, sort and filters of the query.
+	Pagination Pagination `json:"pagination"`
 }
 
 // Document A file attached to a chantier. The content is downloaded from `GET /documents/{id}/content`.
@@ -1312,6 +1662,220 @@ type ExportProfile struct {
 
 	// Version Optimistic-concurrency version: 1 at creation, +1 on every write. The ETag is `"v<version>"`.
 	Version int64 `json:"version"`
+}
+
+// Facture An invoice of a chantier's work to a client, for a period. Amounts in cents; `amountInclTaxCents` = HT + TVA.
+type Facture struct {
+	// AmountExclTaxCents Amount before tax, in cents.
+	AmountExclTaxCents int64 `json:"amountExclTaxCents"`
+
+	// AmountInclTaxCents Amount with tax, in cents (HT + TVA, computed).
+	AmountInclTaxCents int64 `json:"amountInclTaxCents"`
+
+	// ChantierId The chantier invoiced (must exist).
+	ChantierId int64 `json:"chantierId"`
+
+	// ClientId The client invoiced (must exist), or null.
+	ClientId nullable.Nullable[int64] `json:"clientId"`
+
+	// CreatedAt Creation time (UTC, RFC 3339).
+	CreatedAt time.Time `json:"createdAt"`
+
+	// ExternalId The row's id at that vendor, or null; set with `externalSource`.
+	ExternalId nullable.Nullable[string] `json:"externalId"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `externalId`.
+	ExternalSource nullable.Nullable[string] `json:"externalSource"`
+
+	// Id Identifier.
+	Id int64 `json:"id"`
+
+	// IssueDate Issue date, or null.
+	IssueDate nullable.Nullable[openapi_types.Date] `json:"issueDate"`
+
+	// Label Label.
+	Label string `json:"label"`
+
+	// Number Invoice number, or empty while a draft.
+	Number string `json:"number"`
+
+	// PeriodEnd Last day of the period invoiced (not before `periodStart`), or null.
+	PeriodEnd nullable.Nullable[openapi_types.Date] `json:"periodEnd"`
+
+	// PeriodStart First day of the period invoiced, or null.
+	PeriodStart nullable.Nullable[openapi_types.Date] `json:"periodStart"`
+
+	// Status State (default `brouillon`).
+	Status FactureStatus `json:"status"`
+
+	// UpdatedAt Last write time (UTC, RFC 3339).
+	UpdatedAt time.Time `json:"updatedAt"`
+
+	// VatCents VAT, in cents.
+	VatCents int64 `json:"vatCents"`
+
+	// Version Optimistic-concurrency version: 1 at creation, +1 on every write. The ETag is `"v<version>"`.
+	Version int64 `json:"version"`
+}
+
+// FactureStatus State (default `brouillon`).
+type FactureStatus string
+
+// FactureInput Body of `POST /factures` and `PUT /factures/{id}`.
+type FactureInput struct {
+	// AmountExclTaxCents Amount before tax, in cents.
+	AmountExclTaxCents int64 `json:"amountExclTaxCents"`
+
+	// ChantierId The chantier invoiced (must exist).
+	ChantierId int64 `json:"chantierId"`
+
+	// ClientId The client invoiced (must exist), or null.
+	ClientId nullable.Nullable[int64] `json:"clientId,omitempty"`
+
+	// ExternalId The row's id at that vendor, or null; set with `externalSource`.
+	ExternalId nullable.Nullable[string] `json:"externalId,omitempty"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `externalId`.
+	ExternalSource nullable.Nullable[string] `json:"externalSource,omitempty"`
+
+	// IssueDate Issue date, or null.
+	IssueDate nullable.Nullable[openapi_types.Date] `json:"issueDate,omitempty"`
+
+	// Label Label.
+	Label *string `json:"label,omitempty"`
+
+	// Number Invoice number, or empty while a draft.
+	Number *string `json:"number,omitempty"`
+
+	// PeriodEnd Last day of the period invoiced (not before `periodStart`), or null.
+	PeriodEnd nullable.Nullable[openapi_types.Date] `json:"periodEnd,omitempty"`
+
+	// PeriodStart First day of the period invoiced, or null.
+	PeriodStart nullable.Nullable[openapi_types.Date] `json:"periodStart,omitempty"`
+
+	// Status State (default `brouillon`).
+	Status *FactureInputStatus `json:"status,omitempty"`
+
+	// VatCents VAT, in cents.
+	VatCents int64 `json:"vatCents"`
+}
+
+// FactureInputStatus State (default `brouillon`).
+type FactureInputStatus string
+
+// FactureList One page of factures (without `fields`).
+type FactureList struct {
+	Data []Facture `json:"data"`
+
+	// Pagination Keyset pagination (`cursor`): constant cost at any depth, stable under inserts. Cursors are opaque and bound to the resource, sort and filters of the query.
+	Pagination Pagination `json:"pagination"`
+}
+
+// FacturePatch JSON merge patch (RFC 7396) of a facture.
+type FacturePatch struct {
+	// AmountExclTaxCents Amount before tax, in cents.
+	AmountExclTaxCents *int64 `json:"amountExclTaxCents,omitempty"`
+
+	// ChantierId The chantier invoiced (must exist).
+	ChantierId *int64 `json:"chantierId,omitempty"`
+
+	// ClientId The client invoiced (must exist), or null. `null` resets the default.
+	ClientId nullable.Nullable[int64] `json:"clientId,omitempty"`
+
+	// ExternalId The row's id at that vendor, or null; set with `externalSource`. `null` resets the default.
+	ExternalId nullable.Nullable[string] `json:"externalId,omitempty"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `externalId`. `null` resets the default.
+	ExternalSource nullable.Nullable[string] `json:"externalSource,omitempty"`
+
+	// IssueDate Issue date, or null. `null` resets the default.
+	IssueDate nullable.Nullable[openapi_types.Date] `json:"issueDate,omitempty"`
+
+	// Label Label. `null` resets the default.
+	Label nullable.Nullable[string] `json:"label,omitempty"`
+
+	// Number Invoice number, or empty while a draft. `null` resets the default.
+	Number nullable.Nullable[string] `json:"number,omitempty"`
+
+	// PeriodEnd Last day of the period invoiced (not before `periodStart`), or null. `null` resets the default.
+	PeriodEnd nullable.Nullable[openapi_types.Date] `json:"periodEnd,omitempty"`
+
+	// PeriodStart First day of the period invoiced, or null. `null` resets the default.
+	PeriodStart nullable.Nullable[openapi_types.Date] `json:"periodStart,omitempty"`
+
+	// Status State (default `brouillon`). `null` resets the default.
+	Status nullable.Nullable[FacturePatchStatus] `json:"status,omitempty"`
+
+	// VatCents VAT, in cents.
+	VatCents *int64 `json:"vatCents,omitempty"`
+}
+
+// FacturePatchStatus State (default `brouillon`). `null` resets the default.
+type FacturePatchStatus string
+
+// FactureSelection A facture reduced to the members named in `fields` (`id` is always present).
+type FactureSelection struct {
+	// AmountExclTaxCents Amount before tax, in cents.
+	AmountExclTaxCents *int64 `json:"amountExclTaxCents,omitempty"`
+
+	// AmountInclTaxCents Amount with tax, in cents (HT + TVA, computed).
+	AmountInclTaxCents *int64 `json:"amountInclTaxCents,omitempty"`
+
+	// ChantierId The chantier invoiced (must exist).
+	ChantierId *int64 `json:"chantierId,omitempty"`
+
+	// ClientId The client invoiced (must exist), or null.
+	ClientId nullable.Nullable[int64] `json:"clientId,omitempty"`
+
+	// CreatedAt Creation time (UTC, RFC 3339).
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
+
+	// ExternalId The row's id at that vendor, or null; set with `externalSource`.
+	ExternalId nullable.Nullable[string] `json:"externalId,omitempty"`
+
+	// ExternalSource The vendor the row comes from or was exported to (e.g. `sage100`), or null; set with `externalId`.
+	ExternalSource nullable.Nullable[string] `json:"externalSource,omitempty"`
+
+	// Id Identifier.
+	Id int64 `json:"id"`
+
+	// IssueDate Issue date, or null.
+	IssueDate nullable.Nullable[openapi_types.Date] `json:"issueDate,omitempty"`
+
+	// Label Label.
+	Label *string `json:"label,omitempty"`
+
+	// Number Invoice number, or empty while a draft.
+	Number *string `json:"number,omitempty"`
+
+	// PeriodEnd Last day of the period invoiced (not before `periodStart`), or null.
+	PeriodEnd nullable.Nullable[openapi_types.Date] `json:"periodEnd,omitempty"`
+
+	// PeriodStart First day of the period invoiced, or null.
+	PeriodStart nullable.Nullable[openapi_types.Date] `json:"periodStart,omitempty"`
+
+	// Status State (default `brouillon`).
+	Status *FactureSelectionStatus `json:"status,omitempty"`
+
+	// UpdatedAt Last write time (UTC, RFC 3339).
+	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
+
+	// VatCents VAT, in cents.
+	VatCents *int64 `json:"vatCents,omitempty"`
+
+	// Version Optimistic-concurrency version: 1 at creation, +1 on every write. The ETag is `"v<version>"`.
+	Version *int64 `json:"version,omitempty"`
+}
+
+// FactureSelectionStatus State (default `brouillon`).
+type FactureSelectionStatus string
+
+// FactureSelectionList One page of factures with the members chosen by `fields`.
+type FactureSelectionList struct {
+	Data []FactureSelection `json:"data"`
+
+	// Pagination Keyset pagination (`cursor`): constant cost at any depth, stable under inserts. Cursors are opaque and bound to the resource, sort and filters of the query.
+	Pagination Pagination `json:"pagination"`
 }
 
 // FieldError One invalid input member.
@@ -2360,6 +2924,176 @@ type ReplaceChantierParams struct {
 	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
 }
 
+// ListClientsParams defines parameters for ListClients.
+type ListClientsParams struct {
+	// City Only clients of this city.
+	City *string `form:"city,omitempty" json:"city,omitempty"`
+
+	// Limit Page size, 1 to 100.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Sort Comma-separated sort keys, at most 4, each at most once; prefix `-` for descending. Sortable: `id`, `createdAt`, `updatedAt`, `name`. Default `-createdAt`; `id` always breaks ties.
+	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// Cursor Keyset pagination: `nextCursor` or `prevCursor` of a previous page of the same query (same sort and filters; 400 `invalid-cursor` otherwise). Without it, the first page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Fields Sparse fieldset: the members to return, e.g. `id,name,status` or, on chantiers, `name,manager(lastName,firstName)`; `*` for all. `fields=*` and selections that expand a nested resource cost 2 units of the rate-limit quota instead of 1. `id` is always returned. Unknown names are 400 (`unknown-field`, with the allowed names and a suggestion); a malformed expression is 400 (`invalid-fields`). At most 1,024 bytes, 100 names, depth 5.
+	Fields *Fields `form:"fields,omitempty" json:"fields,omitempty"`
+
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// ListClients200JSONResponseBody defines parameters for ListClients.
+type ListClients200JSONResponseBody struct {
+	union json.RawMessage
+}
+
+// DeleteClientParams defines parameters for DeleteClient.
+type DeleteClientParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
+// GetClientParams defines parameters for GetClient.
+type GetClientParams struct {
+	// Fields Sparse fieldset: the members to return, e.g. `id,name,status` or, on chantiers, `name,manager(lastName,firstName)`; `*` for all. `fields=*` and selections that expand a nested resource cost 2 units of the rate-limit quota instead of 1. `id` is always returned. Unknown names are 400 (`unknown-field`, with the allowed names and a suggestion); a malformed expression is 400 (`invalid-fields`). At most 1,024 bytes, 100 names, depth 5.
+	Fields *Fields `form:"fields,omitempty" json:"fields,omitempty"`
+
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// GetClient200JSONResponseBody defines parameters for GetClient.
+type GetClient200JSONResponseBody struct {
+	union json.RawMessage
+}
+
+// UpdateClientParams defines parameters for UpdateClient.
+type UpdateClientParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
+// ReplaceClientParams defines parameters for ReplaceClient.
+type ReplaceClientParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
+// ListDepensesParams defines parameters for ListDepenses.
+type ListDepensesParams struct {
+	// ChantierId Only items of this chantier.
+	ChantierId *ChantierIdFilter `form:"chantierId,omitempty" json:"chantierId,omitempty"`
+
+	// DateFrom Only items dated on or after this day.
+	DateFrom *DateFrom `form:"dateFrom,omitempty" json:"dateFrom,omitempty"`
+
+	// DateTo Only items dated on or before this day.
+	DateTo *DateTo `form:"dateTo,omitempty" json:"dateTo,omitempty"`
+
+	// Limit Page size, 1 to 100.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Sort Comma-separated sort keys, at most 4, each at most once; prefix `-` for descending. Sortable: `id`, `createdAt`, `updatedAt`, `date`, `amountCents`. Default `-createdAt`; `id` always breaks ties.
+	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// Cursor Keyset pagination: `nextCursor` or `prevCursor` of a previous page of the same query (same sort and filters; 400 `invalid-cursor` otherwise). Without it, the first page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Fields Sparse fieldset: the members to return, e.g. `id,name,status` or, on chantiers, `name,manager(lastName,firstName)`; `*` for all. `fields=*` and selections that expand a nested resource cost 2 units of the rate-limit quota instead of 1. `id` is always returned. Unknown names are 400 (`unknown-field`, with the allowed names and a suggestion); a malformed expression is 400 (`invalid-fields`). At most 1,024 bytes, 100 names, depth 5.
+	Fields *Fields `form:"fields,omitempty" json:"fields,omitempty"`
+
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// ListDepenses200JSONResponseBody defines parameters for ListDepenses.
+type ListDepenses200JSONResponseBody struct {
+	union json.RawMessage
+}
+
+// DeleteDepenseParams defines parameters for DeleteDepense.
+type DeleteDepenseParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
+// GetDepenseParams defines parameters for GetDepense.
+type GetDepenseParams struct {
+	// Fields Sparse fieldset: the members to return, e.g. `id,name,status` or, on chantiers, `name,manager(lastName,firstName)`; `*` for all. `fields=*` and selections that expand a nested resource cost 2 units of the rate-limit quota instead of 1. `id` is always returned. Unknown names are 400 (`unknown-field`, with the allowed names and a suggestion); a malformed expression is 400 (`invalid-fields`). At most 1,024 bytes, 100 names, depth 5.
+	Fields *Fields `form:"fields,omitempty" json:"fields,omitempty"`
+
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// GetDepense200JSONResponseBody defines parameters for GetDepense.
+type GetDepense200JSONResponseBody struct {
+	union json.RawMessage
+}
+
+// UpdateDepenseParams defines parameters for UpdateDepense.
+type UpdateDepenseParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
+// ReplaceDepenseParams defines parameters for ReplaceDepense.
+type ReplaceDepenseParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
 // ListDocumentsParams defines parameters for ListDocuments.
 type ListDocumentsParams struct {
 	// ChantierId Only items of this chantier.
@@ -2464,6 +3198,97 @@ type GetDocumentContentParams struct {
 
 	// IfRange Range applies only if the ETag or date still matches (RFC 9110 §13.1.5).
 	IfRange *string `json:"If-Range,omitempty"`
+}
+
+// ListFacturesParams defines parameters for ListFactures.
+type ListFacturesParams struct {
+	// ChantierId Only items of this chantier.
+	ChantierId *ChantierIdFilter `form:"chantierId,omitempty" json:"chantierId,omitempty"`
+
+	// ClientId Only factures of this client.
+	ClientId *int64 `form:"clientId,omitempty" json:"clientId,omitempty"`
+
+	// Status Only factures in this state.
+	Status *ListFacturesParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit Page size, 1 to 100.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Sort Comma-separated sort keys, at most 4, each at most once; prefix `-` for descending. Sortable: `id`, `createdAt`, `updatedAt`, `issueDate`, `status`. Default `-createdAt`; `id` always breaks ties.
+	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// Cursor Keyset pagination: `nextCursor` or `prevCursor` of a previous page of the same query (same sort and filters; 400 `invalid-cursor` otherwise). Without it, the first page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Fields Sparse fieldset: the members to return, e.g. `id,name,status` or, on chantiers, `name,manager(lastName,firstName)`; `*` for all. `fields=*` and selections that expand a nested resource cost 2 units of the rate-limit quota instead of 1. `id` is always returned. Unknown names are 400 (`unknown-field`, with the allowed names and a suggestion); a malformed expression is 400 (`invalid-fields`). At most 1,024 bytes, 100 names, depth 5.
+	Fields *Fields `form:"fields,omitempty" json:"fields,omitempty"`
+
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// ListFacturesParamsStatus defines parameters for ListFactures.
+type ListFacturesParamsStatus string
+
+// ListFactures200JSONResponseBody defines parameters for ListFactures.
+type ListFactures200JSONResponseBody struct {
+	union json.RawMessage
+}
+
+// DeleteFactureParams defines parameters for DeleteFacture.
+type DeleteFactureParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
+// GetFactureParams defines parameters for GetFacture.
+type GetFactureParams struct {
+	// Fields Sparse fieldset: the members to return, e.g. `id,name,status` or, on chantiers, `name,manager(lastName,firstName)`; `*` for all. `fields=*` and selections that expand a nested resource cost 2 units of the rate-limit quota instead of 1. `id` is always returned. Unknown names are 400 (`unknown-field`, with the allowed names and a suggestion); a malformed expression is 400 (`invalid-fields`). At most 1,024 bytes, 100 names, depth 5.
+	Fields *Fields `form:"fields,omitempty" json:"fields,omitempty"`
+
+	// IfNoneMatch Revalidation (RFC 9110 §13.1.2, weak comparison): 304 without a body when a listed tag is the current ETag, or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// IfModifiedSince Without If-None-Match: 304 when the representation was not modified after this HTTP-date (RFC 9110 §13.1.3).
+	IfModifiedSince *IfModifiedSince `json:"If-Modified-Since,omitempty"`
+}
+
+// GetFacture200JSONResponseBody defines parameters for GetFacture.
+type GetFacture200JSONResponseBody struct {
+	union json.RawMessage
+}
+
+// UpdateFactureParams defines parameters for UpdateFacture.
+type UpdateFactureParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
+}
+
+// ReplaceFactureParams defines parameters for ReplaceFacture.
+type ReplaceFactureParams struct {
+	// IfMatch Makes the write conditional (RFC 9110 §13.1.1, strong comparison): one or more `"v<version>"` tags from a previous response's ETag, or `*` (the resource must exist). A stale, weak or malformed tag gives 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+
+	// IfNoneMatch The write happens only if no listed tag is current (RFC 9110 §13.1.2, weak comparison); `*`: only if the resource does not exist. Otherwise 412.
+	IfNoneMatch *IfNoneMatchWrite `json:"If-None-Match,omitempty"`
+
+	// IfUnmodifiedSince Without If-Match: the write happens only if the resource was not modified after this HTTP-date (RFC 9110 §13.1.4). Otherwise 412.
+	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
 }
 
 // GetOpenApiDocument200JSONResponseBodyOpenapi defines parameters for GetOpenApiDocument.
@@ -2869,6 +3694,30 @@ type UpdateChantierApplicationMergePatchPlusJSONRequestBody = ChantierPatch
 // ReplaceChantierJSONRequestBody defines body for ReplaceChantier for application/json ContentType.
 type ReplaceChantierJSONRequestBody = ChantierInput
 
+// CreateClientJSONRequestBody defines body for CreateClient for application/json ContentType.
+type CreateClientJSONRequestBody = ClientInput
+
+// UpdateClientJSONRequestBody defines body for UpdateClient for application/json ContentType.
+type UpdateClientJSONRequestBody = ClientPatch
+
+// UpdateClientApplicationMergePatchPlusJSONRequestBody defines body for UpdateClient for application/merge-patch+json ContentType.
+type UpdateClientApplicationMergePatchPlusJSONRequestBody = ClientPatch
+
+// ReplaceClientJSONRequestBody defines body for ReplaceClient for application/json ContentType.
+type ReplaceClientJSONRequestBody = ClientInput
+
+// CreateDepenseJSONRequestBody defines body for CreateDepense for application/json ContentType.
+type CreateDepenseJSONRequestBody = DepenseInput
+
+// UpdateDepenseJSONRequestBody defines body for UpdateDepense for application/json ContentType.
+type UpdateDepenseJSONRequestBody = DepensePatch
+
+// UpdateDepenseApplicationMergePatchPlusJSONRequestBody defines body for UpdateDepense for application/merge-patch+json ContentType.
+type UpdateDepenseApplicationMergePatchPlusJSONRequestBody = DepensePatch
+
+// ReplaceDepenseJSONRequestBody defines body for ReplaceDepense for application/json ContentType.
+type ReplaceDepenseJSONRequestBody = DepenseInput
+
 // UploadDocumentMultipartRequestBody defines body for UploadDocument for multipart/form-data ContentType.
 type UploadDocumentMultipartRequestBody = DocumentUpload
 
@@ -2880,6 +3729,18 @@ type UpdateDocumentApplicationMergePatchPlusJSONRequestBody = DocumentPatch
 
 // ReplaceDocumentJSONRequestBody defines body for ReplaceDocument for application/json ContentType.
 type ReplaceDocumentJSONRequestBody = DocumentInput
+
+// CreateFactureJSONRequestBody defines body for CreateFacture for application/json ContentType.
+type CreateFactureJSONRequestBody = FactureInput
+
+// UpdateFactureJSONRequestBody defines body for UpdateFacture for application/json ContentType.
+type UpdateFactureJSONRequestBody = FacturePatch
+
+// UpdateFactureApplicationMergePatchPlusJSONRequestBody defines body for UpdateFacture for application/merge-patch+json ContentType.
+type UpdateFactureApplicationMergePatchPlusJSONRequestBody = FacturePatch
+
+// ReplaceFactureJSONRequestBody defines body for ReplaceFacture for application/json ContentType.
+type ReplaceFactureJSONRequestBody = FactureInput
 
 // CreatePointageJSONRequestBody defines body for CreatePointage for application/json ContentType.
 type CreatePointageJSONRequestBody = PointageInput
@@ -3171,6 +4032,254 @@ func (t *GetChantier200JSONResponseBody) UnmarshalJSON(b []byte) error {
 	return err
 }
 
+// AsClientList returns the union data inside the ListClients200JSONResponseBody as a ClientList
+func (t ListClients200JSONResponseBody) AsClientList() (ClientList, error) {
+	var body ClientList
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromClientList overwrites any union data inside the ListClients200JSONResponseBody as the provided ClientList
+func (t *ListClients200JSONResponseBody) FromClientList(v ClientList) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeClientList performs a merge with any union data inside the ListClients200JSONResponseBody, using the provided ClientList
+func (t *ListClients200JSONResponseBody) MergeClientList(v ClientList) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsClientSelectionList returns the union data inside the ListClients200JSONResponseBody as a ClientSelectionList
+func (t ListClients200JSONResponseBody) AsClientSelectionList() (ClientSelectionList, error) {
+	var body ClientSelectionList
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromClientSelectionList overwrites any union data inside the ListClients200JSONResponseBody as the provided ClientSelectionList
+func (t *ListClients200JSONResponseBody) FromClientSelectionList(v ClientSelectionList) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeClientSelectionList performs a merge with any union data inside the ListClients200JSONResponseBody, using the provided ClientSelectionList
+func (t *ListClients200JSONResponseBody) MergeClientSelectionList(v ClientSelectionList) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ListClients200JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ListClients200JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsClient returns the union data inside the GetClient200JSONResponseBody as a Client
+func (t GetClient200JSONResponseBody) AsClient() (Client, error) {
+	var body Client
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromClient overwrites any union data inside the GetClient200JSONResponseBody as the provided Client
+func (t *GetClient200JSONResponseBody) FromClient(v Client) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeClient performs a merge with any union data inside the GetClient200JSONResponseBody, using the provided Client
+func (t *GetClient200JSONResponseBody) MergeClient(v Client) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsClientSelection returns the union data inside the GetClient200JSONResponseBody as a ClientSelection
+func (t GetClient200JSONResponseBody) AsClientSelection() (ClientSelection, error) {
+	var body ClientSelection
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromClientSelection overwrites any union data inside the GetClient200JSONResponseBody as the provided ClientSelection
+func (t *GetClient200JSONResponseBody) FromClientSelection(v ClientSelection) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeClientSelection performs a merge with any union data inside the GetClient200JSONResponseBody, using the provided ClientSelection
+func (t *GetClient200JSONResponseBody) MergeClientSelection(v ClientSelection) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t GetClient200JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *GetClient200JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsDepenseList returns the union data inside the ListDepenses200JSONResponseBody as a DepenseList
+func (t ListDepenses200JSONResponseBody) AsDepenseList() (DepenseList, error) {
+	var body DepenseList
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromDepenseList overwrites any union data inside the ListDepenses200JSONResponseBody as the provided DepenseList
+func (t *ListDepenses200JSONResponseBody) FromDepenseList(v DepenseList) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeDepenseList performs a merge with any union data inside the ListDepenses200JSONResponseBody, using the provided DepenseList
+func (t *ListDepenses200JSONResponseBody) MergeDepenseList(v DepenseList) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsDepenseSelectionList returns the union data inside the ListDepenses200JSONResponseBody as a DepenseSelectionList
+func (t ListDepenses200JSONResponseBody) AsDepenseSelectionList() (DepenseSelectionList, error) {
+	var body DepenseSelectionList
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromDepenseSelectionList overwrites any union data inside the ListDepenses200JSONResponseBody as the provided DepenseSelectionList
+func (t *ListDepenses200JSONResponseBody) FromDepenseSelectionList(v DepenseSelectionList) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeDepenseSelectionList performs a merge with any union data inside the ListDepenses200JSONResponseBody, using the provided DepenseSelectionList
+func (t *ListDepenses200JSONResponseBody) MergeDepenseSelectionList(v DepenseSelectionList) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ListDepenses200JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ListDepenses200JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsDepense returns the union data inside the GetDepense200JSONResponseBody as a Depense
+func (t GetDepense200JSONResponseBody) AsDepense() (Depense, error) {
+	var body Depense
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromDepense overwrites any union data inside the GetDepense200JSONResponseBody as the provided Depense
+func (t *GetDepense200JSONResponseBody) FromDepense(v Depense) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeDepense performs a merge with any union data inside the GetDepense200JSONResponseBody, using the provided Depense
+func (t *GetDepense200JSONResponseBody) MergeDepense(v Depense) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsDepenseSelection returns the union data inside the GetDepense200JSONResponseBody as a DepenseSelection
+func (t GetDepense200JSONResponseBody) AsDepenseSelection() (DepenseSelection, error) {
+	var body DepenseSelection
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromDepenseSelection overwrites any union data inside the GetDepense200JSONResponseBody as the provided DepenseSelection
+func (t *GetDepense200JSONResponseBody) FromDepenseSelection(v DepenseSelection) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeDepenseSelection performs a merge with any union data inside the GetDepense200JSONResponseBody, using the provided DepenseSelection
+func (t *GetDepense200JSONResponseBody) MergeDepenseSelection(v DepenseSelection) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t GetDepense200JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *GetDepense200JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // AsDocumentList returns the union data inside the ListDocuments200JSONResponseBody as a DocumentList
 func (t ListDocuments200JSONResponseBody) AsDocumentList() (DocumentList, error) {
 	var body DocumentList
@@ -3291,6 +4400,130 @@ func (t GetDocument200JSONResponseBody) MarshalJSON() ([]byte, error) {
 }
 
 func (t *GetDocument200JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsFactureList returns the union data inside the ListFactures200JSONResponseBody as a FactureList
+func (t ListFactures200JSONResponseBody) AsFactureList() (FactureList, error) {
+	var body FactureList
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFactureList overwrites any union data inside the ListFactures200JSONResponseBody as the provided FactureList
+func (t *ListFactures200JSONResponseBody) FromFactureList(v FactureList) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFactureList performs a merge with any union data inside the ListFactures200JSONResponseBody, using the provided FactureList
+func (t *ListFactures200JSONResponseBody) MergeFactureList(v FactureList) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsFactureSelectionList returns the union data inside the ListFactures200JSONResponseBody as a FactureSelectionList
+func (t ListFactures200JSONResponseBody) AsFactureSelectionList() (FactureSelectionList, error) {
+	var body FactureSelectionList
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFactureSelectionList overwrites any union data inside the ListFactures200JSONResponseBody as the provided FactureSelectionList
+func (t *ListFactures200JSONResponseBody) FromFactureSelectionList(v FactureSelectionList) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFactureSelectionList performs a merge with any union data inside the ListFactures200JSONResponseBody, using the provided FactureSelectionList
+func (t *ListFactures200JSONResponseBody) MergeFactureSelectionList(v FactureSelectionList) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ListFactures200JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ListFactures200JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsFacture returns the union data inside the GetFacture200JSONResponseBody as a Facture
+func (t GetFacture200JSONResponseBody) AsFacture() (Facture, error) {
+	var body Facture
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFacture overwrites any union data inside the GetFacture200JSONResponseBody as the provided Facture
+func (t *GetFacture200JSONResponseBody) FromFacture(v Facture) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFacture performs a merge with any union data inside the GetFacture200JSONResponseBody, using the provided Facture
+func (t *GetFacture200JSONResponseBody) MergeFacture(v Facture) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsFactureSelection returns the union data inside the GetFacture200JSONResponseBody as a FactureSelection
+func (t GetFacture200JSONResponseBody) AsFactureSelection() (FactureSelection, error) {
+	var body FactureSelection
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFactureSelection overwrites any union data inside the GetFacture200JSONResponseBody as the provided FactureSelection
+func (t *GetFacture200JSONResponseBody) FromFactureSelection(v FactureSelection) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFactureSelection performs a merge with any union data inside the GetFacture200JSONResponseBody, using the provided FactureSelection
+func (t *GetFacture200JSONResponseBody) MergeFactureSelection(v FactureSelection) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t GetFacture200JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *GetFacture200JSONResponseBody) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }

@@ -93,6 +93,17 @@ type ConnectorConfig struct {
 	// SyncInterval schedules a sync of every enabled connector (default
 	// DefaultConnectorSyncInterval; negative: none).
 	SyncInterval time.Duration
+	// Prepare, when set, completes a connector's opened configuration
+	// before its sync (OAuth connectors: their fresh access token, see
+	// service.ConnectorAccess).
+	Prepare func(ctx context.Context, id int64, typ string, cfg connectors.Config) (connectors.Config, error)
+	// NoMonthlyPayroll turns off the monthly payroll export (the 1st of
+	// each month, UTC: the previous month to every enabled connector of
+	// PayrollTypes).
+	NoMonthlyPayroll bool
+	// Channels opens and renews the push channels of connectors whose
+	// vendor notifies changes (connectors.Watcher); nil: none.
+	Channels *ChannelConfig
 }
 
 // connectorSyncArgs is the job of one connector's sync (River kind
@@ -100,6 +111,9 @@ type ConnectorConfig struct {
 // waiting for a retry: a sync asked for meanwhile joins it.
 type connectorSyncArgs struct {
 	ConnectorID int64 `json:"connector_id" river:"unique"`
+	// Follow marks the sync queued behind a running one (see
+	// EnqueueConnectorSyncAfter): unique apart from the others.
+	Follow bool `json:"follow,omitempty" river:"unique"`
 }
 
 // Kind is River's job kind.
@@ -117,6 +131,22 @@ func (q *Queue) EnqueueConnectorSync(ctx context.Context, tx bun.Tx, id int64) (
 		return false, errors.New("jobs: connector syncs are not configured")
 	}
 	res, err := q.client.InsertTx(ctx, tx.Tx, connectorSyncArgs{ConnectorID: id}, q.connectors.insertOpts())
+	if err != nil {
+		return false, err
+	}
+	return !res.UniqueSkippedAsDuplicate, nil
+}
+
+// EnqueueConnectorSyncAfter queues a sync of connector id that reads what
+// changed until now: a vendor's change notification. When a sync is
+// already running (it may have read past the change), a second one is
+// queued behind it; it reports false only when one waits already.
+func (q *Queue) EnqueueConnectorSyncAfter(ctx context.Context, tx bun.Tx, id int64) (bool, error) {
+	queued, err := q.EnqueueConnectorSync(ctx, tx, id)
+	if err != nil || queued {
+		return queued, err
+	}
+	res, err := q.client.InsertTx(ctx, tx.Tx, connectorSyncArgs{ConnectorID: id, Follow: true}, q.connectors.insertOpts())
 	if err != nil {
 		return false, err
 	}
@@ -232,16 +262,21 @@ func (s *syncer) Work(ctx context.Context, j *river.Job[connectorSyncArgs]) erro
 		s.finish(ctx, id, owner, logID, 0, err)
 		return river.JobCancel(err)
 	}
+	if s.cfg.Prepare != nil {
+		if cfg, err = s.cfg.Prepare(ctx, id, c.Type, cfg); err != nil {
+			s.finish(ctx, id, owner, logID, 0, err)
+			if !connectors.Temporary(err) {
+				return river.JobCancel(err)
+			}
+			return err
+		}
+	}
 	var state connectors.State
 	if c.State != nil {
 		state = connectors.State(*c.State)
 	}
 
-	if s.cfg.Tokens != nil {
-		if ts := s.cfg.Tokens(c.Type); ts != nil {
-			ctx = connectors.WithTokenSource(ctx, ts.Source(ConnectorConfigBinding(id)))
-		}
-	}
+	ctx = s.withTokens(ctx, c)
 	sctx, cancelSlice := context.WithTimeoutCause(ctx, s.cfg.MaxDuration, errSliceEnd)
 	defer cancelSlice()
 	rctx, cancel := context.WithCancelCause(sctx)
@@ -251,13 +286,21 @@ func (s *syncer) Work(ctx context.Context, j *river.Job[connectorSyncArgs]) erro
 
 	var records int64
 	sink := connectors.CheckpointFunc(func(ctx context.Context, recs []connectors.Record, st connectors.State) error {
-		err := s.commit(ctx, id, owner, logID, recs, st)
+		err := s.commit(ctx, id, c.Type, owner, logID, recs, st)
 		if err == nil {
 			records += int64(len(recs))
 		}
 		return err
 	})
 	_, err = s.runner.Run(rctx, connectors.Job{Key: strconv.FormatInt(id, 10), Connector: conn, Spec: spec, Config: cfg, State: state, Sink: sink})
+	if err == nil {
+		var n int64
+		n, err = s.pushInvoices(rctx, c, owner, conn, cfg)
+		records += n
+		if n > 0 {
+			_, _ = s.db.NewUpdate().Model((*hubapi.ConnectorSyncLog)(nil)).Set("records_synced = records_synced + ?", n).Where("id = ?", logID).Exec(ctx)
+		}
+	}
 	if cause := context.Cause(rctx); err != nil && errors.Is(cause, errLeaseLost) {
 		err = errLeaseLost
 	} else if err != nil && errors.Is(cause, errSliceEnd) && ctx.Err() == nil {
@@ -278,6 +321,17 @@ func (s *syncer) Work(ctx context.Context, j *river.Job[connectorSyncArgs]) erro
 		}
 	}
 	return err
+}
+
+// withTokens hands the connector's OAuth token source to its calls.
+func (s *syncer) withTokens(ctx context.Context, c *hubapi.Connector) context.Context {
+	if s.cfg.Tokens == nil {
+		return ctx
+	}
+	if t := s.cfg.Tokens(c.Type); t != nil {
+		return connectors.WithTokenSource(ctx, t.Source(ConnectorConfigBinding(c.ID)))
+	}
+	return ctx
 }
 
 // acquire takes the connector's lease unless a live one is held.
@@ -349,7 +403,7 @@ func (s *syncer) startLog(ctx context.Context, id int64, owner string, attempt i
 // commit stores one call's records and the checkpoint after them in one
 // transaction, fenced by the lease: a run that lost its lease commits
 // nothing.
-func (s *syncer) commit(ctx context.Context, id int64, owner string, logID int64, recs []connectors.Record, st connectors.State) error {
+func (s *syncer) commit(ctx context.Context, id int64, typ, owner string, logID int64, recs []connectors.Record, st connectors.State) error {
 	now := s.now()
 	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		ok, err := s.renew(ctx, tx, id, owner)
@@ -366,6 +420,9 @@ func (s *syncer) commit(ctx context.Context, id int64, owner string, logID int64
 			}
 			if _, err := tx.NewInsert().Model(&rows).On("CONFLICT (connector_id, stream, external_id) DO UPDATE").
 				Set("data = EXCLUDED.data").Set("synced_at = EXCLUDED.synced_at").Exec(ctx); err != nil {
+				return err
+			}
+			if err := importRecords(ctx, tx, typ, id, recs, now); err != nil {
 				return err
 			}
 		}
@@ -441,7 +498,10 @@ func truncateUTF8(s string, n int) string {
 func (q *Queue) scheduledSyncs(db *store.DB, interval time.Duration) Periodic {
 	return Periodic{Name: "connector-sync", Interval: interval, NotOnStart: true, Run: func(ctx context.Context, _ time.Time) error {
 		var ids []int64
-		if err := db.NewSelect().Model((*hubapi.Connector)(nil)).Column("id").Where("enabled").Scan(ctx, &ids); err != nil {
+		// Payroll connectors have nothing to read: their monthly export is
+		// their schedule (monthlyPayroll).
+		if err := db.NewSelect().Model((*hubapi.Connector)(nil)).Column("id").Where("enabled").
+			Where("type NOT IN (?)", bun.List(PayrollTypes)).Scan(ctx, &ids); err != nil {
 			return err
 		}
 		for _, id := range ids {

@@ -322,7 +322,12 @@ func (d *eventDeliverer) Work(ctx context.Context, j *river.Job[connectorEventAr
 			ctx = connectors.WithTokenSource(ctx, ts.Source(ConnectorConfigBinding(c.ID)))
 		}
 	}
-	err = d.runner.Deliver(ctx, conn, spec, cfg, ev)
+	if d.cfg.Prepare != nil { // the runtime secrets (an OAuth connector's access token)
+		cfg, err = d.cfg.Prepare(ctx, c.ID, c.Type, cfg)
+	}
+	if err == nil {
+		err = d.runner.Deliver(ctx, conn, spec, cfg, ev)
+	}
 	if err == nil {
 		return d.record(ctx, del, hubapi.ConnectorDeliveryDelivered, true, nil)
 	}

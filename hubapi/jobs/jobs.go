@@ -115,6 +115,9 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 		if iv := cmp.Or(cfg.Connectors.SyncInterval, DefaultConnectorSyncInterval); iv > 0 {
 			ps = append(slices.Clip(ps), q.scheduledSyncs(db, iv))
 		}
+		if !cfg.Connectors.NoMonthlyPayroll {
+			ps = append(slices.Clip(ps), q.monthlyPayroll(db))
+		}
 	}
 	var routeConnectors EventHandler
 	if cfg.Connectors != nil && cfg.Connectors.Registry != nil {
@@ -122,10 +125,6 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 		if handlesEvent(cfg.Connectors.Registry, hubapi.EventHoursWeeklySummary) {
 			ps = append(slices.Clip(ps), q.weeklyHours(db, routeConnectors))
 		}
-	}
-	periodic, err := periodicJobs(workers, ps, log)
-	if err != nil {
-		return nil, err
 	}
 	handlers := cfg.EventHandlers
 	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmp.Or(cfg.MaxWorkers, DefaultMaxWorkers)}}
@@ -150,6 +149,9 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 		if err := river.AddWorkerSafely(workers, river.Worker[connectorSyncArgs](sy)); err != nil {
 			return nil, fmt.Errorf("jobs: %w", err)
 		}
+		if err := river.AddWorkerSafely(workers, river.Worker[payrollExportArgs](&payrollExporter{s: sy})); err != nil {
+			return nil, fmt.Errorf("jobs: %w", err)
+		}
 		queues[QueueConnectors] = river.QueueConfig{MaxWorkers: sy.cfg.Workers}
 		ed := newEventDeliverer(*cfg.Connectors, db, log)
 		if err := river.AddWorkerSafely(workers, river.Worker[connectorEventArgs](ed)); err != nil {
@@ -157,6 +159,17 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 		}
 		queues[QueueConnectorEvents] = river.QueueConfig{MaxWorkers: ed.cfg.EventWorkers}
 		handlers = append(slices.Clip(handlers), routeConnectors)
+		if sy.cfg.Channels != nil {
+			cw := newChannelWorker(sy)
+			if err := river.AddWorkerSafely(workers, river.Worker[connectorWatchArgs](cw)); err != nil {
+				return nil, fmt.Errorf("jobs: %w", err)
+			}
+			ps = append(slices.Clip(ps), q.channelRenewals(cw))
+		}
+	}
+	periodic, err := periodicJobs(workers, ps, log)
+	if err != nil {
+		return nil, err
 	}
 	if err := river.AddWorkerSafely(workers, eventWorker(handlers)); err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)

@@ -69,6 +69,11 @@ type Options struct {
 	// ConnectorOAuth serves /integrations/{type}/authorize and callback
 	// (v1 only; nil: no routes).
 	ConnectorOAuth hubapi.ConnectorOAuthService
+	// Clients, Factures and Depenses serve the accounting resources (nil:
+	// no routes).
+	Clients  hubapi.ClientService
+	Factures hubapi.FactureService
+	Depenses hubapi.DepenseService
 	// Authenticator resolves bearer tokens to principals (required).
 	Authenticator hubapi.Authenticator
 
@@ -191,6 +196,7 @@ func mount(r *mux.Router, o Options, base string) error {
 			af.handleGet(a), af.handleCreate(a), af.handlePut(a), af.handlePatch(a), af.handleDelete(a))
 		route(http.MethodGet, "/planning", hubapi.ScopePlanningRead, a.planning)
 	}
+	a.mountFinance(crud)
 	if o.Stats != nil {
 		route(http.MethodGet, "/stats", hubapi.ScopeStatsRead, a.stats)
 	}

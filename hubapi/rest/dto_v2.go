@@ -64,6 +64,11 @@ var V2Names = map[string]string{
 	"allowed_parameters": "allowedParameters", "required_scope": "requiredScope", "failed_operation": "failedOperation",
 	// batches (POST /batch)
 	"depends_on": "dependsOn", "body_encoding": "bodyEncoding",
+	// clients, factures, dépenses (client_id: above)
+	"telephone": "phone", "external_source": "externalSource", "external_id": "externalId",
+	"numero": "number", "periode_debut": "periodStart", "periode_fin": "periodEnd", "date_emission": "issueDate",
+	"libelle": "label", "montant_ht_cents": "amountExclTaxCents", "tva_cents": "vatCents",
+	"montant_ttc_cents": "amountInclTaxCents", "fournisseur": "supplier", "montant_cents": "amountCents",
 }
 
 // V2UserNames overrides V2Names for the members of a user.

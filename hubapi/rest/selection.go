@@ -17,6 +17,7 @@ var selectionSchemas = func() map[string]*fields.Schema {
 		"chantiers": {chantierSchema, chantierSchemaV2}, "pointages": {pointageSchema, pointageSchemaV2},
 		"documents": {documentSchema, documentSchemaV2}, "signalements": {signalementSchema, signalementSchemaV2},
 		"affectations": {affectationSchema, affectationSchemaV2},
+		"clients":      financeSchemas["clients"], "factures": financeSchemas["factures"], "depenses": financeSchemas["depenses"],
 	} {
 		m["GET /api/v1/"+name], m["GET /api/v1/"+name+"/{id}"] = s[0], s[0]
 		m["GET /api/v2/"+name], m["GET /api/v2/"+name+"/{id}"] = s[1], s[1]

@@ -52,6 +52,7 @@ func TestAPIv1(t *testing.T) {
 		t.Run("documents", func(t *testing.T) { testDocuments(t, env) })
 		t.Run("signalements", func(t *testing.T) { testSignalements(t, env) })
 		t.Run("affectations and planning", func(t *testing.T) { testPlanning(t, env) })
+		t.Run("clients, factures and depenses", func(t *testing.T) { testFinances(t, env) })
 		t.Run("admin api keys", func(t *testing.T) { testAPIKeys(t, env) })
 		t.Run("api key security", func(t *testing.T) { testKeySecurity(t, env, v1) })
 		t.Run("webhooks", func(t *testing.T) { testWebhooks(t, env) })

@@ -340,6 +340,8 @@ func TestAPIv2(t *testing.T) {
 			}
 		})
 
+		t.Run("clients, factures and depenses", func(t *testing.T) { testFinancesV2(t, env) })
+
 		t.Run("every v2 operation answered a valid request with 2xx", func(t *testing.T) {
 			for _, op := range env.CoverageV2().WithoutSuccess() {
 				t.Errorf("%s (%s) never answered 2xx", op, op.ID)
@@ -360,7 +362,8 @@ func TestOpenAPIV2DescribesEveryRoute(t *testing.T) {
 	r := mux.NewRouter()
 	rest.MountDocs(r)
 	if err := rest.MountV2(r, rest.Options{Chantiers: s, Pointages: s, Documents: s, Signalements: s, Affectations: s,
-		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Privacy: s, KeySecurity: s, Authenticator: s, Batch: http.NotFoundHandler()}); err != nil {
+		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Privacy: s, KeySecurity: s, Authenticator: s, Batch: http.NotFoundHandler(),
+		Clients: s, Factures: s, Depenses: s}); err != nil {
 		t.Fatal(err)
 	}
 	var routes []string

@@ -20,8 +20,8 @@ import (
 // type of resource. A zero member takes its DefaultCacheTTL value; a
 // negative one leaves that type uncached.
 type CacheTTL struct {
-	// Lists: GET /chantiers, /pointages, /documents, /signalements and
-	// /affectations (HUB_CACHE_TTL_LISTS).
+	// Lists: GET /chantiers, /pointages, /documents, /signalements,
+	// /affectations, /clients, /factures and /depenses (HUB_CACHE_TTL_LISTS).
 	Lists time.Duration
 	// Stats: GET /stats (HUB_CACHE_TTL_STATS).
 	Stats time.Duration
@@ -67,7 +67,7 @@ func cachedRoutes(ttl CacheTTL) map[string]cache.Route {
 			routes[path] = cache.Route{TTL: ttl, DependsOn: dependsOn}
 		}
 	}
-	for _, list := range []string{"chantiers", "pointages", "documents", "signalements", "affectations"} {
+	for _, list := range []string{"chantiers", "pointages", "documents", "signalements", "affectations", "clients", "factures", "depenses"} {
 		add("/api/v1/"+list, ttl.Lists, list)
 	}
 	add("/api/v1/planning", ttl.Planning, "affectations")

@@ -1,11 +1,19 @@
 package server
 
 import (
+	"context"
 	"log/slog"
+	"strings"
+	"sync"
+
+	"golang.org/x/oauth2"
 
 	"github.com/hubchantier/hubchantier/connectors"
 	"github.com/hubchantier/hubchantier/connectors/dropbox"
 	"github.com/hubchantier/hubchantier/connectors/example"
+	"github.com/hubchantier/hubchantier/connectors/gcal"
+	"github.com/hubchantier/hubchantier/connectors/quickbooks"
+	"github.com/hubchantier/hubchantier/connectors/silae"
 	"github.com/hubchantier/hubchantier/connectors/slack"
 	"github.com/hubchantier/hubchantier/hubapi/jobs"
 	"github.com/hubchantier/hubchantier/hubapi/service"
@@ -14,11 +22,13 @@ import (
 )
 
 // DefaultConnectorRegistry is the connector types the server offers: the
-// example connector and the vendor packages (Slack, Dropbox, …).
+// example connector and the vendor packages.
 func DefaultConnectorRegistry() *connectors.Registry {
 	reg := connectors.NewRegistry()
-	if err := example.Register(reg); err != nil {
-		panic(err) // a constant spec
+	for _, register := range []func(*connectors.Registry) error{example.Register, silae.Register, quickbooks.Register, gcal.Register} {
+		if err := register(reg); err != nil {
+			panic(err) // constant specs
+		}
 	}
 	if err := slack.Register(reg); err != nil {
 		panic(err) // a constant spec
@@ -37,6 +47,12 @@ type connectorSetup struct {
 	runner   connectors.RunnerConfig
 	options  func(string) connectors.Options
 	oauth    map[string]service.ConnectorOAuthClient
+	access   *service.ConnectorAccess
+	// publicURL is where vendors post push notifications ("": no channel).
+	publicURL string
+
+	tokensOnce sync.Once
+	tokens     map[string]*connectors.Tokens
 }
 
 // setupConnectors builds the sealer (HUB_CONNECTOR_KEYS, or the server's
@@ -70,8 +86,51 @@ func (s *Server) setupConnectors(cfg Config, log *slog.Logger) error {
 	if rc.Logger == nil {
 		rc.Logger = log
 	}
-	s.connectors = &connectorSetup{registry: reg, sealer: sealer, limiter: lim, runner: rc, options: cfg.ConnectorOptions, oauth: cfg.ConnectorOAuth}
+	if cfg.ConnectorOptions == nil {
+		cfg.ConnectorOptions = func(string) connectors.Options { return connectors.Options{} }
+	}
+	public := strings.TrimSuffix(cfg.ConnectorPublicURL, "/")
+	if public == "" {
+		if iss := OAuthIssuer(cfg); strings.HasPrefix(iss, "https://") {
+			public = iss // vendors post notifications to HTTPS addresses only
+		}
+	}
+	s.connectors = &connectorSetup{registry: reg, sealer: sealer, limiter: lim, runner: rc, options: cfg.ConnectorOptions, oauth: cfg.ConnectorOAuth,
+		publicURL: public, access: service.NewConnectorAccess(s.DB, sealer, reg, cfg.ConnectorOAuth, nil)}
 	return nil
+}
+
+// oauthTokens gives the OAuth tokens of connectors of type typ (nil: no
+// OAuth client for it): one Tokens per type, shared by every job and
+// check, which serialises the refreshes of a connector (and
+// service.ConnectorTokens across instances).
+func (s *Server) oauthTokens(typ string) *connectors.Tokens {
+	cs := s.connectors
+	cs.tokensOnce.Do(func() {
+		cs.tokens = map[string]*connectors.Tokens{}
+		store := service.NewConnectorTokens(s.DB, cs.sealer)
+		for typ, client := range cs.oauth {
+			spec, ok := cs.registry.Spec(typ)
+			if !ok || spec.OAuth == nil {
+				continue
+			}
+			t := &connectors.Tokens{Config: spec.OAuth.Config(client.ClientID, client.ClientSecret, client.RedirectURL), Store: store, Locker: store}
+			if hc := cs.options(typ).HTTPClient; hc != nil {
+				t.Context = context.WithValue(context.Background(), oauth2.HTTPClient, hc)
+			}
+			cs.tokens[typ] = t
+		}
+	})
+	return cs.tokens[typ]
+}
+
+// channelAddress is the public route of the push notifications of
+// connectors of type typ ("" when the server has no public URL).
+func (s *Server) channelAddress(typ string) string {
+	if s.connectors.publicURL == "" || typ != gcal.Type {
+		return ""
+	}
+	return s.connectors.publicURL + "/api/v1/integrations/" + gcal.PathSlug + "/notifications"
 }
 
 // useRedisForConnectors shares the vendors' rate limits across instances
@@ -92,17 +151,19 @@ func (s *Server) connectorJobs(cfg Config) *jobs.ConnectorConfig {
 		}
 	}
 	if cc.Tokens == nil {
-		// One Tokens per OAuth type, shared by every job: it serialises
-		// the refreshes of a connector.
-		tokens := map[string]*connectors.Tokens{}
-		st := service.NewConnectorTokens(s.DB, s.connectors.sealer)
-		for _, typ := range s.connectors.registry.Types() {
-			spec, _ := s.connectors.registry.Spec(typ)
-			if client, ok := s.connectors.oauth[typ]; ok && spec.OAuth != nil {
-				tokens[typ] = &connectors.Tokens{Config: spec.OAuth.Config(client.ClientID, client.ClientSecret, client.RedirectURL), Store: st, Locker: st}
-			}
-		}
-		cc.Tokens = func(typ string) *connectors.Tokens { return tokens[typ] }
+		cc.Tokens = s.oauthTokens
+	}
+	if cc.Channels == nil {
+		cc.Channels = &jobs.ChannelConfig{}
+	} else {
+		ch := *cc.Channels
+		cc.Channels = &ch
+	}
+	if cc.Channels.Address == nil {
+		cc.Channels.Address = s.channelAddress
+	}
+	if cc.Prepare == nil {
+		cc.Prepare = s.connectors.access.Prepare
 	}
 	return &cc
 }
@@ -110,5 +171,6 @@ func (s *Server) connectorJobs(cfg Config) *jobs.ConnectorConfig {
 // connectorDeps are the connector use cases' dependencies.
 func (s *Server) connectorDeps() service.ConnectorDeps {
 	return service.ConnectorDeps{Registry: s.connectors.registry, Sealer: s.connectors.sealer, Queue: s.Jobs,
-		Runner: connectors.NewRunner(s.connectors.runner), Options: s.connectors.options, OAuthClients: s.connectors.oauth}
+		Runner: connectors.NewRunner(s.connectors.runner), Options: s.connectors.options, OAuthClients: s.connectors.oauth,
+		Access: s.connectors.access, Tokens: s.oauthTokens}
 }

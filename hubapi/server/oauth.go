@@ -41,6 +41,8 @@ var ScopeLabels = map[string]string{
 	string(hubapi.ScopePlanningWrite):     "Modifier le planning",
 	string(hubapi.ScopeStatsRead):         "Consulter les statistiques",
 	string(hubapi.ScopeAdmin):             "Administrer le compte (clés d'API)",
+	string(hubapi.ScopeFinancesRead):      "Consulter les clients, factures et dépenses",
+	string(hubapi.ScopeFinancesWrite):     "Créer et modifier les clients, factures et dépenses",
 }
 
 // OAuthIssuer returns the issuer of the OAuth server: cfg.OAuthIssuer, or

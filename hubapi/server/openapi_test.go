@@ -20,6 +20,9 @@ import (
 // rest.MountDocs register under /api/v1 with the operations of the
 // document, both ways.
 type everyService struct {
+	hubapi.ClientService
+	hubapi.FactureService
+	hubapi.DepenseService
 	hubapi.ChantierService
 	hubapi.PointageService
 	hubapi.DocumentService
@@ -49,7 +52,8 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	r := mux.NewRouter()
 	rest.MountDocs(r)
 	if err := rest.Mount(r, rest.Options{Chantiers: s, Pointages: s, Documents: s, Signalements: s, Affectations: s,
-		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Privacy: s, AuditLogs: s, KeySecurity: s, Connectors: s, ConnectorOAuth: s, Authenticator: s, Batch: http.NotFoundHandler()}); err != nil {
+		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Privacy: s, AuditLogs: s, KeySecurity: s, Connectors: s, ConnectorOAuth: s, Authenticator: s, Batch: http.NotFoundHandler(),
+		Clients: s, Factures: s, Depenses: s}); err != nil {
 		t.Fatal(err)
 	}
 	var routes []string

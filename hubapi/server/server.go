@@ -510,6 +510,7 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 	for _, p := range oauth.Paths() {
 		r.Handle(p, oh)
 	}
+	s.mountConnectorNotifications(r, log) // public: before /api/v1's authentication
 	svc := s.Service
 	// v1 and v2 share the use cases and the middleware (quotas per route,
 	// hence per version; conditional requests; the cache, keyed by route).
@@ -519,6 +520,7 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 		Authenticator:  bearerAuthenticator{keys: s.Operator, oauth: s.OAuth, op: s.Operator},
 		Authorizations: oauthAuthorizations{s.OAuth},
 		Logger:         log, Middleware: mw, OnAuthFailure: s.Metrics.AuthFailure, Batch: bh}
+	opts.Clients, opts.Factures, opts.Depenses = svc, svc, svc
 	if err := rest.Mount(r, opts); err != nil {
 		return nil, err
 	}

@@ -251,6 +251,18 @@ func (f *fixture) rowFor(r hubapi.Resource, role hubapi.Role, sc scenario) (id, 
 		k := &hubapi.APIKey{UserID: owner, Name: "k", Prefix: "hck_x", Hash: f.uniq("hash"), Scopes: "chantiers:read"}
 		k.CreatedAt, k.UpdatedAt, k.Version = ts()
 		return insert(f, k, &k.ID), chantier
+	case hubapi.ResourceClients:
+		c := &hubapi.Client{Nom: "Client"}
+		c.CreatedAt, c.UpdatedAt, c.Version = ts()
+		return insert(f, c, &c.ID), chantier
+	case hubapi.ResourceFactures:
+		x := &hubapi.Facture{ChantierID: chantier, MontantHTCents: 100, TVACents: 20, MontantTTCCents: 120, Statut: hubapi.FactureBrouillon}
+		x.CreatedAt, x.UpdatedAt, x.Version = ts()
+		return insert(f, x, &x.ID), chantier
+	case hubapi.ResourceDepenses:
+		d := &hubapi.Depense{ChantierID: &chantier, Date: hubapi.NewDate(2026, 3, 2), Libelle: "Béton", MontantCents: 100}
+		d.CreatedAt, d.UpdatedAt, d.Version = ts()
+		return insert(f, d, &d.ID), chantier
 	case hubapi.ResourceConnectors:
 		c := &hubapi.Connector{UserID: owner, Type: "example", Name: "c", Enabled: true, ConfigKeyID: "-", ConfigSealed: []byte{0}, SyncStatus: hubapi.SyncNever}
 		c.CreatedAt, c.UpdatedAt, c.Version = ts()
@@ -361,6 +373,45 @@ func operations() map[hubapi.Resource]map[hubapi.Action][]operation {
 				return f.svc.DeleteChantier(f.as(role), id, 0)
 			}}},
 		},
+		hubapi.ResourceClients: financeOps(hubapi.ResourceClients,
+			func(f *fixture, role hubapi.Role, id int64) error { return noErr(f.svc.GetClient(f.as(role), id)) },
+			func(f *fixture, role hubapi.Role, id, _ int64) error {
+				items, err := page(f.svc.ListClients(f.as(role), hubapi.ClientFilter{}, hubapi.PageRequest{Limit: 100, Sort: "-created_at"}, nil))
+				return listed(items, err, id, func(c *hubapi.Client) int64 { return c.ID })
+			},
+			func(f *fixture, role hubapi.Role, _ int64) error {
+				return noErr(f.svc.CreateClient(f.as(role), hubapi.ClientInput{Nom: "Nouveau"}))
+			},
+			func(f *fixture, role hubapi.Role, id, _ int64) error {
+				return noErr(f.svc.PatchClient(f.as(role), id, func(in hubapi.ClientInput) (hubapi.ClientInput, error) { in.Ville = "Lyon"; return in, nil }, 0))
+			},
+			func(f *fixture, role hubapi.Role, id int64) error { return f.svc.DeleteClient(f.as(role), id, 0) }),
+		hubapi.ResourceFactures: financeOps(hubapi.ResourceFactures,
+			func(f *fixture, role hubapi.Role, id int64) error { return noErr(f.svc.GetFacture(f.as(role), id)) },
+			func(f *fixture, role hubapi.Role, id, ch int64) error {
+				items, err := page(f.svc.ListFactures(f.as(role), hubapi.FactureFilter{ChantierID: ch}, hubapi.PageRequest{Limit: 100}, nil))
+				return listed(items, err, id, func(x *hubapi.Facture) int64 { return x.ID })
+			},
+			func(f *fixture, role hubapi.Role, ch int64) error {
+				return noErr(f.svc.CreateFacture(f.as(role), hubapi.FactureInput{ChantierID: ch, MontantHTCents: 10}))
+			},
+			func(f *fixture, role hubapi.Role, id, ch int64) error {
+				return noErr(f.svc.UpdateFacture(f.as(role), id, hubapi.FactureInput{ChantierID: ch, MontantHTCents: 20, TVACents: 4}, 0))
+			},
+			func(f *fixture, role hubapi.Role, id int64) error { return f.svc.DeleteFacture(f.as(role), id, 0) }),
+		hubapi.ResourceDepenses: financeOps(hubapi.ResourceDepenses,
+			func(f *fixture, role hubapi.Role, id int64) error { return noErr(f.svc.GetDepense(f.as(role), id)) },
+			func(f *fixture, role hubapi.Role, id, ch int64) error {
+				items, err := page(f.svc.ListDepenses(f.as(role), hubapi.DepenseFilter{ChantierID: ch}, hubapi.PageRequest{Limit: 100}, nil))
+				return listed(items, err, id, func(x *hubapi.Depense) int64 { return x.ID })
+			},
+			func(f *fixture, role hubapi.Role, ch int64) error {
+				return noErr(f.svc.CreateDepense(f.as(role), hubapi.DepenseInput{ChantierID: &ch, Date: hubapi.NewDate(2026, 3, 3), Libelle: "Sable", MontantCents: 5}))
+			},
+			func(f *fixture, role hubapi.Role, id, _ int64) error {
+				return noErr(f.svc.PatchDepense(f.as(role), id, func(in hubapi.DepenseInput) (hubapi.DepenseInput, error) { in.Fournisseur = "X"; return in, nil }, 0))
+			},
+			func(f *fixture, role hubapi.Role, id int64) error { return f.svc.DeleteDepense(f.as(role), id, 0) }),
 		hubapi.ResourcePointages: {
 			hubapi.ActionRead: {
 				{"GetPointage", stated, read, func(f *fixture, role hubapi.Role, sc scenario) error {
@@ -694,4 +745,36 @@ func TestPermissionMatrix(t *testing.T) {
 			}
 		}
 	})
+}
+
+// financeOps are the use cases of an accounting resource (nobody owns its
+// rows).
+func financeOps(r hubapi.Resource, get func(*fixture, hubapi.Role, int64) error, list func(f *fixture, role hubapi.Role, id, chantier int64) error,
+	create func(f *fixture, role hubapi.Role, chantier int64) error, change func(f *fixture, role hubapi.Role, id, chantier int64) error,
+	del func(*fixture, hubapi.Role, int64) error) map[hubapi.Action][]operation {
+	type A = hubapi.Action
+	row := func(f *fixture, role hubapi.Role, sc scenario) (int64, int64) { return f.rowFor(r, role, sc) }
+	return map[hubapi.Action][]operation{
+		hubapi.ActionRead: {
+			{"Get", []scenario{noOwner}, []A{hubapi.ActionRead}, func(f *fixture, role hubapi.Role, sc scenario) error {
+				id, _ := row(f, role, sc)
+				return get(f, role, id)
+			}},
+			{"List", []scenario{noOwner}, []A{hubapi.ActionRead}, func(f *fixture, role hubapi.Role, sc scenario) error {
+				id, ch := row(f, role, sc)
+				return list(f, role, id, ch)
+			}},
+		},
+		hubapi.ActionCreate: {{"Create", []scenario{noOwner}, []A{hubapi.ActionCreate}, func(f *fixture, role hubapi.Role, sc scenario) error {
+			return create(f, role, f.chantier())
+		}}},
+		hubapi.ActionChange: {{"Change", []scenario{noOwner}, []A{hubapi.ActionChange}, func(f *fixture, role hubapi.Role, sc scenario) error {
+			id, ch := row(f, role, sc)
+			return change(f, role, id, ch)
+		}}},
+		hubapi.ActionDelete: {{"Delete", []scenario{noOwner}, []A{hubapi.ActionDelete}, func(f *fixture, role hubapi.Role, sc scenario) error {
+			id, _ := row(f, role, sc)
+			return del(f, role, id)
+		}}},
+	}
 }

@@ -72,6 +72,8 @@ type deps struct {
 	anomaly       AnomalyConfig
 	// connectors (connector.go); nil: not configured
 	connectors *ConnectorDeps
+	// accounting resources (finance.go)
+	finance financePagers
 }
 
 // Option configures a Service.
@@ -110,6 +112,7 @@ func New(db *store.DB, blobs hubapi.BlobStore, opts ...Option) *Service {
 		d.auditTrail = storeTrail{st: d.audit}
 	}
 	d.pages = newPagers(d.codec)
+	d.finance = newFinancePagers(d.codec)
 	return &Service{d}
 }
 

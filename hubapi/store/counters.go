@@ -32,6 +32,7 @@ import (
 //	signalements      statut, gravite
 //	affectations      (total only)
 //	pointage_minutes  date → SUM(minutes) of the pointages not rejected
+//	clients, depenses (total only), factures statut (migration 20261208010000)
 
 // counterRows selects name's counters with their pending deltas, as rows
 // (k1, k2, n), k1 and k2 restricted unless "".
@@ -156,6 +157,9 @@ func counterSources(day string) []string {
 		`SELECT 'signalements' AS name, statut AS k1, gravite AS k2, count(*) AS n FROM signalements GROUP BY statut, gravite`,
 		`SELECT 'affectations' AS name, '' AS k1, '' AS k2, count(*) AS n FROM affectations HAVING count(*) > 0`,
 		`SELECT 'pointage_minutes' AS name, ` + day + ` AS k1, '' AS k2, sum(minutes) AS n FROM pointages WHERE statut <> 'rejete' GROUP BY ` + day,
+		`SELECT 'clients' AS name, '' AS k1, '' AS k2, count(*) AS n FROM clients HAVING count(*) > 0`,
+		`SELECT 'factures' AS name, statut AS k1, '' AS k2, count(*) AS n FROM factures GROUP BY statut`,
+		`SELECT 'depenses' AS name, '' AS k1, '' AS k2, count(*) AS n FROM depenses HAVING count(*) > 0`,
 	}
 }
 
@@ -204,7 +208,7 @@ func RebuildCounters(ctx context.Context, db bun.IDB) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		stmts := []string{}
 		if tx.Dialect().Name() == dialect.PG {
-			stmts = append(stmts, "LOCK TABLE chantiers, pointages, documents, signalements, affectations IN SHARE MODE")
+			stmts = append(stmts, "LOCK TABLE chantiers, pointages, documents, signalements, affectations, clients, factures, depenses IN SHARE MODE")
 		}
 		stmts = append(stmts, "DELETE FROM counters", "DELETE FROM counter_deltas")
 		for _, src := range counterSources(dayExpr(tx)) {
