@@ -77,6 +77,13 @@ type ConnectorConfig struct {
 	// SyncInterval schedules a sync of every enabled connector (default
 	// DefaultConnectorSyncInterval; negative: none).
 	SyncInterval time.Duration
+	// InTx, when set, runs each commit's transaction (the service's, so
+	// that the domain events of imported rows are published and audited);
+	// default: a plain transaction.
+	InTx func(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error
+	// Import, when set, turns the records of the streams a connector
+	// imports (Spec.Imports) into rows, in the commit's transaction.
+	Import func(ctx context.Context, tx bun.Tx, connectorID int64, imports []string, recs []connectors.Record) error
 }
 
 // connectorSyncArgs is the job of one connector's sync (River kind
@@ -230,7 +237,7 @@ func (s *syncer) Work(ctx context.Context, j *river.Job[connectorSyncArgs]) erro
 
 	var records int64
 	sink := connectors.CheckpointFunc(func(ctx context.Context, recs []connectors.Record, st connectors.State) error {
-		err := s.commit(ctx, id, owner, logID, recs, st)
+		err := s.commit(ctx, id, owner, logID, spec.Imports, recs, st)
 		if err == nil {
 			records += int64(len(recs))
 		}
@@ -328,9 +335,15 @@ func (s *syncer) startLog(ctx context.Context, id int64, owner string, attempt i
 // commit stores one call's records and the checkpoint after them in one
 // transaction, fenced by the lease: a run that lost its lease commits
 // nothing.
-func (s *syncer) commit(ctx context.Context, id int64, owner string, logID int64, recs []connectors.Record, st connectors.State) error {
+func (s *syncer) commit(ctx context.Context, id int64, owner string, logID int64, imports []string, recs []connectors.Record, st connectors.State) error {
 	now := s.now()
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	inTx := s.cfg.InTx
+	if inTx == nil {
+		inTx = func(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+			return s.db.RunInTx(ctx, nil, fn)
+		}
+	}
+	return inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		ok, err := s.renew(ctx, tx, id, owner)
 		if err != nil {
 			return err
@@ -346,6 +359,11 @@ func (s *syncer) commit(ctx context.Context, id int64, owner string, logID int64
 			if _, err := tx.NewInsert().Model(&rows).On("CONFLICT (connector_id, stream, external_id) DO UPDATE").
 				Set("data = EXCLUDED.data").Set("synced_at = EXCLUDED.synced_at").Exec(ctx); err != nil {
 				return err
+			}
+			if s.cfg.Import != nil && len(imports) > 0 {
+				if err := s.cfg.Import(ctx, tx, id, imports, recs); err != nil {
+					return fmt.Errorf("importing the records: %w", err)
+				}
 			}
 		}
 		state := string(st)

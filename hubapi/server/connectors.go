@@ -1,10 +1,15 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"log/slog"
+
+	"github.com/uptrace/bun"
 
 	"github.com/hubchantier/hubchantier/connectors"
 	"github.com/hubchantier/hubchantier/connectors/example"
+	"github.com/hubchantier/hubchantier/connectors/sage100"
 	"github.com/hubchantier/hubchantier/hubapi/jobs"
 	"github.com/hubchantier/hubchantier/hubapi/service"
 	"github.com/hubchantier/hubchantier/ratelimit"
@@ -18,6 +23,9 @@ func DefaultConnectorRegistry() *connectors.Registry {
 	reg := connectors.NewRegistry()
 	if err := example.Register(reg); err != nil {
 		panic(err) // a constant spec
+	}
+	if err := sage100.Register(reg); err != nil {
+		panic(err)
 	}
 	return reg
 }
@@ -79,6 +87,22 @@ func (s *Server) useRedisForConnectors() {
 func (s *Server) connectorJobs(cfg Config) *jobs.ConnectorConfig {
 	cc := cfg.ConnectorJobs
 	cc.Registry, cc.Sealer, cc.Runner, cc.Options = s.connectors.registry, s.connectors.sealer, s.connectors.runner, s.connectors.options
+	// Imported rows are written like the use cases write (events published
+	// after the commit, changes audited), by the operator built after the
+	// jobs: read when a sync commits.
+	cc.InTx = func(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+		if s.Operator == nil {
+			return s.DB.RunInTx(ctx, nil, fn)
+		}
+		return s.Operator.ConnectorTx(ctx, fn)
+	}
+	cc.Import = func(ctx context.Context, tx bun.Tx, id int64, imports []string, recs []connectors.Record) error {
+		if s.Operator == nil {
+			return errors.New("server: the use cases are not ready")
+		}
+		_, err := s.Operator.ImportConnectorRecords(ctx, tx, id, imports, recs)
+		return err
+	}
 	return &cc
 }
 

@@ -173,10 +173,10 @@ func (s *Server) Always(f Fault) {
 }
 
 // SetOnList sets a function called before each list page is served, with
-// the resource and the number of pages served before it.
+// the resource and the number of pages served before it since this call.
 func (s *Server) SetOnList(f func(resource string, n int)) {
 	s.mu.Lock()
-	s.onList = f
+	s.onList, s.lists = f, 0
 	s.mu.Unlock()
 }
 
