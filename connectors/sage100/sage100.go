@@ -70,7 +70,7 @@ var Spec = connectors.Spec{
 	Settings: []connectors.Field{{Name: "api_url", Required: true, MaxLen: 300}, {Name: "company_id", Required: true, MaxLen: 100},
 		{Name: "taux_horaire_cents", MaxLen: 12}, {Name: "taux_tva_pour_mille", MaxLen: 4}},
 	Secrets:   []connectors.Field{{Name: "api_key", Required: true, MaxLen: 500}},
-	RateLimit: connectors.Rate{Limit: 10, Period: time.Second},
+	RateLimit: connectors.Rate{Limit: 20, Period: time.Second},
 	Imports:   []string{"clients", "chantiers", "factures"},
 }
 

@@ -40,7 +40,8 @@ const (
 	// job of a killed instance is never held back longer than that).
 	DefaultConnectorMaxDuration = 10 * time.Minute
 	// DefaultConnectorSyncInterval is the period of the scheduled sync of
-	// every enabled connector.
+	// every enabled connector; at this period, it runs at midnight
+	// (ConnectorConfig.SyncLocation, default UTC).
 	DefaultConnectorSyncInterval = 24 * time.Hour
 )
 
@@ -77,6 +78,9 @@ type ConnectorConfig struct {
 	// SyncInterval schedules a sync of every enabled connector (default
 	// DefaultConnectorSyncInterval; negative: none).
 	SyncInterval time.Duration
+	// SyncLocation is the time zone of the nightly sync's midnight
+	// (default UTC).
+	SyncLocation *time.Location
 	// InTx, when set, runs each commit's transaction (the service's, so
 	// that the domain events of imported rows are published and audited);
 	// default: a plain transaction.
@@ -378,6 +382,16 @@ func (s *syncer) commit(ctx context.Context, id int64, owner string, logID int64
 	})
 }
 
+// NextMidnight is the first midnight in loc (nil: UTC) strictly after t:
+// when the nightly sync of every enabled connector is queued.
+func NextMidnight(t time.Time, loc *time.Location) time.Time {
+	if loc == nil {
+		loc = time.UTC
+	}
+	l := t.In(loc)
+	return time.Date(l.Year(), l.Month(), l.Day()+1, 0, 0, 0, 0, loc)
+}
+
 func nullIfEmpty(s string) *string {
 	if s == "" {
 		return nil
@@ -435,8 +449,12 @@ func truncateUTF8(s string, n int) string {
 
 // scheduledSyncs is the periodic job that queues a sync of every enabled
 // connector.
-func (q *Queue) scheduledSyncs(db *store.DB, interval time.Duration) Periodic {
-	return Periodic{Name: "connector-sync", Interval: interval, NotOnStart: true, Run: func(ctx context.Context, _ time.Time) error {
+func (q *Queue) scheduledSyncs(db *store.DB, interval time.Duration, loc *time.Location) Periodic {
+	var schedule func(time.Time) time.Time
+	if interval == 24*time.Hour {
+		schedule = func(t time.Time) time.Time { return NextMidnight(t, loc) }
+	}
+	return Periodic{Name: "connector-sync", Interval: interval, NotOnStart: true, Schedule: schedule, Run: func(ctx context.Context, _ time.Time) error {
 		var ids []int64
 		if err := db.NewSelect().Model((*hubapi.Connector)(nil)).Column("id").Where("enabled").Scan(ctx, &ids); err != nil {
 			return err

@@ -57,11 +57,33 @@ var chantierKind = kind[hubapi.Chantier, hubapi.ChantierInput]{
 	},
 }
 
-// ConnectorTx runs fn in a transaction whose domain events are published
-// and whose audit events are appended like a use case's (see tx): the
-// connector syncs commit their records, imports and checkpoint in it.
+// ConnectorTx runs fn in a transaction whose domain events are recorded
+// in the outbox together (one insert for a page of imported rows), audited
+// and published after the commit, like a unit of work's (see Atomically):
+// the connector syncs commit their records, imports and checkpoint in it.
 func (o *Operator) ConnectorTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
-	return o.tx(ctx, fn)
+	if unitOfWorkFrom(ctx) != nil {
+		return o.tx(ctx, fn)
+	}
+	pending := &pendingEvents{}
+	err := o.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		u := &unitOfWork{tx: tx, pending: pending}
+		uctx := context.WithValue(context.WithValue(ctx, unitOfWorkKey{}, u), pendingKey{}, pending)
+		if err := fn(uctx, tx); err != nil {
+			return err
+		}
+		if len(u.outboxed) > 0 {
+			if err := o.outbox.(outboxMany).EnqueueMany(ctx, tx, u.outboxed); err != nil {
+				return fmt.Errorf("recording %d events: %w", len(u.outboxed), err)
+			}
+		}
+		return o.appendAudit(ctx, tx, pending)
+	})
+	if err != nil {
+		return err
+	}
+	o.flush(ctx, pending)
+	return nil
 }
 
 // ImportConnectorRecords upserts, in tx, the records of recs whose stream
@@ -69,162 +91,217 @@ func (o *Operator) ConnectorTx(ctx context.Context, fn func(ctx context.Context,
 // id). Other records are left to connector_records.
 func (o *Operator) ImportConnectorRecords(ctx context.Context, tx bun.Tx, connectorID int64, imports []string, recs []connectors.Record) (ImportStats, error) {
 	var st ImportStats
+	refs, err := knownRefs(ctx, tx, connectorID, imports, recs)
+	if err != nil {
+		return st, err
+	}
+	// by stream, in the order the records came
+	var order []string
+	byStream := map[string][]connectors.Record{}
 	for _, r := range recs {
 		if !slices.Contains(imports, r.Stream) {
 			continue
 		}
-		var res importResult
-		var err error
-		switch hubapi.Resource(r.Stream) {
-		case hubapi.ResourceChantiers:
-			res, err = upsertImported(ctx, o.deps, tx, chantierKind, connectorID, r, matchColumn[hubapi.Chantier]("code", func(in *hubapi.ChantierInput) string { return in.Code }))
-		case hubapi.ResourceClients:
-			res, err = upsertImported(ctx, o.deps, tx, clientKind, connectorID, r, matchColumn[hubapi.Client]("code", func(in *hubapi.ClientInput) string { return in.Code }))
-		case hubapi.ResourceFactures:
-			res, err = upsertImported(ctx, o.deps, tx, factureKind, connectorID, r, nil)
-		case hubapi.ResourceDepenses:
-			res, err = upsertImported(ctx, o.deps, tx, depenseKind, connectorID, r, nil)
-		default:
+		rs, seen := byStream[r.Stream]
+		if !seen {
+			order = append(order, r.Stream)
+		}
+		// a vendor id given twice in one call: its last record
+		if i := slices.IndexFunc(rs, func(x connectors.Record) bool { return x.ID == r.ID }); i >= 0 {
+			rs[i] = r
 			continue
+		}
+		byStream[r.Stream] = append(rs, r)
+	}
+	for _, stream := range order {
+		rs := byStream[stream]
+		var err error
+		switch hubapi.Resource(stream) {
+		case hubapi.ResourceChantiers:
+			err = importBatch(ctx, o.deps, tx, chantierKind, connectorID, rs, refs, "code", func(in *hubapi.ChantierInput) string { return in.Code }, true, &st)
+		case hubapi.ResourceClients:
+			err = importBatch(ctx, o.deps, tx, clientKind, connectorID, rs, refs, "code", func(in *hubapi.ClientInput) string { return in.Code }, false, &st)
+		case hubapi.ResourceFactures:
+			err = importBatch(ctx, o.deps, tx, factureKind, connectorID, rs, refs, "", nil, false, &st)
+		case hubapi.ResourceDepenses:
+			err = importBatch(ctx, o.deps, tx, depenseKind, connectorID, rs, refs, "", nil, false, &st)
 		}
 		if err != nil {
 			return st, err
-		}
-		switch res {
-		case imported:
-			st.Created++
-		case importUpdated:
-			st.Updated++
-		case importUnchanged:
-			st.Unchanged++
-		case importSkipped:
-			st.Skipped++
 		}
 	}
 	return st, nil
 }
 
-type importResult int
-
-const (
-	imported importResult = iota
-	importUpdated
-	importUnchanged
-	importSkipped
-)
-
-// matchColumn finds an existing row whose column equals the input's
-// natural key (a chantier's unique code): a row created in the product
-// before its first import is adopted, not duplicated.
-func matchColumn[T, In any](column string, key func(*In) string) func(context.Context, bun.IDB, *In) (int64, error) {
-	return func(ctx context.Context, db bun.IDB, in *In) (int64, error) {
-		k := key(in)
-		if k == "" {
-			return 0, nil
+// knownRefs reads the rows the connector maps the records' vendor ids to,
+// in one query: "stream\x00vendor id" → row id.
+func knownRefs(ctx context.Context, tx bun.IDB, connectorID int64, imports []string, recs []connectors.Record) (map[string]int64, error) {
+	var ids []string
+	for _, r := range recs {
+		if slices.Contains(imports, r.Stream) {
+			ids = append(ids, r.ID)
 		}
-		var id int64
-		err := db.NewSelect().Model((*T)(nil)).Column("id").Where("? = ?", bun.Ident(column), k).OrderExpr("id").Limit(1).Scan(ctx, &id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return 0, nil
-		}
-		return id, err
 	}
+	out := make(map[string]int64, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []hubapi.ExternalRef
+	err := tx.NewSelect().Model(&rows).Column("resource", "external_id", "resource_id").
+		Where("connector_id = ?", connectorID).Where("resource IN (?)", bun.List(imports)).Where("external_id IN (?)", bun.List(ids)).Scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out[string(r.Resource)+"\x00"+r.ExternalID] = r.ResourceID
+	}
+	return out, nil
 }
 
-// upsertImported writes one record of k's resource: the row the
-// connector's vendor id maps to (or the row match finds) gets the
-// record's members over its current ones; without a row, one is created.
-func upsertImported[T, In any](ctx context.Context, d *deps, tx bun.Tx, k kind[T, In], connectorID int64, r connectors.Record,
-	match func(context.Context, bun.IDB, *In) (int64, error)) (importResult, error) {
+// importBatch writes the records of one stream into k's resource: a
+// record's members go over those of the row the connector maps its vendor
+// id to (or, the first time, of the row whose column matchCol equals the
+// record's natural key: a row created in the product before its first
+// import is adopted, not duplicated); without a row, one is created. New
+// rows are inserted together, in one statement (unique: one by one, a
+// refused row skipped).
+func importBatch[T, In any](ctx context.Context, d *deps, tx bun.Tx, k kind[T, In], connectorID int64, recs []connectors.Record,
+	refs map[string]int64, matchCol string, matchKey func(*In) string, unique bool, st *ImportStats) error {
 	res := k.rows.resource
-	id, err := store.ExternalRefOf(ctx, tx, connectorID, res, r.ID)
-	if err != nil {
-		return 0, err
+	type item struct {
+		rec connectors.Record
+		in  In
+		cur *T
+		ref int64 // the mapped row (0: none)
 	}
-	var cur *T
-	if id != 0 {
-		if cur, err = store.GetForUpdate[T](ctx, tx, id); errors.Is(err, hubapi.ErrNotFound) {
-			cur = nil // deleted in the product since: imported anew
-		} else if err != nil {
-			return 0, err
-		}
-	}
-	var in In
-	if cur != nil {
-		in = k.input(cur)
-	}
-	if err := decodeOnto(r.Data, &in); err != nil {
-		return importSkipped, nil
-	}
-	if err := k.prepare(&in); err != nil {
-		return importSkipped, nil
-	}
-	if cur == nil && match != nil {
-		mid, err := match(ctx, tx, &in)
-		if err != nil {
-			return 0, err
-		}
-		if mid != 0 {
-			if cur, err = store.GetForUpdate[T](ctx, tx, mid); err != nil {
-				return 0, err
-			}
-			// the record's members over the adopted row's
-			in = k.input(cur)
-			if err := decodeOnto(r.Data, &in); err != nil {
-				return importSkipped, nil
-			}
-			if err := k.prepare(&in); err != nil {
-				return importSkipped, nil
+	items := make([]*item, 0, len(recs))
+	var keys []string
+	for _, r := range recs {
+		it := &item{rec: r, ref: refs[r.Stream+"\x00"+r.ID]}
+		if it.ref != 0 {
+			cur, err := store.GetForUpdate[T](ctx, tx, it.ref)
+			switch {
+			case errors.Is(err, hubapi.ErrNotFound): // deleted in the product since: imported anew
+			case err != nil:
+				return err
+			default:
+				it.cur, it.in = cur, k.input(cur)
 			}
 		}
-	}
-	if err := k.refs(ctx, tx, &in); err != nil {
-		if errors.Is(err, hubapi.ErrInvalid) {
-			return importSkipped, nil
+		if decodeOnto(r.Data, &it.in) != nil || k.prepare(&it.in) != nil {
+			st.Skipped++
+			continue
 		}
-		return 0, err
+		if it.cur == nil && matchKey != nil {
+			if key := matchKey(&it.in); key != "" {
+				keys = append(keys, key)
+			}
+		}
+		items = append(items, it)
+	}
+	if len(keys) > 0 {
+		var found []struct {
+			ID  int64  `bun:"id"`
+			Key string `bun:"key"`
+		}
+		if err := tx.NewSelect().Model((*T)(nil)).Column("id").ColumnExpr("? AS key", bun.Ident(matchCol)).
+			Where("? IN (?)", bun.Ident(matchCol), bun.List(keys)).OrderExpr("id DESC").Scan(ctx, &found); err != nil {
+			return err
+		}
+		byKey := make(map[string]int64, len(found))
+		for _, f := range found {
+			byKey[f.Key] = f.ID // the lowest id wins
+		}
+		for _, it := range items {
+			if it.cur != nil {
+				continue
+			}
+			id := byKey[matchKey(&it.in)]
+			if id == 0 {
+				continue
+			}
+			cur, err := store.GetForUpdate[T](ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			it.cur, it.in = cur, k.input(cur)
+			if decodeOnto(it.rec.Data, &it.in) != nil || k.prepare(&it.in) != nil {
+				it.cur = nil // skipped below
+			}
+		}
 	}
 	now := d.now()
-	result := imported
-	var m *T
-	switch {
-	case cur == nil:
-		m = new(T)
-		k.write(m, in, 1, now)
-		if err := insertSavepoint(ctx, tx, m); err != nil {
-			if errors.Is(err, hubapi.ErrConflict) {
-				return importSkipped, nil // a unique value another row holds
+	var created []*T
+	var createdItems []*item
+	var newRefs []hubapi.ExternalRef
+	for _, it := range items {
+		if err := k.refs(ctx, tx, &it.in); err != nil {
+			if errors.Is(err, hubapi.ErrInvalid) {
+				st.Skipped++
+				continue
 			}
-			return 0, err
+			return err
 		}
-		if err := d.emit(ctx, tx, nil, k.created, string(res), k.id(m), m); err != nil {
-			return 0, err
+		if it.cur == nil {
+			m := new(T)
+			k.write(m, it.in, 1, now)
+			created, createdItems = append(created, m), append(createdItems, it)
+			continue
 		}
-	default:
-		m = cur
-		before := k.input(cur)
-		if err := k.prepare(&before); err == nil && reflect.DeepEqual(before, in) {
-			result = importUnchanged
-			break
+		id := k.id(it.cur)
+		before := k.input(it.cur)
+		if err := k.prepare(&before); err == nil && reflect.DeepEqual(before, it.in) {
+			st.Unchanged++
+		} else {
+			noteBefore(ctx, string(res), id, it.cur)
+			old := k.rows.version(it.cur)
+			k.write(it.cur, it.in, old+1, now)
+			if err := store.UpdateVersioned(ctx, tx, it.cur, id, old); err != nil {
+				return err
+			}
+			if err := d.emit(ctx, tx, nil, k.updated, string(res), id, it.cur); err != nil {
+				return err
+			}
+			st.Updated++
 		}
-		noteBefore(ctx, string(res), k.id(cur), cur)
-		old := k.rows.version(cur)
-		k.write(cur, in, old+1, now)
-		if err := store.UpdateVersioned(ctx, tx, cur, k.id(cur), old); err != nil {
-			return 0, err
+		if it.ref != id {
+			newRefs = append(newRefs, hubapi.ExternalRef{ConnectorID: connectorID, Resource: res, ExternalID: it.rec.ID, ResourceID: id, CreatedAt: now, UpdatedAt: now})
 		}
-		if err := d.emit(ctx, tx, nil, k.updated, string(res), k.id(cur), cur); err != nil {
-			return 0, err
-		}
-		result = importUpdated
 	}
-	if id != k.id(m) {
-		if err := store.PutExternalRef(ctx, tx, &hubapi.ExternalRef{ConnectorID: connectorID, Resource: res, ExternalID: r.ID,
-			ResourceID: k.id(m), CreatedAt: now, UpdatedAt: now}); err != nil {
-			return 0, err
+	if len(created) > 0 {
+		ok := make([]bool, len(created))
+		if unique {
+			for i, m := range created {
+				err := insertSavepoint(ctx, tx, m)
+				if errors.Is(err, hubapi.ErrConflict) {
+					st.Skipped++ // a unique value another row holds
+					continue
+				} else if err != nil {
+					return err
+				}
+				ok[i] = true
+			}
+		} else {
+			if _, err := tx.NewInsert().Model(&created).Returning("id").Exec(ctx); err != nil {
+				return err
+			}
+			for i := range ok {
+				ok[i] = true
+			}
+		}
+		for i, m := range created {
+			if !ok[i] {
+				continue
+			}
+			if err := d.emit(ctx, tx, nil, k.created, string(res), k.id(m), m); err != nil {
+				return err
+			}
+			st.Created++
+			newRefs = append(newRefs, hubapi.ExternalRef{ConnectorID: connectorID, Resource: res, ExternalID: createdItems[i].rec.ID,
+				ResourceID: k.id(m), CreatedAt: now, UpdatedAt: now})
 		}
 	}
-	return result, nil
+	return store.PutExternalRefs(ctx, tx, newRefs)
 }
 
 // insertSavepoint inserts m under a savepoint, so that a refused row (a
