@@ -176,15 +176,18 @@ func TestSage100SyncIntoTheDomain(t *testing.T) {
 				}
 			}
 			from, to := hubapi.NewDate(2026, 11, 1), hubapi.NewDate(2026, 11, 30)
-			for run := 1; run <= 2; run++ {
-				res, err := env.Server.Operator.ExportConnectorFactures(context.Background(), c.ID, from, to)
-				if err != nil {
-					t.Fatalf("run %d: %v", run, err)
-				}
-				if res.Items != 1 || res.Records != 1 {
-					t.Fatalf("run %d: %+v", run, res)
-				}
+			res, err := env.Server.Operator.ExportConnectorFactures(context.Background(), c.ID, from, to)
+			if err != nil || res.Items != 1 || res.Records != 1 || res.Stats.Created != 1 {
+				t.Fatalf("first export: %+v, %v", res, err)
 			}
+			var again hubapi.ConnectorExport
+			admin.Post(t, idPath("integrations/connectors", c.ID)+"/export", map[string]any{"kind": "factures", "from": "2026-11-01", "to": "2026-11-30"}).
+				Expect(200).JSON(&again)
+			if !again.OK || again.Items != 1 || again.Created != 0 || again.Unchanged != 1 {
+				t.Fatalf("export again through the API: %+v", again)
+			}
+			admin.Post(t, idPath("integrations/connectors", c.ID)+"/export", map[string]any{"kind": "factures", "from": "2026-11-30", "to": "2026-11-01"}).
+				FieldProblem(422, "validation-error", "to")
 			docs := fake.Documents()
 			if len(docs) != 1 || docs[0]["totalHT"].(float64) != 360 || docs[0]["tiersNumero"] != "C000001" || docs[0]["affaireCode"] != "AFF000001" {
 				t.Fatalf("documents at Sage: %v", docs)
@@ -228,4 +231,29 @@ func TestSage100SyncScale(t *testing.T) {
 			t.Errorf("the sync took %s, over 30 s", took)
 		}
 	})
+}
+
+// testConnectorExport: POST .../export runs an export at once (here a
+// period without validated pointages: nothing to send); a type that does
+// not export is a conflict.
+func testConnectorExport(t *testing.T, env *apitest.Env) {
+	admin := env.As(hubapi.RoleAdmin)
+	var c connectorJSON
+	admin.Post(t, v1+"/integrations/connectors", map[string]any{"type": "sage100", "name": "Sage",
+		"settings": map[string]string{"api_url": "https://sage.bijou.example/api", "company_id": "BIJOU"},
+		"secrets":  map[string]string{"api_key": sageKey}}).Expect(201).JSON(&c)
+	var res hubapi.ConnectorExport
+	admin.Post(t, idPath("integrations/connectors", c.ID)+"/export", map[string]any{"kind": "factures", "from": "1999-01-01", "to": "1999-01-31"}).
+		Expect(200).JSON(&res)
+	if !res.OK || res.Items != 0 {
+		t.Errorf("export %+v", res)
+	}
+	admin.Post(t, idPath("integrations/connectors", c.ID)+"/export", map[string]any{"kind": "paie", "from": "1999-01-01", "to": "1999-01-31"},
+		apitest.Invalid()).FieldProblem(422, "validation-error", "kind")
+	var ex connectorJSON
+	admin.Post(t, v1+"/integrations/connectors", newConnectorBody("ex")).Expect(201).JSON(&ex)
+	admin.Post(t, idPath("integrations/connectors", ex.ID)+"/export", map[string]any{"kind": "factures", "from": "1999-01-01", "to": "1999-01-31"}).
+		Problem(409, "conflict")
+	env.As(hubapi.RoleCompagnon).Post(t, idPath("integrations/connectors", c.ID)+"/export", map[string]any{"kind": "factures", "from": "1999-01-01", "to": "1999-01-31"}).
+		Problem(403, "insufficient-scope")
 }

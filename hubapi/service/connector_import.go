@@ -345,36 +345,74 @@ type FactureExport struct {
 // The run is written in the connector's sync log. It checks no caller:
 // the jobs and the server's wiring call it.
 func (o *Operator) ExportConnectorFactures(ctx context.Context, id int64, from, to hubapi.Date) (FactureExport, error) {
-	var out FactureExport
 	cd, err := o.conn()
 	if err != nil {
-		return out, err
+		return FactureExport{}, err
 	}
 	c, err := store.Get[hubapi.Connector](ctx, o.db, id)
 	if err != nil {
-		return out, err
+		return FactureExport{}, err
 	}
 	cfg, err := cd.Sealer.Open(c.ConfigKeyID, c.ConfigSealed, ConnectorBinding(id))
 	if err != nil {
-		return out, keyError(err)
+		return FactureExport{}, keyError(err)
 	}
 	conn, _, err := cd.Registry.New(c.Type, cd.Options(c.Type))
 	if err != nil {
-		return out, err
+		return FactureExport{}, err
 	}
-	req, err := o.factureItems(ctx, c, from, to)
+	return exportFactures(ctx, o.deps, cd, c, conn, cfg, from, to)
+}
+
+// ExportConnector implements hubapi.ConnectorExportService: the caller
+// may change the connector (its owner, an admin); the export runs at once.
+func (s *Service) ExportConnector(ctx context.Context, id int64, in hubapi.ConnectorExportInput) (*hubapi.ConnectorExport, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	cd, c, cfg, err := s.openConnector(ctx, hubapi.ActionChange, id)
+	if err != nil {
+		return nil, err
+	}
+	conn, _, err := cd.Registry.New(c.Type, cd.Options(c.Type))
+	if err != nil {
+		return nil, hubapi.Errorf(hubapi.ErrConflict, "connector type %q is not available on this server", c.Type)
+	}
+	if _, ok := conn.(connectors.Exporter); !ok {
+		return nil, hubapi.Errorf(hubapi.ErrConflict, "connectors of type %q do not export", c.Type)
+	}
+	res, err := exportFactures(ctx, s.deps, cd, c, conn, cfg, in.From, in.To)
+	out := &hubapi.ConnectorExport{OK: err == nil, Items: res.Items, Created: res.Stats.Created, Updated: res.Stats.Updated,
+		Unchanged: res.Stats.Unchanged, Skipped: res.Stats.Skipped}
+	if err != nil {
+		var ce *connectors.Error
+		if !errors.As(err, &ce) {
+			return nil, err
+		}
+		out.Kind, out.Error = string(ce.Kind), cfg.Redact(ce.Error())
+	}
+	return out, nil
+}
+
+// exportFactures runs the factures export of connector c (see
+// ExportConnectorFactures).
+func exportFactures(ctx context.Context, d *deps, cd *ConnectorDeps, c *hubapi.Connector, conn connectors.Connector, cfg connectors.Config,
+	from, to hubapi.Date) (FactureExport, error) {
+	var out FactureExport
+	id := c.ID
+	req, err := factureItems(ctx, d, c, from, to)
 	if err != nil {
 		return out, err
 	}
 	out.Items = len(req.Items)
-	log := &hubapi.ConnectorSyncLog{ConnectorID: id, StartedAt: o.now(), Status: hubapi.SyncRunning}
-	if err := store.Insert(ctx, o.db, log); err != nil {
+	log := &hubapi.ConnectorSyncLog{ConnectorID: id, StartedAt: d.now(), Status: hubapi.SyncRunning}
+	if err := store.Insert(ctx, d.db, log); err != nil {
 		return out, err
 	}
 	recs, runErr := cd.Runner.Export(ctx, conn, cfg, req)
 	if runErr == nil {
-		runErr = o.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-			out.Stats, err = o.ImportConnectorRecords(ctx, tx, id, []string{string(hubapi.ResourceFactures)}, recs)
+		runErr = (&Operator{d}).ConnectorTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+			out.Stats, err = (&Operator{d}).ImportConnectorRecords(ctx, tx, id, []string{string(hubapi.ResourceFactures)}, recs)
 			return err
 		})
 	}
@@ -385,9 +423,8 @@ func (o *Operator) ExportConnectorFactures(ctx context.Context, id int64, from, 
 		m := runErr.Error()
 		msg = &m
 	}
-	done := o.now()
 	checkpoint := fmt.Sprintf(`{"export":"factures","from":%q,"to":%q}`, from, to)
-	if _, err := o.db.NewUpdate().Model((*hubapi.ConnectorSyncLog)(nil)).Set("completed_at = ?", done).Set("status = ?", status).
+	if _, err := d.db.NewUpdate().Model((*hubapi.ConnectorSyncLog)(nil)).Set("completed_at = ?", d.now()).Set("status = ?", status).
 		Set("error_details = ?", msg).Set("records_synced = ?", len(recs)).Set("state_checkpoint = ?", checkpoint).
 		Where("id = ?", log.ID).Exec(context.WithoutCancel(ctx)); err != nil && runErr == nil {
 		runErr = err
@@ -396,7 +433,7 @@ func (o *Operator) ExportConnectorFactures(ctx context.Context, id int64, from, 
 }
 
 // factureItems groups the validated pointages of the period by chantier.
-func (o *Operator) factureItems(ctx context.Context, c *hubapi.Connector, from, to hubapi.Date) (connectors.ExportRequest, error) {
+func factureItems(ctx context.Context, o *deps, c *hubapi.Connector, from, to hubapi.Date) (connectors.ExportRequest, error) {
 	req := connectors.ExportRequest{Kind: "factures", From: from.Time(), To: to.Time()}
 	var sums []struct {
 		ChantierID int64 `bun:"chantier_id"`
