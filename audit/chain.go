@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"hash"
 	"strconv"
 	"strings"
 	"time"
@@ -43,20 +42,44 @@ func shardChains(month string) []string {
 	return names
 }
 
-// netstring writes one field: its length in bytes in decimal, ":", the
-// bytes, ",". Any language reproduces it without a JSON canonicaliser.
-func netstring(h hash.Hash, s string) {
-	h.Write([]byte(strconv.Itoa(len(s))))
-	h.Write([]byte{':'})
-	h.Write([]byte(s))
-	h.Write([]byte{','})
+// canon is a canonical encoding being built: netstrings, each one field's
+// length in bytes in decimal, ":", the bytes, ",". Any language reproduces
+// it without a JSON canonicaliser. Built in one buffer (on the stack for
+// the usual event) and hashed once.
+type canon []byte
+
+func (c canon) str(s string) canon {
+	c = strconv.AppendInt(c, int64(len(s)), 10)
+	c = append(c, ':')
+	c = append(c, s...)
+	return append(c, ',')
 }
 
-func optInt(v int64) string {
+// int adds v in decimal.
+func (c canon) int(v int64) canon {
+	var b [20]byte
+	return c.bytes(strconv.AppendInt(b[:0], v, 10))
+}
+
+// optInt adds v in decimal, "" for 0.
+func (c canon) optInt(v int64) canon {
 	if v == 0 {
-		return ""
+		return c.str("")
 	}
-	return strconv.FormatInt(v, 10)
+	return c.int(v)
+}
+
+func (c canon) bytes(b []byte) canon {
+	c = strconv.AppendInt(c, int64(len(b)), 10)
+	c = append(c, ':')
+	c = append(c, b...)
+	return append(c, ',')
+}
+
+// sum is the hex SHA-256 of c.
+func (c canon) sum() string {
+	h := sha256.Sum256(c)
+	return hex.EncodeToString(h[:])
 }
 
 // ComputeHash returns the hash of e from its canonical encoding, version 1:
@@ -67,31 +90,26 @@ func optInt(v int64) string {
 // PIIDigest. ID, ClientIP, UserAgent, PIISalt, Changes, ChangesSalt and
 // AnonymisedAt are not covered (see Event.PIIDigest, Event.ChangesDigest).
 func ComputeHash(e *Event) string {
-	h := sha256.New()
-	for _, f := range []string{"hubchantier-audit-v1", e.Chain, strconv.FormatInt(e.Seq, 10), e.PrevHash,
-		e.Time.UTC().Format(timeLayout), e.Stage, e.RequestID, optInt(e.UserID), optInt(e.APIKeyID), e.OAuthClient,
-		e.Action, e.ResourceType, e.ResourceID, e.Method, e.Route, strconv.Itoa(e.Status), e.BodySHA256,
-		e.ChangesDigest, e.PIIDigest} {
-		netstring(h, f)
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	var buf [1024]byte
+	var tb [32]byte
+	c := canon(buf[:0]).str("hubchantier-audit-v1").str(e.Chain).int(e.Seq).str(e.PrevHash).
+		bytes(e.Time.UTC().AppendFormat(tb[:0], timeLayout)).str(e.Stage).str(e.RequestID).
+		optInt(e.UserID).optInt(e.APIKeyID).str(e.OAuthClient).str(e.Action).str(e.ResourceType).
+		str(e.ResourceID).str(e.Method).str(e.Route).int(int64(e.Status)).str(e.BodySHA256).
+		str(e.ChangesDigest).str(e.PIIDigest)
+	return c.sum()
 }
 
 // piiDigest is hex SHA-256 over the netstrings of salt, ip and user agent.
 func piiDigest(salt, ip, ua string) string {
-	h := sha256.New()
-	netstring(h, salt)
-	netstring(h, ip)
-	netstring(h, ua)
-	return hex.EncodeToString(h.Sum(nil))
+	var buf [512]byte
+	return canon(buf[:0]).str(salt).str(ip).str(ua).sum()
 }
 
 // changesDigest is hex SHA-256 over the netstrings of salt and changes.
 func changesDigest(salt, changes string) string {
-	h := sha256.New()
-	netstring(h, salt)
-	netstring(h, changes)
-	return hex.EncodeToString(h.Sum(nil))
+	var buf [1024]byte
+	return canon(buf[:0]).str(salt).str(changes).sum()
 }
 
 // seal fills e's personal-data commitments: fresh random salts and the
@@ -104,7 +122,7 @@ func (e *Event) sealPII() {
 }
 
 func randomSalt() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b) // never fails (Go 1.24+)
-	return hex.EncodeToString(b)
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
 }

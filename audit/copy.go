@@ -2,33 +2,17 @@ package audit
 
 import (
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/hubchantier/hubchantier/internal/txconn"
 )
 
 // errNoCopy reports a connection that is not pgx's (no COPY).
 var errNoCopy = errors.New("audit: the connection is not pgx's")
-
-// pgxConn returns the pgx connection under a database/sql driver
-// connection (pgx's stdlib driver, possibly wrapped by a driver that
-// offers Unwrap() driver.Conn), or nil.
-func pgxConn(dc any) *pgx.Conn {
-	for range 8 {
-		switch c := dc.(type) {
-		case interface{ Conn() *pgx.Conn }:
-			return c.Conn()
-		case interface{ Unwrap() driver.Conn }:
-			dc = c.Unwrap()
-		default:
-			return nil
-		}
-	}
-	return nil
-}
 
 // copyColumns are the columns COPY writes (the id is the sequence's).
 var copyColumns = []string{"ts", "chain", "seq", "prev_hash", "hash", "stage", "request_id", "user_id", "api_key_id",
@@ -46,7 +30,7 @@ func (s *Store) appendCopy(ctx context.Context, now time.Time, events []*Event) 
 	}
 	defer func() { _ = conn.Close() }()
 	return conn.Raw(func(dc any) error {
-		pc := pgxConn(dc)
+		pc := txconn.Pgx(dc)
 		if pc == nil {
 			return errNoCopy
 		}

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -59,11 +58,9 @@ type Digest struct {
 // "hubchantier-audit-digest-v1", Chain, Seq, Hash and CreatedAt
 // (2006-01-02T15:04:05.000000Z).
 func (d *Digest) message() []byte {
-	h := sha256.New()
-	for _, f := range []string{"hubchantier-audit-digest-v1", d.Chain, strconv.FormatInt(d.Seq, 10), d.Hash, d.CreatedAt.UTC().Format(timeLayout)} {
-		netstring(h, f)
-	}
-	return h.Sum(nil)
+	c := canon(nil).str("hubchantier-audit-digest-v1").str(d.Chain).int(d.Seq).str(d.Hash).str(d.CreatedAt.UTC().Format(timeLayout))
+	h := sha256.Sum256(c)
+	return h[:]
 }
 
 // ErrBadSignature reports a digest whose signature does not verify.

@@ -17,6 +17,7 @@ import (
 	"github.com/uptrace/bun/dialect"
 
 	"github.com/hubchantier/hubchantier/internal/sqlscript"
+	"github.com/hubchantier/hubchantier/internal/txconn"
 )
 
 //go:embed schema/postgres.sql
@@ -144,7 +145,10 @@ func (s *Store) ensurePartition(ctx context.Context, db bun.IDB, t time.Time) er
 // Append appends events to their chains in db, which should be the
 // transaction of the change they record (or any bun.IDB: Append then runs
 // in a transaction of its own when db is the store's *bun.DB). It sets
-// Time, Chain, Seq, PrevHash, Hash, the personal-data commitment and ID.
+// Time, Chain, Seq, PrevHash, Hash and the personal-data commitment, and
+// ID unless the events were copied (several events on PostgreSQL: COPY in
+// the writer's own transaction, or in db when its connection was recorded
+// with txconn and the events are many).
 //
 // To append, it locks the chain's head row until the transaction ends:
 // appends to one chain are serialised, and the chain never forks. Call it
@@ -176,14 +180,48 @@ func (s *Store) append(ctx context.Context, db bun.IDB, now time.Time, events []
 		return fmt.Errorf("audit: chain head: %w", err)
 	}
 	seq, prev = s.link(events, now, chain, seq, prev)
+	head := db.NewRaw("UPDATE audit_chain_heads SET seq = ?, hash = ? WHERE chain = ?", seq, prev, chain)
+	if tx, ok := db.(bun.Tx); ok && s.pg && len(events) >= copyEventsFrom {
+		// Many events (a batch's): COPY inside the change's transaction
+		// when its connection is known (txconn), else the insert below.
+		rows := make([][]any, len(events))
+		for i, e := range events {
+			rows[i] = copyRow(e)
+		}
+		_, err := txconn.CopyFrom(ctx, tx.Tx, "audit_events", copyColumns, rows)
+		if err == nil {
+			if _, err := head.Exec(ctx); err != nil {
+				return fmt.Errorf("audit: chain head: %w", err)
+			}
+			return nil
+		}
+		if !errors.Is(err, txconn.ErrNoCopy) {
+			return fmt.Errorf("audit: append: %w", err)
+		}
+	}
+	if s.pg {
+		// One round trip: the head moves in a data-modifying WITH of the
+		// insert (run once, whether or not the insert reads it), so a
+		// change's transaction holds the head's lock one round trip less.
+		if _, err := db.NewInsert().With("head", head).Model(&events).Returning("id").Exec(ctx); err != nil {
+			return fmt.Errorf("audit: append: %w", err)
+		}
+		return nil
+	}
 	if _, err := db.NewInsert().Model(&events).Returning("id").Exec(ctx); err != nil {
 		return fmt.Errorf("audit: append: %w", err)
 	}
-	if _, err := db.ExecContext(ctx, "UPDATE audit_chain_heads SET seq = ?, hash = ? WHERE chain = ?", seq, prev, chain); err != nil {
+	if _, err := head.Exec(ctx); err != nil {
 		return fmt.Errorf("audit: chain head: %w", err)
 	}
 	return nil
 }
+
+// copyEventsFrom is the number of events from which Append copies them
+// into a transaction whose connection it knows: COPY takes one round trip
+// more than the insert (pgx describes the table first), and parses no
+// statement.
+const copyEventsFrom = 8
 
 // link places events after (seq, prev) in chain, the head locked, and
 // seals them; it returns the new head. The time is read again under the

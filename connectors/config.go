@@ -177,6 +177,9 @@ func (s Spec) Validate(c Config) error {
 			bad["secrets."+k] = "is not a secret: give it in settings"
 		}
 	}
+	if len(bad) == 0 && s.CheckSettings != nil {
+		maps.Copy(bad, s.CheckSettings(c))
+	}
 	if len(bad) > 0 {
 		return &ValidationError{Fields: bad}
 	}

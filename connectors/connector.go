@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -76,12 +77,25 @@ type Record struct {
 	Data   json.RawMessage `json:"data"`
 }
 
-// Event is a product event handed to HandleEvent.
+// Event is a product event handed to HandleEvent. The product delivers it
+// at least once (a retry after a failure or a crash repeats it): ID
+// identifies it, so a connector that can tell the vendor an idempotency key
+// gives it.
 type Event struct {
 	ID         string          `json:"id"`
 	Type       string          `json:"type"`
 	OccurredAt time.Time       `json:"occurred_at"`
 	Data       json.RawMessage `json:"data"`
+	// Resource and ResourceID name what the event is about ("chantiers", 12).
+	Resource   string `json:"resource,omitempty"`
+	ResourceID int64  `json:"resource_id,omitempty"`
+	// Related are resources the product joined to the event for the
+	// connector, by name ("chantier": the chantier a document belongs
+	// to), as JSON.
+	Related map[string]json.RawMessage `json:"related,omitempty"`
+	// Content, when set, opens the bytes the event is about (a document's
+	// file); the caller closes what it returns.
+	Content func(ctx context.Context) (io.ReadCloser, error) `json:"-"`
 }
 
 // Options are what a Factory receives to build a connector.
@@ -219,7 +233,23 @@ type Spec struct {
 	// vendor's id in ID, so a record read again updates its row. Members
 	// absent from Data keep their value in the product.
 	Imports []string
+	// Events are the product event types the connector handles
+	// ("chantier.created"); the product hands each to HandleEvent of
+	// every enabled connector of the type, durably (see the product's
+	// connector event deliveries). None: the connector receives no event.
+	Events []string
+	// EventTimeout bounds one HandleEvent call (default: the Runner's call
+	// timeout); a connector that uploads files sets a longer one.
+	EventTimeout time.Duration
+	// CheckSettings, when set, checks what the field list cannot say (a
+	// mapping table, a URL's host): it returns the invalid fields by name
+	// ("settings.<name>") with why, never with their values. Validate
+	// calls it once the fields themselves are valid.
+	CheckSettings func(Config) map[string]string
 }
+
+// HandlesEvent reports whether the spec lists event type t.
+func (s Spec) HandlesEvent(t string) bool { return slices.Contains(s.Events, t) }
 
 // Field is one configuration field.
 type Field struct {
@@ -235,6 +265,8 @@ type Rate struct {
 	Period time.Duration
 }
 
+var eventType = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
+
 var fieldName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 func (s Spec) check() error {
@@ -247,6 +279,14 @@ func (s Spec) check() error {
 			return fmt.Errorf("connectors: type %q: field %q invalid or repeated", s.Type, f.Name)
 		}
 		seen[f.Name] = true
+	}
+	for _, e := range s.Events {
+		if !eventType.MatchString(e) {
+			return fmt.Errorf("connectors: type %q: event type %q invalid", s.Type, e)
+		}
+	}
+	if s.EventTimeout < 0 {
+		return fmt.Errorf("connectors: type %q: negative event timeout", s.Type)
 	}
 	if s.RateLimit.Limit < 0 || (s.RateLimit.Limit > 0 && s.RateLimit.Period <= 0) {
 		return fmt.Errorf("connectors: type %q: invalid rate limit", s.Type)

@@ -19,6 +19,10 @@ type OAuthSpec struct {
 	// PKCE: the vendor supports RFC 7636 (S256); the flow then always uses
 	// it.
 	PKCE bool
+	// CallbackSettings are query parameters of the vendor's redirect that
+	// the callback requires and keeps as settings of the connector, by
+	// parameter name (QuickBooks: "realmId" → "realm_id").
+	CallbackSettings map[string]string
 }
 
 // Config is the oauth2 configuration of the vendor for one client.
@@ -26,6 +30,11 @@ func (s OAuthSpec) Config(clientID, clientSecret, redirectURL string) *oauth2.Co
 	return &oauth2.Config{ClientID: clientID, ClientSecret: clientSecret, RedirectURL: redirectURL, Scopes: s.Scopes,
 		Endpoint: oauth2.Endpoint{AuthURL: s.AuthURL, TokenURL: s.TokenURL}}
 }
+
+// AccessTokenSecret is the runtime secret in which the product hands an
+// OAuth connector its fresh access token (never a field of the spec, so a
+// user cannot set it).
+const AccessTokenSecret = "access_token"
 
 // ErrNoToken is returned by a TokenStore that holds no token for a
 // connector (not authorized yet, or revoked).
@@ -111,6 +120,12 @@ func (t *Tokens) Token(ctx context.Context, key string) (*oauth2.Token, error) {
 	if t.fresh(tok) {
 		return tok, nil // refreshed by another caller meanwhile
 	}
+	return t.refreshLocked(ctx, key, tok)
+}
+
+// refreshLocked refreshes tok, under the connector's locks, and stores the
+// new token before returning it.
+func (t *Tokens) refreshLocked(ctx context.Context, key string, tok *oauth2.Token) (*oauth2.Token, error) {
 	if tok.RefreshToken == "" {
 		return nil, &Error{Kind: KindAuth, Msg: "the OAuth token expired and has no refresh token; authorize the connector again"}
 	}
@@ -164,4 +179,66 @@ func (s *Sealer) OpenToken(kid string, ciphertext []byte, binding string) (*oaut
 		return nil, fmt.Errorf("%w: not a sealed token", ErrKey)
 	}
 	return &oauth2.Token{AccessToken: v.AccessToken, TokenType: v.TokenType, RefreshToken: v.RefreshToken, Expiry: v.Expiry}, nil
+}
+
+// TokenSource gives a connector the OAuth access token of the connector
+// it serves (the product puts it in the context of each call: see
+// WithTokenSource).
+type TokenSource interface {
+	// Token returns a fresh access token.
+	Token(ctx context.Context) (*oauth2.Token, error)
+	// Refresh returns a new access token after the vendor refused stale
+	// (an expired_access_token answer before the expiry we knew). When
+	// another caller refreshed meanwhile, its token is returned.
+	Refresh(ctx context.Context, stale *oauth2.Token) (*oauth2.Token, error)
+}
+
+type tokenSourceKey struct{}
+
+// WithTokenSource returns ctx carrying ts for the connector's calls.
+func WithTokenSource(ctx context.Context, ts TokenSource) context.Context {
+	return context.WithValue(ctx, tokenSourceKey{}, ts)
+}
+
+// TokenSourceFrom returns the token source of ctx, or nil.
+func TokenSourceFrom(ctx context.Context) TokenSource {
+	ts, _ := ctx.Value(tokenSourceKey{}).(TokenSource)
+	return ts
+}
+
+// Source is the TokenSource of connector key.
+func (t *Tokens) Source(key string) TokenSource { return keyedSource{t, key} }
+
+type keyedSource struct {
+	t   *Tokens
+	key string
+}
+
+func (s keyedSource) Token(ctx context.Context) (*oauth2.Token, error) { return s.t.Token(ctx, s.key) }
+
+func (s keyedSource) Refresh(ctx context.Context, stale *oauth2.Token) (*oauth2.Token, error) {
+	return s.t.Refresh(ctx, s.key, stale)
+}
+
+// Refresh refreshes the token of connector key whatever its expiry, unless
+// the stored token is no longer stale (another caller refreshed it).
+func (t *Tokens) Refresh(ctx context.Context, key string, stale *oauth2.Token) (*oauth2.Token, error) {
+	m := t.lockLocal(key)
+	m.Lock()
+	defer m.Unlock()
+	if t.Locker != nil {
+		unlock, err := t.Locker.Lock(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("connectors: locking the token refresh: %w", err)
+		}
+		defer unlock()
+	}
+	tok, err := t.Store.LoadToken(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if stale != nil && tok.AccessToken != stale.AccessToken && t.fresh(tok) {
+		return tok, nil
+	}
+	return t.refreshLocked(ctx, key, tok)
 }

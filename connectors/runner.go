@@ -286,3 +286,38 @@ func (r *Runner) HandleEvent(ctx context.Context, c Connector, cfg Config, ev Ev
 	e := AsError(err)
 	return &Error{Kind: e.Kind, Status: e.Status, RetryAfter: e.RetryAfter, Msg: cfg.Redact(e.Msg)}
 }
+
+// Deliver pushes ev through c for the product's event deliveries: under
+// spec.EventTimeout (default: the call timeout), it waits for the vendor's
+// rate limit (spec.RateLimit), then calls HandleEvent, with
+// panics recovered and the configuration's secrets redacted from the
+// error. It tries once: the product retries a delivery with its own
+// backoff, in a durable job.
+func (r *Runner) Deliver(ctx context.Context, c Connector, spec Spec, cfg Config, ev Event) error {
+	timeout := cmpOrDur(spec.EventTimeout, r.cfg.CallTimeout)
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := r.cfg.Limiter.Wait(cctx, spec.VendorKey(), spec.RateLimit); err != nil {
+		return &Error{Kind: KindTimeout, Msg: "the vendor's rate limit left no time for the push within " + timeout.String()}
+	}
+	ch := make(chan error, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				ch <- &Error{Kind: KindPanic, Msg: fmt.Sprint(p)}
+			}
+		}()
+		ch <- c.HandleEvent(cctx, cfg.Clone(), ev)
+	}()
+	var err error
+	select {
+	case err = <-ch:
+	case <-cctx.Done():
+		err = &Error{Kind: KindTimeout, Msg: "the event push exceeded " + timeout.String()}
+	}
+	if err == nil {
+		return nil
+	}
+	e := AsError(err)
+	return &Error{Kind: e.Kind, Status: e.Status, RetryAfter: e.RetryAfter, Msg: cfg.Redact(e.Msg)}
+}

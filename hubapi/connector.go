@@ -133,6 +133,11 @@ type ConnectorService interface {
 	CheckConnector(ctx context.Context, id int64) (*ConnectorCheck, error)
 	// SyncConnector queues a sync (one at a time per connector).
 	SyncConnector(ctx context.Context, id int64) (*Connector, error)
+	// SyncConnectorMonth queues the export of a month (YYYY-MM; "": the
+	// previous month) to a payroll connector (Silae); the vendor replaces
+	// the month. Errors: those of SyncConnector, ErrInvalid for a month
+	// that is malformed, in the future, or asked of another type.
+	SyncConnectorMonth(ctx context.Context, id int64, month string) (*Connector, error)
 	ListConnectorSyncLogs(ctx context.Context, id int64, req PageRequest) (Page[ConnectorSyncLog], error)
 }
 
@@ -164,6 +169,39 @@ type ConnectorOAuthService interface {
 	// typ, with OAuth) by the caller.
 	AuthorizeConnector(ctx context.Context, typ string, id int64) (*ConnectorAuthorization, error)
 	// CompleteConnectorAuthorization exchanges the code the vendor gave for
-	// state; only the user who started it may complete it, once.
-	CompleteConnectorAuthorization(ctx context.Context, typ, code, state string) (*Connector, error)
+	// state; only the user who started it may complete it, once. params
+	// are the other query parameters of the vendor's redirect (QuickBooks'
+	// realmId), kept as settings when the type declares them.
+	CompleteConnectorAuthorization(ctx context.Context, typ, code, state string, params map[string]string) (*Connector, error)
 }
+
+// ConnectorDelivery is one product event handed to one connector (the
+// delivery log): recorded when the event is routed, with its job, and
+// updated after every attempt. Unique by (connector, event): an event
+// routed again adds nothing.
+type ConnectorDelivery struct {
+	ID          int64  `bun:"id,pk,autoincrement" json:"id"`
+	ConnectorID int64  `bun:"connector_id,notnull" json:"connector_id"`
+	EventID     string `bun:"event_id,notnull" json:"event_id"`
+	EventType   string `bun:"event_type,notnull" json:"event_type"`
+	// Event is the event as recorded (JSON), handed to the connector.
+	Event         string     `bun:"event,notnull" json:"-"`
+	Status        string     `bun:"status,notnull" json:"status"`
+	Attempts      int        `bun:"attempts,notnull" json:"attempts"`
+	LastError     *string    `bun:"last_error" json:"last_error"`
+	LastAttemptAt *time.Time `bun:"last_attempt_at" json:"last_attempt_at"`
+	DeliveredAt   *time.Time `bun:"delivered_at" json:"delivered_at"`
+	CreatedAt     time.Time  `bun:"created_at,notnull" json:"created_at"`
+	UpdatedAt     time.Time  `bun:"updated_at,notnull" json:"updated_at"`
+}
+
+// Statuses of a connector delivery.
+const (
+	ConnectorDeliveryPending   = "pending"
+	ConnectorDeliveryRetrying  = "retrying"
+	ConnectorDeliveryDelivered = "delivered"
+	ConnectorDeliveryFailed    = "failed"
+	// ConnectorDeliverySkipped: the connector was disabled or deleted
+	// before the event reached it.
+	ConnectorDeliverySkipped = "skipped"
+)

@@ -30,7 +30,8 @@ CREATE TABLE audit_events (
     PRIMARY KEY (ts, id)
 ) PARTITION BY RANGE (ts);
 --bun:split
-CREATE INDEX audit_events_ts ON audit_events (ts DESC);
+-- No separate (ts DESC) index: the primary key (ts, id), scanned backward,
+-- serves time-ordered reads newest first.
 --bun:split
 CREATE INDEX audit_events_user_ts ON audit_events (user_id, ts DESC);
 --bun:split

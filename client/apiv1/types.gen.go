@@ -3727,6 +3727,12 @@ type ReplaceConnectorParams struct {
 	IfUnmodifiedSince *IfUnmodifiedSince `json:"If-Unmodified-Since,omitempty"`
 }
 
+// SyncConnectorParams defines parameters for SyncConnector.
+type SyncConnectorParams struct {
+	// Month Payroll connectors (Silae): the month to export, `YYYY-MM` (default: the previous month); the vendor replaces the month, so an export asked again never doubles it. A month not yet begun, or a month asked of another type, is a 422 on `month`.
+	Month *string `form:"month,omitempty" json:"month,omitempty"`
+}
+
 // ListConnectorSyncLogsParams defines parameters for ListConnectorSyncLogs.
 type ListConnectorSyncLogsParams struct {
 	// Page Page number, from 1.
@@ -3767,6 +3773,9 @@ type CompleteConnectorAuthorizationParams struct {
 
 	// ErrorDescription The vendor's words.
 	ErrorDescription *string `form:"error_description,omitempty" json:"error_description,omitempty"`
+
+	// RealmId QuickBooks Online: the company (realm) the user authorized, kept as the connector's `realm_id` setting (required for that type).
+	RealmId *string `form:"realmId,omitempty" json:"realmId,omitempty"`
 }
 
 // GetOpenApiDocument200JSONResponseBodyOpenapi defines parameters for GetOpenApiDocument.

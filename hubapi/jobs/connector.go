@@ -75,6 +75,22 @@ type ConnectorConfig struct {
 	MaxAttempts int
 	Retry       connectors.Backoff
 	MaxDuration time.Duration
+	// EventWorkers (default DefaultConnectorEventWorkers), EventInFlight
+	// (DefaultConnectorEventInFlight), EventMaxAttempts
+	// (DefaultConnectorEventMaxAttempts), EventRetry
+	// (DefaultConnectorEventRetry): the deliveries of product events to
+	// connectors (connectors.Spec.Events).
+	EventWorkers     int
+	EventInFlight    int
+	EventMaxAttempts int
+	EventRetry       connectors.Backoff
+	// Blobs, when set, lets document events carry their file
+	// (connectors.Event.Content).
+	Blobs hubapi.BlobStore
+	// Tokens gives the OAuth tokens of the connectors of a type (nil, or
+	// nil for a type: none); they reach the connector's calls through
+	// connectors.TokenSourceFrom.
+	Tokens func(typ string) *connectors.Tokens
 	// SyncInterval schedules a sync of every enabled connector (default
 	// DefaultConnectorSyncInterval; negative: none).
 	SyncInterval time.Duration
@@ -88,6 +104,14 @@ type ConnectorConfig struct {
 	// Import, when set, turns the records of the streams a connector
 	// imports (Spec.Imports) into rows, in the commit's transaction.
 	Import func(ctx context.Context, tx bun.Tx, connectorID int64, imports []string, recs []connectors.Record) error
+	// Prepare, when set, completes a connector's opened configuration
+	// before its sync (OAuth connectors: their fresh access token, see
+	// service.ConnectorAccess).
+	Prepare func(ctx context.Context, id int64, typ string, cfg connectors.Config) (connectors.Config, error)
+	// NoMonthlyPayroll turns off the monthly payroll export (the 1st of
+	// each month, UTC: the previous month to every enabled connector of
+	// PayrollTypes).
+	NoMonthlyPayroll bool
 }
 
 // connectorSyncArgs is the job of one connector's sync (River kind
@@ -227,11 +251,25 @@ func (s *syncer) Work(ctx context.Context, j *river.Job[connectorSyncArgs]) erro
 		s.finish(ctx, id, owner, logID, 0, err)
 		return river.JobCancel(err)
 	}
+	if s.cfg.Prepare != nil {
+		if cfg, err = s.cfg.Prepare(ctx, id, c.Type, cfg); err != nil {
+			s.finish(ctx, id, owner, logID, 0, err)
+			if !connectors.Temporary(err) {
+				return river.JobCancel(err)
+			}
+			return err
+		}
+	}
 	var state connectors.State
 	if c.State != nil {
 		state = connectors.State(*c.State)
 	}
 
+	if s.cfg.Tokens != nil {
+		if ts := s.cfg.Tokens(c.Type); ts != nil {
+			ctx = connectors.WithTokenSource(ctx, ts.Source(ConnectorConfigBinding(id)))
+		}
+	}
 	sctx, cancelSlice := context.WithTimeoutCause(ctx, s.cfg.MaxDuration, errSliceEnd)
 	defer cancelSlice()
 	rctx, cancel := context.WithCancelCause(sctx)
@@ -241,13 +279,21 @@ func (s *syncer) Work(ctx context.Context, j *river.Job[connectorSyncArgs]) erro
 
 	var records int64
 	sink := connectors.CheckpointFunc(func(ctx context.Context, recs []connectors.Record, st connectors.State) error {
-		err := s.commit(ctx, id, owner, logID, spec.Imports, recs, st)
+		err := s.commit(ctx, id, c.Type, owner, logID, spec.Imports, recs, st)
 		if err == nil {
 			records += int64(len(recs))
 		}
 		return err
 	})
 	_, err = s.runner.Run(rctx, connectors.Job{Key: strconv.FormatInt(id, 10), Connector: conn, Spec: spec, Config: cfg, State: state, Sink: sink})
+	if err == nil {
+		var n int64
+		n, err = s.pushInvoices(rctx, c, owner, conn, cfg)
+		records += n
+		if n > 0 {
+			_, _ = s.db.NewUpdate().Model((*hubapi.ConnectorSyncLog)(nil)).Set("records_synced = records_synced + ?", n).Where("id = ?", logID).Exec(ctx)
+		}
+	}
 	if cause := context.Cause(rctx); err != nil && errors.Is(cause, errLeaseLost) {
 		err = errLeaseLost
 	} else if err != nil && errors.Is(cause, errSliceEnd) && ctx.Err() == nil {
@@ -339,7 +385,7 @@ func (s *syncer) startLog(ctx context.Context, id int64, owner string, attempt i
 // commit stores one call's records and the checkpoint after them in one
 // transaction, fenced by the lease: a run that lost its lease commits
 // nothing.
-func (s *syncer) commit(ctx context.Context, id int64, owner string, logID int64, imports []string, recs []connectors.Record, st connectors.State) error {
+func (s *syncer) commit(ctx context.Context, id int64, typ, owner string, logID int64, imports []string, recs []connectors.Record, st connectors.State) error {
 	now := s.now()
 	inTx := s.cfg.InTx
 	if inTx == nil {
@@ -362,6 +408,9 @@ func (s *syncer) commit(ctx context.Context, id int64, owner string, logID int64
 			}
 			if _, err := tx.NewInsert().Model(&rows).On("CONFLICT (connector_id, stream, external_id) DO UPDATE").
 				Set("data = EXCLUDED.data").Set("synced_at = EXCLUDED.synced_at").Exec(ctx); err != nil {
+				return err
+			}
+			if err := importRecords(ctx, tx, typ, id, recs, now); err != nil {
 				return err
 			}
 			if s.cfg.Import != nil && len(imports) > 0 {
@@ -456,7 +505,10 @@ func (q *Queue) scheduledSyncs(db *store.DB, interval time.Duration, loc *time.L
 	}
 	return Periodic{Name: "connector-sync", Interval: interval, NotOnStart: true, Schedule: schedule, Run: func(ctx context.Context, _ time.Time) error {
 		var ids []int64
-		if err := db.NewSelect().Model((*hubapi.Connector)(nil)).Column("id").Where("enabled").Scan(ctx, &ids); err != nil {
+		// Payroll connectors have nothing to read: their monthly export is
+		// their schedule (monthlyPayroll).
+		if err := db.NewSelect().Model((*hubapi.Connector)(nil)).Column("id").Where("enabled").
+			Where("type NOT IN (?)", bun.List(PayrollTypes)).Scan(ctx, &ids); err != nil {
 			return err
 		}
 		for _, id := range ids {

@@ -58,6 +58,13 @@ func testRegistry(t testing.TB) *connectors.Registry {
 		c, err := example.New(o)
 		return flaky{c}, err
 	})
+	push := example.Spec
+	push.Type = pushType
+	push.Events = []string{string(hubapi.EventChantierCreated), string(hubapi.EventDocumentCreated)}
+	reg.MustRegister(push, func(o connectors.Options) (connectors.Connector, error) {
+		c, err := example.New(o)
+		return pushing{c}, err
+	})
 	return reg
 }
 
@@ -99,8 +106,9 @@ func connectorJobs(reg *connectors.Registry, sealer *connectors.Sealer, urls map
 	return &jobs.ConnectorConfig{Registry: reg, Sealer: sealer, SyncInterval: -1,
 		Runner: connectors.RunnerConfig{CallTimeout: 500 * time.Millisecond, CallAttempts: 2,
 			Backoff: connectors.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond}, MaxInlineWait: 100 * time.Millisecond},
-		Retry: connectors.Backoff{Base: 100 * time.Millisecond, Max: 300 * time.Millisecond},
-		Lease: 3 * time.Second,
+		Retry:      connectors.Backoff{Base: 100 * time.Millisecond, Max: 300 * time.Millisecond},
+		EventRetry: connectors.Backoff{Base: 100 * time.Millisecond, Max: 300 * time.Millisecond},
+		Lease:      3 * time.Second,
 		Options: func(typ string) connectors.Options {
 			mu.Lock()
 			defer mu.Unlock()

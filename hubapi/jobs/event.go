@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/internal/txconn"
 )
 
 // EventArgs is the job of one domain event (River kind "event"): what the
@@ -76,6 +78,23 @@ func (q *Queue) EnqueueMany(ctx context.Context, tx bun.Tx, events []hubapi.Even
 // path of every write. Without LISTEN (database/sql) River polls for new
 // jobs either way, so nothing else is skipped.
 func (q *Queue) insertPlain(ctx context.Context, tx bun.Tx, queue string, jobs ...river.JobArgs) error {
+	if len(jobs) >= copyJobsFrom {
+		// Many jobs (a batch's events): COPY inside tx when its connection
+		// is known; state and scheduled_at take their defaults
+		// ('available', now()).
+		rows := make([][]any, len(jobs))
+		for i, args := range jobs {
+			b, err := json.Marshal(args)
+			if err != nil {
+				return fmt.Errorf("jobs: %s arguments: %w", args.Kind(), err)
+			}
+			rows[i] = []any{b, args.Kind(), river.MaxAttemptsDefault, river.PriorityDefault, queue}
+		}
+		_, err := txconn.CopyFrom(ctx, tx.Tx, "river_job", []string{"args", "kind", "max_attempts", "priority", "queue"}, rows)
+		if !errors.Is(err, txconn.ErrNoCopy) {
+			return err
+		}
+	}
 	var sql strings.Builder
 	sql.WriteString(`INSERT INTO river_job (args, kind, max_attempts, priority, queue, state, scheduled_at) VALUES `)
 	vals := make([]any, 0, 5*len(jobs))
@@ -94,6 +113,11 @@ func (q *Queue) insertPlain(ctx context.Context, tx bun.Tx, queue string, jobs .
 	_, err := tx.Tx.ExecContext(ctx, sql.String(), vals...)
 	return err
 }
+
+// copyJobsFrom is the number of jobs from which insertPlain copies them
+// (COPY costs one more round trip than an insert, and no statement to
+// parse).
+const copyJobsFrom = 8
 
 // eventWorker runs the handlers of every event job.
 func eventWorker(handlers []EventHandler) river.Worker[EventArgs] {

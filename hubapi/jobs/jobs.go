@@ -123,6 +123,9 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 		if iv := cmp.Or(cfg.Connectors.SyncInterval, DefaultConnectorSyncInterval); iv > 0 {
 			ps = append(slices.Clip(ps), q.scheduledSyncs(db, iv, cfg.Connectors.SyncLocation))
 		}
+		if !cfg.Connectors.NoMonthlyPayroll {
+			ps = append(slices.Clip(ps), q.monthlyPayroll(db))
+		}
 	}
 	periodic, err := periodicJobs(workers, ps, log)
 	if err != nil {
@@ -151,7 +154,16 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 		if err := river.AddWorkerSafely(workers, river.Worker[connectorSyncArgs](sy)); err != nil {
 			return nil, fmt.Errorf("jobs: %w", err)
 		}
+		if err := river.AddWorkerSafely(workers, river.Worker[payrollExportArgs](&payrollExporter{s: sy})); err != nil {
+			return nil, fmt.Errorf("jobs: %w", err)
+		}
 		queues[QueueConnectors] = river.QueueConfig{MaxWorkers: sy.cfg.Workers}
+		ed := newEventDeliverer(*cfg.Connectors, db, log)
+		if err := river.AddWorkerSafely(workers, river.Worker[connectorEventArgs](ed)); err != nil {
+			return nil, fmt.Errorf("jobs: %w", err)
+		}
+		queues[QueueConnectorEvents] = river.QueueConfig{MaxWorkers: ed.cfg.EventWorkers}
+		handlers = append(slices.Clip(handlers), q.routeToConnectors(db, ed.cfg.Registry, ed.cfg.EventMaxAttempts))
 	}
 	if err := river.AddWorkerSafely(workers, eventWorker(handlers)); err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)

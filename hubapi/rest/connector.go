@@ -127,10 +127,12 @@ func (a *API) syncConnector(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := newQuery(r).err(); err != nil {
+	q := newQuery(r, "month")
+	month := q.get("month")
+	if err := q.err(); err != nil {
 		return err
 	}
-	c, err := a.o.Connectors.SyncConnector(r.Context(), id)
+	c, err := a.o.Connectors.SyncConnectorMonth(r.Context(), id, month)
 	if err != nil {
 		return err
 	}
@@ -189,7 +191,7 @@ func (a *API) authorizeConnector(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) connectorCallback(w http.ResponseWriter, r *http.Request) error {
-	q := newQuery(r, "code", "state", "error", "error_description")
+	q := newQuery(r, "code", "state", "error", "error_description", "realmId")
 	code, state, vendorErr := q.get("code"), q.get("state"), q.get("error")
 	if vendorErr == "" {
 		if code == "" {
@@ -205,7 +207,8 @@ func (a *API) connectorCallback(w http.ResponseWriter, r *http.Request) error {
 	if vendorErr != "" {
 		return &hubapi.ValidationError{Fields: map[string]string{"error": "the vendor refused the authorization"}}
 	}
-	c, err := a.o.ConnectorOAuth.CompleteConnectorAuthorization(r.Context(), mux.Vars(r)["type"], code, state)
+	c, err := a.o.ConnectorOAuth.CompleteConnectorAuthorization(r.Context(), mux.Vars(r)["type"], code, state,
+		map[string]string{"realmId": q.get("realmId")})
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -200,15 +201,48 @@ func (b *pgBackend) checkColumns(ctx context.Context) error {
 	return nil
 }
 
+// emptyReferencing returns the empty tables, other than names, that have a
+// foreign key to one of names; nil when one of them holds rows (TRUNCATE
+// then fails on it, and the load goes without FREEZE).
+func (b *pgBackend) emptyReferencing(ctx context.Context, names []string) ([]string, error) {
+	rows, err := b.tx.Query(ctx, `SELECT DISTINCT c.conrelid::regclass::text FROM pg_constraint c
+		WHERE c.contype = 'f' AND c.confrelid IN (SELECT to_regclass(t) FROM unnest($1::text[]) t)
+		  AND c.conrelid NOT IN (SELECT to_regclass(t) FROM unnest($1::text[]) t)
+		ORDER BY 1`, names)
+	if err != nil {
+		return nil, fmt.Errorf("seed: %w", err)
+	}
+	refs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("seed: %w", err)
+	}
+	for _, t := range refs {
+		var used bool
+		if err := b.tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+t+")").Scan(&used); err != nil {
+			return nil, fmt.Errorf("seed: %w", err)
+		}
+		if used {
+			return nil, nil
+		}
+	}
+	return refs, nil
+}
+
 func (b *pgBackend) prepareBulk(ctx context.Context) error {
 	names := tableNames(bulkTables)
 	// Truncating the (empty) tables in this transaction lets COPY write
 	// the rows frozen: no hint-bit rewrite or vacuum pass afterwards. Another
 	// table referencing them makes TRUNCATE fail; then load without FREEZE.
+	// Tables that reference them (factures, dépenses) are truncated with
+	// them when they are empty too, as they must be on a fresh database.
+	refs, err := b.emptyReferencing(ctx, names)
+	if err != nil {
+		return err
+	}
 	if err := b.exec(ctx, "SAVEPOINT seed_truncate"); err != nil {
 		return err
 	}
-	if _, err := b.tx.Exec(ctx, "TRUNCATE "+strings.Join(names, ", ")); err != nil {
+	if _, err := b.tx.Exec(ctx, "TRUNCATE "+strings.Join(append(slices.Clone(names), refs...), ", ")); err != nil {
 		if err := b.exec(ctx, "ROLLBACK TO SAVEPOINT seed_truncate"); err != nil {
 			return err
 		}

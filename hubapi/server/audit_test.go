@@ -2,9 +2,11 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -309,4 +311,73 @@ func TestRateLimitedRequestIsAudited(t *testing.T) {
 		e.RequestID != refused.Header.Get("X-Request-Id") {
 		t.Errorf("the 429's event: %+v", e)
 	}
+}
+
+// An atomic batch's change events and event jobs are written together in
+// its transaction (copied on PostgreSQL): after a batch of 12 creates, the
+// chain holds 12 change events of the batch's request, the chain verifies,
+// and 12 event jobs name the 12 chantiers created.
+func TestAtomicBatchWritesItsEventsInItsTransaction(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, tdb *testenv.DB) {
+		env := apitest.Start(t, tdb, apitest.Config{RateLimits: apitest.LiftedRateLimits})
+		ops := make([]any, 12)
+		for i := range ops {
+			ops[i] = map[string]any{"method": "POST", "path": "/chantiers", "body": map[string]any{"code": uniq("TX-"), "nom": "N", "adresse": "A"}}
+		}
+		rs := sendBatch(t, env.As(hubapi.RoleAdmin), map[string]any{"atomic": true, "operations": ops})
+		ids := map[string]bool{}
+		for _, r := range rs {
+			var c struct {
+				ID int64 `json:"id"`
+			}
+			if r.Status != 201 || json.Unmarshal(r.Body, &c) != nil || c.ID == 0 {
+				t.Fatalf("operation %s: %d %s", r.ID, r.Status, r.Body)
+			}
+			ids[strconv.FormatInt(c.ID, 10)] = true
+		}
+		ctx := context.Background()
+		evs, _, err := env.Server.Audit.List(ctx, audit.Filter{Stage: audit.StageChange, Action: "create_chantier"}, audit.Page{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, e := range evs {
+			if ids[e.ResourceID] {
+				got[e.ResourceID] = true
+			}
+		}
+		if len(got) != len(ids) {
+			t.Errorf("change events for %d of the %d chantiers", len(got), len(ids))
+		}
+		if brk, err := env.Server.Audit.Verify(ctx, time.Time{}, time.Time{}, ""); err != nil || brk != nil {
+			t.Fatalf("verify: %+v %v", brk, err)
+		}
+		var jobs []string
+		args := "args::text"
+		if tdb.Name == "sqlite" {
+			args = "json(args)" // River keeps SQLite's binary JSONB
+		}
+		if err := tdb.NewSelect().TableExpr("river_job").ColumnExpr(args).Where("kind = 'event'").Scan(ctx, &jobs); err != nil {
+			t.Fatal(err)
+		}
+		jobbed := map[string]bool{}
+		for _, a := range jobs {
+			var e struct {
+				Type       string `json:"type"`
+				ResourceID int64  `json:"resource_id"`
+				Data       struct {
+					Nom string `json:"nom"`
+				} `json:"data"`
+			}
+			if err := json.Unmarshal([]byte(a), &e); err != nil {
+				t.Fatalf("job args %s: %v", a, err)
+			}
+			if id := strconv.FormatInt(e.ResourceID, 10); ids[id] && e.Type == "chantier.created" && e.Data.Nom == "N" {
+				jobbed[id] = true
+			}
+		}
+		if len(jobbed) != len(ids) {
+			t.Errorf("event jobs for %d of the %d chantiers", len(jobbed), len(ids))
+		}
+	})
 }

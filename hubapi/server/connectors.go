@@ -9,7 +9,9 @@ import (
 
 	"github.com/hubchantier/hubchantier/connectors"
 	"github.com/hubchantier/hubchantier/connectors/example"
+	"github.com/hubchantier/hubchantier/connectors/quickbooks"
 	"github.com/hubchantier/hubchantier/connectors/sage100"
+	"github.com/hubchantier/hubchantier/connectors/silae"
 	"github.com/hubchantier/hubchantier/hubapi/jobs"
 	"github.com/hubchantier/hubchantier/hubapi/service"
 	"github.com/hubchantier/hubchantier/ratelimit"
@@ -17,15 +19,14 @@ import (
 )
 
 // DefaultConnectorRegistry is the connector types the server offers: the
-// example connector, until the vendor packages (Sage, Silae, QuickBooks,
-// Slack, Google Calendar, Dropbox) register theirs.
+// example connector, Sage 100, Silae and QuickBooks Online (the other vendor
+// packages register theirs as they come).
 func DefaultConnectorRegistry() *connectors.Registry {
 	reg := connectors.NewRegistry()
-	if err := example.Register(reg); err != nil {
-		panic(err) // a constant spec
-	}
-	if err := sage100.Register(reg); err != nil {
-		panic(err)
+	for _, register := range []func(*connectors.Registry) error{example.Register, silae.Register, quickbooks.Register, sage100.Register} {
+		if err := register(reg); err != nil {
+			panic(err) // constant specs
+		}
 	}
 	return reg
 }
@@ -38,6 +39,7 @@ type connectorSetup struct {
 	runner   connectors.RunnerConfig
 	options  func(string) connectors.Options
 	oauth    map[string]service.ConnectorOAuthClient
+	access   *service.ConnectorAccess
 }
 
 // setupConnectors builds the sealer (HUB_CONNECTOR_KEYS, or the server's
@@ -71,7 +73,8 @@ func (s *Server) setupConnectors(cfg Config, log *slog.Logger) error {
 	if rc.Logger == nil {
 		rc.Logger = log
 	}
-	s.connectors = &connectorSetup{registry: reg, sealer: sealer, limiter: lim, runner: rc, options: cfg.ConnectorOptions, oauth: cfg.ConnectorOAuth}
+	s.connectors = &connectorSetup{registry: reg, sealer: sealer, limiter: lim, runner: rc, options: cfg.ConnectorOptions, oauth: cfg.ConnectorOAuth,
+		access: service.NewConnectorAccess(s.DB, sealer, reg, cfg.ConnectorOAuth, nil)}
 	return nil
 }
 
@@ -103,11 +106,33 @@ func (s *Server) connectorJobs(cfg Config) *jobs.ConnectorConfig {
 		_, err := s.Operator.ImportConnectorRecords(ctx, tx, id, imports, recs)
 		return err
 	}
+	if cc.Blobs == nil {
+		if blobs, err := openBlobs(cfg); err == nil { // opened once already by New
+			cc.Blobs = blobs
+		}
+	}
+	if cc.Tokens == nil {
+		// One Tokens per OAuth type, shared by every job: it serialises
+		// the refreshes of a connector.
+		tokens := map[string]*connectors.Tokens{}
+		st := service.NewConnectorTokens(s.DB, s.connectors.sealer)
+		for _, typ := range s.connectors.registry.Types() {
+			spec, _ := s.connectors.registry.Spec(typ)
+			if client, ok := s.connectors.oauth[typ]; ok && spec.OAuth != nil {
+				tokens[typ] = &connectors.Tokens{Config: spec.OAuth.Config(client.ClientID, client.ClientSecret, client.RedirectURL), Store: st, Locker: st}
+			}
+		}
+		cc.Tokens = func(typ string) *connectors.Tokens { return tokens[typ] }
+	}
+	if cc.Prepare == nil {
+		cc.Prepare = s.connectors.access.Prepare
+	}
 	return &cc
 }
 
 // connectorDeps are the connector use cases' dependencies.
 func (s *Server) connectorDeps() service.ConnectorDeps {
 	return service.ConnectorDeps{Registry: s.connectors.registry, Sealer: s.connectors.sealer, Queue: s.Jobs,
-		Runner: connectors.NewRunner(s.connectors.runner), Options: s.connectors.options, OAuthClients: s.connectors.oauth}
+		Runner: connectors.NewRunner(s.connectors.runner), Options: s.connectors.options, OAuthClients: s.connectors.oauth,
+		Access: s.connectors.access}
 }

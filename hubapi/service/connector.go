@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 
 	"github.com/hubchantier/hubchantier/audit"
 	"github.com/hubchantier/hubchantier/connectors"
+	"github.com/hubchantier/hubchantier/connectors/silae"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/store"
 )
@@ -39,6 +41,9 @@ type ConnectorDeps struct {
 	// exchanges.
 	OAuthClients map[string]ConnectorOAuthClient
 	HTTPClient   *http.Client
+	// Access, when set, hands OAuth connectors their access token for the
+	// check.
+	Access *ConnectorAccess
 }
 
 // WithConnectors enables the connector use cases.
@@ -379,6 +384,12 @@ func (s *Service) CheckConnector(ctx context.Context, id int64) (*hubapi.Connect
 	if err != nil {
 		return nil, hubapi.Errorf(hubapi.ErrConflict, "connector type %q is not available on this server", c.Type)
 	}
+	if cd.Access != nil {
+		if cfg, err = cd.Access.Prepare(ctx, id, c.Type, cfg); err != nil {
+			e := connectors.AsError(err)
+			return &hubapi.ConnectorCheck{OK: false, Kind: string(e.Kind), Error: cfg.Redact(e.Error())}, nil
+		}
+	}
 	if err := cd.Runner.Check(ctx, conn, cfg); err != nil {
 		e := connectors.AsError(err)
 		return &hubapi.ConnectorCheck{OK: false, Kind: string(e.Kind), Error: cfg.Redact(e.Error())}, nil
@@ -386,9 +397,23 @@ func (s *Service) CheckConnector(ctx context.Context, id int64) (*hubapi.Connect
 	return &hubapi.ConnectorCheck{OK: true}, nil
 }
 
+// PayrollQueue queues payroll exports (jobs.Queue).
+type PayrollQueue interface {
+	EnqueuePayrollExport(ctx context.Context, tx bun.Tx, id int64, month time.Time) (bool, error)
+}
+
+// isPayroll reports the connector types that take a month's export.
+func isPayroll(typ string) bool { return typ == silae.Type }
+
 // SyncConnector implements hubapi.ConnectorService: a sync is queued
 // unless one is queued or running already (then the request joins it).
+// For a payroll connector, a sync is the export of the previous month.
 func (s *Service) SyncConnector(ctx context.Context, id int64) (*hubapi.Connector, error) {
+	return s.SyncConnectorMonth(ctx, id, "")
+}
+
+// SyncConnectorMonth implements hubapi.ConnectorService.
+func (s *Service) SyncConnectorMonth(ctx context.Context, id int64, month string) (*hubapi.Connector, error) {
 	p, err := allow(ctx, hubapi.ResourceConnectors, hubapi.ActionChange)
 	if err != nil {
 		return nil, err
@@ -409,8 +434,23 @@ func (s *Service) SyncConnector(ctx context.Context, id int64) (*hubapi.Connecto
 		if !c.Enabled {
 			return hubapi.Errorf(hubapi.ErrConflict, "the connector is disabled")
 		}
-		queued, err := cd.Queue.EnqueueConnectorSync(ctx, tx, id)
-		if err != nil {
+		var queued bool
+		if isPayroll(c.Type) {
+			m, err := s.exportMonth(month)
+			if err != nil {
+				return err
+			}
+			pq, ok := cd.Queue.(PayrollQueue)
+			if !ok {
+				return hubapi.Errorf(hubapi.ErrUnavailable, "payroll exports are not run on this server")
+			}
+			queued, err = pq.EnqueuePayrollExport(ctx, tx, id, m)
+			if err != nil {
+				return err
+			}
+		} else if month != "" {
+			return &hubapi.ValidationError{Fields: map[string]string{"month": "only payroll connectors export a month"}}
+		} else if queued, err = cd.Queue.EnqueueConnectorSync(ctx, tx, id); err != nil {
 			return err
 		}
 		if queued && c.LeaseOwner == nil {
@@ -465,4 +505,26 @@ func (s *deps) recordChangeFrom(ctx context.Context, action, resource string, id
 		return
 	}
 	pending.audits = append(pending.audits, audit.NewChange(ctx, action, resource, strconv.FormatInt(id, 10), before, after))
+}
+
+// exportMonth reads the month asked of a payroll export, now.
+func (s *Service) exportMonth(month string) (time.Time, error) {
+	return ParseExportMonth(month, s.now())
+}
+
+// ParseExportMonth reads a month to export (YYYY-MM, "": the one before
+// now's); a month not yet begun at now is refused (ErrInvalid on month).
+func ParseExportMonth(month string, now time.Time) (time.Time, error) {
+	now = now.UTC()
+	if month == "" {
+		return time.Date(now.Year(), now.Month()-1, 1, 0, 0, 0, 0, time.UTC), nil
+	}
+	m, err := time.Parse("2006-01", month)
+	if err != nil || m.Year() < 2000 {
+		return time.Time{}, &hubapi.ValidationError{Fields: map[string]string{"month": "a month, YYYY-MM"}}
+	}
+	if m.After(now) {
+		return time.Time{}, &hubapi.ValidationError{Fields: map[string]string{"month": "has not begun"}}
+	}
+	return m, nil
 }

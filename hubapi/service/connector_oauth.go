@@ -113,7 +113,7 @@ var errBadState = &hubapi.ValidationError{Fields: map[string]string{"state": "un
 // CompleteConnectorAuthorization implements hubapi.ConnectorOAuthService:
 // the state is consumed atomically (deleted, whoever completes it), the
 // code exchanged with the PKCE verifier, and the token stored sealed.
-func (s *Service) CompleteConnectorAuthorization(ctx context.Context, typ, code, state string) (*hubapi.Connector, error) {
+func (s *Service) CompleteConnectorAuthorization(ctx context.Context, typ, code, state string, params map[string]string) (*hubapi.Connector, error) {
 	p, err := allow(ctx, hubapi.ResourceConnectors, hubapi.ActionChange)
 	if err != nil {
 		return nil, err
@@ -124,6 +124,11 @@ func (s *Service) CompleteConnectorAuthorization(ctx context.Context, typ, code,
 	}
 	if code == "" || state == "" || len(code) > 2048 || len(state) > 256 {
 		return nil, &hubapi.ValidationError{Fields: map[string]string{"code": "code and state are required (at most 2048 and 256 bytes)"}}
+	}
+	for param := range spec.CallbackSettings {
+		if params[param] == "" {
+			return nil, &hubapi.ValidationError{Fields: map[string]string{param: "required for this vendor"}}
+		}
 	}
 	var st hubapi.ConnectorOAuthState
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
@@ -173,9 +178,62 @@ func (s *Service) CompleteConnectorAuthorization(ctx context.Context, typ, code,
 		}
 		return nil, hubapi.Errorf(hubapi.ErrUnavailable, "the vendor did not answer the code exchange")
 	}
+	if len(spec.CallbackSettings) > 0 {
+		if err := s.keepCallbackSettings(ctx, typ, c, spec.CallbackSettings, params); err != nil {
+			return nil, err
+		}
+	}
 	if err := NewConnectorTokens(s.db, s.connectors.Sealer).SaveToken(ctx, strconv.FormatInt(c.ID, 10), tok); err != nil {
 		return nil, err
 	}
 	audit.Describe(ctx, "connect_connector", "connectors", strconv.FormatInt(c.ID, 10))
 	return c, nil
+}
+
+// keepCallbackSettings stores the vendor's redirect parameters the type
+// declares (QuickBooks' realmId) as settings of connector c, validated by
+// the type's spec, re-sealing its configuration.
+func (s *Service) keepCallbackSettings(ctx context.Context, typ string, c *hubapi.Connector, names, params map[string]string) error {
+	spec, _ := s.connectors.Registry.Spec(typ)
+	cfg, err := s.connectors.Sealer.Open(c.ConfigKeyID, c.ConfigSealed, ConnectorBinding(c.ID))
+	if err != nil {
+		return keyError(err)
+	}
+	cfg = cfg.Clone()
+	if cfg.Settings == nil {
+		cfg.Settings = map[string]string{}
+	}
+	for param, setting := range names {
+		cfg.Settings[setting] = params[param]
+	}
+	var ve *connectors.ValidationError
+	if err := spec.Validate(cfg); errors.As(err, &ve) {
+		bad := map[string]string{}
+		for param, setting := range names {
+			if why := ve.Fields["settings."+setting]; why != "" {
+				bad[param] = why
+			}
+		}
+		if len(bad) == 0 {
+			bad["state"] = "the connector's configuration is no longer valid; fix it and authorize again"
+		}
+		return &hubapi.ValidationError{Fields: bad}
+	} else if err != nil {
+		return err
+	}
+	kid, sealed, err := s.connectors.Sealer.Seal(cfg, ConnectorBinding(c.ID))
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	res, err := s.db.NewUpdate().Model((*hubapi.Connector)(nil)).Set("config_key_id = ?", kid).Set("config_sealed = ?", sealed).
+		Set("version = version + 1").Set("updated_at = ?", now).Where("id = ?", c.ID).Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return hubapi.ErrNotFound
+	}
+	c.ConfigKeyID, c.ConfigSealed, c.Version, c.UpdatedAt = kid, sealed, c.Version+1, now
+	return nil
 }

@@ -28,6 +28,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/hubchantier/hubchantier/hubapi"
+	"github.com/hubchantier/hubchantier/internal/txconn"
 )
 
 //go:embed migrations
@@ -167,20 +168,24 @@ func Wrap(db *bun.DB) *DB { return &DB{DB: db} }
 // wraps hubapi.ErrUnavailable instead of waiting for as long as ctx lasts.
 // The transaction itself keeps ctx (database/sql ends it with ctx).
 func (db *DB) RunInTx(ctx context.Context, opts *sql.TxOptions, fn func(ctx context.Context, tx bun.Tx) error) error {
-	if db.connWait <= 0 {
-		// Without the store's driver (a database given by an embedder,
-		// Wrap), BEGIN and COMMIT errors reach here unclassified: a busy
-		// SQLite or a lost connection is still ErrUnavailable.
-		return Classify(db.DB.RunInTx(ctx, opts, fn))
+	wctx := ctx
+	if db.connWait > 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeoutCause(ctx, db.connWait, errStatementTimeout)
+		defer cancel()
 	}
-	wctx, cancel := context.WithTimeoutCause(ctx, db.connWait, errStatementTimeout)
+	// Without the store's driver (a database given by an embedder, Wrap),
+	// BEGIN and COMMIT errors reach here unclassified: Classify makes a
+	// busy SQLite or a lost connection ErrUnavailable all the same.
 	conn, err := db.Conn(wctx)
-	cancel()
 	if err != nil {
 		return Classify(err)
 	}
 	defer conn.Close()
-	return Classify(conn.RunInTx(ctx, opts, fn))
+	return Classify(conn.RunInTx(ctx, opts, func(ctx context.Context, tx bun.Tx) error {
+		// the transaction's own connection, for COPY inside it (txconn)
+		return fn(txconn.With(ctx, tx.Tx, conn.Conn), tx)
+	}))
 }
 
 // IsPostgres reports the dialect.

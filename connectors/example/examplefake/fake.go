@@ -41,6 +41,11 @@ type Server struct {
 	always  Fault
 	events  []json.RawMessage
 	hang    chan struct{}
+	// eventFaults fail the next answers of POST /v1/events, in order;
+	// onEvent is called before each (with the number received before it).
+	eventFaults []Fault
+	onEvent     func(n int)
+	eventCalls  int
 
 	Requests    atomic.Int64
 	inFlight    atomic.Int64
@@ -120,6 +125,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && r.URL.Path == "/v1/entries":
 		s.serveEntries(w, r)
 	case r.Method == http.MethodPost && r.URL.Path == "/v1/events":
+		s.mu.Lock()
+		f := None
+		if len(s.eventFaults) > 0 {
+			f, s.eventFaults = s.eventFaults[0], s.eventFaults[1:]
+		}
+		onEvent, n := s.onEvent, s.eventCalls
+		s.eventCalls++
+		s.mu.Unlock()
+		if onEvent != nil {
+			onEvent(n)
+		}
+		if s.fail(w, r, f) {
+			return
+		}
 		var ev json.RawMessage
 		if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
 			http.Error(w, `{"error":"bad_json"}`, http.StatusBadRequest)
@@ -141,23 +160,7 @@ func (s *Server) serveEntries(w http.ResponseWriter, r *http.Request) {
 		f, s.faults = s.faults[0], s.faults[1:]
 	}
 	s.mu.Unlock()
-	switch f {
-	case TooMany:
-		w.Header().Set("Retry-After", "1")
-		w.WriteHeader(http.StatusTooManyRequests)
-		return
-	case Unavailable:
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
-	case Hang:
-		select {
-		case <-r.Context().Done():
-		case <-s.hang:
-		}
-		return
-	case Malformed:
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"entries": [{"id": "e1", "hours": `))
+	if s.fail(w, r, f) {
 		return
 	}
 	limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
@@ -208,5 +211,43 @@ func writeJSON(w http.ResponseWriter, v any) {
 func (s *Server) SetOnPage(f func(n int)) {
 	s.mu.Lock()
 	s.OnPage = f
+	s.mu.Unlock()
+}
+
+// fail answers with fault f, reporting whether it did.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, f Fault) bool {
+	switch f {
+	case TooMany:
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusTooManyRequests)
+	case Unavailable:
+		w.WriteHeader(http.StatusServiceUnavailable)
+	case Hang:
+		select {
+		case <-r.Context().Done():
+		case <-s.hang:
+		}
+	case Malformed:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"entries": [{"id": "e1", "hours": `))
+	default:
+		return false
+	}
+	return true
+}
+
+// InjectEvents queues faults for the next answers of POST /v1/events, in
+// order.
+func (s *Server) InjectEvents(f ...Fault) {
+	s.mu.Lock()
+	s.eventFaults = append(s.eventFaults, f...)
+	s.mu.Unlock()
+}
+
+// SetOnEvent sets a function called before each answer of POST
+// /v1/events, with the number of events posted before it.
+func (s *Server) SetOnEvent(f func(n int)) {
+	s.mu.Lock()
+	s.onEvent = f
 	s.mu.Unlock()
 }
