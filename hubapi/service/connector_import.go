@@ -367,6 +367,9 @@ func (o *Operator) ExportConnectorFactures(ctx context.Context, id int64, from, 
 // ExportConnector implements hubapi.ConnectorExportService: the caller
 // may change the connector (its owner, an admin); the export runs at once.
 func (s *Service) ExportConnector(ctx context.Context, id int64, in hubapi.ConnectorExportInput) (*hubapi.ConnectorExport, error) {
+	if _, err := allow(ctx, hubapi.ResourceConnectors, hubapi.ActionChange); err != nil {
+		return nil, err
+	}
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
