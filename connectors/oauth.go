@@ -23,6 +23,10 @@ type OAuthSpec struct {
 	// the callback requires and keeps as settings of the connector, by
 	// parameter name (QuickBooks: "realmId" → "realm_id").
 	CallbackSettings map[string]string
+	// AuthParams are extra parameters of the authorization URL (Google's
+	// prompt=consent, without which a second authorization returns no
+	// refresh token).
+	AuthParams map[string]string
 }
 
 // Config is the oauth2 configuration of the vendor for one client.

@@ -205,3 +205,17 @@ const (
 	// before the event reached it.
 	ConnectorDeliverySkipped = "skipped"
 )
+
+// ConnectorChannel is a push-notification channel opened at a vendor for a
+// connector (Google Calendar's events.watch): the vendor posts to the
+// server's public route with the channel's id and token; only the token's
+// SHA-256 is kept, compared in constant time. A channel is renewed before
+// it expires, and the old one stopped at the vendor.
+type ConnectorChannel struct {
+	ID          string    `bun:"id,pk"`
+	ConnectorID int64     `bun:"connector_id,notnull"`
+	TokenHash   string    `bun:"token_hash,notnull"`
+	ResourceID  string    `bun:"resource_id,notnull"`
+	ExpiresAt   time.Time `bun:"expires_at,notnull"`
+	CreatedAt   time.Time `bun:"created_at,notnull"`
+}

@@ -112,6 +112,9 @@ type ConnectorConfig struct {
 	// each month, UTC: the previous month to every enabled connector of
 	// PayrollTypes).
 	NoMonthlyPayroll bool
+	// Channels opens and renews the push channels of connectors whose
+	// vendor notifies changes (connectors.Watcher); nil: none.
+	Channels *ChannelConfig
 }
 
 // connectorSyncArgs is the job of one connector's sync (River kind
@@ -119,6 +122,9 @@ type ConnectorConfig struct {
 // waiting for a retry: a sync asked for meanwhile joins it.
 type connectorSyncArgs struct {
 	ConnectorID int64 `json:"connector_id" river:"unique"`
+	// Follow marks the sync queued behind a running one (see
+	// EnqueueConnectorSyncAfter): unique apart from the others.
+	Follow bool `json:"follow,omitempty" river:"unique"`
 }
 
 // Kind is River's job kind.
@@ -136,6 +142,22 @@ func (q *Queue) EnqueueConnectorSync(ctx context.Context, tx bun.Tx, id int64) (
 		return false, errors.New("jobs: connector syncs are not configured")
 	}
 	res, err := q.client.InsertTx(ctx, tx.Tx, connectorSyncArgs{ConnectorID: id}, q.connectors.insertOpts())
+	if err != nil {
+		return false, err
+	}
+	return !res.UniqueSkippedAsDuplicate, nil
+}
+
+// EnqueueConnectorSyncAfter queues a sync of connector id that reads what
+// changed until now: a vendor's change notification. When a sync is
+// already running (it may have read past the change), a second one is
+// queued behind it; it reports false only when one waits already.
+func (q *Queue) EnqueueConnectorSyncAfter(ctx context.Context, tx bun.Tx, id int64) (bool, error) {
+	queued, err := q.EnqueueConnectorSync(ctx, tx, id)
+	if err != nil || queued {
+		return queued, err
+	}
+	res, err := q.client.InsertTx(ctx, tx.Tx, connectorSyncArgs{ConnectorID: id, Follow: true}, q.connectors.insertOpts())
 	if err != nil {
 		return false, err
 	}
@@ -265,11 +287,7 @@ func (s *syncer) Work(ctx context.Context, j *river.Job[connectorSyncArgs]) erro
 		state = connectors.State(*c.State)
 	}
 
-	if s.cfg.Tokens != nil {
-		if ts := s.cfg.Tokens(c.Type); ts != nil {
-			ctx = connectors.WithTokenSource(ctx, ts.Source(ConnectorConfigBinding(id)))
-		}
-	}
+	ctx = s.withTokens(ctx, c)
 	sctx, cancelSlice := context.WithTimeoutCause(ctx, s.cfg.MaxDuration, errSliceEnd)
 	defer cancelSlice()
 	rctx, cancel := context.WithCancelCause(sctx)
@@ -314,6 +332,17 @@ func (s *syncer) Work(ctx context.Context, j *river.Job[connectorSyncArgs]) erro
 		}
 	}
 	return err
+}
+
+// withTokens hands the connector's OAuth token source to its calls.
+func (s *syncer) withTokens(ctx context.Context, c *hubapi.Connector) context.Context {
+	if s.cfg.Tokens == nil {
+		return ctx
+	}
+	if t := s.cfg.Tokens(c.Type); t != nil {
+		return connectors.WithTokenSource(ctx, t.Source(ConnectorConfigBinding(c.ID)))
+	}
+	return ctx
 }
 
 // acquire takes the connector's lease unless a live one is held.

@@ -127,10 +127,6 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 			ps = append(slices.Clip(ps), q.monthlyPayroll(db))
 		}
 	}
-	periodic, err := periodicJobs(workers, ps, log)
-	if err != nil {
-		return nil, err
-	}
 	handlers := cfg.EventHandlers
 	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmp.Or(cfg.MaxWorkers, DefaultMaxWorkers)}}
 	if cfg.Webhooks != nil {
@@ -164,6 +160,17 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 		}
 		queues[QueueConnectorEvents] = river.QueueConfig{MaxWorkers: ed.cfg.EventWorkers}
 		handlers = append(slices.Clip(handlers), q.routeToConnectors(db, ed.cfg.Registry, ed.cfg.EventMaxAttempts))
+		if sy.cfg.Channels != nil {
+			cw := newChannelWorker(sy)
+			if err := river.AddWorkerSafely(workers, river.Worker[connectorWatchArgs](cw)); err != nil {
+				return nil, fmt.Errorf("jobs: %w", err)
+			}
+			ps = append(slices.Clip(ps), q.channelRenewals(cw))
+		}
+	}
+	periodic, err := periodicJobs(workers, ps, log)
+	if err != nil {
+		return nil, err
 	}
 	if err := river.AddWorkerSafely(workers, eventWorker(handlers)); err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)

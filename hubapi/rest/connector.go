@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -172,6 +173,13 @@ func (a *API) mountConnectorOAuth(route func(method, path string, scope hubapi.S
 	route(http.MethodGet, "/integrations/{type}/callback", sc, a.handler(a.connectorCallback))
 }
 
+// connectorType is the connector type of the path: its slug spells the
+// type's underscores as dashes (/integrations/google-calendar/callback is
+// type google_calendar).
+func connectorType(r *http.Request) string {
+	return strings.ReplaceAll(mux.Vars(r)["type"], "-", "_")
+}
+
 func (a *API) authorizeConnector(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r, "connector_id")
 	id := q.int64("connector_id", true)
@@ -181,7 +189,7 @@ func (a *API) authorizeConnector(w http.ResponseWriter, r *http.Request) error {
 	if err := q.err(); err != nil {
 		return err
 	}
-	res, err := a.o.ConnectorOAuth.AuthorizeConnector(r.Context(), mux.Vars(r)["type"], id)
+	res, err := a.o.ConnectorOAuth.AuthorizeConnector(r.Context(), connectorType(r), id)
 	if err != nil {
 		return err
 	}
@@ -207,7 +215,7 @@ func (a *API) connectorCallback(w http.ResponseWriter, r *http.Request) error {
 	if vendorErr != "" {
 		return &hubapi.ValidationError{Fields: map[string]string{"error": "the vendor refused the authorization"}}
 	}
-	c, err := a.o.ConnectorOAuth.CompleteConnectorAuthorization(r.Context(), mux.Vars(r)["type"], code, state,
+	c, err := a.o.ConnectorOAuth.CompleteConnectorAuthorization(r.Context(), connectorType(r), code, state,
 		map[string]string{"realmId": q.get("realmId")})
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hubchantier/hubchantier/clientip"
 	"github.com/hubchantier/hubchantier/connectors"
+	"github.com/hubchantier/hubchantier/connectors/gcal"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/apiversion"
 	"github.com/hubchantier/hubchantier/hubapi/jobs"
@@ -133,6 +134,11 @@ type Config struct {
 	// connector type (types whose Spec has OAuth). Embedders and tests;
 	// environment variables come with the OAuth vendors.
 	ConnectorOAuth map[string]service.ConnectorOAuthClient
+	// ConnectorPublicURL is the server's public HTTPS URL, where vendors
+	// post push notifications (Google Calendar's channels); empty:
+	// OAuthIssuer when it is HTTPS, else no channel is opened (syncs still
+	// run daily and on demand).
+	ConnectorPublicURL string
 	// ConnectorRunner configures syncs and checks (call timeout, tries,
 	// backoff). Embedders and tests.
 	ConnectorRunner connectors.RunnerConfig
@@ -260,11 +266,16 @@ const (
 	EnvEnv                  = "HUB_ENV"
 	EnvGraphQLIntrospection = "HUB_GRAPHQL_INTROSPECTION"
 	EnvOAuthIssuer          = "HUB_OAUTH_ISSUER"
-	EnvAuditDisabled        = "HUB_AUDIT_DISABLED"
-	EnvAuditSigningKey      = "HUB_AUDIT_SIGNING_KEY"
-	EnvAuditRetentionDays   = "HUB_AUDIT_RETENTION_DAYS"
-	EnvAuditAnonymiseDays   = "HUB_AUDIT_ANONYMISE_DAYS"
-	EnvAuditArchiveDir      = "HUB_AUDIT_ARCHIVE_DIR"
+	// The server's OAuth client at Google, for the Google Calendar
+	// connector (all three, or none).
+	EnvGoogleCalendarClientID     = "HUB_GOOGLE_CALENDAR_CLIENT_ID"
+	EnvGoogleCalendarClientSecret = "HUB_GOOGLE_CALENDAR_CLIENT_SECRET" // #nosec G101 -- the name of a variable, not a credential
+	EnvGoogleCalendarRedirectURL  = "HUB_GOOGLE_CALENDAR_REDIRECT_URL"
+	EnvAuditDisabled              = "HUB_AUDIT_DISABLED"
+	EnvAuditSigningKey            = "HUB_AUDIT_SIGNING_KEY"
+	EnvAuditRetentionDays         = "HUB_AUDIT_RETENTION_DAYS"
+	EnvAuditAnonymiseDays         = "HUB_AUDIT_ANONYMISE_DAYS"
+	EnvAuditArchiveDir            = "HUB_AUDIT_ARCHIVE_DIR"
 )
 
 // Values of HUB_ENV.
@@ -287,7 +298,8 @@ func EnvNames() []string {
 		EnvCursorKeys, EnvSecretKeys, EnvConnectorKeys, EnvMetricsAddr,
 		EnvSMTPURL, EnvWebhookAllowHTTP, EnvWebhookAllowPrivate, metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash,
 		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace, EnvJobsRescueAfter, EnvAPIKeyRotationGrace, EnvV1Deprecation, EnvV1Sunset, EnvGraphQLIntrospection, EnvOAuthIssuer,
-		EnvAuditDisabled, EnvAuditSigningKey, EnvAuditRetentionDays, EnvAuditAnonymiseDays, EnvAuditArchiveDir}
+		EnvAuditDisabled, EnvAuditSigningKey, EnvAuditRetentionDays, EnvAuditAnonymiseDays, EnvAuditArchiveDir,
+		EnvGoogleCalendarClientID, EnvGoogleCalendarClientSecret, EnvGoogleCalendarRedirectURL}
 }
 
 // envTestPrefix marks variables of the test suites, never read by the server.
@@ -453,6 +465,7 @@ func ConfigFromEnv(environ []string) (Config, error) {
 		func() error { return readVersionTime(EnvV1Sunset, get(EnvV1Sunset), true, &c.V1Sunset) },
 		func() error { _, err := c.v1Policy(); return err },
 		func() error { return readAuditConfig(get, &c.Audit) },
+		func() error { return readGoogleCalendarClient(get, &c) },
 	} {
 		if err := step(); err != nil {
 			return c, err
@@ -719,3 +732,25 @@ func (c Config) v1Policy() (apiversion.Policy, error) {
 // MigrationGuidePath is where the v1 to v2 migration guide is served, the
 // target of v1's deprecation and sunset links.
 const MigrationGuidePath = "/docs/migration-v1-v2"
+
+// readGoogleCalendarClient reads the server's OAuth client at Google: all
+// three variables or none; the redirect URL must be absolute HTTPS (http
+// only for localhost). Errors never quote the secret.
+func readGoogleCalendarClient(get func(string) string, c *Config) error {
+	id, secret, redirect := get(EnvGoogleCalendarClientID), get(EnvGoogleCalendarClientSecret), get(EnvGoogleCalendarRedirectURL)
+	if id == "" && secret == "" && redirect == "" {
+		return nil
+	}
+	if id == "" || secret == "" || redirect == "" {
+		return fmt.Errorf("%s, %s and %s go together", EnvGoogleCalendarClientID, EnvGoogleCalendarClientSecret, EnvGoogleCalendarRedirectURL)
+	}
+	u, err := url.Parse(redirect)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && (u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1"))) {
+		return fmt.Errorf("%s: want an absolute https URL (http only for localhost)", EnvGoogleCalendarRedirectURL)
+	}
+	if c.ConnectorOAuth == nil {
+		c.ConnectorOAuth = map[string]service.ConnectorOAuthClient{}
+	}
+	c.ConnectorOAuth[gcal.Type] = service.ConnectorOAuthClient{ClientID: id, ClientSecret: secret, RedirectURL: redirect}
+	return nil
+}

@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
+	"sync"
+
+	"golang.org/x/oauth2"
 
 	"github.com/uptrace/bun"
 
 	"github.com/hubchantier/hubchantier/connectors"
 	"github.com/hubchantier/hubchantier/connectors/example"
+	"github.com/hubchantier/hubchantier/connectors/gcal"
 	"github.com/hubchantier/hubchantier/connectors/quickbooks"
 	"github.com/hubchantier/hubchantier/connectors/sage100"
 	"github.com/hubchantier/hubchantier/connectors/silae"
@@ -19,11 +24,10 @@ import (
 )
 
 // DefaultConnectorRegistry is the connector types the server offers: the
-// example connector, Sage 100, Silae and QuickBooks Online (the other vendor
-// packages register theirs as they come).
+// example connector and the vendor packages.
 func DefaultConnectorRegistry() *connectors.Registry {
 	reg := connectors.NewRegistry()
-	for _, register := range []func(*connectors.Registry) error{example.Register, silae.Register, quickbooks.Register, sage100.Register} {
+	for _, register := range []func(*connectors.Registry) error{example.Register, silae.Register, quickbooks.Register, gcal.Register, sage100.Register} {
 		if err := register(reg); err != nil {
 			panic(err) // constant specs
 		}
@@ -40,6 +44,11 @@ type connectorSetup struct {
 	options  func(string) connectors.Options
 	oauth    map[string]service.ConnectorOAuthClient
 	access   *service.ConnectorAccess
+	// publicURL is where vendors post push notifications ("": no channel).
+	publicURL string
+
+	tokensOnce sync.Once
+	tokens     map[string]*connectors.Tokens
 }
 
 // setupConnectors builds the sealer (HUB_CONNECTOR_KEYS, or the server's
@@ -73,9 +82,51 @@ func (s *Server) setupConnectors(cfg Config, log *slog.Logger) error {
 	if rc.Logger == nil {
 		rc.Logger = log
 	}
+	if cfg.ConnectorOptions == nil {
+		cfg.ConnectorOptions = func(string) connectors.Options { return connectors.Options{} }
+	}
+	public := strings.TrimSuffix(cfg.ConnectorPublicURL, "/")
+	if public == "" {
+		if iss := OAuthIssuer(cfg); strings.HasPrefix(iss, "https://") {
+			public = iss // vendors post notifications to HTTPS addresses only
+		}
+	}
 	s.connectors = &connectorSetup{registry: reg, sealer: sealer, limiter: lim, runner: rc, options: cfg.ConnectorOptions, oauth: cfg.ConnectorOAuth,
-		access: service.NewConnectorAccess(s.DB, sealer, reg, cfg.ConnectorOAuth, nil)}
+		publicURL: public, access: service.NewConnectorAccess(s.DB, sealer, reg, cfg.ConnectorOAuth, nil)}
 	return nil
+}
+
+// oauthTokens gives the OAuth tokens of connectors of type typ (nil: no
+// OAuth client for it): one Tokens per type, shared by every job and
+// check, which serialises the refreshes of a connector (and
+// service.ConnectorTokens across instances).
+func (s *Server) oauthTokens(typ string) *connectors.Tokens {
+	cs := s.connectors
+	cs.tokensOnce.Do(func() {
+		cs.tokens = map[string]*connectors.Tokens{}
+		store := service.NewConnectorTokens(s.DB, cs.sealer)
+		for typ, client := range cs.oauth {
+			spec, ok := cs.registry.Spec(typ)
+			if !ok || spec.OAuth == nil {
+				continue
+			}
+			t := &connectors.Tokens{Config: spec.OAuth.Config(client.ClientID, client.ClientSecret, client.RedirectURL), Store: store, Locker: store}
+			if hc := cs.options(typ).HTTPClient; hc != nil {
+				t.Context = context.WithValue(context.Background(), oauth2.HTTPClient, hc)
+			}
+			cs.tokens[typ] = t
+		}
+	})
+	return cs.tokens[typ]
+}
+
+// channelAddress is the public route of the push notifications of
+// connectors of type typ ("" when the server has no public URL).
+func (s *Server) channelAddress(typ string) string {
+	if s.connectors.publicURL == "" || typ != gcal.Type {
+		return ""
+	}
+	return s.connectors.publicURL + "/api/v1/integrations/" + gcal.PathSlug + "/notifications"
 }
 
 // useRedisForConnectors shares the vendors' rate limits across instances
@@ -112,17 +163,16 @@ func (s *Server) connectorJobs(cfg Config) *jobs.ConnectorConfig {
 		}
 	}
 	if cc.Tokens == nil {
-		// One Tokens per OAuth type, shared by every job: it serialises
-		// the refreshes of a connector.
-		tokens := map[string]*connectors.Tokens{}
-		st := service.NewConnectorTokens(s.DB, s.connectors.sealer)
-		for _, typ := range s.connectors.registry.Types() {
-			spec, _ := s.connectors.registry.Spec(typ)
-			if client, ok := s.connectors.oauth[typ]; ok && spec.OAuth != nil {
-				tokens[typ] = &connectors.Tokens{Config: spec.OAuth.Config(client.ClientID, client.ClientSecret, client.RedirectURL), Store: st, Locker: st}
-			}
-		}
-		cc.Tokens = func(typ string) *connectors.Tokens { return tokens[typ] }
+		cc.Tokens = s.oauthTokens
+	}
+	if cc.Channels == nil {
+		cc.Channels = &jobs.ChannelConfig{}
+	} else {
+		ch := *cc.Channels
+		cc.Channels = &ch
+	}
+	if cc.Channels.Address == nil {
+		cc.Channels.Address = s.channelAddress
 	}
 	if cc.Prepare == nil {
 		cc.Prepare = s.connectors.access.Prepare
@@ -134,5 +184,5 @@ func (s *Server) connectorJobs(cfg Config) *jobs.ConnectorConfig {
 func (s *Server) connectorDeps() service.ConnectorDeps {
 	return service.ConnectorDeps{Registry: s.connectors.registry, Sealer: s.connectors.sealer, Queue: s.Jobs,
 		Runner: connectors.NewRunner(s.connectors.runner), Options: s.connectors.options, OAuthClients: s.connectors.oauth,
-		Access: s.connectors.access}
+		Access: s.connectors.access, Tokens: s.oauthTokens}
 }

@@ -510,6 +510,7 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 	for _, p := range oauth.Paths() {
 		r.Handle(p, oh)
 	}
+	s.mountConnectorNotifications(r, log) // public: before /api/v1's authentication
 	svc := s.Service
 	// v1 and v2 share the use cases and the middleware (quotas per route,
 	// hence per version; conditional requests; the cache, keyed by route).

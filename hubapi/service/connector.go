@@ -44,6 +44,9 @@ type ConnectorDeps struct {
 	// Access, when set, hands OAuth connectors their access token for the
 	// check.
 	Access *ConnectorAccess
+	// Tokens gives the OAuth tokens of connectors of type typ (nil: the
+	// type has no OAuth flow here); checks run with them.
+	Tokens func(typ string) *connectors.Tokens
 }
 
 // WithConnectors enables the connector use cases.
@@ -388,6 +391,11 @@ func (s *Service) CheckConnector(ctx context.Context, id int64) (*hubapi.Connect
 		if cfg, err = cd.Access.Prepare(ctx, id, c.Type, cfg); err != nil {
 			e := connectors.AsError(err)
 			return &hubapi.ConnectorCheck{OK: false, Kind: string(e.Kind), Error: cfg.Redact(e.Error())}, nil
+		}
+	}
+	if cd.Tokens != nil {
+		if t := cd.Tokens(c.Type); t != nil {
+			ctx = connectors.WithTokenSource(ctx, t.Source(ConnectorBinding(c.ID)))
 		}
 	}
 	if err := cd.Runner.Check(ctx, conn, cfg); err != nil {

@@ -29,6 +29,11 @@ type ConnectorOAuthClient struct {
 	RedirectURL string
 }
 
+// channelQueue opens connectors' push channels (hubapi/jobs).
+type channelQueue interface {
+	EnqueueConnectorWatch(ctx context.Context, tx bun.Tx, id int64) error
+}
+
 // oauthStates is the table of hubapi.ConnectorOAuthState (bun would name
 // it connector_o_auth_states).
 const oauthStates = "connector_oauth_states"
@@ -100,6 +105,9 @@ func (s *Service) AuthorizeConnector(ctx context.Context, typ string, id int64) 
 	opts := []oauth2.AuthCodeOption{oauth2.AccessTypeOffline}
 	if spec.PKCE {
 		opts = append(opts, oauth2.S256ChallengeOption(verifier))
+	}
+	for k, v := range spec.AuthParams {
+		opts = append(opts, oauth2.SetAuthURLParam(k, v))
 	}
 	audit.Describe(ctx, "authorize_connector", "connectors", strconv.FormatInt(id, 10))
 	url := spec.Config(client.ClientID, client.ClientSecret, client.RedirectURL).AuthCodeURL(state, opts...)
@@ -185,6 +193,13 @@ func (s *Service) CompleteConnectorAuthorization(ctx context.Context, typ, code,
 	}
 	if err := NewConnectorTokens(s.db, s.connectors.Sealer).SaveToken(ctx, strconv.FormatInt(c.ID, 10), tok); err != nil {
 		return nil, err
+	}
+	if wq, ok := s.connectors.Queue.(channelQueue); ok {
+		// a vendor that pushes changes gets its channel now, not at the
+		// next renewal check
+		if err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return wq.EnqueueConnectorWatch(ctx, tx, c.ID) }); err != nil {
+			return nil, err
+		}
 	}
 	audit.Describe(ctx, "connect_connector", "connectors", strconv.FormatInt(c.ID, 10))
 	return c, nil
