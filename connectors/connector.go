@@ -226,6 +226,13 @@ type Spec struct {
 	RateLimit Rate
 	// OAuth, when set, configures the authorization-code flow (see OAuth).
 	OAuth *OAuthSpec
+	// Imports names the streams whose records the product turns into its
+	// own rows, in the transaction of their checkpoint: a stream named
+	// like a resource ("chantiers", "clients", "depenses", "factures")
+	// carries that resource's input (its v1 JSON members) in Data, and the
+	// vendor's id in ID, so a record read again updates its row. Members
+	// absent from Data keep their value in the product.
+	Imports []string
 	// Events are the product event types the connector handles
 	// ("chantier.created"); the product hands each to HandleEvent of
 	// every enabled connector of the type, durably (see the product's

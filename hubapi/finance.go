@@ -378,3 +378,44 @@ const (
 	EventDepenseUpdated EventType = "depense.updated"
 	EventDepenseDeleted EventType = "depense.deleted"
 )
+
+// ConnectorExportInput is the body of POST
+// /integrations/connectors/{id}/export: the kind of export and its period
+// (dates included).
+type ConnectorExportInput struct {
+	Kind string `json:"kind"`
+	From Date   `json:"from"`
+	To   Date   `json:"to"`
+}
+
+// Validate checks an export request (a period of a year at most).
+func (in *ConnectorExportInput) Validate() error {
+	var v validator
+	v.check(in.Kind == "factures", "kind", "must be factures")
+	v.check(!in.From.IsZero(), "from", "required")
+	v.check(!in.To.IsZero(), "to", "required")
+	checkDate(&v, "from", in.From)
+	checkDate(&v, "to", in.To)
+	v.check(in.From.IsZero() || in.To.IsZero() || (!in.To.Before(in.From) && !in.From.AddDays(366).Before(in.To)), "to",
+		"must be on or after from, within a year")
+	return v.err()
+}
+
+// ConnectorExport is the result of an export: a vendor's refusal is a
+// result (ok false, with the kind of failure), like a check.
+type ConnectorExport struct {
+	OK        bool   `json:"ok"`
+	Kind      string `json:"kind,omitempty"`
+	Error     string `json:"error,omitempty"`
+	Items     int    `json:"items"`
+	Created   int    `json:"created"`
+	Updated   int    `json:"updated"`
+	Unchanged int    `json:"unchanged"`
+	Skipped   int    `json:"skipped"`
+}
+
+// ConnectorExportService runs exports through connectors (the scope and
+// rules of ConnectorService; a type that does not export: ErrConflict).
+type ConnectorExportService interface {
+	ExportConnector(ctx context.Context, id int64, in ConnectorExportInput) (*ConnectorExport, error)
+}

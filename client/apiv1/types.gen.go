@@ -88,6 +88,11 @@ const (
 	ConnectorSyncStatusSucceeded ConnectorSyncStatus = "succeeded"
 )
 
+// Defines values for ConnectorExportInputKind.
+const (
+	Factures ConnectorExportInputKind = "factures"
+)
+
 // Defines values for ConnectorSyncLogStatus.
 const (
 	ConnectorSyncLogStatusContinued ConnectorSyncLogStatus = "continued"
@@ -1442,6 +1447,46 @@ type ConnectorConfig struct {
 	// Settings Plain settings. A JSON object of strings.
 	Settings map[string]string `json:"settings"`
 }
+
+// ConnectorExport Result of an export.
+type ConnectorExport struct {
+	// Created Factures created here.
+	Created int `json:"created"`
+
+	// Error What failed (never a configuration value).
+	Error *string `json:"error,omitempty"`
+
+	// Items Items sent to the vendor (chantiers with validated pointages in the period).
+	Items int `json:"items"`
+
+	// Kind Kind of failure: auth, rejected, rate_limited, unavailable, timeout, malformed, panic.
+	Kind *string `json:"kind,omitempty"`
+	Ok   bool    `json:"ok"`
+
+	// Skipped Invoices answered that the product refused.
+	Skipped int `json:"skipped"`
+
+	// Unchanged Factures exported before, unchanged.
+	Unchanged int `json:"unchanged"`
+
+	// Updated Factures updated (exported before).
+	Updated int `json:"updated"`
+}
+
+// ConnectorExportInput Body of `POST /integrations/connectors/{id}/export`.
+type ConnectorExportInput struct {
+	// From First day of the period.
+	From openapi_types.Date `json:"from"`
+
+	// Kind What to export: `factures` (validated pointages → invoices).
+	Kind ConnectorExportInputKind `json:"kind"`
+
+	// To Last day of the period (on or after `from`, within a year).
+	To openapi_types.Date `json:"to"`
+}
+
+// ConnectorExportInputKind What to export: `factures` (validated pointages → invoices).
+type ConnectorExportInputKind string
 
 // ConnectorInput A connector's configuration, as written.
 type ConnectorInput struct {
@@ -4261,6 +4306,11 @@ type CreateConnectorJSONRequestBody = ConnectorInput
 //
 // Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
 type ReplaceConnectorJSONRequestBody = ConnectorInput
+
+// ExportConnectorJSONRequestBody defines body for ExportConnector for application/json ContentType.
+//
+// Deprecated: API v1 is deprecated: use the same operation of API v2 (/api/v2, camelCase English names; see /docs/migration-v1-v2).
+type ExportConnectorJSONRequestBody = ConnectorExportInput
 
 // CreatePointageJSONRequestBody defines body for CreatePointage for application/json ContentType.
 //

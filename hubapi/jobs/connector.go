@@ -40,7 +40,8 @@ const (
 	// job of a killed instance is never held back longer than that).
 	DefaultConnectorMaxDuration = 10 * time.Minute
 	// DefaultConnectorSyncInterval is the period of the scheduled sync of
-	// every enabled connector.
+	// every enabled connector; at this period, it runs at midnight
+	// (ConnectorConfig.SyncLocation, default UTC).
 	DefaultConnectorSyncInterval = 24 * time.Hour
 )
 
@@ -93,6 +94,16 @@ type ConnectorConfig struct {
 	// SyncInterval schedules a sync of every enabled connector (default
 	// DefaultConnectorSyncInterval; negative: none).
 	SyncInterval time.Duration
+	// SyncLocation is the time zone of the nightly sync's midnight
+	// (default UTC).
+	SyncLocation *time.Location
+	// InTx, when set, runs each commit's transaction (the service's, so
+	// that the domain events of imported rows are published and audited);
+	// default: a plain transaction.
+	InTx func(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error
+	// Import, when set, turns the records of the streams a connector
+	// imports (Spec.Imports) into rows, in the commit's transaction.
+	Import func(ctx context.Context, tx bun.Tx, connectorID int64, imports []string, recs []connectors.Record) error
 	// Prepare, when set, completes a connector's opened configuration
 	// before its sync (OAuth connectors: their fresh access token, see
 	// service.ConnectorAccess).
@@ -286,7 +297,7 @@ func (s *syncer) Work(ctx context.Context, j *river.Job[connectorSyncArgs]) erro
 
 	var records int64
 	sink := connectors.CheckpointFunc(func(ctx context.Context, recs []connectors.Record, st connectors.State) error {
-		err := s.commit(ctx, id, c.Type, owner, logID, recs, st)
+		err := s.commit(ctx, id, c.Type, owner, logID, spec.Imports, recs, st)
 		if err == nil {
 			records += int64(len(recs))
 		}
@@ -403,9 +414,15 @@ func (s *syncer) startLog(ctx context.Context, id int64, owner string, attempt i
 // commit stores one call's records and the checkpoint after them in one
 // transaction, fenced by the lease: a run that lost its lease commits
 // nothing.
-func (s *syncer) commit(ctx context.Context, id int64, typ, owner string, logID int64, recs []connectors.Record, st connectors.State) error {
+func (s *syncer) commit(ctx context.Context, id int64, typ, owner string, logID int64, imports []string, recs []connectors.Record, st connectors.State) error {
 	now := s.now()
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	inTx := s.cfg.InTx
+	if inTx == nil {
+		inTx = func(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+			return s.db.RunInTx(ctx, nil, fn)
+		}
+	}
+	return inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		ok, err := s.renew(ctx, tx, id, owner)
 		if err != nil {
 			return err
@@ -425,6 +442,11 @@ func (s *syncer) commit(ctx context.Context, id int64, typ, owner string, logID 
 			if err := importRecords(ctx, tx, typ, id, recs, now); err != nil {
 				return err
 			}
+			if s.cfg.Import != nil && len(imports) > 0 {
+				if err := s.cfg.Import(ctx, tx, id, imports, recs); err != nil {
+					return fmt.Errorf("importing the records: %w", err)
+				}
+			}
 		}
 		state := string(st)
 		if _, err := tx.NewUpdate().Model((*hubapi.Connector)(nil)).Set("state = ?", nullIfEmpty(state)).
@@ -436,6 +458,16 @@ func (s *syncer) commit(ctx context.Context, id int64, typ, owner string, logID 
 			Where("id = ?", logID).Exec(ctx)
 		return err
 	})
+}
+
+// NextMidnight is the first midnight in loc (nil: UTC) strictly after t:
+// when the nightly sync of every enabled connector is queued.
+func NextMidnight(t time.Time, loc *time.Location) time.Time {
+	if loc == nil {
+		loc = time.UTC
+	}
+	l := t.In(loc)
+	return time.Date(l.Year(), l.Month(), l.Day()+1, 0, 0, 0, 0, loc)
 }
 
 func nullIfEmpty(s string) *string {
@@ -495,8 +527,12 @@ func truncateUTF8(s string, n int) string {
 
 // scheduledSyncs is the periodic job that queues a sync of every enabled
 // connector.
-func (q *Queue) scheduledSyncs(db *store.DB, interval time.Duration) Periodic {
-	return Periodic{Name: "connector-sync", Interval: interval, NotOnStart: true, Run: func(ctx context.Context, _ time.Time) error {
+func (q *Queue) scheduledSyncs(db *store.DB, interval time.Duration, loc *time.Location) Periodic {
+	var schedule func(time.Time) time.Time
+	if interval == 24*time.Hour {
+		schedule = func(t time.Time) time.Time { return NextMidnight(t, loc) }
+	}
+	return Periodic{Name: "connector-sync", Interval: interval, NotOnStart: true, Schedule: schedule, Run: func(ctx context.Context, _ time.Time) error {
 		var ids []int64
 		// Payroll connectors have nothing to read: their monthly export is
 		// their schedule (monthlyPayroll).

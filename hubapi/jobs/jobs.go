@@ -76,7 +76,16 @@ type Periodic struct {
 	// NotOnStart: the first run comes one Interval after the leader
 	// starts, not at once (a daily job need not run at every restart).
 	NotOnStart bool
+	// Schedule, when set, gives the next run after a time (a wall-clock
+	// time such as midnight) instead of every Interval from the start;
+	// Interval still names the period a run is unique in.
+	Schedule func(after time.Time) time.Time
 }
+
+// scheduleFunc adapts Periodic.Schedule to River.
+type scheduleFunc func(time.Time) time.Time
+
+func (f scheduleFunc) Next(t time.Time) time.Time { return f(t) }
 
 // Queue is the job queue of one instance: a River client on the product's
 // database.
@@ -113,7 +122,7 @@ func New(ctx context.Context, db *store.DB, cfg Config) (*Queue, error) {
 	ps := cfg.Periodic
 	if cfg.Connectors != nil {
 		if iv := cmp.Or(cfg.Connectors.SyncInterval, DefaultConnectorSyncInterval); iv > 0 {
-			ps = append(slices.Clip(ps), q.scheduledSyncs(db, iv))
+			ps = append(slices.Clip(ps), q.scheduledSyncs(db, iv, cfg.Connectors.SyncLocation))
 		}
 		if !cfg.Connectors.NoMonthlyPayroll {
 			ps = append(slices.Clip(ps), q.monthlyPayroll(db))
@@ -233,7 +242,11 @@ func periodicJobs(workers *river.Workers, ps []Periodic, log *slog.Logger) ([]*r
 		interval := p.Interval
 		name := p.Name
 		onStart := !p.NotOnStart
-		out = append(out, river.NewPeriodicJob(river.PeriodicInterval(interval), func() (river.JobArgs, *river.InsertOpts) {
+		var sched river.PeriodicSchedule = river.PeriodicInterval(interval)
+		if p.Schedule != nil {
+			sched = scheduleFunc(p.Schedule)
+		}
+		out = append(out, river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) {
 			return periodicArgs{Name: name, Slot: time.Now().UTC().Truncate(interval)}, &river.InsertOpts{
 				MaxAttempts: 1,
 				UniqueOpts:  river.UniqueOpts{ByArgs: true, ByPeriod: interval},

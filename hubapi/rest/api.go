@@ -74,6 +74,9 @@ type Options struct {
 	Clients  hubapi.ClientService
 	Factures hubapi.FactureService
 	Depenses hubapi.DepenseService
+	// ConnectorExports serves POST /integrations/connectors/{id}/export
+	// (v1 only; nil: no route).
+	ConnectorExports hubapi.ConnectorExportService
 	// Authenticator resolves bearer tokens to principals (required).
 	Authenticator hubapi.Authenticator
 
@@ -238,6 +241,9 @@ func mount(r *mux.Router, o Options, base string) error {
 	}
 	if o.ConnectorOAuth != nil && !a.v2 {
 		a.mountConnectorOAuth(route)
+	}
+	if o.ConnectorExports != nil && !a.v2 {
+		route(http.MethodPost, "/integrations/connectors/{id}/export", hubapi.ScopeWebhooksManage, a.handler(a.exportConnector))
 	}
 
 	// After every method route: a request whose path exists but whose

@@ -101,3 +101,30 @@ func (a *API) mountFinance(crud crudFunc) {
 			res.handleGet(a), res.handleCreate(a), res.handlePut(a), res.handlePatch(a), res.handleDelete(a))
 	}
 }
+
+// exportConnector runs an export through a connector (v1 only, with the
+// connector routes): POST /integrations/connectors/{id}/export.
+func (a *API) exportConnector(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := newQuery(r).err(); err != nil {
+		return err
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var in hubapi.ConnectorExportInput
+	if err := decodeStrict(body, &in); err != nil {
+		return err
+	}
+	res, err := a.o.ConnectorExports.ExportConnector(r.Context(), id, in)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	a.writeJSON(w, r, http.StatusOK, res, nil)
+	return nil
+}

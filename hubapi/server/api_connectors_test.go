@@ -18,6 +18,7 @@ import (
 	"github.com/hubchantier/hubchantier/connectors"
 	"github.com/hubchantier/hubchantier/connectors/example"
 	"github.com/hubchantier/hubchantier/connectors/example/examplefake"
+	"github.com/hubchantier/hubchantier/connectors/sage100"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/server"
 	"github.com/hubchantier/hubchantier/hubapi/service"
@@ -93,6 +94,9 @@ func withConnectors(fake *examplefake.Server, oauth ...*oauthVendor) func(*serve
 	return func(c *server.Config) {
 		reg := connectors.NewRegistry().AllowBaseURLOverride()
 		if err := example.Register(reg); err != nil {
+			panic(err)
+		}
+		if err := sage100.Register(reg); err != nil {
 			panic(err)
 		}
 		if len(oauth) > 0 {

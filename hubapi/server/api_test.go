@@ -57,6 +57,7 @@ func TestAPIv1(t *testing.T) {
 		t.Run("api key security", func(t *testing.T) { testKeySecurity(t, env, v1) })
 		t.Run("webhooks", func(t *testing.T) { testWebhooks(t, env) })
 		t.Run("connectors", func(t *testing.T) { testConnectors(t, env, fake, oauth) })
+		t.Run("connector export", func(t *testing.T) { testConnectorExport(t, env) })
 		t.Run("audit logs", func(t *testing.T) {
 			env.As(hubapi.RoleAdmin).Get(t, v1+"/admin/audit-logs?resource_type=chantiers&limit=5").Expect(200)
 		})

@@ -2,17 +2,21 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
 
 	"golang.org/x/oauth2"
 
+	"github.com/uptrace/bun"
+
 	"github.com/hubchantier/hubchantier/connectors"
 	"github.com/hubchantier/hubchantier/connectors/dropbox"
 	"github.com/hubchantier/hubchantier/connectors/example"
 	"github.com/hubchantier/hubchantier/connectors/gcal"
 	"github.com/hubchantier/hubchantier/connectors/quickbooks"
+	"github.com/hubchantier/hubchantier/connectors/sage100"
 	"github.com/hubchantier/hubchantier/connectors/silae"
 	"github.com/hubchantier/hubchantier/connectors/slack"
 	"github.com/hubchantier/hubchantier/hubapi/jobs"
@@ -25,7 +29,7 @@ import (
 // example connector and the vendor packages.
 func DefaultConnectorRegistry() *connectors.Registry {
 	reg := connectors.NewRegistry()
-	for _, register := range []func(*connectors.Registry) error{example.Register, silae.Register, quickbooks.Register, gcal.Register} {
+	for _, register := range []func(*connectors.Registry) error{example.Register, silae.Register, quickbooks.Register, gcal.Register, sage100.Register} {
 		if err := register(reg); err != nil {
 			panic(err) // constant specs
 		}
@@ -145,6 +149,22 @@ func (s *Server) useRedisForConnectors() {
 func (s *Server) connectorJobs(cfg Config) *jobs.ConnectorConfig {
 	cc := cfg.ConnectorJobs
 	cc.Registry, cc.Sealer, cc.Runner, cc.Options = s.connectors.registry, s.connectors.sealer, s.connectors.runner, s.connectors.options
+	// Imported rows are written like the use cases write (events published
+	// after the commit, changes audited), by the operator built after the
+	// jobs: read when a sync commits.
+	cc.InTx = func(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+		if s.Operator == nil {
+			return s.DB.RunInTx(ctx, nil, fn)
+		}
+		return s.Operator.ConnectorTx(ctx, fn)
+	}
+	cc.Import = func(ctx context.Context, tx bun.Tx, id int64, imports []string, recs []connectors.Record) error {
+		if s.Operator == nil {
+			return errors.New("server: the use cases are not ready")
+		}
+		_, err := s.Operator.ImportConnectorRecords(ctx, tx, id, imports, recs)
+		return err
+	}
 	if cc.Blobs == nil {
 		if blobs, err := openBlobs(cfg); err == nil { // opened once already by New
 			cc.Blobs = blobs

@@ -20,6 +20,7 @@ import (
 // rest.MountDocs register under /api/v1 with the operations of the
 // document, both ways.
 type everyService struct {
+	hubapi.ConnectorExportService
 	hubapi.ClientService
 	hubapi.FactureService
 	hubapi.DepenseService
@@ -53,7 +54,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	rest.MountDocs(r)
 	if err := rest.Mount(r, rest.Options{Chantiers: s, Pointages: s, Documents: s, Signalements: s, Affectations: s,
 		Users: s, Stats: s, APIKeys: s, Webhooks: s, Authorizations: s, Privacy: s, AuditLogs: s, KeySecurity: s, Connectors: s, ConnectorOAuth: s, Authenticator: s, Batch: http.NotFoundHandler(),
-		Clients: s, Factures: s, Depenses: s}); err != nil {
+		Clients: s, Factures: s, Depenses: s, ConnectorExports: s}); err != nil {
 		t.Fatal(err)
 	}
 	var routes []string

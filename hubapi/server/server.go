@@ -520,7 +520,7 @@ func (s *Server) router(cfg Config, log *slog.Logger, v1mw []mux.MiddlewareFunc,
 		Authenticator:  bearerAuthenticator{keys: s.Operator, oauth: s.OAuth, op: s.Operator},
 		Authorizations: oauthAuthorizations{s.OAuth},
 		Logger:         log, Middleware: mw, OnAuthFailure: s.Metrics.AuthFailure, Batch: bh}
-	opts.Clients, opts.Factures, opts.Depenses = svc, svc, svc
+	opts.Clients, opts.Factures, opts.Depenses, opts.ConnectorExports = svc, svc, svc, svc
 	if err := rest.Mount(r, opts); err != nil {
 		return nil, err
 	}

@@ -139,6 +139,18 @@ func ExternalIDOf(ctx context.Context, db bun.IDB, connectorID int64, resource h
 	return id, mapErr(err)
 }
 
+// PutExternalRefs maps the refs' vendor ids to their rows (insert or
+// replace), in one statement.
+func PutExternalRefs(ctx context.Context, db bun.IDB, refs []hubapi.ExternalRef) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	_, err := db.NewInsert().Model(&refs).
+		On("CONFLICT (connector_id, resource, external_id) DO UPDATE").
+		Set("resource_id = EXCLUDED.resource_id").Set("updated_at = EXCLUDED.updated_at").Exec(ctx)
+	return mapErr(err)
+}
+
 // PutExternalRef maps ref's vendor id to its row (insert or replace).
 func PutExternalRef(ctx context.Context, db bun.IDB, ref *hubapi.ExternalRef) error {
 	_, err := db.NewInsert().Model(ref).
