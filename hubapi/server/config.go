@@ -16,7 +16,9 @@ import (
 
 	"github.com/hubchantier/hubchantier/clientip"
 	"github.com/hubchantier/hubchantier/connectors"
+	"github.com/hubchantier/hubchantier/connectors/dropbox"
 	"github.com/hubchantier/hubchantier/connectors/gcal"
+	"github.com/hubchantier/hubchantier/connectors/quickbooks"
 	"github.com/hubchantier/hubchantier/hubapi"
 	"github.com/hubchantier/hubchantier/hubapi/apiversion"
 	"github.com/hubchantier/hubchantier/hubapi/jobs"
@@ -271,6 +273,12 @@ const (
 	EnvGoogleCalendarClientID     = "HUB_GOOGLE_CALENDAR_CLIENT_ID"
 	EnvGoogleCalendarClientSecret = "HUB_GOOGLE_CALENDAR_CLIENT_SECRET" // #nosec G101 -- the name of a variable, not a credential
 	EnvGoogleCalendarRedirectURL  = "HUB_GOOGLE_CALENDAR_REDIRECT_URL"
+	EnvQuickBooksClientID         = "HUB_QUICKBOOKS_CLIENT_ID"
+	EnvQuickBooksClientSecret     = "HUB_QUICKBOOKS_CLIENT_SECRET" // #nosec G101 -- the name of a variable, not a credential
+	EnvQuickBooksRedirectURL      = "HUB_QUICKBOOKS_REDIRECT_URL"
+	EnvDropboxClientID            = "HUB_DROPBOX_CLIENT_ID"
+	EnvDropboxClientSecret        = "HUB_DROPBOX_CLIENT_SECRET" // #nosec G101 -- the name of a variable, not a credential
+	EnvDropboxRedirectURL         = "HUB_DROPBOX_REDIRECT_URL"
 	EnvAuditDisabled              = "HUB_AUDIT_DISABLED"
 	EnvAuditSigningKey            = "HUB_AUDIT_SIGNING_KEY"
 	EnvAuditRetentionDays         = "HUB_AUDIT_RETENTION_DAYS"
@@ -299,7 +307,9 @@ func EnvNames() []string {
 		EnvSMTPURL, EnvWebhookAllowHTTP, EnvWebhookAllowPrivate, metrics.EnvAllowedCIDRs, metrics.EnvUser, metrics.EnvPasswordHash,
 		EnvTLSCert, EnvTLSKey, EnvRedirectAddr, EnvPublicHost, EnvShutdownGrace, EnvJobsRescueAfter, EnvAPIKeyRotationGrace, EnvV1Deprecation, EnvV1Sunset, EnvGraphQLIntrospection, EnvOAuthIssuer,
 		EnvAuditDisabled, EnvAuditSigningKey, EnvAuditRetentionDays, EnvAuditAnonymiseDays, EnvAuditArchiveDir,
-		EnvGoogleCalendarClientID, EnvGoogleCalendarClientSecret, EnvGoogleCalendarRedirectURL}
+		EnvGoogleCalendarClientID, EnvGoogleCalendarClientSecret, EnvGoogleCalendarRedirectURL,
+		EnvQuickBooksClientID, EnvQuickBooksClientSecret, EnvQuickBooksRedirectURL,
+		EnvDropboxClientID, EnvDropboxClientSecret, EnvDropboxRedirectURL}
 }
 
 // envTestPrefix marks variables of the test suites, never read by the server.
@@ -465,7 +475,7 @@ func ConfigFromEnv(environ []string) (Config, error) {
 		func() error { return readVersionTime(EnvV1Sunset, get(EnvV1Sunset), true, &c.V1Sunset) },
 		func() error { _, err := c.v1Policy(); return err },
 		func() error { return readAuditConfig(get, &c.Audit) },
-		func() error { return readGoogleCalendarClient(get, &c) },
+		func() error { return readOAuthClients(get, &c) },
 	} {
 		if err := step(); err != nil {
 			return c, err
@@ -733,24 +743,36 @@ func (c Config) v1Policy() (apiversion.Policy, error) {
 // target of v1's deprecation and sunset links.
 const MigrationGuidePath = "/docs/migration-v1-v2"
 
-// readGoogleCalendarClient reads the server's OAuth client at Google: all
-// three variables or none; the redirect URL must be absolute HTTPS (http
-// only for localhost). Errors never quote the secret.
-func readGoogleCalendarClient(get func(string) string, c *Config) error {
-	id, secret, redirect := get(EnvGoogleCalendarClientID), get(EnvGoogleCalendarClientSecret), get(EnvGoogleCalendarRedirectURL)
-	if id == "" && secret == "" && redirect == "" {
-		return nil
+// oauthClientVars are, per connector type with an OAuth flow, the
+// variables of the server's OAuth client at the vendor: id, secret,
+// redirect URL.
+var oauthClientVars = []struct{ typ, id, secret, redirect string }{
+	{gcal.Type, EnvGoogleCalendarClientID, EnvGoogleCalendarClientSecret, EnvGoogleCalendarRedirectURL},
+	{quickbooks.Type, EnvQuickBooksClientID, EnvQuickBooksClientSecret, EnvQuickBooksRedirectURL},
+	{dropbox.Type, EnvDropboxClientID, EnvDropboxClientSecret, EnvDropboxRedirectURL},
+}
+
+// readOAuthClients reads the server's OAuth clients at the vendors (Google
+// Calendar, QuickBooks Online, Dropbox): for each, all three variables or
+// none; the redirect URL must be absolute HTTPS (http only for localhost).
+// Errors never quote the secret.
+func readOAuthClients(get func(string) string, c *Config) error {
+	for _, v := range oauthClientVars {
+		id, secret, redirect := get(v.id), get(v.secret), get(v.redirect)
+		if id == "" && secret == "" && redirect == "" {
+			continue
+		}
+		if id == "" || secret == "" || redirect == "" {
+			return fmt.Errorf("%s, %s and %s go together", v.id, v.secret, v.redirect)
+		}
+		u, err := url.Parse(redirect)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && (u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1"))) {
+			return fmt.Errorf("%s: want an absolute https URL (http only for localhost)", v.redirect)
+		}
+		if c.ConnectorOAuth == nil {
+			c.ConnectorOAuth = map[string]service.ConnectorOAuthClient{}
+		}
+		c.ConnectorOAuth[v.typ] = service.ConnectorOAuthClient{ClientID: id, ClientSecret: secret, RedirectURL: redirect}
 	}
-	if id == "" || secret == "" || redirect == "" {
-		return fmt.Errorf("%s, %s and %s go together", EnvGoogleCalendarClientID, EnvGoogleCalendarClientSecret, EnvGoogleCalendarRedirectURL)
-	}
-	u, err := url.Parse(redirect)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && (u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1"))) {
-		return fmt.Errorf("%s: want an absolute https URL (http only for localhost)", EnvGoogleCalendarRedirectURL)
-	}
-	if c.ConnectorOAuth == nil {
-		c.ConnectorOAuth = map[string]service.ConnectorOAuthClient{}
-	}
-	c.ConnectorOAuth[gcal.Type] = service.ConnectorOAuthClient{ClientID: id, ClientSecret: secret, RedirectURL: redirect}
 	return nil
 }

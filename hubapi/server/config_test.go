@@ -70,6 +70,8 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_GOOGLE_CALENDAR_CLIENT_ID=123.apps.googleusercontent.com",
 		"HUB_GOOGLE_CALENDAR_CLIENT_SECRET=GOCSPX-secret",
 		"HUB_GOOGLE_CALENDAR_REDIRECT_URL=https://app.example.com/connected",
+		"HUB_QUICKBOOKS_CLIENT_ID=ABqb", "HUB_QUICKBOOKS_CLIENT_SECRET=qb-secret", "HUB_QUICKBOOKS_REDIRECT_URL=https://app.example.com/qb",
+		"HUB_DROPBOX_CLIENT_ID=dbx", "HUB_DROPBOX_CLIENT_SECRET=dbx-secret", "HUB_DROPBOX_REDIRECT_URL=https://app.example.com/dbx",
 		"HUB_ADDR=127.0.0.1:1", // a later duplicate is ignored, as by os.Getenv
 		"PATH=/usr/bin",
 	}
@@ -121,6 +123,12 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"HUB_GOOGLE_CALENDAR_CLIENT_ID":     c.ConnectorOAuth["google_calendar"].ClientID == "123.apps.googleusercontent.com",
 		"HUB_GOOGLE_CALENDAR_CLIENT_SECRET": c.ConnectorOAuth["google_calendar"].ClientSecret == "GOCSPX-secret",
 		"HUB_GOOGLE_CALENDAR_REDIRECT_URL":  c.ConnectorOAuth["google_calendar"].RedirectURL == "https://app.example.com/connected",
+		"HUB_QUICKBOOKS_CLIENT_ID":          c.ConnectorOAuth["quickbooks"].ClientID == "ABqb",
+		"HUB_QUICKBOOKS_CLIENT_SECRET":      c.ConnectorOAuth["quickbooks"].ClientSecret == "qb-secret",
+		"HUB_QUICKBOOKS_REDIRECT_URL":       c.ConnectorOAuth["quickbooks"].RedirectURL == "https://app.example.com/qb",
+		"HUB_DROPBOX_CLIENT_ID":             c.ConnectorOAuth["dropbox"].ClientID == "dbx",
+		"HUB_DROPBOX_CLIENT_SECRET":         c.ConnectorOAuth["dropbox"].ClientSecret == "dbx-secret",
+		"HUB_DROPBOX_REDIRECT_URL":          c.ConnectorOAuth["dropbox"].RedirectURL == "https://app.example.com/dbx",
 	}
 	for _, name := range server.EnvNames() {
 		ok, tested := checks[name]
@@ -289,6 +297,36 @@ func TestConfigV1DeprecationPolicy(t *testing.T) {
 	} {
 		if _, err := server.ConfigFromEnv(env); err == nil || !strings.Contains(err.Error(), "HUB_V1_") {
 			t.Errorf("%v: error %v, want one naming the variable", env, err)
+		}
+	}
+}
+
+// The OAuth clients of the vendors with an authorization flow come from
+// three variables each, all or none; errors never quote the secret.
+func TestConfigVendorOAuthClients(t *testing.T) {
+	c, err := server.ConfigFromEnv([]string{
+		"HUB_QUICKBOOKS_CLIENT_ID=qb-id", "HUB_QUICKBOOKS_CLIENT_SECRET=qb-s3cret", "HUB_QUICKBOOKS_REDIRECT_URL=https://app.example.fr/qb",
+		"HUB_DROPBOX_CLIENT_ID=db-id", "HUB_DROPBOX_CLIENT_SECRET=db-s3cret", "HUB_DROPBOX_REDIRECT_URL=http://localhost:8080/db",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := c.ConnectorOAuth["quickbooks"]; q.ClientID != "qb-id" || q.ClientSecret != "qb-s3cret" || q.RedirectURL != "https://app.example.fr/qb" {
+		t.Errorf("quickbooks client: %+v", q)
+	}
+	if d := c.ConnectorOAuth["dropbox"]; d.ClientID != "db-id" || d.RedirectURL != "http://localhost:8080/db" {
+		t.Errorf("dropbox client: %+v", d)
+	}
+	if _, ok := c.ConnectorOAuth["google_calendar"]; ok {
+		t.Error("a Google Calendar client without its variables")
+	}
+	for _, env := range [][]string{
+		{"HUB_QUICKBOOKS_CLIENT_ID=qb-id", "HUB_QUICKBOOKS_CLIENT_SECRET=qb-s3cret"},
+		{"HUB_DROPBOX_CLIENT_ID=db-id", "HUB_DROPBOX_CLIENT_SECRET=db-s3cret", "HUB_DROPBOX_REDIRECT_URL=http://app.example.fr/db"},
+	} {
+		_, err := server.ConfigFromEnv(env)
+		if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "REDIRECT_URL") {
+			t.Errorf("%v: %v", env, err)
 		}
 	}
 }
