@@ -146,9 +146,9 @@ func (s *Store) ensurePartition(ctx context.Context, db bun.IDB, t time.Time) er
 // transaction of the change they record (or any bun.IDB: Append then runs
 // in a transaction of its own when db is the store's *bun.DB). It sets
 // Time, Chain, Seq, PrevHash, Hash and the personal-data commitment, and
-// ID unless the events were copied (several events on PostgreSQL: COPY in
-// the writer's own transaction, or in db when its connection was recorded
-// with txconn and the events are many).
+// ID unless the events were copied (on PostgreSQL: two or more in a
+// transaction of Append's own, as the writer's batches, or at least
+// copyEventsFrom in db when its connection was recorded with txconn).
 //
 // To append, it locks the chain's head row until the transaction ends:
 // appends to one chain are serialised, and the chain never forks. Call it
@@ -162,18 +162,23 @@ func (s *Store) Append(ctx context.Context, db bun.IDB, events ...*Event) error 
 		return err
 	}
 	if bdb, ok := db.(*bun.DB); ok {
-		if s.pg && bdb == s.db && len(events) > 1 {
-			// a batch of its own (the writer's): COPY on pgx
-			if err := s.appendCopy(ctx, now, events); !errors.Is(err, errNoCopy) {
-				return err
-			}
+		// A transaction of its own (the writer's batches), on a connection
+		// recorded for COPY: a batch of two events or more is copied.
+		conn, err := bdb.Conn(ctx)
+		if err != nil {
+			return err
 		}
-		return bdb.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return s.append(ctx, tx, now, events) })
+		defer func() { _ = conn.Close() }()
+		return conn.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			return s.append(txconn.With(ctx, tx.Tx, conn.Conn), tx, now, events, 2)
+		})
 	}
-	return s.append(ctx, db, now, events)
+	return s.append(ctx, db, now, events, copyEventsFrom)
 }
 
-func (s *Store) append(ctx context.Context, db bun.IDB, now time.Time, events []*Event) error {
+// append appends events in db, with COPY from copyFrom events on when db
+// is a transaction whose connection ctx records (txconn).
+func (s *Store) append(ctx context.Context, db bun.IDB, now time.Time, events []*Event, copyFrom int) error {
 	month := chainOf(now)
 	chain, seq, prev, err := s.lockHead(ctx, db, month)
 	if err != nil {
@@ -181,14 +186,10 @@ func (s *Store) append(ctx context.Context, db bun.IDB, now time.Time, events []
 	}
 	seq, prev = s.link(events, now, chain, seq, prev)
 	head := db.NewRaw("UPDATE audit_chain_heads SET seq = ?, hash = ? WHERE chain = ?", seq, prev, chain)
-	if tx, ok := db.(bun.Tx); ok && s.pg && len(events) >= copyEventsFrom {
-		// Many events (a batch's): COPY inside the change's transaction
-		// when its connection is known (txconn), else the insert below.
-		rows := make([][]any, len(events))
-		for i, e := range events {
-			rows[i] = copyRow(e)
-		}
-		_, err := txconn.CopyFrom(ctx, tx.Tx, "audit_events", copyColumns, rows)
+	if tx, ok := db.(bun.Tx); ok && s.pg && len(events) >= copyFrom {
+		// Many events: COPY inside the transaction when its connection is
+		// known (txconn), else the insert below.
+		_, err := txconn.CopyFrom(ctx, tx.Tx, "audit_events", copyColumns, copyRows(events))
 		if err == nil {
 			if _, err := head.Exec(ctx); err != nil {
 				return fmt.Errorf("audit: chain head: %w", err)
@@ -218,7 +219,7 @@ func (s *Store) append(ctx context.Context, db bun.IDB, now time.Time, events []
 }
 
 // copyEventsFrom is the number of events from which Append copies them
-// into a transaction whose connection it knows: COPY takes one round trip
+// into a caller's transaction whose connection it knows: COPY takes one round trip
 // more than the insert (pgx describes the table first), and parses no
 // statement.
 const copyEventsFrom = 8
