@@ -78,37 +78,34 @@ func (q *Queue) EnqueueMany(ctx context.Context, tx bun.Tx, events []hubapi.Even
 // path of every write. Without LISTEN (database/sql) River polls for new
 // jobs either way, so nothing else is skipped.
 func (q *Queue) insertPlain(ctx context.Context, tx bun.Tx, queue string, jobs ...river.JobArgs) error {
+	// args, kind, max_attempts, priority, queue of each job; state and
+	// scheduled_at take their defaults ('available', now())
+	rows := make([][]any, len(jobs))
+	for i, args := range jobs {
+		b, err := json.Marshal(args)
+		if err != nil {
+			return fmt.Errorf("jobs: %s arguments: %w", args.Kind(), err)
+		}
+		rows[i] = []any{b, args.Kind(), river.MaxAttemptsDefault, river.PriorityDefault, queue}
+	}
 	if len(jobs) >= copyJobsFrom {
 		// Many jobs (a batch's events): COPY inside tx when its connection
-		// is known; state and scheduled_at take their defaults
-		// ('available', now()).
-		rows := make([][]any, len(jobs))
-		for i, args := range jobs {
-			b, err := json.Marshal(args)
-			if err != nil {
-				return fmt.Errorf("jobs: %s arguments: %w", args.Kind(), err)
-			}
-			rows[i] = []any{b, args.Kind(), river.MaxAttemptsDefault, river.PriorityDefault, queue}
-		}
+		// is known.
 		_, err := txconn.CopyFrom(ctx, tx.Tx, "river_job", []string{"args", "kind", "max_attempts", "priority", "queue"}, rows)
 		if !errors.Is(err, txconn.ErrNoCopy) {
 			return err
 		}
 	}
 	var sql strings.Builder
-	sql.WriteString(`INSERT INTO river_job (args, kind, max_attempts, priority, queue, state, scheduled_at) VALUES `)
+	sql.WriteString(`INSERT INTO river_job (args, kind, max_attempts, priority, queue) VALUES `)
 	vals := make([]any, 0, 5*len(jobs))
-	for i, args := range jobs {
-		b, err := json.Marshal(args)
-		if err != nil {
-			return fmt.Errorf("jobs: %s arguments: %w", args.Kind(), err)
-		}
+	for i, r := range rows {
 		if i > 0 {
 			sql.WriteString(", ")
 		}
 		n := len(vals)
-		fmt.Fprintf(&sql, "($%d::jsonb, $%d, $%d, $%d, $%d, 'available', now())", n+1, n+2, n+3, n+4, n+5)
-		vals = append(vals, string(b), args.Kind(), river.MaxAttemptsDefault, river.PriorityDefault, queue)
+		fmt.Fprintf(&sql, "($%d::jsonb, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
+		vals = append(vals, string(r[0].([]byte)), r[1], r[2], r[3], r[4])
 	}
 	_, err := tx.Tx.ExecContext(ctx, sql.String(), vals...)
 	return err
